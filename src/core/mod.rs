@@ -1,0 +1,6 @@
+//! The domain, without I/O: everything here is a function of its inputs.
+
+pub mod geo;
+pub mod lang;
+pub mod text;
+pub mod topics;

@@ -1,0 +1,160 @@
+//! Text normalisation shared by command parsing, topic matching and place lookup.
+//! Users type "Île-de-France", "ile de france" or "ILE-DE-FRANCE": all must meet.
+
+use rust_stemmers::{Algorithm, Stemmer};
+use std::sync::LazyLock;
+
+static FRENCH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::French));
+static ENGLISH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// Lowercase, accents folded to ASCII, every run of non-alphanumerics turned into one space.
+pub fn normalize(text: &str) -> String {
+    let folded = deunicode::deunicode(text).to_ascii_lowercase();
+    let mut out = String::with_capacity(folded.len());
+    for word in folded.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// Words that carry no topic meaning in either language ("the licences", "les données ouvertes").
+const STOPWORDS: &[&str] = &[
+    // French
+    "a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "ou", "par",
+    "pour", "sur", "un", "une", "dans", "avec", "sa", "son", "ses", "leur", "leurs", "ce", "ces",
+    "qui", "que", "quoi", "y", "donnee", "donnees", "ouvert", "ouverte", "ouvertes", "ouverts",
+    "public", "publique", "publiques", "publics",
+    // English
+    "an", "and", "about", "for", "in", "of", "on", "or", "the", "to", "with", "data", "open",
+];
+
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
+/// Content words of a normalised text, in order.
+pub fn content_words(normalized: &str) -> Vec<&str> {
+    normalized.split(' ').filter(|w| !w.is_empty() && !is_stopword(w)).collect()
+}
+
+/// The stems of one normalised word under the French and the English Snowball stemmers.
+/// Queries come in either language, so both are tried.
+pub fn stems(word: &str) -> [String; 2] {
+    [FRENCH.stem(word).into_owned(), ENGLISH.stem(word).into_owned()]
+}
+
+/// Typo budget for a word of this length: none for short words (where one edit changes the
+/// meaning), one from five letters, two from nine.
+pub fn typo_budget(len: usize) -> usize {
+    match len {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// True when `a` is within the typo budget of `b` (Damerau–Levenshtein, transpositions count one).
+pub fn close_enough(a: &str, b: &str) -> bool {
+    let budget = typo_budget(a.len().min(b.len()));
+    budget > 0
+        && a.len().abs_diff(b.len()) <= budget
+        && strsim::damerau_levenshtein(a, b) <= budget
+}
+
+/// Text folded to lowercase ASCII for pattern matching, remembering where each folded byte came
+/// from, so that a capture found in the folded text can be cut from the original (accents kept).
+pub struct Folded {
+    pub text: String,
+    origin: Vec<usize>,
+    original_len: usize,
+}
+
+impl Folded {
+    pub fn new(original: &str) -> Self {
+        let mut text = String::with_capacity(original.len());
+        let mut origin = Vec::with_capacity(original.len());
+        for (at, ch) in original.char_indices() {
+            let piece: String = if ch.is_ascii() {
+                ch.to_ascii_lowercase().to_string()
+            } else {
+                match ch {
+                    // Typographic apostrophes and quotes are what phones type.
+                    '\u{2019}' | '\u{2018}' | '\u{02bc}' => "'".to_string(),
+                    '\u{00a0}' | '\u{202f}' => " ".to_string(),
+                    _ => deunicode::deunicode_char(ch)
+                        .map(|s| s.to_ascii_lowercase())
+                        .unwrap_or_else(|| "?".to_string()),
+                }
+            };
+            for _ in 0..piece.len() {
+                origin.push(at);
+            }
+            text.push_str(&piece);
+        }
+        Folded { text, origin, original_len: original.len() }
+    }
+
+    /// The original byte range for a folded byte range.
+    pub fn original_range(&self, start: usize, end: usize) -> (usize, usize) {
+        let from = self.origin.get(start).copied().unwrap_or(self.original_len);
+        let to = self.origin.get(end).copied().unwrap_or(self.original_len);
+        (from, to)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_folds_case_accents_and_punctuation() {
+        let cases = [
+            ("Île-de-France", "ile de france"),
+            ("  Licences   OUVERTES ", "licences ouvertes"),
+            ("RGPD ?", "rgpd"),
+            ("Qualité des données", "qualite des donnees"),
+            ("cœur de ville", "coeur de ville"),
+            ("", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normalize(input), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn typo_tolerance_depends_on_length() {
+        let cases = [
+            ("licences", "licenses", true),
+            ("licneces", "licences", true),
+            ("normalisation", "normalisaton", true),
+            ("rgpd", "rgdp", false),
+            ("bus", "bis", false),
+            ("culture", "nature", false),
+        ];
+        for (a, b, expected) in cases {
+            assert_eq!(close_enough(a, b), expected, "{a} ~ {b}");
+        }
+    }
+
+    #[test]
+    fn folded_capture_maps_back_to_the_original() {
+        let original = "Fiche de Dominique Lefèvre";
+        let folded = Folded::new(original);
+        assert_eq!(folded.text, "fiche de dominique lefevre");
+        let start = folded.text.find("dominique").unwrap();
+        let (from, to) = folded.original_range(start, folded.text.len());
+        assert_eq!(&original[from..to], "Dominique Lefèvre");
+    }
+
+    #[test]
+    fn stems_cover_both_languages() {
+        assert_eq!(stems("licences")[0], stems("licence")[0]);
+        assert_eq!(stems("standards")[1], stems("standard")[1]);
+    }
+}

@@ -1,0 +1,374 @@
+//! The topic vocabulary (data/topics.toml): labels in both languages, synonyms, related topics,
+//! and matching of free text against it — accent- and case-insensitive, stemmed in French and
+//! English, synonym-aware and tolerant of small typos.
+
+use super::lang::Lang;
+use super::text::{close_enough, content_words, normalize, stems};
+use serde::Deserialize;
+use std::collections::HashMap;
+
+/// Index of a topic in the vocabulary: cheap to copy and to compare in the ranking loop.
+pub type TopicIdx = u16;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topic {
+    pub id: String,
+    pub group: TopicGroup,
+    pub fr: String,
+    pub en: String,
+    #[serde(default)]
+    pub synonyms: Vec<String>,
+    #[serde(default)]
+    pub related: Vec<String>,
+    /// The observatory theme this sector topic comes from.
+    pub observatory: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TopicGroup {
+    OpenData,
+    Sector,
+}
+
+impl Topic {
+    pub fn label(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Fr => &self.fr,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VocabularyError {
+    #[error("{0}")]
+    Syntax(String),
+    #[error("topic '{id}' is defined twice")]
+    DuplicateId { id: String },
+    #[error("topic '{topic}' lists unknown related topic '{related}'")]
+    UnknownRelated { topic: String, related: String },
+    #[error("'{phrase}' means both '{first}' and '{second}'")]
+    Ambiguous { phrase: String, first: String, second: String },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicFile {
+    topic: Vec<Topic>,
+}
+
+/// A piece of a query recognised as a topic.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopicHit {
+    pub topic: TopicIdx,
+    /// The words as the user typed them (normalised).
+    pub matched: String,
+    /// True when recognised only through typo tolerance.
+    pub fuzzy: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TopicMatch {
+    pub hits: Vec<TopicHit>,
+    /// Content words that matched nothing.
+    pub leftover: Vec<String>,
+}
+
+impl TopicMatch {
+    pub fn topics(&self) -> Vec<TopicIdx> {
+        let mut out: Vec<TopicIdx> = Vec::new();
+        for hit in &self.hits {
+            if !out.contains(&hit.topic) {
+                out.push(hit.topic);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug)]
+pub struct Vocabulary {
+    topics: Vec<Topic>,
+    by_id: HashMap<String, TopicIdx>,
+    /// Stemmed phrase (words joined by one space) → topic, under both stemmers.
+    phrases: HashMap<String, TopicIdx>,
+    longest_phrase: usize,
+    /// Single-word phrases, unstemmed, for typo tolerance.
+    words: Vec<(String, TopicIdx)>,
+    related: Vec<Vec<TopicIdx>>,
+}
+
+impl Vocabulary {
+    pub fn from_toml(source: &str) -> Result<Self, VocabularyError> {
+        let file: TopicFile =
+            toml::from_str(source).map_err(|e| VocabularyError::Syntax(e.to_string()))?;
+        Self::new(file.topic)
+    }
+
+    pub fn new(topics: Vec<Topic>) -> Result<Self, VocabularyError> {
+        let mut by_id = HashMap::new();
+        for (i, topic) in topics.iter().enumerate() {
+            if by_id.insert(topic.id.clone(), i as TopicIdx).is_some() {
+                return Err(VocabularyError::DuplicateId { id: topic.id.clone() });
+            }
+        }
+        let mut related = Vec::with_capacity(topics.len());
+        for topic in &topics {
+            let mut list = Vec::new();
+            for id in &topic.related {
+                let idx = by_id.get(id).ok_or_else(|| VocabularyError::UnknownRelated {
+                    topic: topic.id.clone(),
+                    related: id.clone(),
+                })?;
+                list.push(*idx);
+            }
+            related.push(list);
+        }
+        let mut vocabulary = Vocabulary {
+            topics,
+            by_id,
+            phrases: HashMap::new(),
+            longest_phrase: 1,
+            words: Vec::new(),
+            related,
+        };
+        vocabulary.index()?;
+        Ok(vocabulary)
+    }
+
+    fn index(&mut self) -> Result<(), VocabularyError> {
+        for (i, topic) in self.topics.iter().enumerate() {
+            let idx = i as TopicIdx;
+            let id_words = topic.id.replace('-', " ");
+            let names = [id_words.as_str(), topic.fr.as_str(), topic.en.as_str()];
+            for phrase in names.into_iter().chain(topic.synonyms.iter().map(String::as_str)) {
+                let normalized = normalize(phrase);
+                let words = content_words(&normalized);
+                if words.is_empty() {
+                    continue;
+                }
+                self.longest_phrase = self.longest_phrase.max(words.len());
+                if words.len() == 1 && !self.words.iter().any(|(w, _)| w == words[0]) {
+                    self.words.push((words[0].to_string(), idx));
+                }
+                let stemmed: Vec<[String; 2]> = words.iter().map(|w| stems(w)).collect();
+                for lang in 0..2 {
+                    let key = stemmed.iter().map(|s| s[lang].as_str()).collect::<Vec<_>>().join(" ");
+                    match self.phrases.get(&key) {
+                        Some(&other) if other != idx => {
+                            // Only a clash under both stemmers is a real ambiguity; a clash
+                            // under one stemmer alone (English stemming a French word, say)
+                            // keeps the first owner.
+                            if lang == 1 && self.phrases.get(&stemmed.iter().map(|s| s[0].as_str()).collect::<Vec<_>>().join(" ")) == Some(&other) {
+                                return Err(VocabularyError::Ambiguous {
+                                    phrase: phrase.to_string(),
+                                    first: self.topics[other as usize].id.clone(),
+                                    second: topic.id.clone(),
+                                });
+                            }
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.phrases.insert(key, idx);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.topics.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.topics.is_empty()
+    }
+
+    pub fn topics(&self) -> &[Topic] {
+        &self.topics
+    }
+
+    pub fn get(&self, idx: TopicIdx) -> &Topic {
+        &self.topics[idx as usize]
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<TopicIdx> {
+        self.by_id.get(id).copied()
+    }
+
+    pub fn related(&self, idx: TopicIdx) -> &[TopicIdx] {
+        &self.related[idx as usize]
+    }
+
+    /// One topic named by its id, a label or a synonym (import files, `my topics add …`).
+    pub fn resolve(&self, label: &str) -> Option<TopicIdx> {
+        if let Some(idx) = self.by_id(label.trim()) {
+            return Some(idx);
+        }
+        let found = self.match_text(label);
+        match (found.topics().as_slice(), found.leftover.is_empty()) {
+            ([only], true) => Some(*only),
+            _ => None,
+        }
+    }
+
+    /// Every topic named in free text, longest phrases first, then single words within the typo
+    /// budget.
+    pub fn match_text(&self, text: &str) -> TopicMatch {
+        let normalized = normalize(text);
+        let words = content_words(&normalized);
+        let stemmed: Vec<[String; 2]> = words.iter().map(|w| stems(w)).collect();
+        let mut result = TopicMatch::default();
+        let mut i = 0;
+        'words: while i < words.len() {
+            for len in (1..=self.longest_phrase.min(words.len() - i)).rev() {
+                for lang in 0..2 {
+                    let key = stemmed[i..i + len].iter().map(|s| s[lang].as_str()).collect::<Vec<_>>().join(" ");
+                    if let Some(&topic) = self.phrases.get(&key) {
+                        result.hits.push(TopicHit { topic, matched: words[i..i + len].join(" "), fuzzy: false });
+                        i += len;
+                        continue 'words;
+                    }
+                }
+            }
+            match self.closest_word(words[i]) {
+                Some(topic) => result.hits.push(TopicHit { topic, matched: words[i].to_string(), fuzzy: true }),
+                None => result.leftover.push(words[i].to_string()),
+            }
+            i += 1;
+        }
+        result
+    }
+
+    fn closest_word(&self, word: &str) -> Option<TopicIdx> {
+        self.words
+            .iter()
+            .filter(|(candidate, _)| close_enough(word, candidate))
+            .min_by_key(|(candidate, _)| strsim::damerau_levenshtein(word, candidate))
+            .map(|(_, topic)| *topic)
+    }
+
+    /// Topics whose labels look most like the text: suggestions when nothing matched.
+    pub fn look_alikes(&self, text: &str, limit: usize) -> Vec<TopicIdx> {
+        let query = normalize(text);
+        let mut scored: Vec<(f64, TopicIdx)> = self
+            .topics
+            .iter()
+            .enumerate()
+            .map(|(i, topic)| {
+                let best = [topic.fr.as_str(), topic.en.as_str()]
+                    .into_iter()
+                    .chain(topic.synonyms.iter().map(String::as_str))
+                    .map(|label| strsim::jaro_winkler(&query, &normalize(label)))
+                    .fold(0.0, f64::max);
+                (best, i as TopicIdx)
+            })
+            .filter(|(score, _)| *score > 0.75)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.into_iter().take(limit).map(|(_, idx)| idx).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Vocabulary {
+        Vocabulary::from_toml(
+            r#"
+[[topic]]
+id = "licensing"
+group = "open-data"
+fr = "Licences"
+en = "Licensing"
+synonyms = ["licence ouverte", "Etalab", "ODbL", "open license"]
+related = ["legal"]
+
+[[topic]]
+id = "legal"
+group = "open-data"
+fr = "Juridique"
+en = "Legal"
+synonyms = ["RGPD", "GDPR", "données personnelles"]
+related = ["licensing"]
+
+[[topic]]
+id = "standards"
+group = "open-data"
+fr = "Standards et schémas"
+en = "Standards and schemas"
+synonyms = ["normalisation", "standardisation", "SCDL", "socle commun des données locales"]
+related = ["legal"]
+
+[[topic]]
+id = "transport"
+group = "sector"
+fr = "Transport"
+en = "Transport"
+synonyms = ["mobilité", "bus", "GTFS"]
+related = []
+observatory = "Transport"
+"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn matches_phrasings_in_both_languages() {
+        let vocabulary = sample();
+        let cases = [
+            ("licensing", vec!["licensing"]),
+            ("les licences ouvertes", vec!["licensing"]),
+            ("la Licence Ouverte d'Etalab", vec!["licensing"]),
+            ("ODbL", vec!["licensing"]),
+            ("RGPD", vec!["legal"]),
+            ("données personnelles", vec!["legal"]),
+            ("normalisation", vec!["standards"]),
+            ("le socle commun des données locales", vec!["standards"]),
+            ("licneces", vec!["licensing"]),
+            ("normalisaton", vec!["standards"]),
+            ("licences and GDPR", vec!["licensing", "legal"]),
+            ("Mobilités", vec!["transport"]),
+        ];
+        for (text, expected) in cases {
+            let found = vocabulary.match_text(text);
+            let ids: Vec<&str> =
+                found.topics().iter().map(|&t| vocabulary.get(t).id.as_str()).collect();
+            assert_eq!(ids, expected, "{text}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn unknown_words_are_left_over() {
+        let found = sample().match_text("basket-ball");
+        assert!(found.hits.is_empty());
+        assert_eq!(found.leftover, vec!["basket", "ball"]);
+    }
+
+    #[test]
+    fn resolve_accepts_ids_labels_and_synonyms_only_when_unambiguous() {
+        let vocabulary = sample();
+        let id = |s: &str| vocabulary.resolve(s).map(|t| vocabulary.get(t).id.clone());
+        assert_eq!(id("legal").as_deref(), Some("legal"));
+        assert_eq!(id("Juridique").as_deref(), Some("legal"));
+        assert_eq!(id("SCDL").as_deref(), Some("standards"));
+        assert_eq!(id("licences et RGPD"), None);
+        assert_eq!(id("basket"), None);
+    }
+
+    #[test]
+    fn rejects_broken_vocabularies() {
+        let unknown = "[[topic]]\nid='a'\ngroup='sector'\nfr='A'\nen='A'\nrelated=['zzz']\n";
+        assert!(matches!(Vocabulary::from_toml(unknown), Err(VocabularyError::UnknownRelated { .. })));
+        let twice = "[[topic]]\nid='a'\ngroup='sector'\nfr='A'\nen='A'\n[[topic]]\nid='a'\ngroup='sector'\nfr='B'\nen='B'\n";
+        assert!(matches!(Vocabulary::from_toml(twice), Err(VocabularyError::DuplicateId { .. })));
+        let ambiguous = "[[topic]]\nid='a'\ngroup='sector'\nfr='Bus'\nen='Bus'\n[[topic]]\nid='b'\ngroup='sector'\nfr='B'\nen='B'\nsynonyms=['bus']\n";
+        assert!(matches!(Vocabulary::from_toml(ambiguous), Err(VocabularyError::Ambiguous { .. })));
+        assert!(matches!(Vocabulary::from_toml("[[topic]]\nid=1"), Err(VocabularyError::Syntax(_))));
+    }
+}

@@ -1,0 +1,3 @@
+//! Passerelle: a chat-ops bot for networks of local authorities that open their data together.
+
+pub mod core;
