@@ -1,6 +1,8 @@
 //! The domain, without I/O: everything here is a function of its inputs.
 
+pub mod directory;
 pub mod geo;
 pub mod lang;
+pub mod search;
 pub mod text;
 pub mod topics;

@@ -1,0 +1,319 @@
+//! The member directory as the handlers see it: a snapshot built from the store's rows, with
+//! indexes for speaker search (topic → consenting members) and per-member speaking history.
+
+use super::geo::Geography;
+use super::lang::Lang;
+use super::topics::{TopicIdx, Vocabulary};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// What a person may do with the bot. Ordered: each level includes the ones before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    Anyone,
+    Member,
+    CoreTeam,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Anyone => "anyone",
+            Role::Member => "member",
+            Role::CoreTeam => "core-team",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace(['_', ' '], "-").as_str() {
+            "anyone" => Ok(Role::Anyone),
+            "member" | "membre" => Ok(Role::Member),
+            "core-team" | "equipe" => Ok(Role::CoreTeam),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role '{other}' (anyone, member, core-team, admin)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobRole {
+    Elected,
+    Staff,
+}
+
+impl JobRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobRole::Elected => "elected",
+            JobRole::Staff => "staff",
+        }
+    }
+}
+
+impl FromStr for JobRole {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match super::text::normalize(s).as_str() {
+            "elected" | "elu" | "elue" | "elected official" => Ok(JobRole::Elected),
+            "staff" | "agent" | "agente" | "employee" | "salarie" | "salariee" => Ok(JobRole::Staff),
+            other => Err(format!("unknown job role '{other}' (elected or staff)")),
+        }
+    }
+}
+
+/// An inclusive range of days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+}
+
+impl Period {
+    pub fn contains(&self, day: NaiveDate) -> bool {
+        self.start <= day && day <= self.end
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Organisation {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    pub department: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    pub id: i64,
+    pub email: String,
+    pub name: String,
+    pub organisation: Option<String>,
+    pub job_role: JobRole,
+    pub department: Option<String>,
+    /// Topic ids from the vocabulary.
+    pub topics: Vec<String>,
+    /// ISO 639-1 codes, most fluent first.
+    pub languages: Vec<String>,
+    pub bio: String,
+    pub matrix_id: Option<String>,
+    pub speaker_consent: bool,
+    pub access: Role,
+    pub preferred_lang: Option<Lang>,
+    pub unavailable: Vec<Period>,
+}
+
+impl Member {
+    pub fn speaks(&self, language: &str) -> bool {
+        self.languages.iter().any(|l| l.eq_ignore_ascii_case(language))
+    }
+
+    pub fn unavailable_on(&self, day: NaiveDate) -> bool {
+        self.unavailable.iter().any(|p| p.contains(day))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intervention {
+    pub member_id: i64,
+    pub date: NaiveDate,
+    pub topic: Option<String>,
+    pub event: String,
+}
+
+/// When someone was last put forward by a search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProposalCount {
+    pub member_id: i64,
+    pub last: NaiveDate,
+    pub recent: u32,
+}
+
+/// Rows read from the store, from which a [`Directory`] is built.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryData {
+    pub organisations: Vec<Organisation>,
+    pub members: Vec<Member>,
+    pub interventions: Vec<Intervention>,
+    pub proposals: Vec<ProposalCount>,
+}
+
+/// A member's speaking record, as fairness sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    pub last_intervention: Option<(NaiveDate, String)>,
+    /// Interventions in the year before the snapshot date.
+    pub recent_interventions: u32,
+    pub total_interventions: u32,
+    pub last_proposed: Option<NaiveDate>,
+    pub recent_proposals: u32,
+}
+
+#[derive(Debug)]
+pub struct Directory {
+    pub members: Vec<Member>,
+    pub histories: Vec<History>,
+    /// The department index of each member, in the geography.
+    pub departments: Vec<Option<usize>>,
+    organisations: HashMap<String, Organisation>,
+    by_email: HashMap<String, usize>,
+    by_matrix: HashMap<String, usize>,
+    by_id: HashMap<i64, usize>,
+    /// Consenting members per topic: the candidate lists of speaker search.
+    speakers_by_topic: Vec<Vec<u32>>,
+    pub built_on: NaiveDate,
+}
+
+impl Directory {
+    pub fn build(data: DirectoryData, vocabulary: &Vocabulary, geography: &Geography, today: NaiveDate) -> Self {
+        let DirectoryData { organisations, members, interventions, proposals } = data;
+        let by_id: HashMap<i64, usize> = members.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+        let mut histories = vec![History::default(); members.len()];
+        let year_ago = today - chrono::Days::new(365);
+        for intervention in interventions {
+            let Some(&i) = by_id.get(&intervention.member_id) else { continue };
+            let history = &mut histories[i];
+            history.total_interventions += 1;
+            if intervention.date > year_ago && intervention.date <= today {
+                history.recent_interventions += 1;
+            }
+            if intervention.date <= today
+                && history.last_intervention.as_ref().is_none_or(|(d, _)| intervention.date > *d)
+            {
+                history.last_intervention = Some((intervention.date, intervention.event));
+            }
+        }
+        for proposal in proposals {
+            if let Some(&i) = by_id.get(&proposal.member_id) {
+                histories[i].last_proposed = Some(proposal.last);
+                histories[i].recent_proposals = proposal.recent;
+            }
+        }
+        let mut speakers_by_topic = vec![Vec::new(); vocabulary.len()];
+        for (i, member) in members.iter().enumerate() {
+            if !member.speaker_consent {
+                continue;
+            }
+            for topic in &member.topics {
+                if let Some(t) = vocabulary.by_id(topic) {
+                    speakers_by_topic[t as usize].push(i as u32);
+                }
+            }
+        }
+        let departments = members
+            .iter()
+            .map(|m| m.department.as_deref().and_then(|d| geography.department_by_code(d)))
+            .collect();
+        Directory {
+            by_email: members.iter().enumerate().map(|(i, m)| (m.email.to_lowercase(), i)).collect(),
+            by_matrix: members
+                .iter()
+                .enumerate()
+                .filter_map(|(i, m)| m.matrix_id.as_ref().map(|x| (x.clone(), i)))
+                .collect(),
+            by_id,
+            organisations: organisations.into_iter().map(|o| (o.id.clone(), o)).collect(),
+            members,
+            histories,
+            departments,
+            speakers_by_topic,
+            built_on: today,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    pub fn organisation(&self, id: &str) -> Option<&Organisation> {
+        self.organisations.get(id)
+    }
+
+    pub fn organisation_count(&self) -> usize {
+        self.organisations.len()
+    }
+
+    pub fn by_email(&self, email: &str) -> Option<&Member> {
+        self.by_email.get(&email.trim().to_lowercase()).map(|&i| &self.members[i])
+    }
+
+    pub fn by_matrix_id(&self, id: &str) -> Option<&Member> {
+        self.by_matrix.get(id).map(|&i| &self.members[i])
+    }
+
+    /// A member from an email address or a Matrix id.
+    pub fn by_address(&self, address: &str) -> Option<&Member> {
+        if address.starts_with('@') {
+            self.by_matrix_id(address)
+        } else {
+            self.by_email(address)
+        }
+    }
+
+    pub fn index_of(&self, member_id: i64) -> Option<usize> {
+        self.by_id.get(&member_id).copied()
+    }
+
+    pub fn speakers_for(&self, topic: TopicIdx) -> &[u32] {
+        self.speakers_by_topic.get(topic as usize).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// Members whose name matches what was typed: exact (accent-insensitive) first, else the
+    /// names containing every typed word, else close spellings.
+    pub fn find_by_name(&self, typed: &str) -> Vec<&Member> {
+        let wanted = super::text::normalize(typed);
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        if let Some(member) = self.by_email(typed) {
+            return vec![member];
+        }
+        let names: Vec<String> = self.members.iter().map(|m| super::text::normalize(&m.name)).collect();
+        let exact: Vec<&Member> =
+            self.members.iter().zip(&names).filter(|(_, n)| **n == wanted).map(|(m, _)| m).collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        let words: Vec<&str> = wanted.split(' ').collect();
+        let containing: Vec<&Member> = self
+            .members
+            .iter()
+            .zip(&names)
+            .filter(|(_, n)| words.iter().all(|w| n.split(' ').any(|part| part == *w)))
+            .map(|(m, _)| m)
+            .collect();
+        if !containing.is_empty() {
+            return containing;
+        }
+        self.members
+            .iter()
+            .zip(&names)
+            .filter(|(_, n)| strsim::jaro_winkler(n, &wanted) > 0.92)
+            .map(|(m, _)| m)
+            .collect()
+    }
+
+    /// How many consenting members cover each topic.
+    pub fn speaker_count(&self, topic: TopicIdx) -> usize {
+        self.speakers_for(topic).len()
+    }
+}
