@@ -1,5 +1,7 @@
 //! The domain, without I/O: everything here is a function of its inputs.
 
+pub mod actions;
+pub mod dates;
 pub mod directory;
 pub mod geo;
 pub mod lang;

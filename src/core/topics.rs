@@ -92,7 +92,9 @@ impl TopicMatch {
 pub struct Vocabulary {
     topics: Vec<Topic>,
     by_id: HashMap<String, TopicIdx>,
-    /// Stemmed phrase (words joined by one space) → topic, under both stemmers.
+    /// Normalised phrase (content words joined by one space) → topic.
+    exact: HashMap<String, TopicIdx>,
+    /// Stemmed phrase → topic, under both stemmers.
     phrases: HashMap<String, TopicIdx>,
     longest_phrase: usize,
     /// Single-word phrases, unstemmed, for typo tolerance.
@@ -129,6 +131,7 @@ impl Vocabulary {
         let mut vocabulary = Vocabulary {
             topics,
             by_id,
+            exact: HashMap::new(),
             phrases: HashMap::new(),
             longest_phrase: 1,
             words: Vec::new(),
@@ -153,27 +156,24 @@ impl Vocabulary {
                 if words.len() == 1 && !self.words.iter().any(|(w, _)| w == words[0]) {
                     self.words.push((words[0].to_string(), idx));
                 }
-                let stemmed: Vec<[String; 2]> = words.iter().map(|w| stems(w)).collect();
-                for lang in 0..2 {
-                    let key = stemmed.iter().map(|s| s[lang].as_str()).collect::<Vec<_>>().join(" ");
-                    match self.phrases.get(&key) {
-                        Some(&other) if other != idx => {
-                            // Only a clash under both stemmers is a real ambiguity; a clash
-                            // under one stemmer alone (English stemming a French word, say)
-                            // keeps the first owner.
-                            if lang == 1 && self.phrases.get(&stemmed.iter().map(|s| s[0].as_str()).collect::<Vec<_>>().join(" ")) == Some(&other) {
-                                return Err(VocabularyError::Ambiguous {
-                                    phrase: phrase.to_string(),
-                                    first: self.topics[other as usize].id.clone(),
-                                    second: topic.id.clone(),
-                                });
-                            }
-                        }
-                        Some(_) => {}
-                        None => {
-                            self.phrases.insert(key, idx);
-                        }
+                let exact = words.join(" ");
+                match self.exact.get(&exact) {
+                    Some(&other) if other != idx => {
+                        return Err(VocabularyError::Ambiguous {
+                            phrase: phrase.to_string(),
+                            first: self.topics[other as usize].id.clone(),
+                            second: topic.id.clone(),
+                        });
                     }
+                    _ => {
+                        self.exact.insert(exact, idx);
+                    }
+                }
+                // Stems from the two languages can collide ("training" and "trains" both stem
+                // to "train" in English): the first topic keeps a stem, exact phrases still win.
+                for lang in 0..2 {
+                    let key = words.iter().map(|w| stems(w)[lang].clone()).collect::<Vec<_>>().join(" ");
+                    self.phrases.entry(key).or_insert(idx);
                 }
             }
         }
@@ -226,6 +226,11 @@ impl Vocabulary {
         let mut i = 0;
         'words: while i < words.len() {
             for len in (1..=self.longest_phrase.min(words.len() - i)).rev() {
+                if let Some(&topic) = self.exact.get(&words[i..i + len].join(" ")) {
+                    result.hits.push(TopicHit { topic, matched: words[i..i + len].join(" "), fuzzy: false });
+                    i += len;
+                    continue 'words;
+                }
                 for lang in 0..2 {
                     let key = stemmed[i..i + len].iter().map(|s| s[lang].as_str()).collect::<Vec<_>>().join(" ");
                     if let Some(&topic) = self.phrases.get(&key) {

@@ -1,0 +1,227 @@
+//! Commands are data: one TOML file per command in `commands/`, loaded into a registry that
+//! parses chat lines into invocations and generates help.
+
+use crate::core::directory::Role;
+use crate::core::lang::Lang;
+use crate::core::text::{normalize, Folded};
+use regex::Regex;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// What kind of value an argument holds; parsed by [`super::args`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArgKind {
+    Text,
+    Topics,
+    Date,
+    Period,
+    Language,
+    Place,
+    Member,
+    SpeakerQuery,
+    Command,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgSpec {
+    pub name: String,
+    pub kind: ArgKind,
+    #[serde(default)]
+    pub required: bool,
+    /// What the argument is, in each language, for "missing argument" answers.
+    pub fr: String,
+    pub en: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerLang<T> {
+    pub fr: T,
+    pub en: T,
+}
+
+impl<T> PerLang<T> {
+    pub fn get(&self, lang: Lang) -> &T {
+        match lang {
+            Lang::Fr => &self.fr,
+            Lang::En => &self.en,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandSpec {
+    pub name: String,
+    pub role: Role,
+    /// One line for the command list.
+    pub summary: PerLang<String>,
+    /// The longer text of `help <command>`.
+    pub help: PerLang<String>,
+    /// Regexes matched against the line folded to lowercase ASCII (accents removed), anchored.
+    pub patterns: PerLang<Vec<String>>,
+    #[serde(default)]
+    pub args: Vec<ArgSpec>,
+    pub examples: PerLang<Vec<String>>,
+}
+
+#[derive(Debug)]
+pub struct Command {
+    pub spec: CommandSpec,
+    pub file: PathBuf,
+    patterns: Vec<(Lang, Regex)>,
+}
+
+/// A line recognised as a command, with its raw argument texts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Invocation {
+    pub command: usize,
+    /// The language of the pattern that matched.
+    pub lang: Lang,
+    pub args: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug)]
+pub struct Registry {
+    commands: Vec<Command>,
+}
+
+impl Registry {
+    /// Loads every `*.toml` in `dir`. `handlers` lists the command names the code implements:
+    /// a file naming anything else is an error, and so is a handler without a file.
+    pub fn load(dir: &Path, handlers: &[&str]) -> Result<Self, Vec<RegistryError>> {
+        let mut errors = Vec::new();
+        let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+            Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect(),
+            Err(source) => return Err(vec![RegistryError::Read { path: dir.to_path_buf(), source }]),
+        };
+        files.sort();
+        let mut commands = Vec::new();
+        for path in files {
+            match std::fs::read_to_string(&path) {
+                Ok(source) => match Self::compile(&path, &source, handlers) {
+                    Ok(command) => commands.push(command),
+                    Err(message) => errors.push(RegistryError::Invalid { path, message }),
+                },
+                Err(source) => errors.push(RegistryError::Read { path, source }),
+            }
+        }
+        for handler in handlers {
+            if !commands.iter().any(|c: &Command| c.spec.name == *handler) {
+                errors.push(RegistryError::Invalid { path: dir.join(format!("{handler}.toml")), message: format!("no command file for the built-in command '{handler}'") });
+            }
+        }
+        for (i, command) in commands.iter().enumerate() {
+            if commands[..i].iter().any(|c| c.spec.name == command.spec.name) {
+                errors.push(RegistryError::Invalid { path: command.file.clone(), message: format!("command '{}' is defined twice", command.spec.name) });
+            }
+        }
+        if errors.is_empty() { Ok(Registry { commands }) } else { Err(errors) }
+    }
+
+    fn compile(path: &Path, source: &str, handlers: &[&str]) -> Result<Command, String> {
+        let spec: CommandSpec = toml::from_str(source).map_err(|e| e.to_string())?;
+        if !handlers.contains(&spec.name.as_str()) {
+            return Err(format!("'{}' is not a command the bot implements (known: {})", spec.name, handlers.join(", ")));
+        }
+        let mut patterns = Vec::new();
+        for lang in Lang::ALL {
+            if spec.patterns.get(lang).is_empty() {
+                return Err(format!("patterns.{lang} is empty"));
+            }
+            if spec.examples.get(lang).is_empty() {
+                return Err(format!("examples.{lang} is empty"));
+            }
+            for (n, pattern) in spec.patterns.get(lang).iter().enumerate() {
+                let regex = Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(|e| format!("patterns.{lang}[{n}]: {e}"))?;
+                for group in regex.capture_names().flatten() {
+                    if !spec.args.iter().any(|a| a.name == group) {
+                        return Err(format!("patterns.{lang}[{n}]: group '{group}' is not a declared argument"));
+                    }
+                }
+                patterns.push((lang, regex));
+            }
+        }
+        Ok(Command { spec, file: path.to_path_buf(), patterns })
+    }
+
+    pub fn commands(&self) -> &[Command] {
+        &self.commands
+    }
+
+    pub fn get(&self, i: usize) -> &Command {
+        &self.commands[i]
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<usize> {
+        self.commands.iter().position(|c| c.spec.name == name)
+    }
+
+    /// The command a line invokes, if any.
+    pub fn parse(&self, line: &str) -> Option<Invocation> {
+        let trimmed = clean_line(line);
+        let folded = Folded::new(trimmed);
+        for (i, command) in self.commands.iter().enumerate() {
+            for (lang, regex) in &command.patterns {
+                let Some(captures) = regex.captures(&folded.text) else { continue };
+                let mut args = BTreeMap::new();
+                for name in regex.capture_names().flatten() {
+                    if let Some(m) = captures.name(name) {
+                        let (from, to) = folded.original_range(m.start(), m.end());
+                        let value = trimmed[from..to].trim();
+                        if !value.is_empty() {
+                            args.insert(name.to_string(), value.to_string());
+                        }
+                    }
+                }
+                return Some(Invocation { command: i, lang: *lang, args });
+            }
+        }
+        None
+    }
+
+    /// Commands whose examples look most like an unrecognised line: "did you mean …".
+    pub fn suggest(&self, line: &str, role: Role, limit: usize) -> Vec<usize> {
+        let typed = normalize(clean_line(line));
+        let typed_words: Vec<&str> = typed.split(' ').filter(|w| w.len() > 2).collect();
+        let mut scored: Vec<(f64, usize)> = Vec::new();
+        for (i, command) in self.commands.iter().enumerate() {
+            if command.spec.role > role {
+                continue;
+            }
+            let mut best = 0.0f64;
+            for lang in Lang::ALL {
+                for example in command.spec.examples.get(lang) {
+                    let example = normalize(example);
+                    let head_len = typed.len().min(example.len());
+                    let whole = strsim::jaro_winkler(&typed, &example);
+                    let head = strsim::normalized_damerau_levenshtein(&typed, &example[..head_len]);
+                    let shared = typed_words.iter().filter(|w| example.split(' ').any(|e| crate::core::text::close_enough(w, e) || e == **w)).count();
+                    let overlap = if typed_words.is_empty() { 0.0 } else { shared as f64 / typed_words.len() as f64 };
+                    best = best.max(whole.max(head).max(overlap));
+                }
+            }
+            if best >= 0.7 {
+                scored.push((best, i));
+            }
+        }
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.into_iter().take(limit).map(|(_, i)| i).collect()
+    }
+}
+
+/// A chat line without the trailing punctuation people add ("qui peut parler de RGPD ?").
+fn clean_line(line: &str) -> &str {
+    line.trim().trim_end_matches(['?', '!', '.', ' ', '\u{a0}', '\u{202f}']).trim()
+}

@@ -1,0 +1,1104 @@
+//! Dates and periods typed in chat, French first and English second.
+//!
+//! Pure functions: "today" is always a parameter, so answers are reproducible and testable.
+//! Input is normalised once by a small tokenizer (lowercase, accents folded with `deunicode`,
+//! ordinal suffixes dropped, byte spans kept so errors and prefixes quote the text as typed);
+//! the grammar is a handful of slice patterns over those tokens.
+
+use std::fmt;
+
+use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateError {
+    /// Nothing recognisable as a date; carries the text as typed.
+    Unparseable(String),
+    /// A real calendar date that is before `today` (only when an explicit year made it past).
+    InPast(NaiveDate),
+    /// Looks like a date but does not exist (31/02/2027, 2027-13-01).
+    Invalid(String),
+    /// A period whose end is before its start.
+    EndBeforeStart { start: NaiveDate, end: NaiveDate },
+}
+
+impl fmt::Display for DateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unparseable(text) => write!(f, "not a date: {text:?}"),
+            Self::InPast(date) => write!(f, "{date} is in the past"),
+            Self::Invalid(text) => write!(f, "no such date: {text:?}"),
+            Self::EndBeforeStart { start, end } => {
+                write!(f, "period ends on {end}, before its start on {start}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DateError {}
+
+/// One day, in any of the forms people type in chat:
+/// ISO `2027-03-12`; day-first numeric `12/03/2027`, `12-03-27`, `12.03.2027`, `12/3` (French
+/// convention, also for English input); `12 mars 2027`, `1er mars`, `12 févr.`; English
+/// `March 12, 2027`, `12th March`, `Sept 3`; relative `demain`, `après-demain`, `next monday`,
+/// `lundi`, `dans 2 semaines`, `in a month`. A leading `le`/`on`/`the` and a weekday before an
+/// explicit date (`jeudi 12 mars`) are ignored.
+///
+/// Without a year, the next occurrence on or after `today` is meant; an explicit year that makes
+/// the date past is `InPast`. A bare weekday is the next such day, today excluded.
+pub fn parse_date(text: &str, today: NaiveDate) -> Result<NaiveDate, DateError> {
+    date_from_tokens(&tokenize(text), text.trim(), today)
+}
+
+/// A period of unavailability, inclusive on both ends: `until X` / `jusqu'au X` (from today),
+/// `from X to Y`, `du X au Y`, `X..Y`, `X - Y`, `between X and Y`, `entre le X et le Y`,
+/// compact `du 3 au 14 mars`, `March 3 to 14`, `3-14 March`, a single day `X`, `pour 2 semaines`,
+/// `cette semaine` (today..Sunday), `la semaine prochaine` (next Monday..Sunday).
+///
+/// An end without a year is the next occurrence on or after the start, so
+/// `from 20 December to 5 January` crosses the new year.
+pub fn parse_period(text: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), DateError> {
+    let typed = text.trim();
+    let toks = tokenize(text);
+
+    if let Some(words) = all_words(&toks) {
+        let to_sunday = u64::from(6 - today.weekday().num_days_from_monday());
+        match words.as_slice() {
+            ["cette", "semaine"] | ["this", "week"] => {
+                return checked(today, plus(today, to_sunday, typed)?, today);
+            }
+            ["la", "semaine", "prochaine"] | ["semaine", "prochaine"] | ["next", "week"] => {
+                let monday = plus(today, to_sunday + 1, typed)?;
+                return checked(monday, plus(monday, 6, typed)?, today);
+            }
+            _ => {}
+        }
+    }
+
+    if let [first, rest @ ..] = toks.as_slice()
+        && is_word(first, &["pour", "for"])
+        && let Some((n, unit)) = amount(rest)
+    {
+        // Inclusive ends: "for 2 weeks" from a Thursday ends on the second Wednesday.
+        if n == 0 {
+            return Err(invalid(typed));
+        }
+        let end = shift(today, n, unit)
+            .and_then(|d| d.pred_opt())
+            .ok_or_else(|| invalid(typed))?;
+        return checked(today, end, today);
+    }
+
+    if let [first, rest @ ..] = toks.as_slice()
+        && is_word(first, &["until", "till", "jusqu"])
+    {
+        let rest = if is_word(first, &["jusqu"]) {
+            strip_leading(rest, &["au", "a", "aux"])
+        } else {
+            rest
+        };
+        let end = resolve(
+            parse_spec(rest, span(text, rest), today)?,
+            today,
+            today,
+            span(text, rest),
+        )?;
+        return checked(today, end, today);
+    }
+
+    let (intro, body) = match toks.as_slice() {
+        [first, rest @ ..] if is_word(first, &["from", "du", "de", "between", "entre"]) => {
+            (word(first), rest)
+        }
+        all => (None, all),
+    };
+
+    // "à" separates only after "de" ("de lundi à vendredi"): elsewhere "a" is an article.
+    let separator = body.iter().enumerate().skip(1).find(|(_, t)| {
+        t.kind == Kind::Range
+            || is_word(
+                t,
+                &["to", "until", "till", "through", "au", "and", "et", "jusqu"],
+            )
+            || (intro == Some("de") && is_word(t, &["a"]))
+    });
+    if let Some((i, sep)) = separator {
+        let right = &body[i + 1..];
+        let right = if is_word(sep, &["jusqu"]) {
+            strip_leading(right, &["au", "a", "aux"])
+        } else {
+            right
+        };
+        return halves(&body[..i], right, text, today);
+    }
+
+    // No separator word: a single day, or "X - Y" where dashes may also sit inside the dates,
+    // so every dash is tried. "from X" alone is open-ended, which a period cannot express.
+    let mut best = None;
+    if intro.is_none() {
+        match date_from_tokens(body, typed, today) {
+            Ok(day) => return Ok((day, day)),
+            Err(DateError::Unparseable(_)) => {}
+            Err(e) => best = Some(e),
+        }
+    }
+    for (i, _) in body
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.kind == Kind::Dash)
+    {
+        match halves(&body[..i], &body[i + 1..], text, today) {
+            Ok(period) => return Ok(period),
+            Err(DateError::Unparseable(_)) => {}
+            Err(e) => {
+                best.get_or_insert(e);
+            }
+        }
+    }
+    Err(best.unwrap_or_else(|| DateError::Unparseable(typed.to_owned())))
+}
+
+/// Splits a trailing date phrase off a command ("licensing in Bretagne on 12 March 2027",
+/// "les licences le 12 mars 2027"). Tries the last introducer (`on`, `for`, `le`, `pour le`,
+/// `pour`, `au`) first, then a bare trailing ISO or dd/mm/yyyy date. Returns `None` when no suffix
+/// even tries to be a date (no number, month name or relative day word), so "on licensing" and
+/// "sur le RGPD" stay part of the command; a suffix that tries and fails is `Some((before, Err))`.
+pub fn split_trailing_date(
+    text: &str,
+    today: NaiveDate,
+) -> Option<(String, Result<NaiveDate, DateError>)> {
+    let toks = tokenize(text);
+    let mut candidates: Vec<(usize, usize)> = Vec::new(); // (cut token, first date token)
+    for (i, tok) in toks.iter().enumerate().rev() {
+        if is_word(tok, &["on", "for", "le", "pour", "au"]) {
+            // "pour le 12 mars": the cut goes before "pour", not between the two words.
+            let cut = match i.checked_sub(1) {
+                Some(p) if is_word(tok, &["le"]) && is_word(&toks[p], &["pour"]) => p,
+                _ => i,
+            };
+            candidates.push((cut, i + 1));
+        }
+    }
+    if let Some(start) = trailing_numeric_date(&toks) {
+        candidates.push((start, start));
+    }
+
+    let mut first_failure = None;
+    for (cut, from) in candidates {
+        let suffix = &toks[from..];
+        let Some(first) = suffix.first() else {
+            continue;
+        };
+        let typed = text.get(first.start..).unwrap_or_default().trim();
+        let result = date_from_tokens(suffix, typed, today);
+        let before = text
+            .get(..toks[cut].start)
+            .unwrap_or_default()
+            .trim()
+            .trim_end_matches([',', ';', ':'])
+            .trim_end()
+            .to_owned();
+        if result.is_ok() {
+            return Some((before, result));
+        }
+        if first_failure.is_none() && suffix.iter().any(looks_like_date) {
+            first_failure = Some((before, result));
+        }
+    }
+    first_failure
+}
+
+/// A token, with the byte span of the typed text it came from.
+struct Token {
+    kind: Kind,
+    start: usize,
+    end: usize,
+}
+
+#[derive(PartialEq, Eq)]
+enum Kind {
+    /// A number; `digits` tells a year ("2027", "27") from a day or a month.
+    Num {
+        value: u32,
+        digits: usize,
+    },
+    /// Letters, or letters mixed with digits ("5g"), which are never part of a date.
+    Word(String),
+    Slash,
+    Dash,
+    /// A dot between two digits ("12.03.2027"); other dots mark abbreviations and vanish.
+    Dot,
+    /// Two or more dots, as in "X..Y".
+    Range,
+}
+
+const ORDINAL_SUFFIXES: &[&str] = &["er", "ere", "re", "e", "eme", "st", "nd", "rd", "th"];
+
+fn tokenize(text: &str) -> Vec<Token> {
+    // Fold to ASCII lowercase once, each char remembering the span of the typed char it came from.
+    let mut chars: Vec<(char, usize, usize)> = Vec::new();
+    for (start, c) in text.char_indices() {
+        let end = start + c.len_utf8();
+        if c.is_ascii() {
+            chars.push((c.to_ascii_lowercase(), start, end));
+        } else {
+            let folded = deunicode::deunicode_char(c).unwrap_or(" ");
+            chars.extend(folded.chars().map(|a| (a.to_ascii_lowercase(), start, end)));
+        }
+    }
+    let at = |j: Option<usize>, test: fn(&char) -> bool| {
+        j.and_then(|j| chars.get(j)).is_some_and(|(c, ..)| test(c))
+    };
+
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while let Some(&(c, start, _)) = chars.get(i) {
+        let mut next = i + 1;
+        let kind = match c {
+            c if c.is_ascii_alphanumeric() => {
+                while at(Some(next), char::is_ascii_alphanumeric) {
+                    next += 1;
+                }
+                Some(word_or_number(
+                    chars[i..next].iter().map(|(c, ..)| *c).collect(),
+                ))
+            }
+            '/' => Some(Kind::Slash),
+            // A hyphen inside a word ("après-demain") is just a space.
+            '-' if at(i.checked_sub(1), char::is_ascii_alphabetic)
+                && at(Some(i + 1), char::is_ascii_alphabetic) =>
+            {
+                None
+            }
+            '-' => Some(Kind::Dash),
+            '.' => {
+                while at(Some(next), |c| *c == '.') {
+                    next += 1;
+                }
+                if next - i > 1 {
+                    Some(Kind::Range)
+                } else if at(i.checked_sub(1), char::is_ascii_digit)
+                    && at(Some(i + 1), char::is_ascii_digit)
+                {
+                    Some(Kind::Dot)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            tokens.push(Token {
+                kind,
+                start,
+                end: chars[next - 1].2,
+            });
+        }
+        i = next;
+    }
+    tokens
+}
+
+/// "12", "1er", "12th" are numbers; anything else alphanumeric is a word.
+fn word_or_number(run: String) -> Kind {
+    let digits = run.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 && (digits == run.len() || ORDINAL_SUFFIXES.contains(&&run[digits..])) {
+        let value = run.bytes().take(digits).fold(0u32, |n, b| {
+            n.saturating_mul(10).saturating_add(u32::from(b - b'0'))
+        });
+        Kind::Num { value, digits }
+    } else {
+        Kind::Word(run)
+    }
+}
+
+fn word(tok: &Token) -> Option<&str> {
+    match &tok.kind {
+        Kind::Word(w) => Some(w),
+        _ => None,
+    }
+}
+
+fn is_word(tok: &Token, options: &[&str]) -> bool {
+    word(tok).is_some_and(|w| options.contains(&w))
+}
+
+fn all_words(toks: &[Token]) -> Option<Vec<&str>> {
+    toks.iter().map(word).collect()
+}
+
+fn strip_leading<'a>(mut toks: &'a [Token], words: &[&str]) -> &'a [Token] {
+    while let [first, rest @ ..] = toks
+        && is_word(first, words)
+    {
+        toks = rest;
+    }
+    toks
+}
+
+/// The typed text covered by `toks`.
+fn span<'a>(text: &'a str, toks: &[Token]) -> &'a str {
+    match (toks.first(), toks.last()) {
+        (Some(first), Some(last)) => text.get(first.start..last.end).unwrap_or_default(),
+        _ => "",
+    }
+}
+
+/// (name, month, may come before the day). Only English puts the month first: "March 12".
+const MONTHS: &[(&str, u32, bool)] = &[
+    ("janvier", 1, false),
+    ("janv", 1, false),
+    ("january", 1, true),
+    ("jan", 1, true),
+    ("fevrier", 2, false),
+    ("fevr", 2, false),
+    ("fev", 2, false),
+    ("february", 2, true),
+    ("feb", 2, true),
+    ("mars", 3, false),
+    ("march", 3, true),
+    ("mar", 3, true),
+    ("avril", 4, false),
+    ("avr", 4, false),
+    ("april", 4, true),
+    ("apr", 4, true),
+    ("mai", 5, false),
+    ("may", 5, true),
+    ("juin", 6, false),
+    ("june", 6, true),
+    ("jun", 6, true),
+    ("juillet", 7, false),
+    ("juil", 7, false),
+    ("july", 7, true),
+    ("jul", 7, true),
+    ("aout", 8, false),
+    ("august", 8, true),
+    ("aug", 8, true),
+    ("septembre", 9, false),
+    ("september", 9, true),
+    ("sept", 9, true),
+    ("sep", 9, true),
+    ("octobre", 10, false),
+    ("october", 10, true),
+    ("oct", 10, true),
+    ("novembre", 11, false),
+    ("november", 11, true),
+    ("nov", 11, true),
+    ("decembre", 12, false),
+    ("december", 12, true),
+    ("dec", 12, true),
+];
+
+fn month(word: &str) -> Option<(u32, bool)> {
+    MONTHS
+        .iter()
+        .find(|(name, ..)| *name == word)
+        .map(|&(_, m, first)| (m, first))
+}
+
+const WEEKDAYS: &[(&str, Weekday)] = &[
+    ("lundi", Weekday::Mon),
+    ("monday", Weekday::Mon),
+    ("mardi", Weekday::Tue),
+    ("tuesday", Weekday::Tue),
+    ("mercredi", Weekday::Wed),
+    ("wednesday", Weekday::Wed),
+    ("jeudi", Weekday::Thu),
+    ("thursday", Weekday::Thu),
+    ("vendredi", Weekday::Fri),
+    ("friday", Weekday::Fri),
+    ("samedi", Weekday::Sat),
+    ("saturday", Weekday::Sat),
+    ("dimanche", Weekday::Sun),
+    ("sunday", Weekday::Sun),
+];
+
+fn weekday(word: &str) -> Option<Weekday> {
+    WEEKDAYS
+        .iter()
+        .find(|(name, _)| *name == word)
+        .map(|&(_, wd)| wd)
+}
+
+/// Whether a token shows that a suffix means to be a date, for `split_trailing_date`.
+fn looks_like_date(tok: &Token) -> bool {
+    match &tok.kind {
+        Kind::Num { .. } => true,
+        Kind::Word(w) => {
+            month(w).is_some()
+                || weekday(w).is_some()
+                || ["aujourd", "today", "demain", "tomorrow"].contains(&w.as_str())
+        }
+        _ => false,
+    }
+}
+
+const COUNT_WORDS: &[(&str, u32)] = &[
+    ("un", 1),
+    ("une", 1),
+    ("a", 1),
+    ("an", 1),
+    ("one", 1),
+    ("deux", 2),
+    ("two", 2),
+    ("trois", 3),
+    ("three", 3),
+    ("quatre", 4),
+    ("four", 4),
+    ("cinq", 5),
+    ("five", 5),
+    ("six", 6),
+    ("sept", 7),
+    ("seven", 7),
+    ("huit", 8),
+    ("eight", 8),
+    ("neuf", 9),
+    ("nine", 9),
+    ("dix", 10),
+    ("ten", 10),
+];
+
+enum Unit {
+    Day,
+    Week,
+    Month,
+}
+
+/// "3 jours", "a week", "deux mois".
+fn amount(toks: &[Token]) -> Option<(u32, Unit)> {
+    let [count, unit] = toks else {
+        return None;
+    };
+    let n = match &count.kind {
+        Kind::Num { value, .. } => *value,
+        Kind::Word(w) => COUNT_WORDS.iter().find(|(name, _)| name == w)?.1,
+        _ => return None,
+    };
+    let unit = match word(unit)? {
+        "jour" | "jours" | "day" | "days" => Unit::Day,
+        "semaine" | "semaines" | "week" | "weeks" => Unit::Week,
+        "mois" | "month" | "months" => Unit::Month,
+        _ => return None,
+    };
+    Some((n, unit))
+}
+
+/// Months keep the day of month, clamped to the month's end (31 January + 1 month = 28 February).
+fn shift(date: NaiveDate, n: u32, unit: Unit) -> Option<NaiveDate> {
+    match unit {
+        Unit::Day => date.checked_add_days(Days::new(n.into())),
+        Unit::Week => date.checked_add_days(Days::new(u64::from(n) * 7)),
+        Unit::Month => date.checked_add_months(Months::new(n)),
+    }
+}
+
+fn plus(date: NaiveDate, days: u64, typed: &str) -> Result<NaiveDate, DateError> {
+    date.checked_add_days(Days::new(days))
+        .ok_or_else(|| invalid(typed))
+}
+
+fn invalid(typed: &str) -> DateError {
+    DateError::Invalid(typed.to_owned())
+}
+
+/// What the text says, before a year is chosen.
+enum Spec {
+    /// Relative words, already anchored on today.
+    Fixed(NaiveDate),
+    /// A bare weekday: the next one after today.
+    Weekday(Weekday),
+    DayMonth {
+        day: u32,
+        month: u32,
+        year: Option<i32>,
+    },
+    /// A lone day number, only meaningful as the start of "du 3 au 14 mars".
+    Day(u32),
+}
+
+fn date_from_tokens(toks: &[Token], typed: &str, today: NaiveDate) -> Result<NaiveDate, DateError> {
+    let date = resolve(parse_spec(toks, typed, today)?, today, today, typed)?;
+    if date < today {
+        return Err(DateError::InPast(date));
+    }
+    Ok(date)
+}
+
+fn parse_spec(toks: &[Token], typed: &str, today: NaiveDate) -> Result<Spec, DateError> {
+    let toks = strip_leading(toks, &["le", "on", "the"]);
+    if let Some(spec) = relative(toks, typed, today)? {
+        return Ok(spec);
+    }
+    // A weekday before an explicit date ("jeudi 12 mars") is ignored: the date is more specific.
+    let toks = match toks {
+        [first, rest @ ..] if !rest.is_empty() && word(first).and_then(weekday).is_some() => {
+            strip_leading(rest, &["the"])
+        }
+        _ => toks,
+    };
+    absolute(toks, typed)
+}
+
+fn relative(toks: &[Token], typed: &str, today: NaiveDate) -> Result<Option<Spec>, DateError> {
+    if let [intro, rest @ ..] = toks
+        && is_word(intro, &["dans", "in"])
+        && let Some((n, unit)) = amount(rest)
+    {
+        let date = shift(today, n, unit).ok_or_else(|| invalid(typed))?;
+        return Ok(Some(Spec::Fixed(date)));
+    }
+    let Some(words) = all_words(toks) else {
+        return Ok(None);
+    };
+    let days = match words.as_slice() {
+        ["aujourd", "hui"] | ["today"] => 0,
+        ["demain"] | ["tomorrow"] => 1,
+        ["apres", "demain"] | ["day", "after", "tomorrow"] => 2,
+        [day] | [day, "prochain" | "prochaine"] | ["next" | "this" | "ce", day] => {
+            return Ok(weekday(day).map(Spec::Weekday));
+        }
+        _ => return Ok(None),
+    };
+    plus(today, days, typed).map(|d| Some(Spec::Fixed(d)))
+}
+
+fn absolute(toks: &[Token], typed: &str) -> Result<Spec, DateError> {
+    // "the 12th of March": "of" carries nothing.
+    let kinds: Vec<&Kind> = toks
+        .iter()
+        .map(|t| &t.kind)
+        .filter(|k| !matches!(k, Kind::Word(w) if w == "of"))
+        .collect();
+    let is_sep = |k: &Kind| matches!(k, Kind::Slash | Kind::Dash | Kind::Dot);
+    let month_first = |w: &str| month(w).filter(|&(_, first)| first).map(|(m, _)| m);
+    let dm = |day: u32, month: u32, year: Option<i32>| Ok(Spec::DayMonth { day, month, year });
+    use Kind::{Num, Word};
+    match kinds.as_slice() {
+        [
+            Num {
+                value: y,
+                digits: 4,
+            },
+            a,
+            Num {
+                value: m,
+                digits: 1 | 2,
+            },
+            b,
+            Num {
+                value: d,
+                digits: 1 | 2,
+            },
+        ] if is_sep(a) && is_sep(b) => dm(*d, *m, i32::try_from(*y).ok()),
+        [
+            Num {
+                value: d,
+                digits: 1 | 2,
+            },
+            a,
+            Num {
+                value: m,
+                digits: 1 | 2,
+            },
+            b,
+            Num { value: y, digits },
+        ] if is_sep(a) && is_sep(b) => match (*digits, i32::try_from(*y)) {
+            (2, Ok(y)) => dm(*d, *m, Some(2000 + y)),
+            (4, Ok(y)) => dm(*d, *m, Some(y)),
+            _ => Err(invalid(typed)),
+        },
+        [
+            Num {
+                value: d,
+                digits: 1 | 2,
+            },
+            a,
+            Num {
+                value: m,
+                digits: 1 | 2,
+            },
+        ] if is_sep(a) => dm(*d, *m, None),
+        [
+            Num {
+                value: d,
+                digits: 1 | 2,
+            },
+            Word(w),
+        ] if let Some((m, _)) = month(w) => dm(*d, m, None),
+        [
+            Word(w),
+            Num {
+                value: d,
+                digits: 1 | 2,
+            },
+        ] if let Some(m) = month_first(w) => dm(*d, m, None),
+        [
+            Num {
+                value: d,
+                digits: 1 | 2,
+            },
+            Word(w),
+            Num {
+                value: y,
+                digits: 4,
+            },
+        ] if let Some((m, _)) = month(w) => dm(*d, m, i32::try_from(*y).ok()),
+        [
+            Word(w),
+            Num {
+                value: d,
+                digits: 1 | 2,
+            },
+            Num {
+                value: y,
+                digits: 4,
+            },
+        ] if let Some(m) = month_first(w) => dm(*d, m, i32::try_from(*y).ok()),
+        [
+            Num {
+                value: d,
+                digits: 1 | 2,
+            },
+        ] => Ok(Spec::Day(*d)),
+        _ => Err(DateError::Unparseable(typed.to_owned())),
+    }
+}
+
+/// Turns a spec into a date on or after `floor` when no year is given (`floor` is today, or the
+/// start of a period for its end). Past-ness is left to the callers.
+fn resolve(
+    spec: Spec,
+    today: NaiveDate,
+    floor: NaiveDate,
+    typed: &str,
+) -> Result<NaiveDate, DateError> {
+    match spec {
+        Spec::Fixed(date) => Ok(date),
+        Spec::Weekday(wd) => {
+            let from = today.succ_opt().ok_or_else(|| invalid(typed))?.max(floor);
+            from.iter_days()
+                .take(7)
+                .find(|d| d.weekday() == wd)
+                .ok_or_else(|| invalid(typed))
+        }
+        Spec::DayMonth {
+            day,
+            month,
+            year: Some(year),
+        } => NaiveDate::from_ymd_opt(year, month, day).ok_or_else(|| invalid(typed)),
+        // Eight years always reach a 29 February.
+        Spec::DayMonth {
+            day,
+            month,
+            year: None,
+        } => (floor.year()..=floor.year() + 8)
+            .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
+            .find(|d| *d >= floor)
+            .ok_or_else(|| invalid(typed)),
+        Spec::Day(_) => Err(DateError::Unparseable(typed.to_owned())),
+    }
+}
+
+/// Both sides of "X au Y"; a bare day borrows the other side's month ("du 3 au 14 mars",
+/// "March 3 to 14").
+fn halves(
+    left: &[Token],
+    right: &[Token],
+    text: &str,
+    today: NaiveDate,
+) -> Result<(NaiveDate, NaiveDate), DateError> {
+    let (left_typed, right_typed) = (span(text, left), span(text, right));
+    let first = parse_spec(left, left_typed, today)?;
+    let last = parse_spec(right, right_typed, today)?;
+    let (start, end) = match (first, last) {
+        (
+            Spec::Day(first),
+            Spec::DayMonth {
+                day: last,
+                month,
+                year,
+            },
+        )
+        | (
+            Spec::DayMonth {
+                day: first,
+                month,
+                year,
+            },
+            Spec::Day(last),
+        ) => {
+            let start = resolve(
+                Spec::DayMonth {
+                    day: first,
+                    month,
+                    year,
+                },
+                today,
+                today,
+                left_typed,
+            )?;
+            let end = NaiveDate::from_ymd_opt(start.year(), month, last)
+                .ok_or_else(|| invalid(right_typed))?;
+            (start, end)
+        }
+        (first, last) => {
+            let start = resolve(first, today, today, left_typed)?;
+            (start, resolve(last, today, start, right_typed)?)
+        }
+    };
+    checked(start, end, today)
+}
+
+/// A past end is reported before anything else: the whole period is then over.
+fn checked(
+    start: NaiveDate,
+    end: NaiveDate,
+    today: NaiveDate,
+) -> Result<(NaiveDate, NaiveDate), DateError> {
+    if end < today {
+        Err(DateError::InPast(end))
+    } else if start < today {
+        Err(DateError::InPast(start))
+    } else if end < start {
+        Err(DateError::EndBeforeStart { start, end })
+    } else {
+        Ok((start, end))
+    }
+}
+
+/// Index of a trailing "2027-03-12" or "12/03/2027" with no introducer before it.
+fn trailing_numeric_date(toks: &[Token]) -> Option<usize> {
+    let start = toks.len().checked_sub(5)?;
+    let is_num = |t: &Token, digits: &[usize]| matches!(t.kind, Kind::Num { digits: n, .. } if digits.contains(&n));
+    let is_sep = |t: &Token| matches!(t.kind, Kind::Slash | Kind::Dash | Kind::Dot);
+    let [a, s1, b, s2, c] = &toks[start..] else {
+        return None;
+    };
+    let shaped = is_sep(s1)
+        && is_sep(s2)
+        && is_num(b, &[1, 2])
+        && ((is_num(a, &[4]) && is_num(c, &[1, 2])) || (is_num(a, &[1, 2]) && is_num(c, &[4])));
+    shaped.then_some(start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).expect("test date exists")
+    }
+
+    /// Thursday.
+    fn today() -> NaiveDate {
+        d(2026, 11, 26)
+    }
+
+    fn ok(y: i32, m: u32, day: u32) -> Result<NaiveDate, DateError> {
+        Ok(d(y, m, day))
+    }
+
+    fn past(y: i32, m: u32, day: u32) -> Result<NaiveDate, DateError> {
+        Err(DateError::InPast(d(y, m, day)))
+    }
+
+    fn invalid(text: &str) -> Result<NaiveDate, DateError> {
+        Err(DateError::Invalid(text.into()))
+    }
+
+    fn unparseable(text: &str) -> Result<NaiveDate, DateError> {
+        Err(DateError::Unparseable(text.into()))
+    }
+
+    /// Runs every case and reports all mismatches at once.
+    fn check<T: PartialEq + fmt::Debug>(cases: Vec<(&str, T)>, f: impl Fn(&str) -> T) {
+        let failures: Vec<String> = cases
+            .into_iter()
+            .filter_map(|(input, want)| {
+                let got = f(input);
+                (got != want).then(|| format!("{input:?}: got {got:?}, want {want:?}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn parse_date_table() {
+        let cases = vec![
+            // Numeric, day first.
+            ("2027-03-12", ok(2027, 3, 12)),
+            ("12/03/2027", ok(2027, 3, 12)),
+            ("12-03-2027", ok(2027, 3, 12)),
+            ("12.03.2027", ok(2027, 3, 12)),
+            ("12/03/27", ok(2027, 3, 12)),
+            ("12/03", ok(2027, 3, 12)),
+            ("12/3", ok(2027, 3, 12)),
+            ("26/11", ok(2026, 11, 26)),
+            ("25/11", ok(2027, 11, 25)),
+            ("29/02", ok(2028, 2, 29)),
+            ("26/11/2026", ok(2026, 11, 26)),
+            // French month names.
+            ("12 mars 2027", ok(2027, 3, 12)),
+            ("1er mars", ok(2027, 3, 1)),
+            ("12 mars", ok(2027, 3, 12)),
+            ("  12   MARS  ", ok(2027, 3, 12)),
+            ("le 12 mars 2027.", ok(2027, 3, 12)),
+            ("12 février", ok(2027, 2, 12)),
+            ("12 fevrier", ok(2027, 2, 12)),
+            ("12 févr.", ok(2027, 2, 12)),
+            ("12 fev", ok(2027, 2, 12)),
+            ("3 janv.", ok(2027, 1, 3)),
+            ("5 avr.", ok(2027, 4, 5)),
+            ("14 juil.", ok(2027, 7, 14)),
+            ("15 août", ok(2027, 8, 15)),
+            ("2 sept.", ok(2027, 9, 2)),
+            ("15 oct.", ok(2027, 10, 15)),
+            ("30 nov.", ok(2026, 11, 30)),
+            ("25 déc.", ok(2026, 12, 25)),
+            ("jeudi 12 mars", ok(2027, 3, 12)),
+            ("le lundi 30 novembre", ok(2026, 11, 30)),
+            // English.
+            ("March 12", ok(2027, 3, 12)),
+            ("March 12, 2027", ok(2027, 3, 12)),
+            ("12 March 2027", ok(2027, 3, 12)),
+            ("12th March", ok(2027, 3, 12)),
+            ("March 12th", ok(2027, 3, 12)),
+            ("on March 12!", ok(2027, 3, 12)),
+            ("the 12th of March", ok(2027, 3, 12)),
+            ("Thursday, March 12", ok(2027, 3, 12)),
+            ("Jan 5", ok(2027, 1, 5)),
+            ("Feb 1st", ok(2027, 2, 1)),
+            ("Apr 2nd", ok(2027, 4, 2)),
+            ("Jun 3rd", ok(2027, 6, 3)),
+            ("Jul 4", ok(2027, 7, 4)),
+            ("Aug 15", ok(2027, 8, 15)),
+            ("Sep 30", ok(2027, 9, 30)),
+            ("Sept 3", ok(2027, 9, 3)),
+            ("Oct 1", ok(2027, 10, 1)),
+            ("Nov 30", ok(2026, 11, 30)),
+            ("Dec 24", ok(2026, 12, 24)),
+            // Relative.
+            ("aujourd'hui", ok(2026, 11, 26)),
+            ("Aujourd’hui", ok(2026, 11, 26)),
+            ("today", ok(2026, 11, 26)),
+            ("demain", ok(2026, 11, 27)),
+            ("Tomorrow", ok(2026, 11, 27)),
+            ("après-demain", ok(2026, 11, 28)),
+            ("apres demain", ok(2026, 11, 28)),
+            ("the day after tomorrow", ok(2026, 11, 28)),
+            ("lundi prochain", ok(2026, 11, 30)),
+            ("next monday", ok(2026, 11, 30)),
+            ("lundi", ok(2026, 11, 30)),
+            ("Monday", ok(2026, 11, 30)),
+            ("jeudi", ok(2026, 12, 3)),
+            ("next thursday", ok(2026, 12, 3)),
+            ("dimanche", ok(2026, 11, 29)),
+            ("dans 3 jours", ok(2026, 11, 29)),
+            ("in 3 days", ok(2026, 11, 29)),
+            ("dans 2 semaines", ok(2026, 12, 10)),
+            ("dans deux semaines", ok(2026, 12, 10)),
+            ("in 2 weeks", ok(2026, 12, 10)),
+            ("dans un mois", ok(2026, 12, 26)),
+            ("in a month", ok(2026, 12, 26)),
+            // Errors.
+            ("blah", unparseable("blah")),
+            ("", unparseable("")),
+            ("12", unparseable("12")),
+            ("mars 12", unparseable("mars 12")),
+            ("dans 3 lunes", unparseable("dans 3 lunes")),
+            ("31/02/2027", invalid("31/02/2027")),
+            ("31/02", invalid("31/02")),
+            ("13/13/2027", invalid("13/13/2027")),
+            ("2027-13-01", invalid("2027-13-01")),
+            ("le 45 mars", invalid("le 45 mars")),
+            ("12/03/202", invalid("12/03/202")),
+            ("2020-03-12", past(2020, 3, 12)),
+            ("le 12 mars 2025", past(2025, 3, 12)),
+            ("25/11/2026", past(2026, 11, 25)),
+        ];
+        check(cases, |input| parse_date(input, today()));
+    }
+
+    #[test]
+    fn a_month_later_is_clamped_to_month_end() {
+        assert_eq!(parse_date("in a month", d(2027, 1, 31)), ok(2027, 2, 28));
+        assert_eq!(parse_date("dans un mois", d(2028, 1, 31)), ok(2028, 2, 29));
+    }
+
+    #[test]
+    fn parse_period_table() {
+        type Period = Result<(NaiveDate, NaiveDate), DateError>;
+        let p = |a: NaiveDate, b: NaiveDate| -> Period { Ok((a, b)) };
+        let cases: Vec<(&str, Period)> = vec![
+            ("du 3 au 14 mars", p(d(2027, 3, 3), d(2027, 3, 14))),
+            ("du 3 au 14 mars 2027", p(d(2027, 3, 3), d(2027, 3, 14))),
+            ("Du 1er au 3 mars", p(d(2027, 3, 1), d(2027, 3, 3))),
+            ("March 3 to 14", p(d(2027, 3, 3), d(2027, 3, 14))),
+            ("3-14 March", p(d(2027, 3, 3), d(2027, 3, 14))),
+            (
+                "from 20 to 25 December",
+                p(d(2026, 12, 20), d(2026, 12, 25)),
+            ),
+            ("until 2027-01-15", p(today(), d(2027, 1, 15))),
+            ("jusqu'au 15 janvier", p(today(), d(2027, 1, 15))),
+            ("jusqu au 15/01", p(today(), d(2027, 1, 15))),
+            ("jusqu’à demain", p(today(), d(2026, 11, 27))),
+            (
+                "from 20 December to 5 January",
+                p(d(2026, 12, 20), d(2027, 1, 5)),
+            ),
+            (
+                "du 20 décembre au 5 janvier",
+                p(d(2026, 12, 20), d(2027, 1, 5)),
+            ),
+            ("2027-03-12..2027-03-14", p(d(2027, 3, 12), d(2027, 3, 14))),
+            ("12/03/2027 - 14/03/2027", p(d(2027, 3, 12), d(2027, 3, 14))),
+            ("12-03-2027 - 14-03-2027", p(d(2027, 3, 12), d(2027, 3, 14))),
+            ("12 mars au 14 mars", p(d(2027, 3, 12), d(2027, 3, 14))),
+            (
+                "between March 3 and March 14",
+                p(d(2027, 3, 3), d(2027, 3, 14)),
+            ),
+            (
+                "entre le 3 mars et le 14 mars",
+                p(d(2027, 3, 3), d(2027, 3, 14)),
+            ),
+            ("from monday to friday", p(d(2026, 11, 30), d(2026, 12, 4))),
+            ("du lundi au vendredi", p(d(2026, 11, 30), d(2026, 12, 4))),
+            ("de demain à vendredi", p(d(2026, 11, 27), d(2026, 11, 27))),
+            ("12 mars", p(d(2027, 3, 12), d(2027, 3, 12))),
+            ("12-03-2027", p(d(2027, 3, 12), d(2027, 3, 12))),
+            ("demain", p(d(2026, 11, 27), d(2026, 11, 27))),
+            ("pour 2 semaines", p(today(), d(2026, 12, 9))),
+            ("for 2 weeks", p(today(), d(2026, 12, 9))),
+            ("for 3 days", p(today(), d(2026, 11, 28))),
+            ("pour un mois", p(today(), d(2026, 12, 25))),
+            ("cette semaine", p(today(), d(2026, 11, 29))),
+            ("this week", p(today(), d(2026, 11, 29))),
+            ("la semaine prochaine", p(d(2026, 11, 30), d(2026, 12, 6))),
+            ("next week", p(d(2026, 11, 30), d(2026, 12, 6))),
+            // Errors.
+            (
+                "du 14 au 3 mars",
+                Err(DateError::EndBeforeStart {
+                    start: d(2027, 3, 14),
+                    end: d(2027, 3, 3),
+                }),
+            ),
+            (
+                "from 2027-03-10 to 2027-03-05",
+                Err(DateError::EndBeforeStart {
+                    start: d(2027, 3, 10),
+                    end: d(2027, 3, 5),
+                }),
+            ),
+            ("until 2025-06-01", Err(DateError::InPast(d(2025, 6, 1)))),
+            (
+                "du 1er au 3 mars 2025",
+                Err(DateError::InPast(d(2025, 3, 3))),
+            ),
+            (
+                "du 31/02/2027 au 5/03/2027",
+                Err(DateError::Invalid("31/02/2027".into())),
+            ),
+            (
+                "31/02/2027 - 5/03/2027",
+                Err(DateError::Invalid("31/02/2027".into())),
+            ),
+            (
+                "du 12 mars",
+                Err(DateError::Unparseable("du 12 mars".into())),
+            ),
+            (
+                "pour 0 jours",
+                Err(DateError::Invalid("pour 0 jours".into())),
+            ),
+            ("blah", Err(DateError::Unparseable("blah".into()))),
+        ];
+        check(cases, |input| parse_period(input, today()));
+    }
+
+    #[test]
+    fn split_trailing_date_table() {
+        type Split = Option<(String, Result<NaiveDate, DateError>)>;
+        let some =
+            |before: &str, r: Result<NaiveDate, DateError>| -> Split { Some((before.into(), r)) };
+        let cases: Vec<(&str, Split)> = vec![
+            (
+                "RGPD in Occitanie in English on 2027-03-12",
+                some("RGPD in Occitanie in English", ok(2027, 3, 12)),
+            ),
+            (
+                "les licences ouvertes en Bretagne le 12 mars 2027",
+                some("les licences ouvertes en Bretagne", ok(2027, 3, 12)),
+            ),
+            (
+                "trouve un intervenant sur les licences le 12 mars 2027",
+                some("trouve un intervenant sur les licences", ok(2027, 3, 12)),
+            ),
+            (
+                "find a speaker on licensing in Bretagne on 12 March 2027",
+                some("find a speaker on licensing in Bretagne", ok(2027, 3, 12)),
+            ),
+            ("licensing on monday", some("licensing", ok(2026, 11, 30))),
+            (
+                "un intervenant pour le 12 mars",
+                some("un intervenant", ok(2027, 3, 12)),
+            ),
+            (
+                "un intervenant pour demain",
+                some("un intervenant", ok(2026, 11, 27)),
+            ),
+            ("someone for tomorrow", some("someone", ok(2026, 11, 27))),
+            ("intervenant au 12/03", some("intervenant", ok(2027, 3, 12))),
+            (
+                "Licences Ouvertes, le 12 mars",
+                some("Licences Ouvertes", ok(2027, 3, 12)),
+            ),
+            (
+                "speaker on licensing on Thursday, March 12",
+                some("speaker on licensing", ok(2027, 3, 12)),
+            ),
+            (
+                "speaker on RGPD on the day after tomorrow",
+                some("speaker on RGPD", ok(2026, 11, 28)),
+            ),
+            ("open data 2027-03-12", some("open data", ok(2027, 3, 12))),
+            ("open data 12/03/2027", some("open data", ok(2027, 3, 12))),
+            (
+                "licensing on 31/02/2027",
+                some("licensing", invalid("31/02/2027")),
+            ),
+            (
+                "intervenant le 45 mars",
+                some("intervenant", invalid("45 mars")),
+            ),
+            (
+                "licensing on 2020-01-01",
+                some("licensing", past(2020, 1, 1)),
+            ),
+            ("licensing", None),
+            ("le RGPD", None),
+            ("find a speaker on licensing", None),
+            ("trouve un intervenant sur le RGPD", None),
+            ("speaker on 5G networks", None),
+            ("upgrade to version 1.2.3", None),
+        ];
+        check(cases, |input| split_trailing_date(input, today()));
+    }
+
+    #[test]
+    fn display_is_short_english() {
+        let err = DateError::EndBeforeStart {
+            start: d(2027, 3, 14),
+            end: d(2027, 3, 3),
+        };
+        assert_eq!(
+            err.to_string(),
+            "period ends on 2027-03-03, before its start on 2027-03-14"
+        );
+        assert_eq!(
+            DateError::Invalid("31/02".into()).to_string(),
+            "no such date: \"31/02\""
+        );
+    }
+}

@@ -1,0 +1,111 @@
+//! Storage behind one trait, with SQLite (the embedded default) and PostgreSQL implementations
+//! chosen by the URL scheme. Every inbound item's effects and its outgoing messages are written in
+//! one transaction, so a crash can delay a reply but never lose or double it.
+
+mod sql;
+
+use crate::core::actions::Change;
+use crate::core::directory::{DirectoryData, Intervention, Member, Organisation};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::Arc;
+
+pub use sql::{PostgresStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported store URL '{0}' (use sqlite://FILE or postgres://…)")]
+    Url(String),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Identifies an inbound item across deliveries: a second item with the same key is a no-op.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InboundKey {
+    pub source: String,
+    pub external_id: String,
+}
+
+/// A message to send, written to the outbox with the changes that caused it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub idempotency_key: String,
+    pub connector: String,
+    pub target: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub connector: String,
+    pub target: String,
+    pub body: String,
+    /// Attempts so far, including the one this claim is for.
+    pub attempts: i32,
+    pub status: String,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Committed {
+    Applied { outbox_ids: Vec<i64> },
+    /// The key was already processed; nothing was written.
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    pub created: usize,
+    pub updated: usize,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    fn backend(&self) -> &'static str;
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    async fn is_seen(&self, key: &InboundKey) -> Result<bool, StoreError>;
+    /// Marks `key` seen, applies `changes` and queues `messages`, all or nothing.
+    async fn commit(&self, key: &InboundKey, changes: &[Change], messages: &[NewMessage], now: DateTime<Utc>) -> Result<Committed, StoreError>;
+
+    /// Bumped by every change to the directory, so cached snapshots know when to reload.
+    async fn directory_version(&self) -> Result<i64, StoreError>;
+    /// Everything a directory snapshot needs; proposals are counted since `recent_since`.
+    async fn load_directory(&self, recent_since: NaiveDate) -> Result<DirectoryData, StoreError>;
+    async fn member_count(&self) -> Result<i64, StoreError>;
+    async fn organisation_count(&self) -> Result<i64, StoreError>;
+
+    async fn upsert_organisations(&self, organisations: &[Organisation]) -> Result<usize, StoreError>;
+    /// Creates or updates members by email, in one transaction. Ids of `members` are ignored.
+    async fn import_members(&self, members: &[Member], now: DateTime<Utc>) -> Result<ImportCounts, StoreError>;
+    /// Records past talks for members given by email; a talk already recorded is skipped.
+    async fn import_interventions(&self, rows: &[(String, Intervention)]) -> Result<usize, StoreError>;
+
+    /// Claims up to `limit` due messages for `lease`; a claim not settled by then is retried.
+    async fn claim_outbox(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError>;
+    async fn outbox_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Gives up on a message: it stays in the table, marked dead, for people to look at.
+    async fn outbox_dead(&self, id: i64, error: &str) -> Result<(), StoreError>;
+    async fn outbox_get(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError>;
+    /// When the next pending message is due, if any.
+    async fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`).
+pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, StoreError> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url, max_connections).await?))
+    } else {
+        Err(StoreError::Url(url.to_string()))
+    }
+}

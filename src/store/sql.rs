@@ -1,0 +1,457 @@
+//! The two SQL stores. Their SQL is the same text (sqlx binds `$N` on SQLite too); only the
+//! pool, the way a transaction starts and the outbox claim differ, so one macro writes both.
+
+use super::{Committed, ImportCounts, InboundKey, NewMessage, OutboxMessage, Store, StoreError};
+use crate::core::actions::Change;
+use crate::core::directory::{DirectoryData, Intervention, Member, Organisation, Period, ProposalCount};
+use crate::core::lang::Lang;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: sqlx::SqlitePool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: sqlx::PgPool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        // An in-memory database exists once per connection: keep exactly one.
+        let connections = if url.contains(":memory:") { 1 } else { max_connections.max(1) };
+        let pool = SqlitePoolOptions::new().max_connections(connections).connect_with(options).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(max_connections.max(1)).connect(url).await?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The pool, for tests that need to reset a schema.
+    pub fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+}
+
+fn corrupt(what: &str, value: &str) -> StoreError {
+    StoreError::Corrupt(format!("{what}: '{value}'"))
+}
+
+fn member_from_row<R: Row>(row: &R) -> Result<Member, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> bool: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let job_role: String = row.try_get("job_role")?;
+    let access: String = row.try_get("access")?;
+    let languages: String = row.try_get("languages")?;
+    let preferred: Option<String> = row.try_get("preferred_lang")?;
+    Ok(Member {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        organisation: row.try_get("organisation")?,
+        job_role: job_role.parse().map_err(|_| corrupt("job_role", &job_role))?,
+        department: row.try_get("department")?,
+        topics: Vec::new(),
+        languages: languages.split(';').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        bio: row.try_get("bio")?,
+        matrix_id: row.try_get("matrix_id")?,
+        speaker_consent: row.try_get("speaker_consent")?,
+        access: access.parse().map_err(|_| corrupt("access", &access))?,
+        preferred_lang: match preferred {
+            Some(code) => Some(code.parse::<Lang>().map_err(|_| corrupt("preferred_lang", &code))?),
+            None => None,
+        },
+        unavailable: Vec::new(),
+    })
+}
+
+fn outbox_from_row<R: Row>(row: &R) -> Result<OutboxMessage, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i32: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(OutboxMessage {
+        id: row.try_get("id")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        connector: row.try_get("connector")?,
+        target: row.try_get("target")?,
+        body: row.try_get("body")?,
+        attempts: row.try_get("attempts")?,
+        status: row.try_get("status")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error";
+
+macro_rules! sql_store {
+    ($store:ty, $backend:literal, $begin:literal, $claim:literal, $migrations:literal) => {
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn migrate(&self) -> Result<(), StoreError> {
+                sqlx::migrate!($migrations).run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn is_seen(&self, key: &InboundKey) -> Result<bool, StoreError> {
+                let row = sqlx::query("SELECT 1 FROM inbound_seen WHERE source = $1 AND external_id = $2")
+                    .bind(&key.source)
+                    .bind(&key.external_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.is_some())
+            }
+
+            async fn commit(&self, key: &InboundKey, changes: &[Change], messages: &[NewMessage], now: DateTime<Utc>) -> Result<Committed, StoreError> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let seen = sqlx::query("INSERT INTO inbound_seen (source, external_id, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                    .bind(&key.source)
+                    .bind(&key.external_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                if seen.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(Committed::Duplicate);
+                }
+                for change in changes {
+                    match change {
+                        Change::AddTopics { member_id, topics } => {
+                            for topic in topics {
+                                sqlx::query("INSERT INTO member_topics (member_id, topic, position) SELECT $1, $2, COALESCE(MAX(position), 0) + 1 FROM member_topics WHERE member_id = $1 ON CONFLICT DO NOTHING")
+                                    .bind(member_id)
+                                    .bind(topic)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                        Change::RemoveTopics { member_id, topics } => {
+                            for topic in topics {
+                                sqlx::query("DELETE FROM member_topics WHERE member_id = $1 AND topic = $2")
+                                    .bind(member_id)
+                                    .bind(topic)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                        Change::AddUnavailability { member_id, period } => {
+                            sqlx::query("INSERT INTO unavailability (member_id, start_day, end_day) VALUES ($1, $2, $3)")
+                                .bind(member_id)
+                                .bind(period.start)
+                                .bind(period.end)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::ClearUnavailability { member_id, from } => {
+                            sqlx::query("DELETE FROM unavailability WHERE member_id = $1 AND end_day >= $2")
+                                .bind(member_id)
+                                .bind(from)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::SetConsent { member_id, consent } => {
+                            sqlx::query("UPDATE members SET speaker_consent = $1, updated_at = $2 WHERE id = $3")
+                                .bind(consent)
+                                .bind(now)
+                                .bind(member_id)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::SetLanguage { member_id, lang } => {
+                            sqlx::query("UPDATE members SET preferred_lang = $1, updated_at = $2 WHERE id = $3")
+                                .bind(lang.code())
+                                .bind(now)
+                                .bind(member_id)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::RecordProposals { member_ids, on } => {
+                            for member_id in member_ids {
+                                sqlx::query("INSERT INTO proposals (member_id, day) VALUES ($1, $2)")
+                                    .bind(member_id)
+                                    .bind(on)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                    }
+                }
+                if !changes.is_empty() {
+                    sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'").execute(&mut *tx).await?;
+                }
+                let mut outbox_ids = Vec::with_capacity(messages.len());
+                for message in messages {
+                    let row = sqlx::query("INSERT INTO outbox (idempotency_key, connector, target, body, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+                        .bind(&message.idempotency_key)
+                        .bind(&message.connector)
+                        .bind(&message.target)
+                        .bind(&message.body)
+                        .bind(now)
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    outbox_ids.push(row.try_get("id")?);
+                }
+                tx.commit().await?;
+                Ok(Committed::Applied { outbox_ids })
+            }
+
+            async fn directory_version(&self) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT value FROM meta WHERE key = 'directory_version'").fetch_one(&self.pool).await?;
+                Ok(row.try_get("value")?)
+            }
+
+            async fn load_directory(&self, recent_since: NaiveDate) -> Result<DirectoryData, StoreError> {
+                let mut data = DirectoryData::default();
+                for row in sqlx::query("SELECT id, name, kind, department FROM organisations ORDER BY id").fetch_all(&self.pool).await? {
+                    data.organisations.push(Organisation {
+                        id: row.try_get("id")?,
+                        name: row.try_get("name")?,
+                        kind: row.try_get("kind")?,
+                        department: row.try_get("department")?,
+                    });
+                }
+                let rows = sqlx::query("SELECT id, email, name, organisation, job_role, department, languages, bio, matrix_id, speaker_consent, access, preferred_lang FROM members ORDER BY id")
+                    .fetch_all(&self.pool)
+                    .await?;
+                let mut index = HashMap::with_capacity(rows.len());
+                for row in &rows {
+                    let member = member_from_row(row)?;
+                    index.insert(member.id, data.members.len());
+                    data.members.push(member);
+                }
+                for row in sqlx::query("SELECT member_id, topic FROM member_topics ORDER BY member_id, position").fetch_all(&self.pool).await? {
+                    if let Some(&i) = index.get(&row.try_get::<i64, _>("member_id")?) {
+                        data.members[i].topics.push(row.try_get("topic")?);
+                    }
+                }
+                for row in sqlx::query("SELECT member_id, start_day, end_day FROM unavailability ORDER BY member_id, start_day").fetch_all(&self.pool).await? {
+                    if let Some(&i) = index.get(&row.try_get::<i64, _>("member_id")?) {
+                        data.members[i].unavailable.push(Period { start: row.try_get("start_day")?, end: row.try_get("end_day")? });
+                    }
+                }
+                for row in sqlx::query("SELECT member_id, day, topic, event FROM interventions ORDER BY member_id, day").fetch_all(&self.pool).await? {
+                    data.interventions.push(Intervention {
+                        member_id: row.try_get("member_id")?,
+                        date: row.try_get("day")?,
+                        topic: row.try_get("topic")?,
+                        event: row.try_get("event")?,
+                    });
+                }
+                let proposals = sqlx::query("SELECT member_id, MAX(day) AS last, COUNT(*) AS recent FROM proposals WHERE day >= $1 GROUP BY member_id ORDER BY member_id")
+                    .bind(recent_since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                for row in proposals {
+                    let recent: i64 = row.try_get("recent")?;
+                    data.proposals.push(ProposalCount {
+                        member_id: row.try_get("member_id")?,
+                        last: row.try_get("last")?,
+                        recent: u32::try_from(recent).unwrap_or(u32::MAX),
+                    });
+                }
+                Ok(data)
+            }
+
+            async fn member_count(&self) -> Result<i64, StoreError> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM members").fetch_one(&self.pool).await?.try_get("n")?)
+            }
+
+            async fn organisation_count(&self) -> Result<i64, StoreError> {
+                Ok(sqlx::query("SELECT COUNT(*) AS n FROM organisations").fetch_one(&self.pool).await?.try_get("n")?)
+            }
+
+            async fn upsert_organisations(&self, organisations: &[Organisation]) -> Result<usize, StoreError> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                for org in organisations {
+                    sqlx::query("INSERT INTO organisations (id, name, kind, department) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET name = excluded.name, kind = excluded.kind, department = excluded.department")
+                        .bind(&org.id)
+                        .bind(&org.name)
+                        .bind(&org.kind)
+                        .bind(&org.department)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(organisations.len())
+            }
+
+            async fn import_members(&self, members: &[Member], now: DateTime<Utc>) -> Result<ImportCounts, StoreError> {
+                let mut counts = ImportCounts::default();
+                let mut tx = self.pool.begin_with($begin).await?;
+                for member in members {
+                    let email = member.email.trim().to_lowercase();
+                    let existing = sqlx::query("SELECT id FROM members WHERE email = $1").bind(&email).fetch_optional(&mut *tx).await?;
+                    let languages = member.languages.join(";");
+                    let preferred = member.preferred_lang.map(|l| l.code());
+                    let id: i64 = match existing {
+                        Some(row) => {
+                            let id: i64 = row.try_get("id")?;
+                            sqlx::query("UPDATE members SET name = $1, organisation = $2, job_role = $3, department = $4, languages = $5, bio = $6, matrix_id = $7, speaker_consent = $8, access = $9, preferred_lang = $10, updated_at = $11 WHERE id = $12")
+                                .bind(&member.name)
+                                .bind(&member.organisation)
+                                .bind(member.job_role.as_str())
+                                .bind(&member.department)
+                                .bind(&languages)
+                                .bind(&member.bio)
+                                .bind(&member.matrix_id)
+                                .bind(member.speaker_consent)
+                                .bind(member.access.as_str())
+                                .bind(preferred)
+                                .bind(now)
+                                .bind(id)
+                                .execute(&mut *tx)
+                                .await?;
+                            counts.updated += 1;
+                            id
+                        }
+                        None => {
+                            let row = sqlx::query("INSERT INTO members (email, name, organisation, job_role, department, languages, bio, matrix_id, speaker_consent, access, preferred_lang, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id")
+                                .bind(&email)
+                                .bind(&member.name)
+                                .bind(&member.organisation)
+                                .bind(member.job_role.as_str())
+                                .bind(&member.department)
+                                .bind(&languages)
+                                .bind(&member.bio)
+                                .bind(&member.matrix_id)
+                                .bind(member.speaker_consent)
+                                .bind(member.access.as_str())
+                                .bind(preferred)
+                                .bind(now)
+                                .fetch_one(&mut *tx)
+                                .await?;
+                            counts.created += 1;
+                            row.try_get("id")?
+                        }
+                    };
+                    sqlx::query("DELETE FROM member_topics WHERE member_id = $1").bind(id).execute(&mut *tx).await?;
+                    for (position, topic) in member.topics.iter().enumerate() {
+                        sqlx::query("INSERT INTO member_topics (member_id, topic, position) VALUES ($1, $2, $3)")
+                            .bind(id)
+                            .bind(topic)
+                            .bind(position as i64)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    sqlx::query("DELETE FROM unavailability WHERE member_id = $1").bind(id).execute(&mut *tx).await?;
+                    for period in &member.unavailable {
+                        sqlx::query("INSERT INTO unavailability (member_id, start_day, end_day) VALUES ($1, $2, $3)")
+                            .bind(id)
+                            .bind(period.start)
+                            .bind(period.end)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(counts)
+            }
+
+            async fn import_interventions(&self, rows: &[(String, Intervention)]) -> Result<usize, StoreError> {
+                let mut tx = self.pool.begin_with($begin).await?;
+                let mut added = 0;
+                for (email, talk) in rows {
+                    let done = sqlx::query("INSERT INTO interventions (member_id, day, topic, event) SELECT id, $1, $2, $3 FROM members WHERE email = $4 ON CONFLICT DO NOTHING")
+                        .bind(talk.date)
+                        .bind(&talk.topic)
+                        .bind(&talk.event)
+                        .bind(email.trim().to_lowercase())
+                        .execute(&mut *tx)
+                        .await?;
+                    added += done.rows_affected() as usize;
+                }
+                sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(added)
+            }
+
+            async fn claim_outbox(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+                let rows = sqlx::query($claim).bind(now + lease).bind(now).bind(limit).fetch_all(&self.pool).await?;
+                let mut claimed = rows.iter().map(outbox_from_row).collect::<Result<Vec<_>, _>>()?;
+                claimed.sort_by_key(|m| m.id);
+                Ok(claimed)
+            }
+
+            async fn outbox_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query("UPDATE outbox SET status = 'done', delivered_at = $1, claimed_until = NULL WHERE id = $2").bind(now).bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError> {
+                sqlx::query("UPDATE outbox SET last_error = $1, next_attempt_at = $2, claimed_until = NULL WHERE id = $3")
+                    .bind(error)
+                    .bind(next_attempt_at)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn outbox_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
+                sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1, claimed_until = NULL WHERE id = $2").bind(error).bind(id).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn outbox_get(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE id = $1"))).bind(id).fetch_optional(&self.pool).await?;
+                row.as_ref().map(outbox_from_row).transpose()
+            }
+
+            async fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let row = sqlx::query("SELECT next_attempt_at FROM outbox WHERE status = 'pending' ORDER BY next_attempt_at LIMIT 1").fetch_optional(&self.pool).await?;
+                Ok(match row {
+                    Some(row) => Some(row.try_get("next_attempt_at")?),
+                    None => None,
+                })
+            }
+        }
+    };
+}
+
+sql_store!(
+    SqliteStore,
+    "sqlite",
+    "BEGIN IMMEDIATE",
+    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
+    "migrations/sqlite"
+);
+
+sql_store!(
+    PostgresStore,
+    "postgres",
+    "BEGIN",
+    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
+    "migrations/postgres"
+);
