@@ -10,13 +10,24 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
     #[error("{path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}: {message}")]
     Template { path: PathBuf, message: String },
     #[error("prompt '{key}' exists in {present} but not in {missing}")]
-    Missing { key: String, present: Lang, missing: Lang },
+    Missing {
+        key: String,
+        present: Lang,
+        missing: Lang,
+    },
     #[error("prompt {lang}/{key}: {message}")]
-    Render { lang: Lang, key: String, message: String },
+    Render {
+        lang: Lang,
+        key: String,
+        message: String,
+    },
 }
 
 /// The loaded templates of every language.
@@ -28,7 +39,10 @@ pub struct Prompts {
 
 impl std::fmt::Debug for Prompts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prompts").field("dir", &self.dir).field("keys", &self.keys.len()).finish()
+        f.debug_struct("Prompts")
+            .field("dir", &self.dir)
+            .field("keys", &self.keys.len())
+            .finish()
     }
 }
 
@@ -44,7 +58,10 @@ impl Prompts {
     pub fn load(dir: &Path) -> Result<Self, Vec<PromptError>> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        let syntax = minijinja::syntax::SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build();
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build();
         env.set_syntax(syntax.expect("the default delimiters are valid"));
         let mut errors = Vec::new();
         let mut per_lang: Vec<(Lang, BTreeSet<String>)> = Vec::new();
@@ -64,7 +81,10 @@ impl Prompts {
                     Ok(source) => {
                         let name = format!("{}/{key}", lang.code());
                         if let Err(e) = env.add_template_owned(name, source) {
-                            errors.push(PromptError::Template { path: path.clone(), message: describe(&e) });
+                            errors.push(PromptError::Template {
+                                path: path.clone(),
+                                message: describe(&e),
+                            });
                         }
                         keys.insert(key);
                     }
@@ -76,7 +96,11 @@ impl Prompts {
         for (lang, keys) in &per_lang {
             for (other, other_keys) in &per_lang {
                 for key in keys.difference(other_keys) {
-                    errors.push(PromptError::Missing { key: key.clone(), present: *lang, missing: *other });
+                    errors.push(PromptError::Missing {
+                        key: key.clone(),
+                        present: *lang,
+                        missing: *other,
+                    });
                 }
             }
         }
@@ -84,7 +108,11 @@ impl Prompts {
             return Err(errors);
         }
         let keys = per_lang.into_iter().flat_map(|(_, k)| k).collect();
-        Ok(Prompts { env, keys, dir: dir.to_path_buf() })
+        Ok(Prompts {
+            env,
+            keys,
+            dir: dir.to_path_buf(),
+        })
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &str> {
@@ -96,10 +124,24 @@ impl Prompts {
     }
 
     /// Renders one prompt; the text is trimmed of surrounding blank space.
-    pub fn render<S: Serialize>(&self, lang: Lang, key: &str, context: S) -> Result<String, PromptError> {
-        let fail = |e: minijinja::Error| PromptError::Render { lang, key: key.to_string(), message: describe(&e) };
-        let template = self.env.get_template(&format!("{}/{key}", lang.code())).map_err(fail)?;
-        let text = template.render(minijinja::value::Serde(context)).map_err(fail)?;
+    pub fn render<S: Serialize>(
+        &self,
+        lang: Lang,
+        key: &str,
+        context: S,
+    ) -> Result<String, PromptError> {
+        let fail = |e: minijinja::Error| PromptError::Render {
+            lang,
+            key: key.to_string(),
+            message: describe(&e),
+        };
+        let template = self
+            .env
+            .get_template(&format!("{}/{key}", lang.code()))
+            .map_err(fail)?;
+        let text = template
+            .render(minijinja::value::Serde(context))
+            .map_err(fail)?;
         Ok(text.trim().to_string())
     }
 }
@@ -108,7 +150,10 @@ fn collect_templates(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<Prompt
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(source) => {
-            errors.push(PromptError::Read { path: dir.to_path_buf(), source });
+            errors.push(PromptError::Read {
+                path: dir.to_path_buf(),
+                source,
+            });
             return;
         }
     };
@@ -120,5 +165,48 @@ fn collect_templates(dir: &Path, out: &mut Vec<PathBuf>, errors: &mut Vec<Prompt
         } else if path.extension().is_some_and(|e| e == "j2") {
             out.push(path);
         }
+    }
+}
+
+/// Renders every prompt in every language with the sample variables of `samples.toml`
+/// (one table per prompt key). Returns how many renderings succeeded, or every failure.
+pub fn render_samples(prompts: &Prompts, samples_path: &Path) -> Result<usize, Vec<String>> {
+    let source = std::fs::read_to_string(samples_path)
+        .map_err(|e| vec![format!("{}: {e}", samples_path.display())])?;
+    let samples: toml::Table =
+        toml::from_str(&source).map_err(|e| vec![format!("{}: {e}", samples_path.display())])?;
+    let mut errors = Vec::new();
+    let mut rendered = 0;
+    for key in prompts.keys() {
+        // Keys are paths ("search/results"); in TOML they are quoted table names.
+        let Some(vars) = samples.get(key) else {
+            errors.push(format!(
+                "{}: no sample for prompt '{key}'",
+                samples_path.display()
+            ));
+            continue;
+        };
+        for lang in Lang::ALL {
+            match prompts.render(lang, key, vars) {
+                Ok(text) if text.is_empty() => {
+                    errors.push(format!("prompt {lang}/{key} renders empty"))
+                }
+                Ok(_) => rendered += 1,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+    }
+    for key in samples.keys() {
+        if !prompts.keys().any(|k| k == key) {
+            errors.push(format!(
+                "{}: sample for unknown prompt '{key}'",
+                samples_path.display()
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(rendered)
+    } else {
+        Err(errors)
     }
 }

@@ -5,7 +5,7 @@ use crate::core::dates::{self, DateError};
 use crate::core::directory::{Directory, Period};
 use crate::core::geo::{Geography, Place};
 use crate::core::search::SpeakerQuery;
-use crate::core::text::{normalize, Folded};
+use crate::core::text::{Folded, normalize};
 use crate::core::topics::{TopicIdx, Vocabulary};
 use chrono::NaiveDate;
 use regex::Regex;
@@ -28,17 +28,43 @@ pub enum ArgValue {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ArgError {
-    Missing { arg: String },
-    UnknownTopic { typed: String, suggestions: Vec<TopicIdx> },
-    UnparseableDate { typed: String },
-    InvalidDate { typed: String },
-    PastDate { date: NaiveDate },
-    EndBeforeStart { start: NaiveDate, end: NaiveDate },
-    UnknownPlace { typed: String, suggestions: Vec<String> },
-    UnknownLanguage { typed: String },
-    UnknownMember { typed: String },
-    AmbiguousMember { typed: String, candidates: Vec<usize> },
-    UnknownCommand { typed: String },
+    Missing {
+        arg: String,
+    },
+    UnknownTopic {
+        typed: String,
+        suggestions: Vec<TopicIdx>,
+    },
+    UnparseableDate {
+        typed: String,
+    },
+    InvalidDate {
+        typed: String,
+    },
+    PastDate {
+        date: NaiveDate,
+    },
+    EndBeforeStart {
+        start: NaiveDate,
+        end: NaiveDate,
+    },
+    UnknownPlace {
+        typed: String,
+        suggestions: Vec<String>,
+    },
+    UnknownLanguage {
+        typed: String,
+    },
+    UnknownMember {
+        typed: String,
+    },
+    AmbiguousMember {
+        typed: String,
+        candidates: Vec<usize>,
+    },
+    UnknownCommand {
+        typed: String,
+    },
 }
 
 /// What argument parsing may consult.
@@ -54,17 +80,25 @@ pub fn parse(spec: &ArgSpec, raw: &str, ctx: &ArgContext<'_>) -> Result<ArgValue
     match spec.kind {
         ArgKind::Text => Ok(ArgValue::Text(raw.to_string())),
         ArgKind::Topics => parse_topics(raw, ctx.vocabulary).map(ArgValue::Topics),
-        ArgKind::Date => dates::parse_date(raw, ctx.today).map(ArgValue::Date).map_err(|e| date_error(e, raw)),
+        ArgKind::Date => dates::parse_date(raw, ctx.today)
+            .map(ArgValue::Date)
+            .map_err(|e| date_error(e, raw)),
         ArgKind::Period => dates::parse_period(raw, ctx.today)
             .map(|(start, end)| ArgValue::Period(Period { start, end }))
             .map_err(|e| date_error(e, raw)),
         ArgKind::Language => language_code(raw)
             .map(|code| ArgValue::Language(code.to_string()))
-            .ok_or_else(|| ArgError::UnknownLanguage { typed: raw.to_string() }),
-        ArgKind::Place => ctx.geography.lookup(raw).map(ArgValue::Place).ok_or_else(|| ArgError::UnknownPlace {
-            typed: raw.to_string(),
-            suggestions: ctx.geography.suggestions(raw, 3),
-        }),
+            .ok_or_else(|| ArgError::UnknownLanguage {
+                typed: raw.to_string(),
+            }),
+        ArgKind::Place => ctx
+            .geography
+            .lookup(raw)
+            .map(ArgValue::Place)
+            .ok_or_else(|| ArgError::UnknownPlace {
+                typed: raw.to_string(),
+                suggestions: ctx.geography.suggestions(raw, 3),
+            }),
         ArgKind::Member => parse_member(raw, ctx.directory).map(ArgValue::Member),
         ArgKind::SpeakerQuery => parse_speaker_query(raw, ctx).map(ArgValue::Speaker),
         ArgKind::Command => parse_command(raw, ctx.registry).map(ArgValue::Command),
@@ -73,8 +107,12 @@ pub fn parse(spec: &ArgSpec, raw: &str, ctx: &ArgContext<'_>) -> Result<ArgValue
 
 fn date_error(error: DateError, typed: &str) -> ArgError {
     match error {
-        DateError::Unparseable(_) => ArgError::UnparseableDate { typed: typed.to_string() },
-        DateError::Invalid(_) => ArgError::InvalidDate { typed: typed.to_string() },
+        DateError::Unparseable(_) => ArgError::UnparseableDate {
+            typed: typed.to_string(),
+        },
+        DateError::Invalid(_) => ArgError::InvalidDate {
+            typed: typed.to_string(),
+        },
         DateError::InPast(date) => ArgError::PastDate { date },
         DateError::EndBeforeStart { start, end } => ArgError::EndBeforeStart { start, end },
     }
@@ -83,9 +121,21 @@ fn date_error(error: DateError, typed: &str) -> ArgError {
 fn parse_topics(raw: &str, vocabulary: &Vocabulary) -> Result<Vec<TopicIdx>, ArgError> {
     let found = vocabulary.match_text(raw);
     // Words joining a list ("licences et RGPD") are not unknown topics.
-    let leftover: Vec<&String> = found.leftover.iter().filter(|w| !matches!(w.as_str(), "and" | "et" | "puis" | "also" | "aussi")).collect();
+    let leftover: Vec<&String> = found
+        .leftover
+        .iter()
+        .filter(|w| !matches!(w.as_str(), "and" | "et" | "puis" | "also" | "aussi"))
+        .collect();
     if found.hits.is_empty() || !leftover.is_empty() {
-        let typed = if found.hits.is_empty() { raw.to_string() } else { leftover.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ") };
+        let typed = if found.hits.is_empty() {
+            raw.to_string()
+        } else {
+            leftover
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         let suggestions = vocabulary.look_alikes(&typed, 3);
         return Err(ArgError::UnknownTopic { typed, suggestions });
     }
@@ -95,30 +145,65 @@ fn parse_topics(raw: &str, vocabulary: &Vocabulary) -> Result<Vec<TopicIdx>, Arg
 /// Languages a speaker may be asked to speak, by the names people use for them in French and
 /// English. "corse" is left out: it names the region far more often than the language.
 const LANGUAGES: &[(&str, &str)] = &[
-    ("fr", "fr"), ("french", "fr"), ("francais", "fr"), ("francaise", "fr"),
-    ("en", "en"), ("english", "en"), ("anglais", "en"), ("anglaise", "en"),
-    ("es", "es"), ("spanish", "es"), ("espagnol", "es"),
-    ("de", "de"), ("german", "de"), ("allemand", "de"),
-    ("it", "it"), ("italian", "it"), ("italien", "it"),
-    ("pt", "pt"), ("portuguese", "pt"), ("portugais", "pt"),
-    ("nl", "nl"), ("dutch", "nl"), ("neerlandais", "nl"),
-    ("br", "br"), ("breton", "br"), ("oc", "oc"), ("occitan", "oc"),
-    ("ca", "ca"), ("catalan", "ca"), ("eu", "eu"), ("basque", "eu"),
+    ("fr", "fr"),
+    ("french", "fr"),
+    ("francais", "fr"),
+    ("francaise", "fr"),
+    ("en", "en"),
+    ("english", "en"),
+    ("anglais", "en"),
+    ("anglaise", "en"),
+    ("es", "es"),
+    ("spanish", "es"),
+    ("espagnol", "es"),
+    ("de", "de"),
+    ("german", "de"),
+    ("allemand", "de"),
+    ("it", "it"),
+    ("italian", "it"),
+    ("italien", "it"),
+    ("pt", "pt"),
+    ("portuguese", "pt"),
+    ("portugais", "pt"),
+    ("nl", "nl"),
+    ("dutch", "nl"),
+    ("neerlandais", "nl"),
+    ("br", "br"),
+    ("breton", "br"),
+    ("oc", "oc"),
+    ("occitan", "oc"),
+    ("ca", "ca"),
+    ("catalan", "ca"),
+    ("eu", "eu"),
+    ("basque", "eu"),
 ];
 
 pub fn language_code(typed: &str) -> Option<&'static str> {
     let key = normalize(typed);
-    LANGUAGES.iter().find(|(name, _)| *name == key).map(|(_, code)| *code)
+    LANGUAGES
+        .iter()
+        .find(|(name, _)| *name == key)
+        .map(|(_, code)| *code)
 }
 
 fn parse_member(raw: &str, directory: &Directory) -> Result<usize, ArgError> {
     let found = directory.find_by_name(raw);
     match found.as_slice() {
-        [] => Err(ArgError::UnknownMember { typed: raw.to_string() }),
-        [only] => directory.index_of(only.id).ok_or_else(|| ArgError::UnknownMember { typed: raw.to_string() }),
+        [] => Err(ArgError::UnknownMember {
+            typed: raw.to_string(),
+        }),
+        [only] => directory
+            .index_of(only.id)
+            .ok_or_else(|| ArgError::UnknownMember {
+                typed: raw.to_string(),
+            }),
         many => Err(ArgError::AmbiguousMember {
             typed: raw.to_string(),
-            candidates: many.iter().filter_map(|m| directory.index_of(m.id)).take(5).collect(),
+            candidates: many
+                .iter()
+                .filter_map(|m| directory.index_of(m.id))
+                .take(5)
+                .collect(),
         }),
     }
 }
@@ -130,10 +215,17 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
         .or_else(|| registry.parse(raw).map(|inv| inv.command))
         .or_else(|| {
             registry.commands().iter().position(|c| {
-                c.spec.examples.fr.iter().chain(&c.spec.examples.en).any(|e| normalize(e).starts_with(&normalize(raw)))
+                c.spec
+                    .examples
+                    .fr
+                    .iter()
+                    .chain(&c.spec.examples.en)
+                    .any(|e| normalize(e).starts_with(&normalize(raw)))
             })
         })
-        .ok_or_else(|| ArgError::UnknownCommand { typed: raw.to_string() })
+        .ok_or_else(|| ArgError::UnknownCommand {
+            typed: raw.to_string(),
+        })
 }
 
 /// Words that introduce a place or a language at the end of a query ("… en Bretagne",
@@ -156,12 +248,21 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerQuery, 
     let (mut place, mut language) = (None, None);
     loop {
         let folded = Folded::new(&rest);
-        let Some(found) = INTRODUCER.find_iter(&folded.text).last() else { break };
-        let (cut, tail_start) = (folded.original_range(found.start(), found.end()).0, folded.original_range(found.end(), found.end()).0);
+        let Some(found) = INTRODUCER.find_iter(&folded.text).last() else {
+            break;
+        };
+        let (cut, tail_start) = (
+            folded.original_range(found.start(), found.end()).0,
+            folded.original_range(found.end(), found.end()).0,
+        );
         let tail = &rest[tail_start..];
-        if language.is_none() && let Some(code) = language_code(tail) {
+        if language.is_none()
+            && let Some(code) = language_code(tail)
+        {
             language = Some(code.to_string());
-        } else if place.is_none() && let Some(p) = ctx.geography.lookup(tail) {
+        } else if place.is_none()
+            && let Some(p) = ctx.geography.lookup(tail)
+        {
             place = Some(p);
         } else {
             break;
@@ -170,19 +271,41 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerQuery, 
     }
     let found = ctx.vocabulary.match_text(&rest);
     if found.hits.is_empty() {
-        return Err(ArgError::UnknownTopic { typed: rest.clone(), suggestions: ctx.vocabulary.look_alikes(&rest, 3) });
+        return Err(ArgError::UnknownTopic {
+            typed: rest.clone(),
+            suggestions: ctx.vocabulary.look_alikes(&rest, 3),
+        });
     }
     if place.is_none() {
         // "licences en Narnie": a capitalised tail after a place word, that matched nothing.
         let folded = Folded::new(&rest);
         if let Some(found_intro) = INTRODUCER.find_iter(&folded.text).last() {
-            let tail_start = folded.original_range(found_intro.end(), found_intro.end()).0;
+            let tail_start = folded
+                .original_range(found_intro.end(), found_intro.end())
+                .0;
             let tail = rest[tail_start..].trim();
-            let tail_is_leftover = normalize(tail).split(' ').all(|w| found.leftover.iter().any(|l| l == w));
-            if tail.chars().next().is_some_and(char::is_uppercase) && tail_is_leftover && !ctx.vocabulary.match_text(&rest[..tail_start]).hits.is_empty() {
-                return Err(ArgError::UnknownPlace { typed: tail.to_string(), suggestions: ctx.geography.suggestions(tail, 3) });
+            let tail_is_leftover = normalize(tail)
+                .split(' ')
+                .all(|w| found.leftover.iter().any(|l| l == w));
+            if tail.chars().next().is_some_and(char::is_uppercase)
+                && tail_is_leftover
+                && !ctx
+                    .vocabulary
+                    .match_text(&rest[..tail_start])
+                    .hits
+                    .is_empty()
+            {
+                return Err(ArgError::UnknownPlace {
+                    typed: tail.to_string(),
+                    suggestions: ctx.geography.suggestions(tail, 3),
+                });
             }
         }
     }
-    Ok(SpeakerQuery { topics: found.topics(), place, language, date })
+    Ok(SpeakerQuery {
+        topics: found.topics(),
+        place,
+        language,
+        date,
+    })
 }

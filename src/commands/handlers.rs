@@ -10,7 +10,7 @@ use crate::core::search::{self, Nearness, Weights};
 use crate::core::topics::{TopicIdx, Vocabulary};
 use crate::prompts::{PromptError, Prompts};
 use chrono::NaiveDate;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
 /// Every command the code implements; each needs a file in `commands/`.
@@ -54,11 +54,21 @@ pub struct Outcome {
 }
 
 /// Handles one line of chat. `forced` is a language the connector was told to use.
-pub fn handle_line(ctx: &Context<'_>, line: &str, forced: Option<Lang>) -> Result<Outcome, PromptError> {
+pub fn handle_line(
+    ctx: &Context<'_>,
+    line: &str,
+    forced: Option<Lang>,
+) -> Result<Outcome, PromptError> {
     let invocation = ctx.registry.parse(line);
-    let written = invocation.as_ref().map(|i| i.lang).or_else(|| lang::detect(line));
+    let written = invocation
+        .as_ref()
+        .map(|i| i.lang)
+        .or_else(|| lang::detect(line));
     // An explicit request wins, then the member's profile, then the language they wrote in.
-    let lang = forced.or(ctx.asker.and_then(|m| m.preferred_lang)).or(written).unwrap_or(ctx.default_lang);
+    let lang = forced
+        .or(ctx.asker.and_then(|m| m.preferred_lang))
+        .or(written)
+        .unwrap_or(ctx.default_lang);
     let say = |key: &str, vars: Value| ctx.prompts.render(lang, key, vars);
 
     let Some(invocation) = invocation else {
@@ -68,26 +78,53 @@ pub fn handle_line(ctx: &Context<'_>, line: &str, forced: Option<Lang>) -> Resul
             .into_iter()
             .map(|i| command_view(ctx.registry, i, lang))
             .collect();
-        let text = say("errors/unknown_command", json!({ "typed": line.trim(), "suggestions": suggestions }))?;
-        return Ok(Outcome { lang, actions: vec![Action::Reply(text)], command: None });
+        let text = say(
+            "errors/unknown_command",
+            json!({ "typed": line.trim(), "suggestions": suggestions }),
+        )?;
+        return Ok(Outcome {
+            lang,
+            actions: vec![Action::Reply(text)],
+            command: None,
+        });
     };
     let command = ctx.registry.get(invocation.command);
     let name = command.spec.name.clone();
-    let reply = |text: String| Ok(Outcome { lang, actions: vec![Action::Reply(text)], command: Some(name.clone()) });
+    let reply = |text: String| {
+        Ok(Outcome {
+            lang,
+            actions: vec![Action::Reply(text)],
+            command: Some(name.clone()),
+        })
+    };
 
     if ctx.role < command.spec.role {
-        return reply(say("errors/permission", json!({ "command": name, "required": command.spec.role.as_str(), "known": ctx.asker.is_some() }))?);
+        return reply(say(
+            "errors/permission",
+            json!({ "command": name, "required": command.spec.role.as_str(), "known": ctx.asker.is_some() }),
+        )?);
     }
     let values = match typed_args(ctx, &invocation) {
         Ok(values) => values,
         Err(error) => return reply(arg_error(ctx, lang, &invocation, error)?),
     };
-    let handler = Handler { ctx, lang, args: &values };
+    let handler = Handler {
+        ctx,
+        lang,
+        args: &values,
+    };
     let actions = handler.run(&name)?;
-    Ok(Outcome { lang, actions, command: Some(name) })
+    Ok(Outcome {
+        lang,
+        actions,
+        command: Some(name),
+    })
 }
 
-fn typed_args(ctx: &Context<'_>, invocation: &Invocation) -> Result<BTreeMap<String, ArgValue>, (String, ArgError)> {
+fn typed_args(
+    ctx: &Context<'_>,
+    invocation: &Invocation,
+) -> Result<BTreeMap<String, ArgValue>, (String, ArgError)> {
     let arg_ctx = ArgContext {
         vocabulary: ctx.vocabulary,
         geography: ctx.geography,
@@ -103,7 +140,12 @@ fn typed_args(ctx: &Context<'_>, invocation: &Invocation) -> Result<BTreeMap<Str
                 values.insert(spec.name.clone(), value);
             }
             None if spec.required => {
-                return Err((spec.name.clone(), ArgError::Missing { arg: spec.name.clone() }));
+                return Err((
+                    spec.name.clone(),
+                    ArgError::Missing {
+                        arg: spec.name.clone(),
+                    },
+                ));
             }
             None => {}
         }
@@ -111,37 +153,80 @@ fn typed_args(ctx: &Context<'_>, invocation: &Invocation) -> Result<BTreeMap<Str
     Ok(values)
 }
 
-fn arg_error(ctx: &Context<'_>, lang: Lang, invocation: &Invocation, (arg, error): (String, ArgError)) -> Result<String, PromptError> {
+fn arg_error(
+    ctx: &Context<'_>,
+    lang: Lang,
+    invocation: &Invocation,
+    (arg, error): (String, ArgError),
+) -> Result<String, PromptError> {
     let spec = &ctx.registry.get(invocation.command).spec;
     let example = spec.examples.get(lang).first().cloned().unwrap_or_default();
-    let topic_labels = |topics: &[TopicIdx]| -> Vec<String> { topics.iter().map(|&t| ctx.vocabulary.get(t).label(lang).to_string()).collect() };
+    let topic_labels = |topics: &[TopicIdx]| -> Vec<String> {
+        topics
+            .iter()
+            .map(|&t| ctx.vocabulary.get(t).label(lang).to_string())
+            .collect()
+    };
     let (key, vars) = match error {
         ArgError::Missing { .. } => {
-            let described = spec.args.iter().find(|a| a.name == arg).map(|a| match lang {
-                Lang::Fr => a.fr.clone(),
-                Lang::En => a.en.clone(),
-            });
-            ("errors/missing_arg", json!({ "arg": described.unwrap_or(arg), "example": example }))
+            let described = spec
+                .args
+                .iter()
+                .find(|a| a.name == arg)
+                .map(|a| match lang {
+                    Lang::Fr => a.fr.clone(),
+                    Lang::En => a.en.clone(),
+                });
+            (
+                "errors/missing_arg",
+                json!({ "arg": described.unwrap_or(arg), "example": example }),
+            )
         }
-        ArgError::UnknownTopic { typed, suggestions } => {
-            ("errors/unknown_topic", json!({ "typed": typed, "suggestions": topic_labels(&suggestions) }))
+        ArgError::UnknownTopic { typed, suggestions } => (
+            "errors/unknown_topic",
+            json!({ "typed": typed, "suggestions": topic_labels(&suggestions) }),
+        ),
+        ArgError::UnparseableDate { typed } => {
+            ("errors/unparseable_date", json!({ "typed": typed }))
         }
-        ArgError::UnparseableDate { typed } => ("errors/unparseable_date", json!({ "typed": typed })),
         ArgError::InvalidDate { typed } => ("errors/invalid_date", json!({ "typed": typed })),
-        ArgError::PastDate { date } => ("errors/past_date", json!({ "date": format_day(lang, date) })),
-        ArgError::EndBeforeStart { start, end } => {
-            ("errors/end_before_start", json!({ "start": format_day(lang, start), "end": format_day(lang, end) }))
+        ArgError::PastDate { date } => (
+            "errors/past_date",
+            json!({ "date": format_day(lang, date) }),
+        ),
+        ArgError::EndBeforeStart { start, end } => (
+            "errors/end_before_start",
+            json!({ "start": format_day(lang, start), "end": format_day(lang, end) }),
+        ),
+        ArgError::UnknownPlace { typed, suggestions } => (
+            "errors/unknown_place",
+            json!({ "typed": typed, "suggestions": suggestions }),
+        ),
+        ArgError::UnknownLanguage { typed } => {
+            ("errors/unknown_language", json!({ "typed": typed }))
         }
-        ArgError::UnknownPlace { typed, suggestions } => ("errors/unknown_place", json!({ "typed": typed, "suggestions": suggestions })),
-        ArgError::UnknownLanguage { typed } => ("errors/unknown_language", json!({ "typed": typed })),
         ArgError::UnknownMember { typed } => ("errors/unknown_member", json!({ "typed": typed })),
         ArgError::AmbiguousMember { typed, candidates } => {
-            let names: Vec<String> = candidates.iter().map(|&i| ctx.directory.members[i].name.clone()).collect();
-            ("errors/ambiguous_member", json!({ "typed": typed, "candidates": names }))
+            let names: Vec<String> = candidates
+                .iter()
+                .map(|&i| ctx.directory.members[i].name.clone())
+                .collect();
+            (
+                "errors/ambiguous_member",
+                json!({ "typed": typed, "candidates": names }),
+            )
         }
         ArgError::UnknownCommand { typed } => {
-            let suggestions: Vec<Value> = ctx.registry.suggest(&typed, ctx.role, 3).into_iter().map(|i| command_view(ctx.registry, i, lang)).collect();
-            ("errors/unknown_command", json!({ "typed": typed, "suggestions": suggestions }))
+            let suggestions: Vec<Value> = ctx
+                .registry
+                .suggest(&typed, ctx.role, 3)
+                .into_iter()
+                .map(|i| command_view(ctx.registry, i, lang))
+                .collect();
+            (
+                "errors/unknown_command",
+                json!({ "typed": typed, "suggestions": suggestions }),
+            )
         }
     };
     ctx.prompts.render(lang, key, vars)
@@ -156,8 +241,34 @@ fn command_view(registry: &Registry, i: usize, lang: Lang) -> Value {
     })
 }
 
-const MONTHS_FR: [&str; 12] = ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre", "novembre", "décembre"];
-const MONTHS_EN: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const MONTHS_FR: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+const MONTHS_EN: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
 
 /// A day as people write it: "12 mars 2027", "12 March 2027".
 pub fn format_day(lang: Lang, day: NaiveDate) -> String {
@@ -178,7 +289,10 @@ struct Handler<'a> {
 
 impl Handler<'_> {
     fn say(&self, key: &str, vars: Value) -> Result<Action, PromptError> {
-        self.ctx.prompts.render(self.lang, key, vars).map(Action::Reply)
+        self.ctx
+            .prompts
+            .render(self.lang, key, vars)
+            .map(Action::Reply)
     }
 
     fn label(&self, topic: TopicIdx) -> String {
@@ -187,7 +301,13 @@ impl Handler<'_> {
 
     fn labels_of_ids(&self, ids: &[String]) -> Vec<String> {
         ids.iter()
-            .map(|id| self.ctx.vocabulary.by_id(id).map(|t| self.label(t)).unwrap_or_else(|| id.clone()))
+            .map(|id| {
+                self.ctx
+                    .vocabulary
+                    .by_id(id)
+                    .map(|t| self.label(t))
+                    .unwrap_or_else(|| id.clone())
+            })
             .collect()
     }
 
@@ -207,7 +327,9 @@ impl Handler<'_> {
             "find-speaker" => self.find_speaker(),
             "my-profile" => Ok(vec![self.profile(self.me()?, true)?]),
             "member-profile" => match self.args.get("member") {
-                Some(ArgValue::Member(i)) => Ok(vec![self.profile(&self.ctx.directory.members[*i], false)?]),
+                Some(ArgValue::Member(i)) => {
+                    Ok(vec![self.profile(&self.ctx.directory.members[*i], false)?])
+                }
                 _ => Ok(vec![]),
             },
             "my-topics-add" => self.edit_topics(true),
@@ -216,7 +338,10 @@ impl Handler<'_> {
             "back" => {
                 let me = self.me()?;
                 Ok(vec![
-                    Action::Change(Change::ClearUnavailability { member_id: me.id, from: self.ctx.today }),
+                    Action::Change(Change::ClearUnavailability {
+                        member_id: me.id,
+                        from: self.ctx.today,
+                    }),
                     self.say("profile/back", json!({}))?,
                 ])
             }
@@ -225,12 +350,19 @@ impl Handler<'_> {
                 let consent = name == "speaker-consent";
                 let me = self.me()?;
                 Ok(vec![
-                    Action::Change(Change::SetConsent { member_id: me.id, consent }),
+                    Action::Change(Change::SetConsent {
+                        member_id: me.id,
+                        consent,
+                    }),
                     self.say("profile/consent", json!({ "consent": consent }))?,
                 ])
             }
             "stats" => self.stats(),
-            other => Err(PromptError::Render { lang: self.lang, key: "-".into(), message: format!("no handler for {other}") }),
+            other => Err(PromptError::Render {
+                lang: self.lang,
+                key: "-".into(),
+                message: format!("no handler for {other}"),
+            }),
         }
     }
 
@@ -253,7 +385,9 @@ impl Handler<'_> {
             .filter(|&i| registry.get(i).spec.role <= self.ctx.role)
             .map(|i| command_view(registry, i, self.lang))
             .collect();
-        Ok(vec![self.say("help/list", json!({ "commands": commands }))?])
+        Ok(vec![
+            self.say("help/list", json!({ "commands": commands }))?,
+        ])
     }
 
     fn topics(&self) -> Result<Vec<Action>, PromptError> {
@@ -272,9 +406,18 @@ impl Handler<'_> {
     }
 
     fn find_speaker(&self) -> Result<Vec<Action>, PromptError> {
-        let Some(ArgValue::Speaker(query)) = self.args.get("query") else { return Ok(vec![]) };
+        let Some(ArgValue::Speaker(query)) = self.args.get("query") else {
+            return Ok(vec![]);
+        };
         let ctx = self.ctx;
-        let outcome = search::search(ctx.directory, ctx.vocabulary, ctx.geography, query, ctx.weights, ctx.max_results);
+        let outcome = search::search(
+            ctx.directory,
+            ctx.vocabulary,
+            ctx.geography,
+            query,
+            ctx.weights,
+            ctx.max_results,
+        );
         let asked = json!({
             "topics": query.topics.iter().map(|&t| self.label(t)).collect::<Vec<_>>(),
             "place": query.place.map(|p| ctx.geography.place_name(p)),
@@ -282,7 +425,8 @@ impl Handler<'_> {
             "date": query.date.map(|d| format_day(self.lang, d)),
         });
         if outcome.ranked.is_empty() {
-            let suggestions: Vec<String> = outcome.suggestions.iter().map(|&t| self.label(t)).collect();
+            let suggestions: Vec<String> =
+                outcome.suggestions.iter().map(|&t| self.label(t)).collect();
             return Ok(vec![self.say(
                 "search/none",
                 json!({ "asked": asked, "suggestions": suggestions, "unavailable": outcome.unavailable, "wrong_language": outcome.wrong_language }),
@@ -323,9 +467,16 @@ impl Handler<'_> {
                 })
             })
             .collect();
-        let proposed: Vec<i64> = outcome.ranked.iter().map(|r| ctx.directory.members[r.member].id).collect();
+        let proposed: Vec<i64> = outcome
+            .ranked
+            .iter()
+            .map(|r| ctx.directory.members[r.member].id)
+            .collect();
         Ok(vec![
-            Action::Change(Change::RecordProposals { member_ids: proposed, on: ctx.today }),
+            Action::Change(Change::RecordProposals {
+                member_ids: proposed,
+                on: ctx.today,
+            }),
             self.say(
                 "search/results",
                 json!({
@@ -341,17 +492,24 @@ impl Handler<'_> {
 
     fn profile(&self, member: &Member, own: bool) -> Result<Action, PromptError> {
         let ctx = self.ctx;
-        let place = member.department.as_deref().and_then(|d| ctx.geography.department_by_code(d)).map(|d| {
-            let dep = ctx.geography.department(d);
-            format!("{} ({})", dep.name, ctx.geography.region(dep.region).name)
-        });
+        let place = member
+            .department
+            .as_deref()
+            .and_then(|d| ctx.geography.department_by_code(d))
+            .map(|d| {
+                let dep = ctx.geography.department(d);
+                format!("{} ({})", dep.name, ctx.geography.region(dep.region).name)
+            });
         let periods: Vec<Value> = member
             .unavailable
             .iter()
             .filter(|p| p.end >= ctx.today)
             .map(|p| json!({ "start": format_day(self.lang, p.start), "end": format_day(self.lang, p.end) }))
             .collect();
-        let history = ctx.directory.index_of(member.id).map(|i| &ctx.directory.histories[i]);
+        let history = ctx
+            .directory
+            .index_of(member.id)
+            .map(|i| &ctx.directory.histories[i]);
         self.say(
             "profile/show",
             json!({
@@ -375,11 +533,23 @@ impl Handler<'_> {
     }
 
     fn edit_topics(&self, add: bool) -> Result<Vec<Action>, PromptError> {
-        let Some(ArgValue::Topics(topics)) = self.args.get("topics") else { return Ok(vec![]) };
+        let Some(ArgValue::Topics(topics)) = self.args.get("topics") else {
+            return Ok(vec![]);
+        };
         let me = self.me()?;
-        let ids: Vec<String> = topics.iter().map(|&t| self.ctx.vocabulary.get(t).id.clone()).collect();
-        let (changed, unchanged): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| me.topics.contains(id) != add);
-        let mut now: Vec<String> = me.topics.iter().filter(|t| add || !changed.contains(t)).cloned().collect();
+        let ids: Vec<String> = topics
+            .iter()
+            .map(|&t| self.ctx.vocabulary.get(t).id.clone())
+            .collect();
+        let (changed, unchanged): (Vec<String>, Vec<String>) = ids
+            .into_iter()
+            .partition(|id| me.topics.contains(id) != add);
+        let mut now: Vec<String> = me
+            .topics
+            .iter()
+            .filter(|t| add || !changed.contains(t))
+            .cloned()
+            .collect();
         if add {
             now.extend(changed.iter().cloned());
         }
@@ -387,7 +557,11 @@ impl Handler<'_> {
         if !changed.is_empty() {
             let member_id = me.id;
             let topics = changed.clone();
-            actions.push(Action::Change(if add { Change::AddTopics { member_id, topics } } else { Change::RemoveTopics { member_id, topics } }));
+            actions.push(Action::Change(if add {
+                Change::AddTopics { member_id, topics }
+            } else {
+                Change::RemoveTopics { member_id, topics }
+            }));
         }
         actions.push(self.say(
             "profile/topics",
@@ -402,7 +576,9 @@ impl Handler<'_> {
     }
 
     fn away(&self) -> Result<Vec<Action>, PromptError> {
-        let Some(ArgValue::Period(period)) = self.args.get("period") else { return Ok(vec![]) };
+        let Some(ArgValue::Period(period)) = self.args.get("period") else {
+            return Ok(vec![]);
+        };
         let me = self.me()?;
         Ok(vec![
             Action::Change(Change::AddUnavailability { member_id: me.id, period: *period }),
@@ -411,22 +587,38 @@ impl Handler<'_> {
     }
 
     fn my_language(&self) -> Result<Vec<Action>, PromptError> {
-        let Some(ArgValue::Language(code)) = self.args.get("language") else { return Ok(vec![]) };
+        let Some(ArgValue::Language(code)) = self.args.get("language") else {
+            return Ok(vec![]);
+        };
         let me = self.me()?;
         match code.parse::<Lang>() {
             Ok(chosen) => {
                 // Confirm in the newly chosen language: that is the one they asked for.
-                let text = self.ctx.prompts.render(chosen, "profile/language", json!({}))?;
-                Ok(vec![Action::Change(Change::SetLanguage { member_id: me.id, lang: chosen }), Action::Reply(text)])
+                let text = self
+                    .ctx
+                    .prompts
+                    .render(chosen, "profile/language", json!({}))?;
+                Ok(vec![
+                    Action::Change(Change::SetLanguage {
+                        member_id: me.id,
+                        lang: chosen,
+                    }),
+                    Action::Reply(text),
+                ])
             }
-            Err(_) => Ok(vec![self.say("errors/bot_language", json!({ "typed": code }))?]),
+            Err(_) => Ok(vec![
+                self.say("errors/bot_language", json!({ "typed": code }))?,
+            ]),
         }
     }
 
     fn stats(&self) -> Result<Vec<Action>, PromptError> {
         let directory = self.ctx.directory;
         let vocabulary = self.ctx.vocabulary;
-        let uncovered: Vec<String> = (0..vocabulary.len() as TopicIdx).filter(|&t| directory.speaker_count(t) == 0).map(|t| self.label(t)).collect();
+        let uncovered: Vec<String> = (0..vocabulary.len() as TopicIdx)
+            .filter(|&t| directory.speaker_count(t) == 0)
+            .map(|t| self.label(t))
+            .collect();
         Ok(vec![self.say(
             "stats/show",
             json!({

@@ -4,5 +4,5 @@ pub mod args;
 pub mod handlers;
 pub mod registry;
 
-pub use handlers::{handle_line, Context, Outcome, HANDLERS};
+pub use handlers::{Context, HANDLERS, Outcome, handle_line};
 pub use registry::{Invocation, Registry, RegistryError};

@@ -3,7 +3,7 @@
 
 use crate::core::directory::Role;
 use crate::core::lang::Lang;
-use crate::core::text::{normalize, Folded};
+use crate::core::text::{Folded, normalize};
 use regex::Regex;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -87,7 +87,10 @@ pub struct Invocation {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("{}: cannot read: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
 }
@@ -103,8 +106,16 @@ impl Registry {
     pub fn load(dir: &Path, handlers: &[&str]) -> Result<Self, Vec<RegistryError>> {
         let mut errors = Vec::new();
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-            Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "toml")).collect(),
-            Err(source) => return Err(vec![RegistryError::Read { path: dir.to_path_buf(), source }]),
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+                .collect(),
+            Err(source) => {
+                return Err(vec![RegistryError::Read {
+                    path: dir.to_path_buf(),
+                    source,
+                }]);
+            }
         };
         files.sort();
         let mut commands = Vec::new();
@@ -119,21 +130,38 @@ impl Registry {
         }
         for handler in handlers {
             if !commands.iter().any(|c: &Command| c.spec.name == *handler) {
-                errors.push(RegistryError::Invalid { path: dir.join(format!("{handler}.toml")), message: format!("no command file for the built-in command '{handler}'") });
+                errors.push(RegistryError::Invalid {
+                    path: dir.join(format!("{handler}.toml")),
+                    message: format!("no command file for the built-in command '{handler}'"),
+                });
             }
         }
         for (i, command) in commands.iter().enumerate() {
-            if commands[..i].iter().any(|c| c.spec.name == command.spec.name) {
-                errors.push(RegistryError::Invalid { path: command.file.clone(), message: format!("command '{}' is defined twice", command.spec.name) });
+            if commands[..i]
+                .iter()
+                .any(|c| c.spec.name == command.spec.name)
+            {
+                errors.push(RegistryError::Invalid {
+                    path: command.file.clone(),
+                    message: format!("command '{}' is defined twice", command.spec.name),
+                });
             }
         }
-        if errors.is_empty() { Ok(Registry { commands }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Registry { commands })
+        } else {
+            Err(errors)
+        }
     }
 
     fn compile(path: &Path, source: &str, handlers: &[&str]) -> Result<Command, String> {
         let spec: CommandSpec = toml::from_str(source).map_err(|e| e.to_string())?;
         if !handlers.contains(&spec.name.as_str()) {
-            return Err(format!("'{}' is not a command the bot implements (known: {})", spec.name, handlers.join(", ")));
+            return Err(format!(
+                "'{}' is not a command the bot implements (known: {})",
+                spec.name,
+                handlers.join(", ")
+            ));
         }
         let mut patterns = Vec::new();
         for lang in Lang::ALL {
@@ -144,16 +172,23 @@ impl Registry {
                 return Err(format!("examples.{lang} is empty"));
             }
             for (n, pattern) in spec.patterns.get(lang).iter().enumerate() {
-                let regex = Regex::new(&format!("(?i)^(?:{pattern})$")).map_err(|e| format!("patterns.{lang}[{n}]: {e}"))?;
+                let regex = Regex::new(&format!("(?i)^(?:{pattern})$"))
+                    .map_err(|e| format!("patterns.{lang}[{n}]: {e}"))?;
                 for group in regex.capture_names().flatten() {
                     if !spec.args.iter().any(|a| a.name == group) {
-                        return Err(format!("patterns.{lang}[{n}]: group '{group}' is not a declared argument"));
+                        return Err(format!(
+                            "patterns.{lang}[{n}]: group '{group}' is not a declared argument"
+                        ));
                     }
                 }
                 patterns.push((lang, regex));
             }
         }
-        Ok(Command { spec, file: path.to_path_buf(), patterns })
+        Ok(Command {
+            spec,
+            file: path.to_path_buf(),
+            patterns,
+        })
     }
 
     pub fn commands(&self) -> &[Command] {
@@ -174,7 +209,9 @@ impl Registry {
         let folded = Folded::new(trimmed);
         for (i, command) in self.commands.iter().enumerate() {
             for (lang, regex) in &command.patterns {
-                let Some(captures) = regex.captures(&folded.text) else { continue };
+                let Some(captures) = regex.captures(&folded.text) else {
+                    continue;
+                };
                 let mut args = BTreeMap::new();
                 for name in regex.capture_names().flatten() {
                     if let Some(m) = captures.name(name) {
@@ -185,7 +222,11 @@ impl Registry {
                         }
                     }
                 }
-                return Some(Invocation { command: i, lang: *lang, args });
+                return Some(Invocation {
+                    command: i,
+                    lang: *lang,
+                    args,
+                });
             }
         }
         None
@@ -207,8 +248,19 @@ impl Registry {
                     let head_len = typed.len().min(example.len());
                     let whole = strsim::jaro_winkler(&typed, &example);
                     let head = strsim::normalized_damerau_levenshtein(&typed, &example[..head_len]);
-                    let shared = typed_words.iter().filter(|w| example.split(' ').any(|e| crate::core::text::close_enough(w, e) || e == **w)).count();
-                    let overlap = if typed_words.is_empty() { 0.0 } else { shared as f64 / typed_words.len() as f64 };
+                    let shared = typed_words
+                        .iter()
+                        .filter(|w| {
+                            example
+                                .split(' ')
+                                .any(|e| crate::core::text::close_enough(w, e) || e == **w)
+                        })
+                        .count();
+                    let overlap = if typed_words.is_empty() {
+                        0.0
+                    } else {
+                        shared as f64 / typed_words.len() as f64
+                    };
                     best = best.max(whole.max(head).max(overlap));
                 }
             }
@@ -223,5 +275,7 @@ impl Registry {
 
 /// A chat line without the trailing punctuation people add ("qui peut parler de RGPD ?").
 fn clean_line(line: &str) -> &str {
-    line.trim().trim_end_matches(['?', '!', '.', ' ', '\u{a0}', '\u{202f}']).trim()
+    line.trim()
+        .trim_end_matches(['?', '!', '.', ' ', '\u{a0}', '\u{202f}'])
+        .trim()
 }

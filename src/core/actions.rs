@@ -14,14 +14,34 @@ pub enum Action {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    AddTopics { member_id: i64, topics: Vec<String> },
-    RemoveTopics { member_id: i64, topics: Vec<String> },
-    AddUnavailability { member_id: i64, period: Period },
+    AddTopics {
+        member_id: i64,
+        topics: Vec<String>,
+    },
+    RemoveTopics {
+        member_id: i64,
+        topics: Vec<String>,
+    },
+    AddUnavailability {
+        member_id: i64,
+        period: Period,
+    },
     /// Drops every unavailability period that has not ended yet.
-    ClearUnavailability { member_id: i64, from: NaiveDate },
-    SetConsent { member_id: i64, consent: bool },
-    SetLanguage { member_id: i64, lang: Lang },
+    ClearUnavailability {
+        member_id: i64,
+        from: NaiveDate,
+    },
+    SetConsent {
+        member_id: i64,
+        consent: bool,
+    },
+    SetLanguage {
+        member_id: i64,
+        lang: Lang,
+    },
     /// Remembers who a search put forward, for fairness.
-    RecordProposals { member_ids: Vec<i64>, on: NaiveDate },
+    RecordProposals {
+        member_ids: Vec<i64>,
+        on: NaiveDate,
+    },
 }
-

@@ -40,12 +40,19 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().replace(['_', ' '], "-").as_str() {
+        match s
+            .trim()
+            .to_ascii_lowercase()
+            .replace(['_', ' '], "-")
+            .as_str()
+        {
             "anyone" => Ok(Role::Anyone),
             "member" | "membre" => Ok(Role::Member),
             "core-team" | "equipe" => Ok(Role::CoreTeam),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role '{other}' (anyone, member, core-team, admin)")),
+            other => Err(format!(
+                "unknown role '{other}' (anyone, member, core-team, admin)"
+            )),
         }
     }
 }
@@ -71,7 +78,9 @@ impl FromStr for JobRole {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match super::text::normalize(s).as_str() {
             "elected" | "elu" | "elue" | "elected official" => Ok(JobRole::Elected),
-            "staff" | "agent" | "agente" | "employee" | "salarie" | "salariee" => Ok(JobRole::Staff),
+            "staff" | "agent" | "agente" | "employee" | "salarie" | "salariee" => {
+                Ok(JobRole::Staff)
+            }
             other => Err(format!("unknown job role '{other}' (elected or staff)")),
         }
     }
@@ -120,7 +129,9 @@ pub struct Member {
 
 impl Member {
     pub fn speaks(&self, language: &str) -> bool {
-        self.languages.iter().any(|l| l.eq_ignore_ascii_case(language))
+        self.languages
+            .iter()
+            .any(|l| l.eq_ignore_ascii_case(language))
     }
 
     pub fn unavailable_on(&self, day: NaiveDate) -> bool {
@@ -180,20 +191,36 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn build(data: DirectoryData, vocabulary: &Vocabulary, geography: &Geography, today: NaiveDate) -> Self {
-        let DirectoryData { organisations, members, interventions, proposals } = data;
-        let by_id: HashMap<i64, usize> = members.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+    pub fn build(
+        data: DirectoryData,
+        vocabulary: &Vocabulary,
+        geography: &Geography,
+        today: NaiveDate,
+    ) -> Self {
+        let DirectoryData {
+            organisations,
+            members,
+            interventions,
+            proposals,
+        } = data;
+        let by_id: HashMap<i64, usize> =
+            members.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
         let mut histories = vec![History::default(); members.len()];
         let year_ago = today - chrono::Days::new(365);
         for intervention in interventions {
-            let Some(&i) = by_id.get(&intervention.member_id) else { continue };
+            let Some(&i) = by_id.get(&intervention.member_id) else {
+                continue;
+            };
             let history = &mut histories[i];
             history.total_interventions += 1;
             if intervention.date > year_ago && intervention.date <= today {
                 history.recent_interventions += 1;
             }
             if intervention.date <= today
-                && history.last_intervention.as_ref().is_none_or(|(d, _)| intervention.date > *d)
+                && history
+                    .last_intervention
+                    .as_ref()
+                    .is_none_or(|(d, _)| intervention.date > *d)
             {
                 history.last_intervention = Some((intervention.date, intervention.event));
             }
@@ -217,17 +244,28 @@ impl Directory {
         }
         let departments = members
             .iter()
-            .map(|m| m.department.as_deref().and_then(|d| geography.department_by_code(d)))
+            .map(|m| {
+                m.department
+                    .as_deref()
+                    .and_then(|d| geography.department_by_code(d))
+            })
             .collect();
         Directory {
-            by_email: members.iter().enumerate().map(|(i, m)| (m.email.to_lowercase(), i)).collect(),
+            by_email: members
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.email.to_lowercase(), i))
+                .collect(),
             by_matrix: members
                 .iter()
                 .enumerate()
                 .filter_map(|(i, m)| m.matrix_id.as_ref().map(|x| (x.clone(), i)))
                 .collect(),
             by_id,
-            organisations: organisations.into_iter().map(|o| (o.id.clone(), o)).collect(),
+            organisations: organisations
+                .into_iter()
+                .map(|o| (o.id.clone(), o))
+                .collect(),
             members,
             histories,
             departments,
@@ -253,7 +291,9 @@ impl Directory {
     }
 
     pub fn by_email(&self, email: &str) -> Option<&Member> {
-        self.by_email.get(&email.trim().to_lowercase()).map(|&i| &self.members[i])
+        self.by_email
+            .get(&email.trim().to_lowercase())
+            .map(|&i| &self.members[i])
     }
 
     pub fn by_matrix_id(&self, id: &str) -> Option<&Member> {
@@ -274,7 +314,10 @@ impl Directory {
     }
 
     pub fn speakers_for(&self, topic: TopicIdx) -> &[u32] {
-        self.speakers_by_topic.get(topic as usize).map(Vec::as_slice).unwrap_or(&[])
+        self.speakers_by_topic
+            .get(topic as usize)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Members whose name matches what was typed: exact (accent-insensitive) first, else the
@@ -287,9 +330,18 @@ impl Directory {
         if let Some(member) = self.by_email(typed) {
             return vec![member];
         }
-        let names: Vec<String> = self.members.iter().map(|m| super::text::normalize(&m.name)).collect();
-        let exact: Vec<&Member> =
-            self.members.iter().zip(&names).filter(|(_, n)| **n == wanted).map(|(m, _)| m).collect();
+        let names: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| super::text::normalize(&m.name))
+            .collect();
+        let exact: Vec<&Member> = self
+            .members
+            .iter()
+            .zip(&names)
+            .filter(|(_, n)| **n == wanted)
+            .map(|(m, _)| m)
+            .collect();
         if !exact.is_empty() {
             return exact;
         }

@@ -43,15 +43,42 @@ pub struct Geography {
 
 /// Names people use that are not in the INSEE tables.
 const REGION_ALIASES: &[(&str, &str)] = &[
-    ("idf", "11"), ("paris region", "11"), ("region parisienne", "11"),
-    ("cvl", "24"), ("centre", "24"), ("bfc", "27"), ("bourgogne", "27"), ("franche comte", "27"),
-    ("nor", "28"), ("hdf", "32"), ("nord pas de calais", "32"), ("picardie", "32"),
-    ("ges", "44"), ("alsace", "44"), ("lorraine", "44"), ("champagne ardenne", "44"),
-    ("pdl", "52"), ("bre", "53"), ("brittany", "53"), ("naq", "75"), ("aquitaine", "75"),
-    ("occ", "76"), ("midi pyrenees", "76"), ("languedoc roussillon", "76"),
-    ("ara", "84"), ("aura", "84"), ("rhone alpes", "84"), ("auvergne", "84"),
-    ("paca", "93"), ("pac", "93"), ("sud", "93"), ("region sud", "93"),
-    ("cor", "94"), ("corsica", "94"), ("reunion", "04"), ("normandy", "28"),
+    ("idf", "11"),
+    ("paris region", "11"),
+    ("region parisienne", "11"),
+    ("cvl", "24"),
+    ("centre", "24"),
+    ("bfc", "27"),
+    ("bourgogne", "27"),
+    ("franche comte", "27"),
+    ("nor", "28"),
+    ("hdf", "32"),
+    ("nord pas de calais", "32"),
+    ("picardie", "32"),
+    ("ges", "44"),
+    ("alsace", "44"),
+    ("lorraine", "44"),
+    ("champagne ardenne", "44"),
+    ("pdl", "52"),
+    ("bre", "53"),
+    ("brittany", "53"),
+    ("naq", "75"),
+    ("aquitaine", "75"),
+    ("occ", "76"),
+    ("midi pyrenees", "76"),
+    ("languedoc roussillon", "76"),
+    ("ara", "84"),
+    ("aura", "84"),
+    ("rhone alpes", "84"),
+    ("auvergne", "84"),
+    ("paca", "93"),
+    ("pac", "93"),
+    ("sud", "93"),
+    ("region sud", "93"),
+    ("cor", "94"),
+    ("corsica", "94"),
+    ("reunion", "04"),
+    ("normandy", "28"),
 ];
 
 impl Geography {
@@ -60,17 +87,29 @@ impl Geography {
     pub fn from_csv(prefectures: &str, regions: &str) -> Result<Self, GeoError> {
         let mut region_list = Vec::new();
         let mut capitals = Vec::new();
-        let mut reader = csv::Reader::from_reader(regions.trim_start_matches('\u{feff}').as_bytes());
+        let mut reader =
+            csv::Reader::from_reader(regions.trim_start_matches('\u{feff}').as_bytes());
         for row in reader.records() {
-            let row = row.map_err(|e| GeoError::Bad { file: "regions.csv", reason: e.to_string() })?;
+            let row = row.map_err(|e| GeoError::Bad {
+                file: "regions.csv",
+                reason: e.to_string(),
+            })?;
             let field = |i: usize| row.get(i).unwrap_or("").to_string();
-            region_list.push(Region { code: field(0), name: field(5), capital: None });
+            region_list.push(Region {
+                code: field(0),
+                name: field(5),
+                capital: None,
+            });
             capitals.push(field(1));
         }
         let mut departments = Vec::new();
-        let mut reader = csv::Reader::from_reader(prefectures.trim_start_matches('\u{feff}').as_bytes());
+        let mut reader =
+            csv::Reader::from_reader(prefectures.trim_start_matches('\u{feff}').as_bytes());
         for row in reader.records() {
-            let row = row.map_err(|e| GeoError::Bad { file: "prefectures.csv", reason: e.to_string() })?;
+            let row = row.map_err(|e| GeoError::Bad {
+                file: "prefectures.csv",
+                reason: e.to_string(),
+            })?;
             let field = |i: usize| row.get(i).unwrap_or("").to_string();
             let number = |i: usize| {
                 field(i).parse::<f64>().map_err(|_| GeoError::Bad {
@@ -78,9 +117,13 @@ impl Geography {
                     reason: format!("department {}: bad coordinate '{}'", field(0), field(i)),
                 })
             };
-            let region = region_list.iter().position(|r| r.code == field(2)).ok_or_else(|| {
-                GeoError::Bad { file: "prefectures.csv", reason: format!("department {}: unknown region {}", field(0), field(2)) }
-            })?;
+            let region = region_list
+                .iter()
+                .position(|r| r.code == field(2))
+                .ok_or_else(|| GeoError::Bad {
+                    file: "prefectures.csv",
+                    reason: format!("department {}: unknown region {}", field(0), field(2)),
+                })?;
             let department = departments.len();
             if capitals[region] == field(4) {
                 region_list[region].capital = Some(department);
@@ -95,27 +138,44 @@ impl Geography {
             });
         }
         if departments.is_empty() || region_list.is_empty() {
-            return Err(GeoError::Bad { file: "prefectures.csv", reason: "no data".into() });
+            return Err(GeoError::Bad {
+                file: "prefectures.csv",
+                reason: "no data".into(),
+            });
         }
         let mut names = HashMap::new();
         // Insertion order sets precedence: region names, then departments, then prefectures
         // (so "Paris" is the department, and "Lyon" finds the Rhône through its prefecture).
         for (i, region) in region_list.iter().enumerate() {
-            names.entry(normalize(&region.name)).or_insert(Place::Region(i));
+            names
+                .entry(normalize(&region.name))
+                .or_insert(Place::Region(i));
         }
         for (alias, code) in REGION_ALIASES {
             if let Some(i) = region_list.iter().position(|r| &r.code == code) {
-                names.entry((*alias).to_string()).or_insert(Place::Region(i));
+                names
+                    .entry((*alias).to_string())
+                    .or_insert(Place::Region(i));
             }
         }
         for (i, department) in departments.iter().enumerate() {
-            names.entry(normalize(&department.name)).or_insert(Place::Department(i));
-            names.entry(department.code.to_ascii_lowercase()).or_insert(Place::Department(i));
+            names
+                .entry(normalize(&department.name))
+                .or_insert(Place::Department(i));
+            names
+                .entry(department.code.to_ascii_lowercase())
+                .or_insert(Place::Department(i));
         }
         for (i, department) in departments.iter().enumerate() {
-            names.entry(normalize(&department.prefecture)).or_insert(Place::Department(i));
+            names
+                .entry(normalize(&department.prefecture))
+                .or_insert(Place::Department(i));
         }
-        Ok(Geography { regions: region_list, departments, names })
+        Ok(Geography {
+            regions: region_list,
+            departments,
+            names,
+        })
     }
 
     pub fn regions(&self) -> &[Region] {
@@ -137,8 +197,14 @@ impl Geography {
     pub fn department_by_code(&self, code: &str) -> Option<usize> {
         let code = code.trim();
         // "1" and "01" are the same department.
-        let padded = if code.len() == 1 { format!("0{code}") } else { code.to_string() };
-        self.departments.iter().position(|d| d.code.eq_ignore_ascii_case(&padded))
+        let padded = if code.len() == 1 {
+            format!("0{code}")
+        } else {
+            code.to_string()
+        };
+        self.departments
+            .iter()
+            .position(|d| d.code.eq_ignore_ascii_case(&padded))
     }
 
     /// A place from what a person typed: region, department (name or code) or prefecture city.
@@ -194,7 +260,11 @@ impl Geography {
             .filter(|(score, _)| *score > 0.8)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        scored.into_iter().take(limit).map(|(_, name)| name.to_string()).collect()
+        scored
+            .into_iter()
+            .take(limit)
+            .map(|(_, name)| name.to_string())
+            .collect()
     }
 }
 
@@ -238,7 +308,9 @@ pub(crate) mod tests {
             ("Paris", "Paris"),
         ];
         for (text, expected) in cases {
-            let place = geo.lookup(text).unwrap_or_else(|| panic!("{text} not found"));
+            let place = geo
+                .lookup(text)
+                .unwrap_or_else(|| panic!("{text} not found"));
             assert_eq!(geo.place_name(place), expected, "{text}");
         }
         assert_eq!(geo.lookup("Narnia"), None);
@@ -258,7 +330,10 @@ pub(crate) mod tests {
     #[test]
     fn distances_between_prefectures_are_plausible() {
         let geo = geography();
-        let point = |code: &str| geo.point(Place::Department(geo.department_by_code(code).unwrap())).unwrap();
+        let point = |code: &str| {
+            geo.point(Place::Department(geo.department_by_code(code).unwrap()))
+                .unwrap()
+        };
         let paris_lyon = distance_km(point("75"), point("69"));
         assert!((380.0..420.0).contains(&paris_lyon), "{paris_lyon}");
         assert!(distance_km(point("35"), point("35")) < 1e-9);

@@ -2,7 +2,7 @@
 //! and fairness, and say why each one was ranked.
 
 use super::directory::Directory;
-use super::geo::{distance_km, Geography, Place};
+use super::geo::{Geography, Place, distance_km};
 use super::topics::{TopicIdx, Vocabulary};
 use chrono::NaiveDate;
 
@@ -92,7 +92,12 @@ pub fn search(
     limit: usize,
 ) -> SearchOutcome {
     let mut outcome = SearchOutcome::default();
-    let mut candidates: Vec<u32> = query.topics.iter().flat_map(|&t| directory.speakers_for(t)).copied().collect();
+    let mut candidates: Vec<u32> = query
+        .topics
+        .iter()
+        .flat_map(|&t| directory.speakers_for(t))
+        .copied()
+        .collect();
     candidates.sort_unstable();
     candidates.dedup();
     outcome.matching = candidates.len();
@@ -119,7 +124,12 @@ pub fn search(
             .topics
             .iter()
             .copied()
-            .filter(|&t| member.topics.iter().any(|id| vocabulary.by_id(id) == Some(t)))
+            .filter(|&t| {
+                member
+                    .topics
+                    .iter()
+                    .any(|id| vocabulary.by_id(id) == Some(t))
+            })
             .collect();
         let mut score = weights.topic * matched_topics.len() as f64 / query.topics.len() as f64;
 
@@ -155,15 +165,29 @@ pub fn search(
         if newcomer {
             score += weights.newcomer;
         }
-        outcome.ranked.push(Ranked { member: i, score, matched_topics, nearness, newcomer });
+        outcome.ranked.push(Ranked {
+            member: i,
+            score,
+            matched_topics,
+            nearness,
+            newcomer,
+        });
     }
 
     // Highest score first; among equals, whoever was proposed least, then the older record.
     outcome.ranked.sort_by(|a, b| {
         b.score
             .total_cmp(&a.score)
-            .then_with(|| directory.histories[a.member].recent_proposals.cmp(&directory.histories[b.member].recent_proposals))
-            .then_with(|| directory.members[a.member].id.cmp(&directory.members[b.member].id))
+            .then_with(|| {
+                directory.histories[a.member]
+                    .recent_proposals
+                    .cmp(&directory.histories[b.member].recent_proposals)
+            })
+            .then_with(|| {
+                directory.members[a.member]
+                    .id
+                    .cmp(&directory.members[b.member].id)
+            })
     });
     outcome.ranked.truncate(limit);
 
@@ -174,11 +198,18 @@ pub fn search(
 }
 
 /// Related topics that someone can actually speak on, nearest first.
-pub fn nearby_topics(directory: &Directory, vocabulary: &Vocabulary, topics: &[TopicIdx]) -> Vec<TopicIdx> {
+pub fn nearby_topics(
+    directory: &Directory,
+    vocabulary: &Vocabulary,
+    topics: &[TopicIdx],
+) -> Vec<TopicIdx> {
     let mut out = Vec::new();
     for &topic in topics {
         for &related in vocabulary.related(topic) {
-            if !topics.contains(&related) && !out.contains(&related) && directory.speaker_count(related) > 0 {
+            if !topics.contains(&related)
+                && !out.contains(&related)
+                && directory.speaker_count(related) > 0
+            {
                 out.push(related);
             }
         }
@@ -219,7 +250,13 @@ related = ["legal"]
         .unwrap()
     }
 
-    fn member(id: i64, department: &str, topics: &[&str], languages: &[&str], consent: bool) -> Member {
+    fn member(
+        id: i64,
+        department: &str,
+        topics: &[&str],
+        languages: &[&str],
+        consent: bool,
+    ) -> Member {
         Member {
             id,
             email: format!("m{id}@example.org"),
@@ -242,23 +279,54 @@ related = ["legal"]
         s.parse().unwrap()
     }
 
-    fn run(members: Vec<Member>, interventions: Vec<Intervention>, query: SpeakerQuery) -> (Vec<i64>, SearchOutcome) {
+    fn run(
+        members: Vec<Member>,
+        interventions: Vec<Intervention>,
+        query: SpeakerQuery,
+    ) -> (Vec<i64>, SearchOutcome) {
         let geo = geography();
         let vocabulary = vocabulary();
-        let data = DirectoryData { members, interventions, ..Default::default() };
+        let data = DirectoryData {
+            members,
+            interventions,
+            ..Default::default()
+        };
         let directory = Directory::build(data, &vocabulary, &geo, day("2026-11-26"));
-        let outcome = search(&directory, &vocabulary, &geo, &query, &Weights::default(), 10);
-        let ids = outcome.ranked.iter().map(|r| directory.members[r.member].id).collect();
+        let outcome = search(
+            &directory,
+            &vocabulary,
+            &geo,
+            &query,
+            &Weights::default(),
+            10,
+        );
+        let ids = outcome
+            .ranked
+            .iter()
+            .map(|r| directory.members[r.member].id)
+            .collect();
         (ids, outcome)
     }
 
     fn query(topics: &[TopicIdx]) -> SpeakerQuery {
-        SpeakerQuery { topics: topics.to_vec(), place: None, language: None, date: None }
+        SpeakerQuery {
+            topics: topics.to_vec(),
+            place: None,
+            language: None,
+            date: None,
+        }
     }
 
     #[test]
     fn members_without_consent_are_never_proposed() {
-        let (ids, outcome) = run(vec![member(1, "35", &["licensing"], &["fr"], false), member(2, "35", &["licensing"], &["fr"], true)], vec![], query(&[0]));
+        let (ids, outcome) = run(
+            vec![
+                member(1, "35", &["licensing"], &["fr"], false),
+                member(2, "35", &["licensing"], &["fr"], true),
+            ],
+            vec![],
+            query(&[0]),
+        );
         assert_eq!(ids, vec![2]);
         assert_eq!(outcome.matching, 1);
     }
@@ -273,7 +341,14 @@ related = ["legal"]
             member(3, "35", &["licensing"], &["fr"], true), // same department
             member(4, "44", &["licensing"], &["fr"], true), // Nantes: near, other region
         ];
-        let (ids, outcome) = run(members, vec![], SpeakerQuery { place, ..query(&[0]) });
+        let (ids, outcome) = run(
+            members,
+            vec![],
+            SpeakerQuery {
+                place,
+                ..query(&[0])
+            },
+        );
         assert_eq!(ids, vec![3, 2, 4, 1]);
         assert_eq!(outcome.ranked[0].nearness, Some(Nearness::SameDepartment));
         assert_eq!(outcome.ranked[1].nearness, Some(Nearness::SameRegion));
@@ -283,9 +358,20 @@ related = ["legal"]
     #[test]
     fn language_and_availability_filter_and_are_counted() {
         let mut away = member(3, "35", &["licensing"], &["fr", "en"], true);
-        away.unavailable.push(Period { start: day("2027-03-10"), end: day("2027-03-14") });
-        let members = vec![member(1, "35", &["licensing"], &["fr"], true), member(2, "35", &["licensing"], &["fr", "en"], true), away];
-        let q = SpeakerQuery { language: Some("en".into()), date: Some(day("2027-03-12")), ..query(&[0]) };
+        away.unavailable.push(Period {
+            start: day("2027-03-10"),
+            end: day("2027-03-14"),
+        });
+        let members = vec![
+            member(1, "35", &["licensing"], &["fr"], true),
+            member(2, "35", &["licensing"], &["fr", "en"], true),
+            away,
+        ];
+        let q = SpeakerQuery {
+            language: Some("en".into()),
+            date: Some(day("2027-03-12")),
+            ..query(&[0])
+        };
         let (ids, outcome) = run(members, vec![], q);
         assert_eq!(ids, vec![2]);
         assert_eq!((outcome.wrong_language, outcome.unavailable), (1, 1));
@@ -293,9 +379,22 @@ related = ["legal"]
 
     #[test]
     fn fairness_puts_recent_speakers_behind_and_newcomers_ahead() {
-        let talk = |member_id, date: &str| Intervention { member_id, date: day(date), topic: None, event: "Forum".into() };
-        let members = vec![member(1, "35", &["licensing"], &["fr"], true), member(2, "35", &["licensing"], &["fr"], true), member(3, "35", &["licensing"], &["fr"], true)];
-        let interventions = vec![talk(1, "2026-11-20"), talk(1, "2026-10-01"), talk(2, "2025-01-10")];
+        let talk = |member_id, date: &str| Intervention {
+            member_id,
+            date: day(date),
+            topic: None,
+            event: "Forum".into(),
+        };
+        let members = vec![
+            member(1, "35", &["licensing"], &["fr"], true),
+            member(2, "35", &["licensing"], &["fr"], true),
+            member(3, "35", &["licensing"], &["fr"], true),
+        ];
+        let interventions = vec![
+            talk(1, "2026-11-20"),
+            talk(1, "2026-10-01"),
+            talk(2, "2025-01-10"),
+        ];
         let (ids, outcome) = run(members, interventions, query(&[0]));
         assert_eq!(ids, vec![3, 2, 1]);
         assert!(outcome.ranked[0].newcomer);
@@ -303,7 +402,10 @@ related = ["legal"]
 
     #[test]
     fn more_matched_topics_rank_first() {
-        let members = vec![member(1, "35", &["licensing"], &["fr"], true), member(2, "35", &["licensing", "legal"], &["fr"], true)];
+        let members = vec![
+            member(1, "35", &["licensing"], &["fr"], true),
+            member(2, "35", &["licensing", "legal"], &["fr"], true),
+        ];
         let (ids, outcome) = run(members, vec![], query(&[0, 1]));
         assert_eq!(ids, vec![2, 1]);
         assert_eq!(outcome.ranked[0].matched_topics, vec![0, 1]);
@@ -311,7 +413,11 @@ related = ["legal"]
 
     #[test]
     fn no_match_suggests_related_topics_that_have_speakers() {
-        let (ids, outcome) = run(vec![member(1, "35", &["legal"], &["fr"], true)], vec![], query(&[2]));
+        let (ids, outcome) = run(
+            vec![member(1, "35", &["legal"], &["fr"], true)],
+            vec![],
+            query(&[2]),
+        );
         assert!(ids.is_empty());
         assert_eq!(outcome.suggestions, vec![1]);
     }

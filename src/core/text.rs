@@ -26,12 +26,62 @@ pub fn normalize(text: &str) -> String {
 /// Words that carry no topic meaning in either language ("the licences", "les données ouvertes").
 const STOPWORDS: &[&str] = &[
     // French
-    "a", "au", "aux", "d", "de", "des", "du", "en", "et", "l", "la", "le", "les", "ou", "par",
-    "pour", "sur", "un", "une", "dans", "avec", "sa", "son", "ses", "leur", "leurs", "ce", "ces",
-    "qui", "que", "quoi", "y", "donnee", "donnees", "ouvert", "ouverte", "ouvertes", "ouverts",
-    "public", "publique", "publiques", "publics",
+    "a",
+    "au",
+    "aux",
+    "d",
+    "de",
+    "des",
+    "du",
+    "en",
+    "et",
+    "l",
+    "la",
+    "le",
+    "les",
+    "ou",
+    "par",
+    "pour",
+    "sur",
+    "un",
+    "une",
+    "dans",
+    "avec",
+    "sa",
+    "son",
+    "ses",
+    "leur",
+    "leurs",
+    "ce",
+    "ces",
+    "qui",
+    "que",
+    "quoi",
+    "y",
+    "donnee",
+    "donnees",
+    "ouvert",
+    "ouverte",
+    "ouvertes",
+    "ouverts",
+    "public",
+    "publique",
+    "publiques",
+    "publics",
     // English
-    "an", "and", "about", "for", "in", "of", "on", "or", "the", "to", "with", "data", "open",
+    "an",
+    "and",
+    "about",
+    "for",
+    "in",
+    "of",
+    "on",
+    "or",
+    "the",
+    "to",
+    "with",
+    "data",
+    "open",
 ];
 
 pub fn is_stopword(word: &str) -> bool {
@@ -40,13 +90,19 @@ pub fn is_stopword(word: &str) -> bool {
 
 /// Content words of a normalised text, in order.
 pub fn content_words(normalized: &str) -> Vec<&str> {
-    normalized.split(' ').filter(|w| !w.is_empty() && !is_stopword(w)).collect()
+    normalized
+        .split(' ')
+        .filter(|w| !w.is_empty() && !is_stopword(w))
+        .collect()
 }
 
 /// The stems of one normalised word under the French and the English Snowball stemmers.
 /// Queries come in either language, so both are tried.
 pub fn stems(word: &str) -> [String; 2] {
-    [FRENCH.stem(word).into_owned(), ENGLISH.stem(word).into_owned()]
+    [
+        FRENCH.stem(word).into_owned(),
+        ENGLISH.stem(word).into_owned(),
+    ]
 }
 
 /// Typo budget for a word of this length: none for short words (where one edit changes the
@@ -62,9 +118,7 @@ pub fn typo_budget(len: usize) -> usize {
 /// True when `a` is within the typo budget of `b` (Damerau–Levenshtein, transpositions count one).
 pub fn close_enough(a: &str, b: &str) -> bool {
     let budget = typo_budget(a.len().min(b.len()));
-    budget > 0
-        && a.len().abs_diff(b.len()) <= budget
-        && strsim::damerau_levenshtein(a, b) <= budget
+    budget > 0 && a.len().abs_diff(b.len()) <= budget && strsim::damerau_levenshtein(a, b) <= budget
 }
 
 /// Text folded to lowercase ASCII for pattern matching, remembering where each folded byte came
@@ -97,7 +151,11 @@ impl Folded {
             }
             text.push_str(&piece);
         }
-        Folded { text, origin, original_len: original.len() }
+        Folded {
+            text,
+            origin,
+            original_len: original.len(),
+        }
     }
 
     /// The original byte range for a folded byte range.

@@ -50,7 +50,11 @@ pub enum VocabularyError {
     #[error("topic '{topic}' lists unknown related topic '{related}'")]
     UnknownRelated { topic: String, related: String },
     #[error("'{phrase}' means both '{first}' and '{second}'")]
-    Ambiguous { phrase: String, first: String, second: String },
+    Ambiguous {
+        phrase: String,
+        first: String,
+        second: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -113,17 +117,21 @@ impl Vocabulary {
         let mut by_id = HashMap::new();
         for (i, topic) in topics.iter().enumerate() {
             if by_id.insert(topic.id.clone(), i as TopicIdx).is_some() {
-                return Err(VocabularyError::DuplicateId { id: topic.id.clone() });
+                return Err(VocabularyError::DuplicateId {
+                    id: topic.id.clone(),
+                });
             }
         }
         let mut related = Vec::with_capacity(topics.len());
         for topic in &topics {
             let mut list = Vec::new();
             for id in &topic.related {
-                let idx = by_id.get(id).ok_or_else(|| VocabularyError::UnknownRelated {
-                    topic: topic.id.clone(),
-                    related: id.clone(),
-                })?;
+                let idx = by_id
+                    .get(id)
+                    .ok_or_else(|| VocabularyError::UnknownRelated {
+                        topic: topic.id.clone(),
+                        related: id.clone(),
+                    })?;
                 list.push(*idx);
             }
             related.push(list);
@@ -146,7 +154,10 @@ impl Vocabulary {
             let idx = i as TopicIdx;
             let id_words = topic.id.replace('-', " ");
             let names = [id_words.as_str(), topic.fr.as_str(), topic.en.as_str()];
-            for phrase in names.into_iter().chain(topic.synonyms.iter().map(String::as_str)) {
+            for phrase in names
+                .into_iter()
+                .chain(topic.synonyms.iter().map(String::as_str))
+            {
                 let normalized = normalize(phrase);
                 let words = content_words(&normalized);
                 if words.is_empty() {
@@ -172,7 +183,11 @@ impl Vocabulary {
                 // Stems from the two languages can collide ("training" and "trains" both stem
                 // to "train" in English): the first topic keeps a stem, exact phrases still win.
                 for lang in 0..2 {
-                    let key = words.iter().map(|w| stems(w)[lang].clone()).collect::<Vec<_>>().join(" ");
+                    let key = words
+                        .iter()
+                        .map(|w| stems(w)[lang].clone())
+                        .collect::<Vec<_>>()
+                        .join(" ");
                     self.phrases.entry(key).or_insert(idx);
                 }
             }
@@ -227,21 +242,37 @@ impl Vocabulary {
         'words: while i < words.len() {
             for len in (1..=self.longest_phrase.min(words.len() - i)).rev() {
                 if let Some(&topic) = self.exact.get(&words[i..i + len].join(" ")) {
-                    result.hits.push(TopicHit { topic, matched: words[i..i + len].join(" "), fuzzy: false });
+                    result.hits.push(TopicHit {
+                        topic,
+                        matched: words[i..i + len].join(" "),
+                        fuzzy: false,
+                    });
                     i += len;
                     continue 'words;
                 }
                 for lang in 0..2 {
-                    let key = stemmed[i..i + len].iter().map(|s| s[lang].as_str()).collect::<Vec<_>>().join(" ");
+                    let key = stemmed[i..i + len]
+                        .iter()
+                        .map(|s| s[lang].as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ");
                     if let Some(&topic) = self.phrases.get(&key) {
-                        result.hits.push(TopicHit { topic, matched: words[i..i + len].join(" "), fuzzy: false });
+                        result.hits.push(TopicHit {
+                            topic,
+                            matched: words[i..i + len].join(" "),
+                            fuzzy: false,
+                        });
                         i += len;
                         continue 'words;
                     }
                 }
             }
             match self.closest_word(words[i]) {
-                Some(topic) => result.hits.push(TopicHit { topic, matched: words[i].to_string(), fuzzy: true }),
+                Some(topic) => result.hits.push(TopicHit {
+                    topic,
+                    matched: words[i].to_string(),
+                    fuzzy: true,
+                }),
                 None => result.leftover.push(words[i].to_string()),
             }
             i += 1;
@@ -342,8 +373,11 @@ observatory = "Transport"
         ];
         for (text, expected) in cases {
             let found = vocabulary.match_text(text);
-            let ids: Vec<&str> =
-                found.topics().iter().map(|&t| vocabulary.get(t).id.as_str()).collect();
+            let ids: Vec<&str> = found
+                .topics()
+                .iter()
+                .map(|&t| vocabulary.get(t).id.as_str())
+                .collect();
             assert_eq!(ids, expected, "{text}: {found:?}");
         }
     }
@@ -369,11 +403,23 @@ observatory = "Transport"
     #[test]
     fn rejects_broken_vocabularies() {
         let unknown = "[[topic]]\nid='a'\ngroup='sector'\nfr='A'\nen='A'\nrelated=['zzz']\n";
-        assert!(matches!(Vocabulary::from_toml(unknown), Err(VocabularyError::UnknownRelated { .. })));
+        assert!(matches!(
+            Vocabulary::from_toml(unknown),
+            Err(VocabularyError::UnknownRelated { .. })
+        ));
         let twice = "[[topic]]\nid='a'\ngroup='sector'\nfr='A'\nen='A'\n[[topic]]\nid='a'\ngroup='sector'\nfr='B'\nen='B'\n";
-        assert!(matches!(Vocabulary::from_toml(twice), Err(VocabularyError::DuplicateId { .. })));
+        assert!(matches!(
+            Vocabulary::from_toml(twice),
+            Err(VocabularyError::DuplicateId { .. })
+        ));
         let ambiguous = "[[topic]]\nid='a'\ngroup='sector'\nfr='Bus'\nen='Bus'\n[[topic]]\nid='b'\ngroup='sector'\nfr='B'\nen='B'\nsynonyms=['bus']\n";
-        assert!(matches!(Vocabulary::from_toml(ambiguous), Err(VocabularyError::Ambiguous { .. })));
-        assert!(matches!(Vocabulary::from_toml("[[topic]]\nid=1"), Err(VocabularyError::Syntax(_))));
+        assert!(matches!(
+            Vocabulary::from_toml(ambiguous),
+            Err(VocabularyError::Ambiguous { .. })
+        ));
+        assert!(matches!(
+            Vocabulary::from_toml("[[topic]]\nid=1"),
+            Err(VocabularyError::Syntax(_))
+        ));
     }
 }

@@ -55,7 +55,9 @@ pub struct OutboxMessage {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Committed {
-    Applied { outbox_ids: Vec<i64> },
+    Applied {
+        outbox_ids: Vec<i64>,
+    },
     /// The key was already processed; nothing was written.
     Duplicate,
 }
@@ -73,7 +75,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn is_seen(&self, key: &InboundKey) -> Result<bool, StoreError>;
     /// Marks `key` seen, applies `changes` and queues `messages`, all or nothing.
-    async fn commit(&self, key: &InboundKey, changes: &[Change], messages: &[NewMessage], now: DateTime<Utc>) -> Result<Committed, StoreError>;
+    async fn commit(
+        &self,
+        key: &InboundKey,
+        changes: &[Change],
+        messages: &[NewMessage],
+        now: DateTime<Utc>,
+    ) -> Result<Committed, StoreError>;
 
     /// Bumped by every change to the directory, so cached snapshots know when to reload.
     async fn directory_version(&self) -> Result<i64, StoreError>;
@@ -82,16 +90,38 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn member_count(&self) -> Result<i64, StoreError>;
     async fn organisation_count(&self) -> Result<i64, StoreError>;
 
-    async fn upsert_organisations(&self, organisations: &[Organisation]) -> Result<usize, StoreError>;
+    async fn upsert_organisations(
+        &self,
+        organisations: &[Organisation],
+    ) -> Result<usize, StoreError>;
     /// Creates or updates members by email, in one transaction. Ids of `members` are ignored.
-    async fn import_members(&self, members: &[Member], now: DateTime<Utc>) -> Result<ImportCounts, StoreError>;
+    async fn import_members(
+        &self,
+        members: &[Member],
+        now: DateTime<Utc>,
+    ) -> Result<ImportCounts, StoreError>;
     /// Records past talks for members given by email; a talk already recorded is skipped.
-    async fn import_interventions(&self, rows: &[(String, Intervention)]) -> Result<usize, StoreError>;
+    async fn import_interventions(
+        &self,
+        rows: &[(String, Intervention)],
+    ) -> Result<usize, StoreError>;
 
-    /// Claims up to `limit` due messages for `lease`; a claim not settled by then is retried.
-    async fn claim_outbox(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// Claims up to `limit` due messages of one connector for `lease`; a claim not settled by
+    /// then is retried.
+    async fn claim_outbox(
+        &self,
+        connector: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
     async fn outbox_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
-    async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn outbox_retry(
+        &self,
+        id: i64,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Gives up on a message: it stays in the table, marked dead, for people to look at.
     async fn outbox_dead(&self, id: i64, error: &str) -> Result<(), StoreError>;
     async fn outbox_get(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError>;
@@ -104,7 +134,9 @@ pub async fn open(url: &str, max_connections: u32) -> Result<Arc<dyn Store>, Sto
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PostgresStore::connect(url, max_connections).await?))
+        Ok(Arc::new(
+            PostgresStore::connect(url, max_connections).await?,
+        ))
     } else {
         Err(StoreError::Url(url.to_string()))
     }

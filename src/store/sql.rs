@@ -3,7 +3,9 @@
 
 use super::{Committed, ImportCounts, InboundKey, NewMessage, OutboxMessage, Store, StoreError};
 use crate::core::actions::Change;
-use crate::core::directory::{DirectoryData, Intervention, Member, Organisation, Period, ProposalCount};
+use crate::core::directory::{
+    DirectoryData, Intervention, Member, Organisation, Period, ProposalCount,
+};
 use crate::core::lang::Lang;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -24,7 +26,9 @@ pub struct PostgresStore {
 
 impl SqliteStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+        use sqlx::sqlite::{
+            SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+        };
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -32,15 +36,25 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
         // An in-memory database exists once per connection: keep exactly one.
-        let connections = if url.contains(":memory:") { 1 } else { max_connections.max(1) };
-        let pool = SqlitePoolOptions::new().max_connections(connections).connect_with(options).await?;
+        let connections = if url.contains(":memory:") {
+            1
+        } else {
+            max_connections.max(1)
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(connections)
+            .connect_with(options)
+            .await?;
         Ok(SqliteStore { pool })
     }
 }
 
 impl PostgresStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
-        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(max_connections.max(1)).connect(url).await?;
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect(url)
+            .await?;
         Ok(PostgresStore { pool })
     }
 
@@ -71,16 +85,25 @@ where
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         organisation: row.try_get("organisation")?,
-        job_role: job_role.parse().map_err(|_| corrupt("job_role", &job_role))?,
+        job_role: job_role
+            .parse()
+            .map_err(|_| corrupt("job_role", &job_role))?,
         department: row.try_get("department")?,
         topics: Vec::new(),
-        languages: languages.split(';').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        languages: languages
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
         bio: row.try_get("bio")?,
         matrix_id: row.try_get("matrix_id")?,
         speaker_consent: row.try_get("speaker_consent")?,
         access: access.parse().map_err(|_| corrupt("access", &access))?,
         preferred_lang: match preferred {
-            Some(code) => Some(code.parse::<Lang>().map_err(|_| corrupt("preferred_lang", &code))?),
+            Some(code) => Some(
+                code.parse::<Lang>()
+                    .map_err(|_| corrupt("preferred_lang", &code))?,
+            ),
             None => None,
         },
         unavailable: Vec::new(),
@@ -107,7 +130,8 @@ where
     })
 }
 
-const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error";
+const OUTBOX_COLUMNS: &str =
+    "id, idempotency_key, connector, target, body, attempts, status, last_error";
 
 macro_rules! sql_store {
     ($store:ty, $backend:literal, $begin:literal, $claim:literal, $migrations:literal) => {
@@ -397,8 +421,8 @@ macro_rules! sql_store {
                 Ok(added)
             }
 
-            async fn claim_outbox(&self, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
-                let rows = sqlx::query($claim).bind(now + lease).bind(now).bind(limit).fetch_all(&self.pool).await?;
+            async fn claim_outbox(&self, connector: &str, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+                let rows = sqlx::query($claim).bind(now + lease).bind(now).bind(limit).bind(connector).fetch_all(&self.pool).await?;
                 let mut claimed = rows.iter().map(outbox_from_row).collect::<Result<Vec<_>, _>>()?;
                 claimed.sort_by_key(|m| m.id);
                 Ok(claimed)
@@ -444,7 +468,7 @@ sql_store!(
     SqliteStore,
     "sqlite",
     "BEGIN IMMEDIATE",
-    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
+    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
     "migrations/sqlite"
 );
 
@@ -452,6 +476,6 @@ sql_store!(
     PostgresStore,
     "postgres",
     "BEGIN",
-    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
+    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
     "migrations/postgres"
 );

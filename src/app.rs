@@ -1,0 +1,198 @@
+//! Builds everything from the config: knowledge files, store, seed data, engine, connectors.
+
+use crate::commands::{HANDLERS, Registry};
+use crate::config::Config;
+use crate::core::directory::Directory;
+use crate::core::geo::Geography;
+use crate::core::search::Weights;
+use crate::core::topics::Vocabulary;
+use crate::engine::{Engine, EngineSettings, Knowledge, OutboxWorker, RetryPolicy};
+use crate::import::{self, ImportContext};
+use crate::prompts::Prompts;
+use crate::store::{self, Store};
+use anyhow::{Context as _, anyhow};
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Loads commands, prompts, topics and geography; every problem is reported with its file.
+pub fn load_knowledge(config: &Config) -> Result<Knowledge, Vec<String>> {
+    let mut problems = Vec::new();
+    let registry = Registry::load(&config.resolve(&config.bot.commands_dir), HANDLERS)
+        .map_err(|errors| problems.extend(errors.iter().map(ToString::to_string)))
+        .ok();
+    let prompts = Prompts::load(&config.resolve(&config.bot.prompts_dir))
+        .map_err(|errors| problems.extend(errors.iter().map(ToString::to_string)))
+        .ok();
+    let topics_path = config.resolve(&config.directory.topics);
+    let vocabulary = std::fs::read_to_string(&topics_path)
+        .map_err(|e| e.to_string())
+        .and_then(|source| Vocabulary::from_toml(&source).map_err(|e| e.to_string()))
+        .map_err(|e| problems.push(format!("{}: {e}", topics_path.display())))
+        .ok();
+    let geo_dir = config.resolve(&config.directory.geography_dir);
+    let read = |name: &str| {
+        std::fs::read_to_string(geo_dir.join(name))
+            .map_err(|e| format!("{}: {e}", geo_dir.join(name).display()))
+    };
+    let geography = read("prefectures.csv")
+        .and_then(|prefectures| Ok((prefectures, read("regions.csv")?)))
+        .and_then(|(p, r)| {
+            Geography::from_csv(&p, &r).map_err(|e| format!("{}: {e}", geo_dir.display()))
+        })
+        .map_err(|e| problems.push(e))
+        .ok();
+    match (registry, prompts, vocabulary, geography) {
+        (Some(registry), Some(prompts), Some(vocabulary), Some(geography))
+            if problems.is_empty() =>
+        {
+            Ok(Knowledge {
+                registry,
+                prompts,
+                vocabulary,
+                geography,
+            })
+        }
+        _ => Err(problems),
+    }
+}
+
+pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
+    Ok(EngineSettings {
+        default_lang: config.bot.default_language,
+        timezone: config.timezone().map_err(|e| anyhow!(e))?,
+        max_results: config.search.max_results,
+        weights: Weights::default(),
+        admins: config.access.admins.clone(),
+        core_team: config.access.core_team.clone(),
+        proposal_window_days: config.search.proposal_window_days,
+    })
+}
+
+pub fn retry_policy(config: &Config) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: config.outbox.max_attempts,
+        initial_backoff: Duration::from_millis(config.outbox.initial_backoff_ms),
+        max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
+        lease: Duration::from_secs(config.outbox.lease_secs),
+    }
+}
+
+/// Opens the store, runs migrations, seeds an empty store, and returns a ready engine.
+pub async fn build_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
+    let knowledge = load_knowledge(config)
+        .map_err(|problems| anyhow!("invalid files:\n  {}", problems.join("\n  ")))?;
+    let store = store::open(&config.store_url(), config.store.max_connections)
+        .await
+        .context("cannot open the store")?;
+    store.migrate().await.context("cannot migrate the store")?;
+    seed(config, store.as_ref(), &knowledge).await?;
+    Ok(Arc::new(Engine::new(
+        store,
+        Arc::new(knowledge),
+        engine_settings(config)?,
+    )))
+}
+
+/// Fills an empty store from the files named in `[directory]`: organisations, then members,
+/// then past talks. A store that already has them is left alone.
+async fn seed(config: &Config, store: &dyn Store, knowledge: &Knowledge) -> anyhow::Result<()> {
+    if let Some(path) = &config.directory.organisations
+        && store.organisation_count().await? == 0
+    {
+        let path = config.resolve(path);
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let organisations = import::parse_organisations_csv(&bytes)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        let n = store.upsert_organisations(&organisations).await?;
+        tracing::info!(organisations = n, file = %path.display(), "organisations loaded");
+    }
+    if let Some(path) = &config.directory.seed_members
+        && store.member_count().await? == 0
+    {
+        let path = config.resolve(path);
+        let checked = check_members_file(store, knowledge, &path).await?;
+        if !checked.fatal.is_empty() || !checked.errors.is_empty() {
+            let mut lines = checked.fatal.clone();
+            lines.extend(
+                checked
+                    .errors
+                    .iter()
+                    .map(|e| format!("line {}: {}", e.line, e.reason)),
+            );
+            return Err(anyhow!(
+                "{}: invalid seed members:\n  {}",
+                path.display(),
+                lines.join("\n  ")
+            ));
+        }
+        let counts = store
+            .import_members(&checked.valid, chrono::Utc::now())
+            .await?;
+        tracing::info!(members = counts.created, file = %path.display(), "sample members loaded");
+        if let Some(path) = &config.directory.seed_interventions {
+            let path = config.resolve(path);
+            let bytes =
+                std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+            let emails: HashSet<String> = checked.valid.iter().map(|m| m.email.clone()).collect();
+            let talks = import::check_interventions_csv(
+                &bytes,
+                &emails,
+                &knowledge.vocabulary,
+                chrono::Utc::now().date_naive(),
+            );
+            if let Some(problem) = talks.fatal.first().cloned().or_else(|| {
+                talks
+                    .errors
+                    .first()
+                    .map(|e| format!("line {}: {}", e.line, e.reason))
+            }) {
+                return Err(anyhow!("{}: {problem}", path.display()));
+            }
+            let added = store.import_interventions(&talks.valid).await?;
+            tracing::info!(interventions = added, file = %path.display(), "sample talks loaded");
+        }
+    }
+    Ok(())
+}
+
+/// Validates a members file (CSV, or TOML by extension) against the store's organisations and
+/// directory.
+pub async fn check_members_file(
+    store: &dyn Store,
+    knowledge: &Knowledge,
+    path: &Path,
+) -> anyhow::Result<import::Checked<crate::core::directory::Member>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let today = chrono::Utc::now().date_naive();
+    let data = store.load_directory(today).await?;
+    let organisations: HashSet<String> = data.organisations.iter().map(|o| o.id.clone()).collect();
+    let directory = Directory::build(data, &knowledge.vocabulary, &knowledge.geography, today);
+    let ctx = ImportContext {
+        vocabulary: &knowledge.vocabulary,
+        geography: &knowledge.geography,
+        organisations: &organisations,
+        directory: &directory,
+    };
+    let is_toml = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    Ok(if is_toml {
+        import::check_members_toml(&bytes, &ctx)
+    } else {
+        import::check_members_csv(&bytes, &ctx)
+    })
+}
+
+/// The outbox worker with the console connector registered under `name`.
+pub fn console_worker(config: &Config, engine: &Engine, name: &str) -> OutboxWorker {
+    let mut worker = OutboxWorker::new(
+        engine.store().clone(),
+        retry_policy(config),
+        engine.outbox_signal(),
+    );
+    worker.register(name, Arc::new(crate::connectors::console::ConsoleOutbound));
+    worker
+}

@@ -1,0 +1,282 @@
+//! `bot.toml`: every option, with defaults, unknown keys rejected. Paths are relative to the
+//! directory of the config file. Secrets never live here (see each connector's `*_env` keys).
+
+use crate::core::lang::Lang;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub bot: BotConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub directory: DirectoryConfig,
+    #[serde(default)]
+    pub access: AccessConfig,
+    #[serde(default)]
+    pub search: SearchConfig,
+    #[serde(default)]
+    pub outbox: OutboxConfig,
+    #[serde(default)]
+    pub connectors: ConnectorsConfig,
+    /// Where relative paths start: the config file's directory.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BotConfig {
+    pub default_language: Lang,
+    pub timezone: String,
+    pub commands_dir: PathBuf,
+    pub prompts_dir: PathBuf,
+    pub log_level: String,
+    /// Logs go here instead of stderr (keeps the console clean).
+    pub log_file: Option<PathBuf>,
+}
+
+impl Default for BotConfig {
+    fn default() -> Self {
+        BotConfig {
+            default_language: Lang::Fr,
+            timezone: "Europe/Paris".into(),
+            commands_dir: "commands".into(),
+            prompts_dir: "prompts".into(),
+            log_level: "info".into(),
+            log_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "sqlite://passerelle.db".into(),
+            max_connections: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DirectoryConfig {
+    pub topics: PathBuf,
+    pub geography_dir: PathBuf,
+    pub organisations: Option<PathBuf>,
+    pub seed_members: Option<PathBuf>,
+    pub seed_interventions: Option<PathBuf>,
+}
+
+impl Default for DirectoryConfig {
+    fn default() -> Self {
+        DirectoryConfig {
+            topics: "data/topics.toml".into(),
+            geography_dir: "data/geo".into(),
+            organisations: Some("data/odf/organisations.csv".into()),
+            seed_members: None,
+            seed_interventions: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    pub admins: Vec<String>,
+    pub core_team: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    pub max_results: usize,
+    pub proposal_window_days: u64,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            max_results: 5,
+            proposal_window_days: 90,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxConfig {
+    pub max_attempts: i32,
+    pub initial_backoff_ms: u64,
+    pub max_backoff_secs: u64,
+    pub lease_secs: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 8,
+            initial_backoff_ms: 2000,
+            max_backoff_secs: 600,
+            lease_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConnectorsConfig {
+    pub console: ConsoleConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    pub enabled: bool,
+    /// The address the console speaks as: a member's email or Matrix id.
+    pub user: String,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            enabled: true,
+            user: "console@localhost".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file. `DATABASE_URL`, when set, overrides `store.url`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let source = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Self::parse(&source, path)?;
+        if let Ok(url) = std::env::var("DATABASE_URL")
+            && !url.is_empty()
+        {
+            config.store.url = url;
+        }
+        Ok(config)
+    }
+
+    pub fn parse(source: &str, path: &Path) -> Result<Self, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut config: Config = toml::from_str(source).map_err(|e| invalid(e.to_string()))?;
+        config.path = path.to_path_buf();
+        config.base_dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        config.timezone().map_err(invalid)?;
+        if config.search.max_results == 0 {
+            return Err(invalid("search.max_results must be at least 1".into()));
+        }
+        if config.outbox.max_attempts < 1 {
+            return Err(invalid("outbox.max_attempts must be at least 1".into()));
+        }
+        Ok(config)
+    }
+
+    pub fn timezone(&self) -> Result<chrono_tz::Tz, String> {
+        self.bot
+            .timezone
+            .parse()
+            .map_err(|_| format!("bot.timezone: unknown time zone '{}'", self.bot.timezone))
+    }
+
+    /// A path from the config, made relative to the config file.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base_dir.join(path)
+        }
+    }
+
+    /// The store URL, with a relative SQLite file made relative to the config file.
+    pub fn store_url(&self) -> String {
+        match self.store.url.strip_prefix("sqlite://") {
+            Some(file) if !file.starts_with('/') && !file.starts_with(':') => {
+                format!("sqlite://{}", self.resolve(Path::new(file)).display())
+            }
+            _ => self.store.url.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_errors_with_their_line() {
+        let error = Config::parse(
+            "[bot]\ndefault_language = \"fr\"\ncolour = \"blue\"\n",
+            Path::new("bot.toml"),
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("bot.toml"), "{message}");
+        assert!(message.contains("colour"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            ("[bot]\ndefault_language = \"de\"\n", "default_language"),
+            ("[bot]\ntimezone = \"Mars/Olympus\"\n", "timezone"),
+            ("[search]\nmax_results = 0\n", "max_results"),
+        ];
+        for (source, expected) in cases {
+            let message = Config::parse(source, Path::new("bot.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(expected), "{source}: {message}");
+        }
+    }
+
+    #[test]
+    fn relative_paths_follow_the_config_file() {
+        let config = Config::parse(
+            "[store]\nurl = \"sqlite://state/bot.db\"\n",
+            Path::new("/etc/passerelle/bot.toml"),
+        )
+        .unwrap();
+        assert_eq!(config.store_url(), "sqlite:///etc/passerelle/state/bot.db");
+        assert_eq!(
+            config.resolve(Path::new("commands")),
+            PathBuf::from("/etc/passerelle/commands")
+        );
+    }
+}

@@ -1,0 +1,4 @@
+//! One folder per outside system. A connector turns outside traffic into [`crate::engine::Inbound`]
+//! items and delivers outbox rows; it never decides anything.
+
+pub mod console;

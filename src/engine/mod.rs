@@ -1,0 +1,254 @@
+//! The one flow: an inbound item goes through its handler, and the changes and replies it
+//! produces are committed together; the outbox worker then delivers the replies.
+
+mod outbox;
+
+pub use outbox::{DeliveryError, Outbound, OutboxWorker, RetryPolicy, WorkerReport};
+
+use crate::commands::{self, Context, Registry};
+use crate::core::actions::{Action, Change};
+use crate::core::directory::{Directory, Member, Role};
+use crate::core::geo::Geography;
+use crate::core::lang::Lang;
+use crate::core::search::Weights;
+use crate::core::topics::Vocabulary;
+use crate::prompts::Prompts;
+use crate::store::{Committed, InboundKey, NewMessage, Store, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::Arc;
+use tokio::sync::{Mutex, Notify};
+
+/// Something a connector received: a chat line, a mail, a command line.
+#[derive(Debug, Clone)]
+pub struct Inbound {
+    pub key: InboundKey,
+    /// Connector that delivers the answer.
+    pub connector: String,
+    /// Where the answer goes, in the connector's terms (room and thread, address, …).
+    pub reply_to: String,
+    /// Who sent it: an email address or a Matrix id.
+    pub sender: String,
+    pub text: String,
+    /// A language the sender explicitly asked for.
+    pub lang: Option<Lang>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handled {
+    Done {
+        outbox_ids: Vec<i64>,
+        command: Option<String>,
+        lang: Lang,
+    },
+    /// Already processed: nothing done.
+    Duplicate,
+    /// Empty text: nothing to answer.
+    Ignored,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Settings of the engine, from `bot.toml`.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    pub default_lang: Lang,
+    pub timezone: chrono_tz::Tz,
+    pub max_results: usize,
+    pub weights: Weights,
+    /// Addresses that are admins / core team whatever the directory says.
+    pub admins: Vec<String>,
+    pub core_team: Vec<String>,
+    /// Proposals older than this many days no longer count against a speaker.
+    pub proposal_window_days: u64,
+}
+
+/// Everything loaded once at start: the data the handlers read.
+pub struct Knowledge {
+    pub registry: Registry,
+    pub prompts: Prompts,
+    pub vocabulary: Vocabulary,
+    pub geography: Geography,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    knowledge: Arc<Knowledge>,
+    settings: EngineSettings,
+    /// (directory version, day it was built for, snapshot).
+    cache: Mutex<Option<(i64, NaiveDate, Arc<Directory>)>>,
+    outbox_signal: Arc<Notify>,
+}
+
+impl Engine {
+    pub fn new(store: Arc<dyn Store>, knowledge: Arc<Knowledge>, settings: EngineSettings) -> Self {
+        Engine {
+            store,
+            knowledge,
+            settings,
+            cache: Mutex::new(None),
+            outbox_signal: Arc::new(Notify::new()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn knowledge(&self) -> &Arc<Knowledge> {
+        &self.knowledge
+    }
+
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// Woken whenever new outbox rows are committed.
+    pub fn outbox_signal(&self) -> Arc<Notify> {
+        self.outbox_signal.clone()
+    }
+
+    pub fn today(&self, now: DateTime<Utc>) -> NaiveDate {
+        now.with_timezone(&self.settings.timezone).date_naive()
+    }
+
+    /// The directory snapshot, rebuilt when the store changed or the day turned.
+    pub async fn directory(&self, today: NaiveDate) -> Result<Arc<Directory>, EngineError> {
+        let version = self.store.directory_version().await?;
+        let mut cache = self.cache.lock().await;
+        if let Some((v, day, directory)) = cache.as_ref()
+            && *v == version
+            && *day == today
+        {
+            return Ok(directory.clone());
+        }
+        let since = today - chrono::Days::new(self.settings.proposal_window_days);
+        let data = self.store.load_directory(since).await?;
+        let k = &self.knowledge;
+        let directory = Arc::new(Directory::build(data, &k.vocabulary, &k.geography, today));
+        *cache = Some((version, today, directory.clone()));
+        Ok(directory)
+    }
+
+    /// The role of a sender: the higher of the directory's and the config lists'.
+    pub fn role_of(&self, sender: &str, member: Option<&Member>) -> Role {
+        let listed = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case(sender));
+        let from_config = if listed(&self.settings.admins) {
+            Role::Admin
+        } else if listed(&self.settings.core_team) {
+            Role::CoreTeam
+        } else {
+            Role::Anyone
+        };
+        from_config.max(member.map(|m| m.access).unwrap_or(Role::Anyone))
+    }
+
+    pub async fn handle(&self, inbound: &Inbound) -> Result<Handled, EngineError> {
+        self.handle_at(inbound, Utc::now()).await
+    }
+
+    /// Handles one inbound item as of `now`.
+    pub async fn handle_at(
+        &self,
+        inbound: &Inbound,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, EngineError> {
+        let span = tracing::info_span!("inbound", source = %inbound.key.source, id = %inbound.key.external_id);
+        let _guard = span.enter();
+        if inbound.text.trim().is_empty() {
+            return Ok(Handled::Ignored);
+        }
+        if self.store.is_seen(&inbound.key).await? {
+            tracing::info!("duplicate inbound item ignored");
+            return Ok(Handled::Duplicate);
+        }
+        let today = self.today(now);
+        let directory = self.directory(today).await?;
+        let asker = directory.by_address(&inbound.sender);
+        let role = self.role_of(&inbound.sender, asker);
+        let k = &self.knowledge;
+        let ctx = Context {
+            registry: &k.registry,
+            prompts: &k.prompts,
+            vocabulary: &k.vocabulary,
+            geography: &k.geography,
+            directory: &directory,
+            asker,
+            role,
+            today,
+            default_lang: self.settings.default_lang,
+            max_results: self.settings.max_results,
+            weights: &self.settings.weights,
+        };
+        let (actions, command, lang) =
+            match commands::handle_line(&ctx, &inbound.text, inbound.lang) {
+                Ok(outcome) => (outcome.actions, outcome.command, outcome.lang),
+                Err(error) => {
+                    let lang = inbound
+                        .lang
+                        .or(asker.and_then(|m| m.preferred_lang))
+                        .unwrap_or(self.settings.default_lang);
+                    tracing::error!(%error, "a prompt failed to render");
+                    let reference = format!("{}:{}", inbound.key.source, inbound.key.external_id);
+                    let text = k.prompts.render(
+                        lang,
+                        "errors/internal",
+                        serde_json::json!({ "id": reference }),
+                    );
+                    (text.into_iter().map(Action::Reply).collect(), None, lang)
+                }
+            };
+        let mut changes: Vec<Change> = Vec::new();
+        let mut messages = Vec::new();
+        for action in actions {
+            match action {
+                Action::Change(change) => changes.push(change),
+                Action::Reply(body) => messages.push(NewMessage {
+                    idempotency_key: format!(
+                        "{}:{}:{}",
+                        inbound.key.source,
+                        inbound.key.external_id,
+                        messages.len()
+                    ),
+                    connector: inbound.connector.clone(),
+                    target: inbound.reply_to.clone(),
+                    body,
+                }),
+            }
+        }
+        match self
+            .store
+            .commit(&inbound.key, &changes, &messages, now)
+            .await?
+        {
+            Committed::Duplicate => {
+                tracing::info!("duplicate inbound item ignored");
+                Ok(Handled::Duplicate)
+            }
+            Committed::Applied { outbox_ids } => {
+                tracing::info!(command = command.as_deref().unwrap_or("-"), %lang, role = %role, changes = changes.len(), replies = outbox_ids.len(), "handled");
+                self.outbox_signal.notify_one();
+                Ok(Handled::Done {
+                    outbox_ids,
+                    command,
+                    lang,
+                })
+            }
+        }
+    }
+
+    /// A reply for when the store cannot be reached, in the sender's language if known.
+    pub fn unavailable_message(&self, inbound: &Inbound) -> Option<String> {
+        let lang = inbound
+            .lang
+            .or_else(|| crate::core::lang::detect(&inbound.text))
+            .unwrap_or(self.settings.default_lang);
+        self.knowledge
+            .prompts
+            .render(lang, "errors/unavailable", serde_json::json!({}))
+            .ok()
+    }
+}
