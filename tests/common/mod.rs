@@ -1,0 +1,86 @@
+//! Shared set-up for the integration tests: stores on both backends and the real data files.
+#![allow(dead_code)]
+
+use passerelle::app;
+use passerelle::config::Config;
+use passerelle::engine::Knowledge;
+use passerelle::store::{self, Store};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The shipped config, with the store replaced.
+pub fn config_with_store(url: &str) -> Config {
+    let source = std::fs::read_to_string(root().join("bot.toml")).unwrap();
+    let mut config = Config::parse(&source, &root().join("bot.toml")).unwrap();
+    config.store.url = url.to_string();
+    config.bot.log_file = None;
+    config
+}
+
+pub fn knowledge() -> Knowledge {
+    app::load_knowledge(&config_with_store("sqlite::memory:")).unwrap_or_else(|problems| panic!("{problems:?}"))
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+}
+
+/// A store on a backend, in a place of its own; the guard removes it.
+pub struct TestStore {
+    pub url: String,
+    pub store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+/// The PostgreSQL server the test command starts. The suite must run there too, so a missing
+/// server is a failure, not a skip.
+pub fn postgres_admin_url() -> String {
+    std::env::var("PASSERELLE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+pub async fn new_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().unwrap();
+            (format!("sqlite://{}", dir.path().join("test.db").display()), Some(dir))
+        }
+        Backend::Postgres => {
+            use sqlx::Connection;
+            let admin = postgres_admin_url();
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required (scripts/test.sh starts it): {e}"));
+            let name = unique("passerelle_test");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+            (format!("{base}/{name}"), None)
+        }
+    }
+}
+
+pub async fn test_store(backend: Backend) -> TestStore {
+    let (url, dir) = new_url(backend).await;
+    let store = store::open(&url, 4).await.unwrap();
+    store.migrate().await.unwrap();
+    TestStore { url, store, _dir: dir }
+}
+
+pub fn scratch_path(name: &str) -> PathBuf {
+    std::env::temp_dir().join(unique(name))
+}
