@@ -205,10 +205,19 @@ impl Registry {
 
     /// The command a line invokes, if any.
     pub fn parse(&self, line: &str) -> Option<Invocation> {
+        self.parse_in(line, None)
+    }
+
+    /// Like [`Registry::parse`], trying only the patterns of `only` when given (a word such as
+    /// "stats" is a command in both languages).
+    pub fn parse_in(&self, line: &str, only: Option<Lang>) -> Option<Invocation> {
         let trimmed = clean_line(line);
         let folded = Folded::new(trimmed);
         for (i, command) in self.commands.iter().enumerate() {
             for (lang, regex) in &command.patterns {
+                if only.is_some_and(|o| o != *lang) {
+                    continue;
+                }
                 let Some(captures) = regex.captures(&folded.text) else {
                     continue;
                 };

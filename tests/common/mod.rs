@@ -23,14 +23,22 @@ pub fn config_with_store(url: &str) -> Config {
 }
 
 pub fn knowledge() -> Knowledge {
-    app::load_knowledge(&config_with_store("sqlite::memory:")).unwrap_or_else(|problems| panic!("{problems:?}"))
+    app::load_knowledge(&config_with_store("sqlite::memory:"))
+        .unwrap_or_else(|problems| panic!("{problems:?}"))
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{prefix}_{}_{}_{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
 }
 
 /// A store on a backend, in a place of its own; the guard removes it.
@@ -51,23 +59,32 @@ pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
 /// The PostgreSQL server the test command starts. The suite must run there too, so a missing
 /// server is a failure, not a skip.
 pub fn postgres_admin_url() -> String {
-    std::env::var("PASSERELLE_TEST_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("PASSERELLE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 pub async fn new_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            (format!("sqlite://{}", dir.path().join("test.db").display()), Some(dir))
+            (
+                format!("sqlite://{}", dir.path().join("test.db").display()),
+                Some(dir),
+            )
         }
         Backend::Postgres => {
             use sqlx::Connection;
             let admin = postgres_admin_url();
             let mut conn = sqlx::PgConnection::connect(&admin)
                 .await
-                .unwrap_or_else(|e| panic!("PostgreSQL at {admin} is required (scripts/test.sh starts it): {e}"));
+                .unwrap_or_else(|e| {
+                    panic!("PostgreSQL at {admin} is required (scripts/test.sh starts it): {e}")
+                });
             let name = unique("passerelle_test");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
             let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
             (format!("{base}/{name}"), None)
         }
@@ -78,7 +95,11 @@ pub async fn test_store(backend: Backend) -> TestStore {
     let (url, dir) = new_url(backend).await;
     let store = store::open(&url, 4).await.unwrap();
     store.migrate().await.unwrap();
-    TestStore { url, store, _dir: dir }
+    TestStore {
+        url,
+        store,
+        _dir: dir,
+    }
 }
 
 pub fn scratch_path(name: &str) -> PathBuf {

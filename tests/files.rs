@@ -1,0 +1,230 @@
+//! The data the bot runs on: every command file loads and every example parses to its command
+//! with valid arguments; every prompt renders in both languages; broken files are named.
+
+mod common;
+
+use passerelle::commands::args::{self, ArgContext};
+use passerelle::commands::{HANDLERS, Registry};
+use passerelle::core::directory::{Directory, DirectoryData};
+use passerelle::core::lang::Lang;
+use passerelle::prompts::{Prompts, render_samples};
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn every_example_parses_to_its_command_with_valid_arguments() {
+    let knowledge = common::knowledge();
+    let registry = &knowledge.registry;
+    assert_eq!(registry.commands().len(), HANDLERS.len());
+    let sample = std::fs::read(common::root().join("data/sample/members.csv")).unwrap();
+    let organisations = passerelle::import::parse_organisations_csv(
+        &std::fs::read(common::root().join("data/odf/organisations.csv")).unwrap(),
+    )
+    .unwrap();
+    let ids = organisations.iter().map(|o| o.id.clone()).collect();
+    let empty = Directory::build(
+        DirectoryData::default(),
+        &knowledge.vocabulary,
+        &knowledge.geography,
+        "2026-11-26".parse().unwrap(),
+    );
+    let ctx = passerelle::import::ImportContext {
+        vocabulary: &knowledge.vocabulary,
+        geography: &knowledge.geography,
+        organisations: &ids,
+        directory: &empty,
+    };
+    let members = passerelle::import::check_members_csv(&sample, &ctx);
+    assert!(
+        members.errors.is_empty() && members.fatal.is_empty(),
+        "{:?} {:?}",
+        members.fatal,
+        members.errors
+    );
+    let data = DirectoryData {
+        members: members
+            .valid
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut m)| {
+                m.id = i as i64 + 1;
+                m
+            })
+            .collect(),
+        organisations,
+        ..Default::default()
+    };
+    let directory = Directory::build(
+        data,
+        &knowledge.vocabulary,
+        &knowledge.geography,
+        "2026-11-26".parse().unwrap(),
+    );
+    let arg_ctx = ArgContext {
+        vocabulary: &knowledge.vocabulary,
+        geography: &knowledge.geography,
+        directory: &directory,
+        registry,
+        today: "2026-11-26".parse().unwrap(),
+    };
+    let mut checked = 0;
+    for (i, command) in registry.commands().iter().enumerate() {
+        for lang in Lang::ALL {
+            for example in command.spec.examples.get(lang) {
+                let invocation = registry.parse(example).unwrap_or_else(|| {
+                    panic!(
+                        "{}: example '{example}' matches no command",
+                        command.file.display()
+                    )
+                });
+                assert_eq!(
+                    invocation.command,
+                    i,
+                    "{}: '{example}' parsed as {}",
+                    command.file.display(),
+                    registry.get(invocation.command).spec.name
+                );
+                let in_its_language = registry
+                    .parse_in(example, Some(lang))
+                    .map(|inv| inv.command);
+                assert_eq!(
+                    in_its_language,
+                    Some(i),
+                    "{}: '{example}' is listed as {lang}",
+                    command.file.display()
+                );
+                for spec in &command.spec.args {
+                    if let Some(raw) = invocation.args.get(&spec.name) {
+                        args::parse(spec, raw, &arg_ctx).unwrap_or_else(|e| {
+                            panic!(
+                                "{}: '{example}': argument {} = '{raw}': {e:?}",
+                                command.file.display(),
+                                spec.name
+                            )
+                        });
+                    } else {
+                        assert!(
+                            !spec.required,
+                            "{}: '{example}' lacks required {}",
+                            command.file.display(),
+                            spec.name
+                        );
+                    }
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 2 * HANDLERS.len());
+}
+
+#[test]
+fn every_prompt_renders_in_every_language() {
+    let prompts =
+        Prompts::load(&common::root().join("prompts")).unwrap_or_else(|e| panic!("{e:?}"));
+    let rendered = render_samples(&prompts, &common::root().join("prompts/samples.toml"))
+        .unwrap_or_else(|e| panic!("{e:#?}"));
+    assert_eq!(rendered, prompts.keys().count() * Lang::ALL.len());
+    // French and English really differ: a template copied without translation is a defect.
+    let samples: toml::Table = toml::from_str(
+        &std::fs::read_to_string(common::root().join("prompts/samples.toml")).unwrap(),
+    )
+    .unwrap();
+    for key in prompts.keys() {
+        let fr = prompts.render(Lang::Fr, key, &samples[key]).unwrap();
+        let en = prompts.render(Lang::En, key, &samples[key]).unwrap();
+        assert_ne!(fr, en, "prompt {key} is the same in both languages");
+    }
+}
+
+#[test]
+fn a_broken_command_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&common::root().join("commands"), dir.path());
+    let cases = [
+        ("patterns.fr = ['(unclosed']", "regex"),
+        ("colour = 'blue'", "unknown field"),
+        (
+            "patterns.fr = ['aide (?P<nope>.+)']",
+            "not a declared argument",
+        ),
+    ];
+    for (line, expected) in cases {
+        let file = dir.path().join("stats.toml");
+        let original = std::fs::read_to_string(common::root().join("commands/stats.toml")).unwrap();
+        let broken = original
+            .lines()
+            .filter(|l| !l.starts_with(line.split(' ').next().unwrap()))
+            .chain([line])
+            .collect::<Vec<_>>()
+            .join("\n");
+        std::fs::write(&file, broken).unwrap();
+        let errors = Registry::load(dir.path(), HANDLERS).unwrap_err();
+        let message = errors
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(message.contains("stats.toml"), "{line}: {message}");
+        assert!(message.contains(expected), "{line}: {message}");
+    }
+    std::fs::remove_file(dir.path().join("stats.toml")).unwrap();
+    let message = Registry::load(dir.path(), HANDLERS)
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<String>();
+    assert!(
+        message.contains("no command file for the built-in command 'stats'"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_broken_template_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&common::root().join("prompts"), dir.path());
+    let file = dir.path().join("fr/profile/back.j2");
+    std::fs::write(&file, "Bon retour !\n{% if %}\n").unwrap();
+    let message = Prompts::load(dir.path())
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<String>();
+    assert!(
+        message.contains("back.j2") && message.contains("line 2"),
+        "{message}"
+    );
+
+    std::fs::write(&file, "Bon retour {{ nom }} !\n").unwrap();
+    let prompts = Prompts::load(dir.path()).unwrap();
+    let errors = render_samples(&prompts, &dir.path().join("samples.toml")).unwrap_err();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("fr/profile/back") && e.contains("undefined")),
+        "{errors:?}"
+    );
+
+    std::fs::remove_file(dir.path().join("en/profile/back.j2")).unwrap();
+    let message = Prompts::load(dir.path())
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect::<String>();
+    assert!(
+        message.contains("'profile/back' exists in fr but not in en"),
+        "{message}"
+    );
+}
