@@ -32,23 +32,42 @@ fn member(email: &str, topics: &[&str]) -> Member {
         speaker_consent: true,
         access: Role::Member,
         preferred_lang: None,
-        unavailable: vec![Period { start: day("2027-01-10"), end: day("2027-01-20") }],
+        unavailable: vec![Period {
+            start: day("2027-01-10"),
+            end: day("2027-01-20"),
+        }],
     }
 }
 
 fn key(id: &str) -> InboundKey {
-    InboundKey { source: "test".into(), external_id: id.into() }
+    InboundKey {
+        source: "test".into(),
+        external_id: id.into(),
+    }
 }
 
 fn message(key: &str, connector: &str) -> NewMessage {
-    NewMessage { idempotency_key: key.into(), connector: connector.into(), target: "stdout".into(), body: format!("body {key}") }
+    NewMessage {
+        idempotency_key: key.into(),
+        connector: connector.into(),
+        target: "stdout".into(),
+        body: format!("body {key}"),
+    }
 }
 
 async fn seeded(backend: Backend) -> (common::TestStore, i64) {
     let t = test_store(backend).await;
-    let org = Organisation { id: "213500010".into(), name: "ACIGNE".into(), kind: "COM".into(), department: Some("35".into()) };
+    let org = Organisation {
+        id: "213500010".into(),
+        name: "ACIGNE".into(),
+        kind: "COM".into(),
+        department: Some("35".into()),
+    };
     t.store.upsert_organisations(&[org]).await.unwrap();
-    t.store.import_members(&[member("ana@example.org", &["licensing", "legal"])], now()).await.unwrap();
+    t.store
+        .import_members(&[member("ana@example.org", &["licensing", "legal"])], now())
+        .await
+        .unwrap();
     let data = t.store.load_directory(day("2026-01-01")).await.unwrap();
     let id = data.members[0].id;
     (t, id)
@@ -60,25 +79,67 @@ async fn commit_applies_changes_and_queues_messages_once() {
         let (t, id) = seeded(backend).await;
         let version = t.store.directory_version().await.unwrap();
         let changes = vec![
-            Change::AddTopics { member_id: id, topics: vec!["standards".into()] },
-            Change::SetLanguage { member_id: id, lang: Lang::En },
-            Change::RecordProposals { member_ids: vec![id], on: day("2026-11-26") },
+            Change::AddTopics {
+                member_id: id,
+                topics: vec!["standards".into()],
+            },
+            Change::SetLanguage {
+                member_id: id,
+                lang: Lang::En,
+            },
+            Change::RecordProposals {
+                member_ids: vec![id],
+                on: day("2026-11-26"),
+            },
         ];
-        let outcome = t.store.commit(&key("1"), &changes, &[message("k1", "console"), message("k2", "console")], now()).await.unwrap();
-        let Committed::Applied { outbox_ids } = outcome else { panic!("{backend:?}: not applied") };
+        let outcome = t
+            .store
+            .commit(
+                &key("1"),
+                &changes,
+                &[message("k1", "console"), message("k2", "console")],
+                now(),
+            )
+            .await
+            .unwrap();
+        let Committed::Applied { outbox_ids } = outcome else {
+            panic!("{backend:?}: not applied")
+        };
         assert_eq!(outbox_ids.len(), 2, "{backend:?}");
         assert!(t.store.is_seen(&key("1")).await.unwrap());
-        assert!(t.store.directory_version().await.unwrap() > version, "{backend:?}: version not bumped");
+        assert!(
+            t.store.directory_version().await.unwrap() > version,
+            "{backend:?}: version not bumped"
+        );
 
         // A second delivery of the same item does nothing at all.
-        let again = t.store.commit(&key("1"), &changes, &[message("k3", "console")], now()).await.unwrap();
+        let again = t
+            .store
+            .commit(&key("1"), &changes, &[message("k3", "console")], now())
+            .await
+            .unwrap();
         assert_eq!(again, Committed::Duplicate, "{backend:?}");
-        let claimed = t.store.claim_outbox("console", now(), Duration::seconds(60), 10).await.unwrap();
-        assert_eq!(claimed.iter().map(|m| m.idempotency_key.as_str()).collect::<Vec<_>>(), vec!["k1", "k2"], "{backend:?}");
+        let claimed = t
+            .store
+            .claim_outbox("console", now(), Duration::seconds(60), 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            claimed
+                .iter()
+                .map(|m| m.idempotency_key.as_str())
+                .collect::<Vec<_>>(),
+            vec!["k1", "k2"],
+            "{backend:?}"
+        );
 
         let data = t.store.load_directory(day("2026-01-01")).await.unwrap();
         let m = &data.members[0];
-        assert_eq!(m.topics, vec!["licensing", "legal", "standards"], "{backend:?}: topic order kept");
+        assert_eq!(
+            m.topics,
+            vec!["licensing", "legal", "standards"],
+            "{backend:?}: topic order kept"
+        );
         assert_eq!(m.preferred_lang, Some(Lang::En), "{backend:?}");
         assert_eq!(data.proposals.len(), 1, "{backend:?}");
         assert_eq!(data.proposals[0].recent, 1, "{backend:?}");
@@ -90,13 +151,35 @@ async fn a_failing_change_leaves_nothing_behind() {
     for backend in BACKENDS {
         let (t, _) = seeded(backend).await;
         // Member 999999 does not exist: the foreign key fails the whole transaction.
-        let changes = vec![Change::AddTopics { member_id: 999_999, topics: vec!["legal".into()] }];
-        let result = t.store.commit(&key("bad"), &changes, &[message("kb", "console")], now()).await;
+        let changes = vec![Change::AddTopics {
+            member_id: 999_999,
+            topics: vec!["legal".into()],
+        }];
+        let result = t
+            .store
+            .commit(&key("bad"), &changes, &[message("kb", "console")], now())
+            .await;
         assert!(result.is_err(), "{backend:?}: expected an error");
-        assert!(!t.store.is_seen(&key("bad")).await.unwrap(), "{backend:?}: half-written inbound");
-        assert!(t.store.claim_outbox("console", now(), Duration::seconds(60), 10).await.unwrap().is_empty(), "{backend:?}: half-written outbox");
+        assert!(
+            !t.store.is_seen(&key("bad")).await.unwrap(),
+            "{backend:?}: half-written inbound"
+        );
+        assert!(
+            t.store
+                .claim_outbox("console", now(), Duration::seconds(60), 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend:?}: half-written outbox"
+        );
         // The same item can then be processed properly.
-        assert!(matches!(t.store.commit(&key("bad"), &[], &[message("kb", "console")], now()).await.unwrap(), Committed::Applied { .. }));
+        assert!(matches!(
+            t.store
+                .commit(&key("bad"), &[], &[message("kb", "console")], now())
+                .await
+                .unwrap(),
+            Committed::Applied { .. }
+        ));
     }
 }
 
@@ -107,7 +190,14 @@ async fn member_import_is_idempotent_and_replaces_lists() {
         let mut updated = member("ANA@example.org", &["reuse"]);
         updated.unavailable.clear();
         updated.access = Role::CoreTeam;
-        let counts = t.store.import_members(&[updated.clone(), member("bo@example.org", &["legal"])], now()).await.unwrap();
+        let counts = t
+            .store
+            .import_members(
+                &[updated.clone(), member("bo@example.org", &["legal"])],
+                now(),
+            )
+            .await
+            .unwrap();
         assert_eq!((counts.created, counts.updated), (1, 1), "{backend:?}");
         let counts = t.store.import_members(&[updated], now()).await.unwrap();
         assert_eq!((counts.created, counts.updated), (0, 1), "{backend:?}");
@@ -124,22 +214,62 @@ async fn member_import_is_idempotent_and_replaces_lists() {
 async fn directory_round_trips_every_field() {
     for backend in BACKENDS {
         let (t, id) = seeded(backend).await;
-        let talk = Intervention { member_id: 0, date: day("2026-10-02"), topic: Some("legal".into()), event: "Forum".into() };
-        let rows = vec![("ana@example.org".to_string(), talk.clone()), ("nobody@example.org".to_string(), talk.clone())];
-        assert_eq!(t.store.import_interventions(&rows).await.unwrap(), 1, "{backend:?}: unknown email skipped");
-        assert_eq!(t.store.import_interventions(&rows).await.unwrap(), 0, "{backend:?}: talk not doubled");
+        let talk = Intervention {
+            member_id: 0,
+            date: day("2026-10-02"),
+            topic: Some("legal".into()),
+            event: "Forum".into(),
+        };
+        let rows = vec![
+            ("ana@example.org".to_string(), talk.clone()),
+            ("nobody@example.org".to_string(), talk.clone()),
+        ];
+        assert_eq!(
+            t.store.import_interventions(&rows).await.unwrap(),
+            1,
+            "{backend:?}: unknown email skipped"
+        );
+        assert_eq!(
+            t.store.import_interventions(&rows).await.unwrap(),
+            0,
+            "{backend:?}: talk not doubled"
+        );
         let data = t.store.load_directory(day("2026-01-01")).await.unwrap();
         let mut expected = member("ana@example.org", &["licensing", "legal"]);
         expected.id = id;
         assert_eq!(data.members, vec![expected], "{backend:?}");
-        assert_eq!(data.interventions, vec![Intervention { member_id: id, ..talk }], "{backend:?}");
+        assert_eq!(
+            data.interventions,
+            vec![Intervention {
+                member_id: id,
+                ..talk
+            }],
+            "{backend:?}"
+        );
         assert_eq!(data.organisations.len(), 1, "{backend:?}");
         t.store
-            .commit(&key("c"), &[Change::ClearUnavailability { member_id: id, from: day("2027-01-15") }, Change::SetConsent { member_id: id, consent: false }], &[], now())
+            .commit(
+                &key("c"),
+                &[
+                    Change::ClearUnavailability {
+                        member_id: id,
+                        from: day("2027-01-15"),
+                    },
+                    Change::SetConsent {
+                        member_id: id,
+                        consent: false,
+                    },
+                ],
+                &[],
+                now(),
+            )
             .await
             .unwrap();
         let data = t.store.load_directory(day("2026-01-01")).await.unwrap();
-        assert!(data.members[0].unavailable.is_empty(), "{backend:?}: a period still running is cleared");
+        assert!(
+            data.members[0].unavailable.is_empty(),
+            "{backend:?}: a period still running is cleared"
+        );
         assert!(!data.members[0].speaker_consent, "{backend:?}");
     }
 }
@@ -148,30 +278,109 @@ async fn directory_round_trips_every_field() {
 async fn outbox_claims_lease_retries_and_gives_up() {
     for backend in BACKENDS {
         let t = common::test_store(backend).await;
-        let messages = [message("a", "console"), message("b", "console"), message("c", "matrix")];
-        t.store.commit(&key("o"), &[], &messages, now()).await.unwrap();
+        let messages = [
+            message("a", "console"),
+            message("b", "console"),
+            message("c", "matrix"),
+        ];
+        t.store
+            .commit(&key("o"), &[], &messages, now())
+            .await
+            .unwrap();
 
-        let first = t.store.claim_outbox("console", now(), Duration::seconds(60), 10).await.unwrap();
+        let first = t
+            .store
+            .claim_outbox("console", now(), Duration::seconds(60), 10)
+            .await
+            .unwrap();
         assert_eq!(first.len(), 2, "{backend:?}: only this connector's rows");
         assert!(first.iter().all(|m| m.attempts == 1), "{backend:?}");
-        assert!(t.store.claim_outbox("console", now(), Duration::seconds(60), 10).await.unwrap().is_empty(), "{backend:?}: leased rows are not claimed twice");
+        assert!(
+            t.store
+                .claim_outbox("console", now(), Duration::seconds(60), 10)
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend:?}: leased rows are not claimed twice"
+        );
 
         t.store.outbox_delivered(first[0].id, now()).await.unwrap();
-        t.store.outbox_retry(first[1].id, "server down", now() + Duration::seconds(30)).await.unwrap();
-        assert!(t.store.claim_outbox("console", now() + Duration::seconds(10), Duration::seconds(60), 10).await.unwrap().is_empty(), "{backend:?}: not due yet");
-        let retry = t.store.claim_outbox("console", now() + Duration::seconds(31), Duration::seconds(60), 10).await.unwrap();
+        t.store
+            .outbox_retry(first[1].id, "server down", now() + Duration::seconds(30))
+            .await
+            .unwrap();
+        assert!(
+            t.store
+                .claim_outbox(
+                    "console",
+                    now() + Duration::seconds(10),
+                    Duration::seconds(60),
+                    10
+                )
+                .await
+                .unwrap()
+                .is_empty(),
+            "{backend:?}: not due yet"
+        );
+        let retry = t
+            .store
+            .claim_outbox(
+                "console",
+                now() + Duration::seconds(31),
+                Duration::seconds(60),
+                10,
+            )
+            .await
+            .unwrap();
         assert_eq!((retry.len(), retry[0].attempts), (1, 2), "{backend:?}");
         assert_eq!(retry[0].last_error.as_deref(), Some("server down"));
         t.store.outbox_dead(retry[0].id, "gave up").await.unwrap();
-        assert_eq!(t.store.outbox_get(retry[0].id).await.unwrap().unwrap().status, "dead");
-        assert_eq!(t.store.outbox_get(first[0].id).await.unwrap().unwrap().status, "done");
+        assert_eq!(
+            t.store
+                .outbox_get(retry[0].id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            "dead"
+        );
+        assert_eq!(
+            t.store
+                .outbox_get(first[0].id)
+                .await
+                .unwrap()
+                .unwrap()
+                .status,
+            "done"
+        );
 
         // A worker that died holding a claim: after the lease, another worker takes the row over.
-        let matrix = t.store.claim_outbox("matrix", now(), Duration::seconds(60), 10).await.unwrap();
+        let matrix = t
+            .store
+            .claim_outbox("matrix", now(), Duration::seconds(60), 10)
+            .await
+            .unwrap();
         assert_eq!(matrix.len(), 1);
-        let taken_over = t.store.claim_outbox("matrix", now() + Duration::seconds(61), Duration::seconds(60), 10).await.unwrap();
-        assert_eq!(taken_over.iter().map(|m| m.id).collect::<Vec<_>>(), vec![matrix[0].id], "{backend:?}");
-        assert_eq!(t.store.outbox_next_due().await.unwrap(), Some(now()), "{backend:?}");
+        let taken_over = t
+            .store
+            .claim_outbox(
+                "matrix",
+                now() + Duration::seconds(61),
+                Duration::seconds(60),
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            taken_over.iter().map(|m| m.id).collect::<Vec<_>>(),
+            vec![matrix[0].id],
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store.outbox_next_due().await.unwrap(),
+            Some(now()),
+            "{backend:?}"
+        );
     }
 }
 
@@ -179,11 +388,21 @@ async fn outbox_claims_lease_retries_and_gives_up() {
 async fn concurrent_claims_never_share_a_row() {
     for backend in BACKENDS {
         let t = common::test_store(backend).await;
-        let messages: Vec<NewMessage> = (0..60).map(|i| message(&format!("m{i}"), "console")).collect();
-        t.store.commit(&key("many"), &[], &messages, now()).await.unwrap();
+        let messages: Vec<NewMessage> = (0..60)
+            .map(|i| message(&format!("m{i}"), "console"))
+            .collect();
+        t.store
+            .commit(&key("many"), &[], &messages, now())
+            .await
+            .unwrap();
         let claims = (0..4).map(|_| {
             let store = t.store.clone();
-            tokio::spawn(async move { store.claim_outbox("console", now(), Duration::seconds(60), 7).await.unwrap() })
+            tokio::spawn(async move {
+                store
+                    .claim_outbox("console", now(), Duration::seconds(60), 7)
+                    .await
+                    .unwrap()
+            })
         });
         let mut ids: Vec<i64> = Vec::new();
         for claim in claims {
