@@ -41,4 +41,4 @@ export PASSERELLE_TEST_POSTGRES="${PASSERELLE_TEST_POSTGRES:-postgres://postgres
 unset DATABASE_URL
 
 echo "== cargo test"
-cargo test --locked
+cargo test --locked --lib --bins --tests

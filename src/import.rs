@@ -346,8 +346,11 @@ fn validate(raws: Vec<(usize, RawMember)>, ctx: &ImportContext<'_>, checked: &mu
             "yes" | "oui" | "true" | "1" | "y" | "o" => true,
             // Consent is never assumed.
             "" | "no" | "non" | "false" | "0" | "n" => false,
-            other => {
-                reasons.push(format!("speaker_consent '{other}' should be yes or no"));
+            _ => {
+                reasons.push(format!(
+                    "speaker_consent '{}' should be yes or no",
+                    raw.speaker_consent.trim()
+                ));
                 false
             }
         };

@@ -59,6 +59,7 @@ enum Command {
 enum ImportCommand {
     /// Members from a CSV or TOML file: created or updated by email, all or nothing.
     Members {
+        /// The members file: CSV with a header line, or TOML with [[member]] tables.
         file: PathBuf,
         /// Import the valid rows even when some rows are invalid.
         #[arg(long)]
@@ -66,7 +67,9 @@ enum ImportCommand {
     },
     /// Past talks (email,date,topic,event) used for fairness in speaker search.
     Interventions {
+        /// The CSV file of past talks.
         file: PathBuf,
+        /// Import the valid rows even when some rows are invalid.
         #[arg(long)]
         skip_invalid: bool,
     },

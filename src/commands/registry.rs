@@ -129,7 +129,9 @@ impl Registry {
             }
         }
         for handler in handlers {
-            if !commands.iter().any(|c: &Command| c.spec.name == *handler) {
+            let file = dir.join(format!("{handler}.toml"));
+            let already_reported = errors.iter().any(|e| matches!(e, RegistryError::Invalid { path, .. } | RegistryError::Read { path, .. } if *path == file));
+            if !already_reported && !commands.iter().any(|c: &Command| c.spec.name == *handler) {
                 errors.push(RegistryError::Invalid {
                     path: dir.join(format!("{handler}.toml")),
                     message: format!("no command file for the built-in command '{handler}'"),
