@@ -181,6 +181,8 @@ pub struct Directory {
     pub histories: Vec<History>,
     /// The department index of each member, in the geography.
     pub departments: Vec<Option<usize>>,
+    /// Each member's topics as vocabulary indexes (ranking compares these, not strings).
+    pub topic_indexes: Vec<Vec<TopicIdx>>,
     organisations: HashMap<String, Organisation>,
     by_email: HashMap<String, usize>,
     by_matrix: HashMap<String, usize>,
@@ -242,6 +244,15 @@ impl Directory {
                 }
             }
         }
+        let topic_indexes = members
+            .iter()
+            .map(|m| {
+                m.topics
+                    .iter()
+                    .filter_map(|t| vocabulary.by_id(t))
+                    .collect()
+            })
+            .collect();
         let departments = members
             .iter()
             .map(|m| {
@@ -269,6 +280,7 @@ impl Directory {
             members,
             histories,
             departments,
+            topic_indexes,
             speakers_by_topic,
             built_on: today,
         }

@@ -105,6 +105,8 @@ pub fn search(
     let query_region = query.place.map(|p| geography.region_of(p));
     let query_point = query.place.and_then(|p| geography.point(p));
     let today = directory.built_on;
+    // Score every candidate without allocating; only the kept few get their reasons built.
+    let mut scored: Vec<(f64, u32, Option<Nearness>, bool)> = Vec::with_capacity(candidates.len());
     for candidate in candidates {
         let i = candidate as usize;
         let member = &directory.members[i];
@@ -120,18 +122,9 @@ pub fn search(
             outcome.unavailable += 1;
             continue;
         }
-        let matched_topics: Vec<TopicIdx> = query
-            .topics
-            .iter()
-            .copied()
-            .filter(|&t| {
-                member
-                    .topics
-                    .iter()
-                    .any(|id| vocabulary.by_id(id) == Some(t))
-            })
-            .collect();
-        let mut score = weights.topic * matched_topics.len() as f64 / query.topics.len() as f64;
+        let topics = &directory.topic_indexes[i];
+        let matched = query.topics.iter().filter(|t| topics.contains(t)).count();
+        let mut score = weights.topic * matched as f64 / query.topics.len() as f64;
 
         let nearness = match (query.place, directory.departments[i]) {
             (Some(place), Some(department)) => {
@@ -165,31 +158,47 @@ pub fn search(
         if newcomer {
             score += weights.newcomer;
         }
-        outcome.ranked.push(Ranked {
-            member: i,
-            score,
-            matched_topics,
-            nearness,
-            newcomer,
-        });
+        scored.push((score, candidate, nearness, newcomer));
     }
 
     // Highest score first; among equals, whoever was proposed least, then the older record.
-    outcome.ranked.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
+    let order = |a: &(f64, u32, Option<Nearness>, bool), b: &(f64, u32, Option<Nearness>, bool)| {
+        let (ha, hb) = (
+            &directory.histories[a.1 as usize],
+            &directory.histories[b.1 as usize],
+        );
+        b.0.total_cmp(&a.0)
+            .then_with(|| ha.recent_proposals.cmp(&hb.recent_proposals))
             .then_with(|| {
-                directory.histories[a.member]
-                    .recent_proposals
-                    .cmp(&directory.histories[b.member].recent_proposals)
-            })
-            .then_with(|| {
-                directory.members[a.member]
+                directory.members[a.1 as usize]
                     .id
-                    .cmp(&directory.members[b.member].id)
+                    .cmp(&directory.members[b.1 as usize].id)
             })
-    });
-    outcome.ranked.truncate(limit);
+    };
+    if limit > 0 && scored.len() > limit {
+        scored.select_nth_unstable_by(limit - 1, order);
+    }
+    scored.truncate(limit);
+    scored.sort_by(order);
+    outcome.ranked = scored
+        .into_iter()
+        .map(|(score, candidate, nearness, newcomer)| {
+            let topics = &directory.topic_indexes[candidate as usize];
+            let matched_topics = query
+                .topics
+                .iter()
+                .copied()
+                .filter(|t| topics.contains(t))
+                .collect();
+            Ranked {
+                member: candidate as usize,
+                score,
+                matched_topics,
+                nearness,
+                newcomer,
+            }
+        })
+        .collect();
 
     if outcome.ranked.is_empty() {
         outcome.suggestions = nearby_topics(directory, vocabulary, &query.topics);
