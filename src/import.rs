@@ -10,6 +10,17 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 
+/// A CSV reader that ignores a UTF-8 byte-order mark and accepts rows of any length (rows are
+/// checked against the header one by one, so the error names the line).
+fn csv_reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    csv::ReaderBuilder::new().flexible(true).from_reader(bytes)
+}
+
+fn line_of(position: Option<&csv::Position>) -> usize {
+    position.map(|p| p.line() as usize).unwrap_or(0)
+}
+
 /// Columns of a members CSV; `email` and `name` are required.
 pub const MEMBER_COLUMNS: &[&str] = &[
     "email",
@@ -122,8 +133,7 @@ impl StringOrList {
 
 pub fn check_members_csv(bytes: &[u8], ctx: &ImportContext<'_>) -> Checked<Member> {
     let mut checked = Checked::default();
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+    let mut reader = csv_reader(bytes);
     let headers: Vec<String> = match reader.byte_headers() {
         Ok(h) => h
             .iter()
@@ -166,15 +176,14 @@ pub fn check_members_csv(bytes: &[u8], ctx: &ImportContext<'_>) -> Checked<Membe
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
                 checked.errors.push(RowError {
-                    line,
+                    line: line_of(e.position()),
                     reason: format!("unreadable row: {e}"),
                 });
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+        let line = line_of(record.position());
         if record.len() != headers.len() {
             checked.errors.push(RowError {
                 line,
@@ -444,8 +453,7 @@ pub fn check_interventions_csv(
     today: NaiveDate,
 ) -> Checked<(String, Intervention)> {
     let mut checked = Checked::default();
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut reader = csv::Reader::from_reader(bytes);
+    let mut reader = csv_reader(bytes);
     let headers: Vec<String> = match reader.headers() {
         Ok(h) => h.iter().map(|s| s.trim().to_lowercase()).collect(),
         Err(e) => {
@@ -469,15 +477,14 @@ pub fn check_interventions_csv(
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map(|p| p.line() as usize).unwrap_or(0);
                 checked.errors.push(RowError {
-                    line,
+                    line: line_of(e.position()),
                     reason: format!("unreadable row: {e}"),
                 });
                 continue;
             }
         };
-        let line = record.position().map(|p| p.line() as usize).unwrap_or(0);
+        let line = line_of(record.position());
         let field = |i: usize| record.get(i).unwrap_or("").trim().to_string();
         let mut reasons = Vec::new();
         let email = field(email_at).to_lowercase();
@@ -529,8 +536,7 @@ pub fn check_interventions_csv(
 pub fn parse_organisations_csv(
     bytes: &[u8],
 ) -> Result<Vec<crate::core::directory::Organisation>, String> {
-    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
-    let mut reader = csv::Reader::from_reader(bytes);
+    let mut reader = csv_reader(bytes);
     let headers = reader.headers().map_err(|e| e.to_string())?.clone();
     let column = |name: &str| {
         headers

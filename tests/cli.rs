@@ -4,6 +4,8 @@
 //! Each test gets a tempdir of its own holding `bot.toml` and the SQLite store; the config points
 //! to the repository's data files by absolute path, so tests run in parallel.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -15,30 +17,13 @@ const SAMPLE_ADMIN: &str = "dominique.lefevre@example.org";
 /// People in `members.csv` / `members.toml`.
 const FIXTURE_MEMBERS: usize = 6;
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn fixture(name: &str) -> PathBuf {
-    root().join("tests/fixtures/import").join(name)
+    common::root().join("tests/fixtures/import").join(name)
 }
 
 /// A path as a TOML string.
 fn quoted(path: &Path) -> String {
     format!("{:?}", path.display().to_string())
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// What a run of the binary left behind.
@@ -84,8 +69,8 @@ impl Sandbox {
         let sandbox = Sandbox {
             dir: tempfile::tempdir().unwrap(),
             seed,
-            commands_dir: root().join("commands"),
-            prompts_dir: root().join("prompts"),
+            commands_dir: common::root().join("commands"),
+            prompts_dir: common::root().join("prompts"),
         };
         sandbox.write_config(&sandbox.config_text());
         sandbox
@@ -100,7 +85,7 @@ impl Sandbox {
     }
 
     fn config_text(&self) -> String {
-        let data = root().join("data");
+        let data = common::root().join("data");
         let (seed, console_user) = match self.seed {
             Seed::Empty => (String::new(), FIXTURE_ADMIN),
             Seed::Sample => (
@@ -134,7 +119,7 @@ impl Sandbox {
     /// there, so the test may break a file; returns the copy.
     fn local_copy(&mut self, name: &str) -> PathBuf {
         let copy = self.path(name);
-        copy_dir(&root().join(name), &copy);
+        common::copy_dir(&common::root().join(name), &copy);
         match name {
             "commands" => self.commands_dir = copy.clone(),
             "prompts" => self.prompts_dir = copy.clone(),

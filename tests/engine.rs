@@ -91,6 +91,10 @@ impl Bot {
         }
     }
 
+    async fn outbox_row(&self, id: i64) -> OutboxMessage {
+        self.engine.store().outbox_get(id).await.unwrap().unwrap()
+    }
+
     /// Sends a line and returns the one reply delivered for it.
     async fn say(&self, sender: &str, text: &str) -> String {
         let handled = self
@@ -252,13 +256,7 @@ async fn a_failed_delivery_is_retried_later_and_delivered_once() {
         1
     );
     assert_eq!(bot.recorder.delivered.lock().unwrap().len(), 1);
-    let row = bot
-        .engine
-        .store()
-        .outbox_get(outbox_ids[0])
-        .await
-        .unwrap()
-        .unwrap();
+    let row = bot.outbox_row(outbox_ids[0]).await;
     assert_eq!((row.status.as_str(), row.attempts), ("done", 3));
 }
 
@@ -279,13 +277,7 @@ async fn a_rejected_delivery_is_kept_as_dead() {
         panic!()
     };
     assert_eq!(bot.worker.run_once(now()).await.unwrap().dead, 1);
-    let row = bot
-        .engine
-        .store()
-        .outbox_get(outbox_ids[0])
-        .await
-        .unwrap()
-        .unwrap();
+    let row = bot.outbox_row(outbox_ids[0]).await;
     assert_eq!(row.status, "dead");
     assert!(row.last_error.unwrap().contains("rejected"));
 }

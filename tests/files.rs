@@ -9,17 +9,13 @@ use passerelle::core::directory::{Directory, DirectoryData};
 use passerelle::core::lang::Lang;
 use passerelle::prompts::{Prompts, render_samples};
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
+/// Every error of a failed load, as one text to search.
+fn joined<E: std::fmt::Display>(errors: Vec<E>) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[test]
@@ -151,7 +147,7 @@ fn every_prompt_renders_in_every_language() {
 #[test]
 fn a_broken_command_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&common::root().join("commands"), dir.path());
+    common::copy_dir(&common::root().join("commands"), dir.path());
     let cases = [
         ("patterns.fr = ['(unclosed']", "regex"),
         ("colour = 'blue'", "unknown field"),
@@ -170,21 +166,12 @@ fn a_broken_command_file_is_named() {
             .collect::<Vec<_>>()
             .join("\n");
         std::fs::write(&file, broken).unwrap();
-        let errors = Registry::load(dir.path(), HANDLERS).unwrap_err();
-        let message = errors
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n");
+        let message = joined(Registry::load(dir.path(), HANDLERS).unwrap_err());
         assert!(message.contains("stats.toml"), "{line}: {message}");
         assert!(message.contains(expected), "{line}: {message}");
     }
     std::fs::remove_file(dir.path().join("stats.toml")).unwrap();
-    let message = Registry::load(dir.path(), HANDLERS)
-        .unwrap_err()
-        .iter()
-        .map(ToString::to_string)
-        .collect::<String>();
+    let message = joined(Registry::load(dir.path(), HANDLERS).unwrap_err());
     assert!(
         message.contains("no command file for the built-in command 'stats'"),
         "{message}"
@@ -194,14 +181,10 @@ fn a_broken_command_file_is_named() {
 #[test]
 fn a_broken_template_is_named_with_its_line() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&common::root().join("prompts"), dir.path());
+    common::copy_dir(&common::root().join("prompts"), dir.path());
     let file = dir.path().join("fr/profile/back.j2");
     std::fs::write(&file, "Bon retour !\n{% if %}\n").unwrap();
-    let message = Prompts::load(dir.path())
-        .unwrap_err()
-        .iter()
-        .map(ToString::to_string)
-        .collect::<String>();
+    let message = joined(Prompts::load(dir.path()).unwrap_err());
     assert!(
         message.contains("back.j2") && message.contains("line 2"),
         "{message}"
@@ -218,11 +201,7 @@ fn a_broken_template_is_named_with_its_line() {
     );
 
     std::fs::remove_file(dir.path().join("en/profile/back.j2")).unwrap();
-    let message = Prompts::load(dir.path())
-        .unwrap_err()
-        .iter()
-        .map(ToString::to_string)
-        .collect::<String>();
+    let message = joined(Prompts::load(dir.path()).unwrap_err());
     assert!(
         message.contains("'profile/back' exists in fr but not in en"),
         "{message}"

@@ -7,7 +7,7 @@ use common::{BACKENDS, Backend, test_store};
 use passerelle::core::actions::Change;
 use passerelle::core::directory::{Intervention, JobRole, Member, Organisation, Period, Role};
 use passerelle::core::lang::Lang;
-use passerelle::store::{Committed, InboundKey, NewMessage};
+use passerelle::store::{Committed, InboundKey, NewMessage, OutboxMessage};
 
 fn now() -> DateTime<Utc> {
     "2026-11-26T10:00:00Z".parse().unwrap()
@@ -53,6 +53,23 @@ fn message(key: &str, connector: &str) -> NewMessage {
         target: "stdout".into(),
         body: format!("body {key}"),
     }
+}
+
+/// Claims up to ten rows of `connector`, `after` seconds past `now()`, with a 60-second lease.
+async fn claim(t: &common::TestStore, connector: &str, after: i64) -> Vec<OutboxMessage> {
+    t.store
+        .claim_outbox(
+            connector,
+            now() + Duration::seconds(after),
+            Duration::seconds(60),
+            10,
+        )
+        .await
+        .unwrap()
+}
+
+async fn status(t: &common::TestStore, id: i64) -> String {
+    t.store.outbox_get(id).await.unwrap().unwrap().status
 }
 
 async fn seeded(backend: Backend) -> (common::TestStore, i64) {
@@ -119,11 +136,7 @@ async fn commit_applies_changes_and_queues_messages_once() {
             .await
             .unwrap();
         assert_eq!(again, Committed::Duplicate, "{backend:?}");
-        let claimed = t
-            .store
-            .claim_outbox("console", now(), Duration::seconds(60), 10)
-            .await
-            .unwrap();
+        let claimed = claim(&t, "console", 0).await;
         assert_eq!(
             claimed
                 .iter()
@@ -165,11 +178,7 @@ async fn a_failing_change_leaves_nothing_behind() {
             "{backend:?}: half-written inbound"
         );
         assert!(
-            t.store
-                .claim_outbox("console", now(), Duration::seconds(60), 10)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&t, "console", 0).await.is_empty(),
             "{backend:?}: half-written outbox"
         );
         // The same item can then be processed properly.
@@ -288,19 +297,11 @@ async fn outbox_claims_lease_retries_and_gives_up() {
             .await
             .unwrap();
 
-        let first = t
-            .store
-            .claim_outbox("console", now(), Duration::seconds(60), 10)
-            .await
-            .unwrap();
+        let first = claim(&t, "console", 0).await;
         assert_eq!(first.len(), 2, "{backend:?}: only this connector's rows");
         assert!(first.iter().all(|m| m.attempts == 1), "{backend:?}");
         assert!(
-            t.store
-                .claim_outbox("console", now(), Duration::seconds(60), 10)
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&t, "console", 0).await.is_empty(),
             "{backend:?}: leased rows are not claimed twice"
         );
 
@@ -310,67 +311,20 @@ async fn outbox_claims_lease_retries_and_gives_up() {
             .await
             .unwrap();
         assert!(
-            t.store
-                .claim_outbox(
-                    "console",
-                    now() + Duration::seconds(10),
-                    Duration::seconds(60),
-                    10
-                )
-                .await
-                .unwrap()
-                .is_empty(),
+            claim(&t, "console", 10).await.is_empty(),
             "{backend:?}: not due yet"
         );
-        let retry = t
-            .store
-            .claim_outbox(
-                "console",
-                now() + Duration::seconds(31),
-                Duration::seconds(60),
-                10,
-            )
-            .await
-            .unwrap();
+        let retry = claim(&t, "console", 31).await;
         assert_eq!((retry.len(), retry[0].attempts), (1, 2), "{backend:?}");
         assert_eq!(retry[0].last_error.as_deref(), Some("server down"));
         t.store.outbox_dead(retry[0].id, "gave up").await.unwrap();
-        assert_eq!(
-            t.store
-                .outbox_get(retry[0].id)
-                .await
-                .unwrap()
-                .unwrap()
-                .status,
-            "dead"
-        );
-        assert_eq!(
-            t.store
-                .outbox_get(first[0].id)
-                .await
-                .unwrap()
-                .unwrap()
-                .status,
-            "done"
-        );
+        assert_eq!(status(&t, retry[0].id).await, "dead");
+        assert_eq!(status(&t, first[0].id).await, "done");
 
         // A worker that died holding a claim: after the lease, another worker takes the row over.
-        let matrix = t
-            .store
-            .claim_outbox("matrix", now(), Duration::seconds(60), 10)
-            .await
-            .unwrap();
+        let matrix = claim(&t, "matrix", 0).await;
         assert_eq!(matrix.len(), 1);
-        let taken_over = t
-            .store
-            .claim_outbox(
-                "matrix",
-                now() + Duration::seconds(61),
-                Duration::seconds(60),
-                10,
-            )
-            .await
-            .unwrap();
+        let taken_over = claim(&t, "matrix", 61).await;
         assert_eq!(
             taken_over.iter().map(|m| m.id).collect::<Vec<_>>(),
             vec![matrix[0].id],

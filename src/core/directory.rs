@@ -233,18 +233,7 @@ impl Directory {
                 histories[i].recent_proposals = proposal.recent;
             }
         }
-        let mut speakers_by_topic = vec![Vec::new(); vocabulary.len()];
-        for (i, member) in members.iter().enumerate() {
-            if !member.speaker_consent {
-                continue;
-            }
-            for topic in &member.topics {
-                if let Some(t) = vocabulary.by_id(topic) {
-                    speakers_by_topic[t as usize].push(i as u32);
-                }
-            }
-        }
-        let topic_indexes = members
+        let topic_indexes: Vec<Vec<TopicIdx>> = members
             .iter()
             .map(|m| {
                 m.topics
@@ -253,6 +242,14 @@ impl Directory {
                     .collect()
             })
             .collect();
+        let mut speakers_by_topic = vec![Vec::new(); vocabulary.len()];
+        for (i, member) in members.iter().enumerate() {
+            if member.speaker_consent {
+                for &t in &topic_indexes[i] {
+                    speakers_by_topic[t as usize].push(i as u32);
+                }
+            }
+        }
         let departments = members
             .iter()
             .map(|m| {

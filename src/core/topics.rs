@@ -241,30 +241,26 @@ impl Vocabulary {
         let mut i = 0;
         'words: while i < words.len() {
             for len in (1..=self.longest_phrase.min(words.len() - i)).rev() {
-                if let Some(&topic) = self.exact.get(&words[i..i + len].join(" ")) {
+                let exact = words[i..i + len].join(" ");
+                // The phrase as typed first, then its French and its English stems.
+                let found = self.exact.get(&exact).or_else(|| {
+                    (0..2).find_map(|lang| {
+                        let key = stemmed[i..i + len]
+                            .iter()
+                            .map(|s| s[lang].as_str())
+                            .collect::<Vec<_>>()
+                            .join(" ");
+                        self.phrases.get(&key)
+                    })
+                });
+                if let Some(&topic) = found {
                     result.hits.push(TopicHit {
                         topic,
-                        matched: words[i..i + len].join(" "),
+                        matched: exact,
                         fuzzy: false,
                     });
                     i += len;
                     continue 'words;
-                }
-                for lang in 0..2 {
-                    let key = stemmed[i..i + len]
-                        .iter()
-                        .map(|s| s[lang].as_str())
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    if let Some(&topic) = self.phrases.get(&key) {
-                        result.hits.push(TopicHit {
-                            topic,
-                            matched: words[i..i + len].join(" "),
-                            fuzzy: false,
-                        });
-                        i += len;
-                        continue 'words;
-                    }
                 }
             }
             match self.closest_word(words[i]) {

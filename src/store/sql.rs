@@ -130,6 +130,10 @@ where
     })
 }
 
+/// Every write to the directory bumps its version, so cached snapshots reload.
+const BUMP_DIRECTORY_VERSION: &str =
+    "UPDATE meta SET value = value + 1 WHERE key = 'directory_version'";
+
 const OUTBOX_COLUMNS: &str =
     "id, idempotency_key, connector, target, body, attempts, status, last_error";
 
@@ -230,7 +234,7 @@ macro_rules! sql_store {
                     }
                 }
                 if !changes.is_empty() {
-                    sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'").execute(&mut *tx).await?;
+                    sqlx::query(BUMP_DIRECTORY_VERSION).execute(&mut *tx).await?;
                 }
                 let mut outbox_ids = Vec::with_capacity(messages.len());
                 for message in messages {
@@ -325,7 +329,7 @@ macro_rules! sql_store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'").execute(&mut *tx).await?;
+                sqlx::query(BUMP_DIRECTORY_VERSION).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(organisations.len())
             }
@@ -335,50 +339,28 @@ macro_rules! sql_store {
                 let mut tx = self.pool.begin_with($begin).await?;
                 for member in members {
                     let email = member.email.trim().to_lowercase();
-                    let existing = sqlx::query("SELECT id FROM members WHERE email = $1").bind(&email).fetch_optional(&mut *tx).await?;
-                    let languages = member.languages.join(";");
-                    let preferred = member.preferred_lang.map(|l| l.code());
-                    let id: i64 = match existing {
-                        Some(row) => {
-                            let id: i64 = row.try_get("id")?;
-                            sqlx::query("UPDATE members SET name = $1, organisation = $2, job_role = $3, department = $4, languages = $5, bio = $6, matrix_id = $7, speaker_consent = $8, access = $9, preferred_lang = $10, updated_at = $11 WHERE id = $12")
-                                .bind(&member.name)
-                                .bind(&member.organisation)
-                                .bind(member.job_role.as_str())
-                                .bind(&member.department)
-                                .bind(&languages)
-                                .bind(&member.bio)
-                                .bind(&member.matrix_id)
-                                .bind(member.speaker_consent)
-                                .bind(member.access.as_str())
-                                .bind(preferred)
-                                .bind(now)
-                                .bind(id)
-                                .execute(&mut *tx)
-                                .await?;
-                            counts.updated += 1;
-                            id
-                        }
-                        None => {
-                            let row = sqlx::query("INSERT INTO members (email, name, organisation, job_role, department, languages, bio, matrix_id, speaker_consent, access, preferred_lang, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id")
-                                .bind(&email)
-                                .bind(&member.name)
-                                .bind(&member.organisation)
-                                .bind(member.job_role.as_str())
-                                .bind(&member.department)
-                                .bind(&languages)
-                                .bind(&member.bio)
-                                .bind(&member.matrix_id)
-                                .bind(member.speaker_consent)
-                                .bind(member.access.as_str())
-                                .bind(preferred)
-                                .bind(now)
-                                .fetch_one(&mut *tx)
-                                .await?;
-                            counts.created += 1;
-                            row.try_get("id")?
-                        }
-                    };
+                    let existed = sqlx::query("SELECT 1 FROM members WHERE email = $1").bind(&email).fetch_optional(&mut *tx).await?.is_some();
+                    let row = sqlx::query("INSERT INTO members (email, name, organisation, job_role, department, languages, bio, matrix_id, speaker_consent, access, preferred_lang, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (email) DO UPDATE SET name = excluded.name, organisation = excluded.organisation, job_role = excluded.job_role, department = excluded.department, languages = excluded.languages, bio = excluded.bio, matrix_id = excluded.matrix_id, speaker_consent = excluded.speaker_consent, access = excluded.access, preferred_lang = excluded.preferred_lang, updated_at = excluded.updated_at RETURNING id")
+                        .bind(&email)
+                        .bind(&member.name)
+                        .bind(&member.organisation)
+                        .bind(member.job_role.as_str())
+                        .bind(&member.department)
+                        .bind(member.languages.join(";"))
+                        .bind(&member.bio)
+                        .bind(&member.matrix_id)
+                        .bind(member.speaker_consent)
+                        .bind(member.access.as_str())
+                        .bind(member.preferred_lang.map(|l| l.code()))
+                        .bind(now)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    let id: i64 = row.try_get("id")?;
+                    if existed {
+                        counts.updated += 1;
+                    } else {
+                        counts.created += 1;
+                    }
                     sqlx::query("DELETE FROM member_topics WHERE member_id = $1").bind(id).execute(&mut *tx).await?;
                     for (position, topic) in member.topics.iter().enumerate() {
                         sqlx::query("INSERT INTO member_topics (member_id, topic, position) VALUES ($1, $2, $3)")
@@ -398,7 +380,7 @@ macro_rules! sql_store {
                             .await?;
                     }
                 }
-                sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'").execute(&mut *tx).await?;
+                sqlx::query(BUMP_DIRECTORY_VERSION).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(counts)
             }
@@ -416,7 +398,7 @@ macro_rules! sql_store {
                         .await?;
                     added += done.rows_affected() as usize;
                 }
-                sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'directory_version'").execute(&mut *tx).await?;
+                sqlx::query(BUMP_DIRECTORY_VERSION).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(added)
             }

@@ -22,6 +22,20 @@ pub fn config_with_store(url: &str) -> Config {
     config
 }
 
+/// Copies a folder tree, for tests that break a copy of the shipped files.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
 pub fn knowledge() -> Knowledge {
     app::load_knowledge(&config_with_store("sqlite::memory:"))
         .unwrap_or_else(|problems| panic!("{problems:?}"))
@@ -80,6 +94,7 @@ pub async fn new_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
                 .unwrap_or_else(|e| {
                     panic!("PostgreSQL at {admin} is required (scripts/test.sh starts it): {e}")
                 });
+            drop_old_test_databases(&mut conn).await;
             let name = unique("passerelle_test");
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut conn)
@@ -88,6 +103,32 @@ pub async fn new_url(backend: Backend) -> (String, Option<tempfile::TempDir>) {
             let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
             (format!("{base}/{name}"), None)
         }
+    }
+}
+
+static CLEANED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Drops the databases earlier test processes created, once per process, so runs do not pile up.
+/// Test binaries run one after another, so a database without this process's id is finished.
+async fn drop_old_test_databases(conn: &mut sqlx::PgConnection) {
+    use sqlx::Row;
+    if CLEANED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let mine = format!("passerelle_test_{}_%", std::process::id());
+    let old = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'passerelle\\_test\\_%' AND datname NOT LIKE $1")
+        .bind(mine)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    for row in old {
+        let name: String = row.get("datname");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&mut *conn)
+        .await
+        .unwrap();
     }
 }
 
