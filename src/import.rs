@@ -135,6 +135,12 @@ pub fn check_members_csv(bytes: &[u8], ctx: &ImportContext<'_>) -> Checked<Membe
     let mut checked = Checked::default();
     let mut reader = csv_reader(bytes);
     let headers: Vec<String> = match reader.byte_headers() {
+        Ok(h) if h.iter().any(|f| std::str::from_utf8(f).is_err()) => {
+            checked
+                .fatal
+                .push("line 1: the header is not valid UTF-8 (save the file as UTF-8)".into());
+            return checked;
+        }
         Ok(h) => h
             .iter()
             .map(|f| String::from_utf8_lossy(f).trim().to_lowercase())
@@ -250,11 +256,18 @@ pub fn check_members_toml(source: &[u8], ctx: &ImportContext<'_>) -> Checked<Mem
     };
     match toml::from_str::<MembersToml>(text) {
         Ok(file) => {
+            // Report each entry at the line where its [[member]] table starts.
+            let starts: Vec<usize> = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| l.trim_start().starts_with("[[member]]"))
+                .map(|(n, _)| n + 1)
+                .collect();
             let raws = file
                 .member
                 .into_iter()
                 .enumerate()
-                .map(|(i, raw)| (i + 1, raw))
+                .map(|(i, raw)| (starts.get(i).copied().unwrap_or(i + 1), raw))
                 .collect();
             validate(raws, ctx, &mut checked);
         }

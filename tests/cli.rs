@@ -354,6 +354,42 @@ fn a_latin1_row_is_named_and_nothing_is_imported() {
 }
 
 #[test]
+fn a_latin1_header_is_named_as_an_encoding_problem() {
+    let sandbox = Sandbox::new(Seed::Empty);
+    let file = sandbox.write("latin1-header.csv", b"email,name,d\xe9partement\n");
+    let run = sandbox.import(&file, &[]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "{}: line 1: the header is not valid UTF-8 (save the file as UTF-8)\n",
+            file.display()
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn toml_rows_are_reported_at_their_line_with_the_value_as_typed() {
+    let sandbox = Sandbox::new(Seed::Empty);
+    let toml = "# invented people\n\n[[member]]\nemail = \"maud.lescure@example.org\"\nname = \"Maud Lescure\"\n\n\
+                [[member]]\nemail = \"celia.ravel@example.org\"\nname = \"Célia Ravel\"\ntopics = [\"nope\"]\n\
+                speaker_consent = \"Peut-Être\"\n";
+    let file = sandbox.write("people.toml", toml.as_bytes());
+    let run = sandbox.import(&file, &[]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.starts_with(&row_error(
+            &file,
+            7,
+            "unknown topic 'nope'; speaker_consent 'Peut-Être' should be yes or no\n"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn bad_rows_are_reported_and_skipped_on_request() {
     let sandbox = Sandbox::new(Seed::Empty);
     sandbox.import_fixture_members();
@@ -487,6 +523,11 @@ fn doctor_names_a_broken_command_file() {
             .unwrap_or_else(|| panic!("{key}: {}", run.stdout));
         assert!(run.stdout[at..].contains(expected), "{key}: {}", run.stdout);
         assert!(run.stdout.contains(" problem(s)\n"), "{}", run.stdout);
+        assert!(
+            !run.stdout.contains("no command file"),
+            "a broken file is reported twice: {}",
+            run.stdout
+        );
     }
 }
 

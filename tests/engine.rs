@@ -309,8 +309,18 @@ async fn members_edit_their_own_profile_from_chat() {
     assert!(!profile.contains("Legal"), "{profile}");
     // Away on the day: not proposed for it, proposed for another day.
     let name = "Alex Martin";
+    let other_day = bot
+        .say(
+            ADMIN,
+            "find a speaker on metadata in Loire-Atlantique on 2027-03-20",
+        )
+        .await;
+    assert!(other_day.contains(name), "{other_day}");
     let on_day = bot
-        .say(ADMIN, "find a speaker on metadata in Gironde on 2027-03-12")
+        .say(
+            ADMIN,
+            "find a speaker on metadata in Loire-Atlantique on 2027-03-12",
+        )
         .await;
     assert!(!on_day.contains(name), "{on_day}");
     assert_contains(
