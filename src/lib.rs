@@ -7,5 +7,6 @@ pub mod connectors;
 pub mod core;
 pub mod engine;
 pub mod import;
+pub mod mail;
 pub mod prompts;
 pub mod store;

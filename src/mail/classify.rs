@@ -1,0 +1,272 @@
+//! Loop protection and classification of incoming mail.
+
+use super::message::MailMessage;
+use super::rules::{MailRules, fold};
+use serde::Serialize;
+
+/// What the deployment tells the classifier.
+#[derive(Debug, Clone)]
+pub struct MailContext {
+    /// The subject tag prefix of tickets: "ODF" makes tags like "[ODF #12]".
+    pub ticket_prefix: String,
+    /// The List-Id of the watched mailing list: its mail is discussion, not robot mail.
+    pub watched_list: Option<String>,
+    /// The value the bot writes in its own loop header.
+    pub loop_value: String,
+}
+
+/// Why a message must never be answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub enum MachineReason {
+    OwnLoop,
+    AutoSubmitted(String),
+    Precedence(String),
+    AutoResponseSuppress(String),
+    AutoReplyHeader,
+    NullReturnPath,
+    RobotSender(String),
+    DeliveryReport,
+    FeedbackReport,
+    MailingList(String),
+}
+
+/// Every rule that forbids answering, checked in order; the first that applies is returned.
+pub fn machine_reason(
+    mail: &MailMessage,
+    rules: &MailRules,
+    ctx: &MailContext,
+) -> Option<MachineReason> {
+    let robot = &mail.robot;
+    if robot
+        .loops
+        .iter()
+        .any(|v| v.trim().eq_ignore_ascii_case(&ctx.loop_value))
+    {
+        return Some(MachineReason::OwnLoop);
+    }
+    if let Some(value) = &robot.auto_submitted
+        && !value.trim().to_ascii_lowercase().starts_with("no")
+    {
+        return Some(MachineReason::AutoSubmitted(value.clone()));
+    }
+    let watched = is_watched_list(mail, ctx);
+    if let Some(value) = &robot.precedence
+        && match value.trim().to_ascii_lowercase().as_str() {
+            "bulk" | "junk" | "auto_reply" => true,
+            // The watched list marks its own mail `Precedence: list`.
+            "list" => !watched,
+            _ => false,
+        }
+    {
+        return Some(MachineReason::Precedence(value.clone()));
+    }
+    if let Some(value) = &robot.auto_response_suppress {
+        return Some(MachineReason::AutoResponseSuppress(value.clone()));
+    }
+    if robot.x_autoreply {
+        return Some(MachineReason::AutoReplyHeader);
+    }
+    if robot.delivery_report {
+        return Some(MachineReason::DeliveryReport);
+    }
+    if robot.feedback_report {
+        return Some(MachineReason::FeedbackReport);
+    }
+    if robot.null_return_path {
+        return Some(MachineReason::NullReturnPath);
+    }
+    if let Some(from) = &mail.from {
+        let local = from.address.split('@').next().unwrap_or("");
+        if rules.robot_senders.iter().any(|s| local == s) {
+            return Some(MachineReason::RobotSender(from.address.clone()));
+        }
+    }
+    if let Some(list) = &robot.list_id
+        && !watched
+    {
+        return Some(MachineReason::MailingList(list.clone()));
+    }
+    if robot.list_headers && robot.list_id.is_none() {
+        return Some(MachineReason::MailingList("List-* headers".into()));
+    }
+    None
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    Request,
+    TicketReply,
+    ListDiscussion,
+    News,
+    AutoReply,
+    Bounce,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Classification {
+    pub class: Class,
+    /// Why, in a few words, for logs and golden files.
+    pub reason: String,
+    /// Set when the message must never be answered.
+    pub machine: Option<MachineReason>,
+    /// The ticket number found in the subject tag.
+    pub ticket: Option<u64>,
+}
+
+/// The ticket number of a subject tag such as "[ODF #12]" (prefix compared without case).
+pub fn ticket_tag(subject: &str, prefix: &str) -> Option<u64> {
+    let lower = subject.to_lowercase();
+    let needle = format!("[{} #", prefix.to_lowercase());
+    let start = lower.find(&needle)? + needle.len();
+    let digits: String = lower[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    if lower[start + digits.len()..].starts_with(']') {
+        digits.parse().ok()
+    } else {
+        None
+    }
+}
+
+/// The subject without "Re:", "Fwd:", "TR :" and similar prefixes.
+pub fn bare_subject(subject: &str) -> &str {
+    let mut rest = subject.trim();
+    loop {
+        let lower = rest.to_lowercase();
+        let Some(prefix) = [
+            "re:", "re :", "fwd:", "fw:", "tr:", "tr :", "fwd :", "aw:", "wg:", "réf:", "ref:",
+        ]
+        .iter()
+        .find(|p| lower.starts_with(*p)) else {
+            return rest;
+        };
+        rest = rest[prefix.len()..].trim_start();
+    }
+}
+
+/// How strongly a text asks for a speaker: keyword hits, the subject counting double.
+pub fn request_score(mail: &MailMessage, rules: &MailRules) -> usize {
+    let subject = fold(&mail.subject);
+    let body = fold(&mail.text);
+    rules
+        .request_keywords
+        .iter()
+        .map(|k| 2 * usize::from(contains_word(&subject, k)) + usize::from(contains_word(&body, k)))
+        .sum()
+}
+
+/// `needle` in `haystack` on word boundaries.
+pub fn contains_word(haystack: &str, needle: &str) -> bool {
+    haystack.match_indices(needle).any(|(at, _)| {
+        let before = haystack[..at].chars().next_back();
+        let after = haystack[at + needle.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
+pub fn classify(mail: &MailMessage, rules: &MailRules, ctx: &MailContext) -> Classification {
+    let machine = machine_reason(mail, rules, ctx);
+    let subject = fold(&mail.subject);
+    let from_robot = matches!(
+        machine,
+        Some(MachineReason::RobotSender(_)) | Some(MachineReason::NullReturnPath)
+    );
+    let verdict = |class: Class, reason: String| Classification {
+        class,
+        reason,
+        machine: machine.clone(),
+        ticket: ticket_tag(&mail.subject, &ctx.ticket_prefix),
+    };
+
+    if mail.robot.delivery_report || !mail.failed_recipients.is_empty() {
+        return verdict(Class::Bounce, "delivery report".into());
+    }
+    if let Some(marker) = rules
+        .bounce_subjects
+        .iter()
+        .find(|m| subject.contains(m.as_str()))
+        && (from_robot || mail.robot.auto_submitted.is_some())
+    {
+        return verdict(Class::Bounce, format!("robot sender, subject '{marker}'"));
+    }
+    let auto_header = matches!(
+        machine,
+        Some(MachineReason::AutoSubmitted(_))
+            | Some(MachineReason::AutoReplyHeader)
+            | Some(MachineReason::AutoResponseSuppress(_))
+    ) || mail
+        .robot
+        .precedence
+        .as_deref()
+        .is_some_and(|p| p.eq_ignore_ascii_case("auto_reply"));
+    let bare = fold(bare_subject(&mail.subject));
+    if let Some(prefix) = rules
+        .auto_reply_prefixes
+        .iter()
+        .find(|p| bare.starts_with(p.as_str()))
+    {
+        return verdict(Class::AutoReply, format!("subject starts with '{prefix}'"));
+    }
+    if auto_header {
+        return verdict(Class::AutoReply, "automatic-reply headers".into());
+    }
+    if mail.robot.feedback_report {
+        return verdict(Class::Other, "feedback report".into());
+    }
+    if ticket_tag(&mail.subject, &ctx.ticket_prefix).is_some() {
+        return verdict(
+            Class::TicketReply,
+            format!("subject tag [{} #…]", ctx.ticket_prefix),
+        );
+    }
+    if let Some(tag) = rules
+        .news_tags
+        .iter()
+        .find(|t| bare.starts_with(t.as_str()))
+    {
+        return verdict(Class::News, format!("subject tag {tag}"));
+    }
+    let score = request_score(mail, rules);
+    if score >= rules.request_minimum && machine.is_none() {
+        return verdict(Class::Request, format!("request words score {score}"));
+    }
+    if mail.robot.list_id.is_some() {
+        return verdict(Class::ListDiscussion, "mailing list".into());
+    }
+    verdict(Class::Other, format!("request words score {score}"))
+}
+
+fn is_watched_list(mail: &MailMessage, ctx: &MailContext) -> bool {
+    matches!((&mail.robot.list_id, &ctx.watched_list), (Some(id), Some(w)) if id.contains(w.as_str()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_tags_and_prefixes() {
+        let cases = [
+            ("Re: [ODF #12] Conférence à Lyon", Some(12)),
+            ("TR : RE: [odf #7] suite", Some(7)),
+            ("[ODF #] nothing", None),
+            ("[ODF #12 missing bracket", None),
+            ("[XYZ #3] other prefix", None),
+        ];
+        for (subject, expected) in cases {
+            assert_eq!(ticket_tag(subject, "ODF"), expected, "{subject}");
+        }
+        assert_eq!(bare_subject("RE: Fwd: TR : Invitation"), "Invitation");
+    }
+
+    #[test]
+    fn words_match_on_boundaries() {
+        assert!(contains_word("une table ronde a lyon", "table ronde"));
+        assert!(!contains_word("talking points", "talk"));
+        assert!(contains_word("a talk.", "talk"));
+    }
+}

@@ -1,0 +1,198 @@
+//! What a core-team member needs from an intervention request: who asks, for which event, when,
+//! where, on what topics and in which format.
+
+use super::classify::{bare_subject, contains_word};
+use super::message::{MailMessage, Mailbox};
+use super::rules::{MailRules, fold};
+use crate::core::dates;
+use crate::core::geo::Geography;
+use crate::core::lang::{self, Lang};
+use crate::core::text::normalize;
+use crate::core::topics::Vocabulary;
+use chrono::NaiveDate;
+use regex::Regex;
+use serde::Serialize;
+use std::sync::LazyLock;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestFields {
+    pub contact: Option<Mailbox>,
+    pub organisation: Option<String>,
+    pub event: Option<String>,
+    pub dates: Vec<NaiveDate>,
+    pub places: Vec<String>,
+    /// Topic ids of the vocabulary.
+    pub topics: Vec<String>,
+    pub format: Option<String>,
+    pub language: Lang,
+}
+
+/// What extraction compares the text with.
+pub struct Knowledge<'a> {
+    pub vocabulary: &'a Vocabulary,
+    pub geography: &'a Geography,
+    /// Known organisation names (the directory's), matched in the text.
+    pub organisations: &'a [String],
+}
+
+const MONTHS: &str = "janvier|janv|fevrier|février|fevr|févr|fev|fév|mars|avril|avr|mai|juin|juillet|juil|aout|août|septembre|sept|octobre|oct|novembre|nov|decembre|décembre|dec|déc|january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul|august|aug|september|sep|october|november|december";
+
+static DATE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})\.?(?:\s+\d{{4}})?|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?)\b"
+    ))
+    .expect("valid date regex")
+});
+
+static PLACE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:^|[\s(])(?:à|a|in|at|en|sur|near|près de)\s+(\p{Lu}[\p{L}'’-]+(?:[\s-](?:sur|de|du|la|le|les|en|\p{Lu}[\p{L}'’-]+)){0,4})").expect("valid place regex")
+});
+
+static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"«\s*([^»]{3,120}?)\s*»|“([^”]{3,120})”|"([^"\n]{3,120})""#)
+        .expect("valid quote regex")
+});
+
+/// Every date written in the text, in order, without repeats; dates without a year are the next
+/// occurrence after `today`, and dates that cannot be (31 February) are skipped.
+pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    for candidate in DATE_CANDIDATE.find_iter(text) {
+        if let Ok(day) = dates::parse_date(candidate.as_str(), today)
+            && !out.contains(&day)
+        {
+            out.push(day);
+        }
+    }
+    out
+}
+
+/// Places introduced by "à", "in", "en" …: regions, departments or prefecture cities.
+pub fn find_places(text: &str, geography: &Geography) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for captures in PLACE_CANDIDATE.captures_iter(text) {
+        let phrase = &captures[1];
+        let words: Vec<&str> = phrase.split([' ', '-']).collect();
+        // The longest run of words from the start that names a place ("Saint-Brieuc", "Lyon").
+        let found = (1..=words.len()).rev().find_map(|n| {
+            let end = words[..n].iter().map(|w| w.len() + 1).sum::<usize>() - 1;
+            geography.lookup(&phrase[..end.min(phrase.len())])
+        });
+        if let Some(place) = found {
+            let name = geography.place_name(place).to_string();
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+    }
+    out
+}
+
+pub fn extract(
+    mail: &MailMessage,
+    text: &str,
+    rules: &MailRules,
+    knowledge: &Knowledge<'_>,
+    today: NaiveDate,
+    default_lang: Lang,
+) -> RequestFields {
+    let subject = bare_subject(&mail.subject);
+    let all = format!("{subject}\n{text}");
+    let folded = fold(&all);
+    // Dates are not topics: "March" must not stem into "marchés".
+    let without_dates = DATE_CANDIDATE.replace_all(&all, " ");
+    let mut topics: Vec<String> = Vec::new();
+    for hit in knowledge
+        .vocabulary
+        .match_text(&without_dates)
+        .hits
+        .iter()
+        .filter(|h| !h.fuzzy)
+    {
+        let id = &knowledge.vocabulary.get(hit.topic).id;
+        if !topics.contains(id) {
+            topics.push(id.clone());
+        }
+    }
+    let format = rules
+        .formats
+        .iter()
+        .find(|f| f.words.iter().any(|w| contains_word(&folded, w)))
+        .map(|f| f.name.clone());
+    let event = QUOTED
+        .captures(&all)
+        .and_then(|c| {
+            c.iter()
+                .skip(1)
+                .flatten()
+                .next()
+                .map(|m| m.as_str().trim().to_string())
+        })
+        .or_else(|| (!subject.is_empty()).then(|| subject.to_string()));
+    let normalized = format!(" {} ", normalize(&all));
+    let organisation = knowledge
+        .organisations
+        .iter()
+        .filter(|name| name.len() >= 5 && normalized.contains(&format!(" {} ", normalize(name))))
+        .max_by_key(|name| name.len())
+        .cloned();
+    RequestFields {
+        contact: mail.reply_to.clone().or_else(|| mail.from.clone()),
+        organisation,
+        event,
+        dates: find_dates(&all, today),
+        places: find_places(&all, knowledge.geography),
+        topics,
+        format,
+        language: lang::detect(&all).unwrap_or(default_lang),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::geo::tests::geography;
+
+    #[test]
+    fn finds_dates_in_french_and_english_prose() {
+        let today: NaiveDate = "2026-11-26".parse().unwrap();
+        let cases: [(&str, &[&str]); 5] = [
+            ("notre conférence du 12 mars 2027 à Lyon", &["2027-03-12"]),
+            (
+                "le 12/03/2027 puis le 1er avril",
+                &["2027-03-12", "2027-04-01"],
+            ),
+            (
+                "our event on March 12, 2027 and on 2027-03-13",
+                &["2027-03-12", "2027-03-13"],
+            ),
+            ("at 10.30 on 31/02/2027", &[]),
+            ("rien de daté ici, sauf 2026", &[]),
+        ];
+        for (text, expected) in cases {
+            let found: Vec<String> = find_dates(text, today)
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            assert_eq!(found, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn finds_places_after_prepositions() {
+        let geo = geography();
+        let cases: [(&str, &[&str]); 5] = [
+            ("notre conférence à Lyon le 12 mars", &["Rhône"]),
+            (
+                "une table ronde en Bretagne, puis à Saint-Brieuc",
+                &["Bretagne", "Côtes-d'Armor"],
+            ),
+            ("our conference in Bordeaux", &["Gironde"]),
+            ("à Bientôt", &[]),
+            ("en Narnie", &[]),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(find_places(text, &geo), expected, "{text}");
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! Understanding incoming mail, without I/O: parsing, loop protection, classification, reply
+//! and signature stripping, and the fields of an intervention request.
+
+pub mod classify;
+pub mod extract;
+pub mod message;
+pub mod quotes;
+pub mod rules;
+
+pub use classify::{Class, Classification, MachineReason, MailContext, classify, machine_reason};
+pub use message::{MailError, MailMessage, parse};
+pub use rules::MailRules;
+
+use crate::core::lang::Lang;
+use chrono::NaiveDate;
+use serde::Serialize;
+
+/// Everything the pipeline learns from one raw message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Understanding {
+    #[serde(flatten)]
+    pub classification: Classification,
+    pub message_id: Option<String>,
+    pub from: Option<message::Mailbox>,
+    pub subject: String,
+    /// What the person wrote, without quotes and signature: what chat shows.
+    pub new_text: String,
+    pub attachments: Vec<message::Attachment>,
+    pub failed_recipients: Vec<message::FailedRecipient>,
+    pub request: Option<extract::RequestFields>,
+}
+
+impl Understanding {
+    /// Whether anything may ever be sent back to the sender.
+    pub fn may_answer(&self) -> bool {
+        self.classification.machine.is_none()
+            && !matches!(self.classification.class, Class::AutoReply | Class::Bounce)
+            && self.from.is_some()
+    }
+}
+
+/// Parses, classifies, strips and extracts. An unreadable message is `Other` and never answered.
+pub fn understand(
+    raw: &[u8],
+    rules: &MailRules,
+    ctx: &MailContext,
+    knowledge: &extract::Knowledge<'_>,
+    today: NaiveDate,
+    default_lang: Lang,
+) -> Understanding {
+    let mail = match parse(raw) {
+        Ok(mail) => mail,
+        Err(error) => {
+            return Understanding {
+                classification: Classification {
+                    class: Class::Other,
+                    reason: error.to_string(),
+                    machine: None,
+                    ticket: None,
+                },
+                message_id: None,
+                from: None,
+                subject: String::new(),
+                new_text: String::new(),
+                attachments: Vec::new(),
+                failed_recipients: Vec::new(),
+                request: None,
+            };
+        }
+    };
+    let classification = classify(&mail, rules, ctx);
+    let new_text = quotes::new_text(&mail.text, rules);
+    let request = (classification.class == Class::Request)
+        .then(|| extract::extract(&mail, &new_text, rules, knowledge, today, default_lang));
+    Understanding {
+        classification,
+        message_id: mail.message_id,
+        from: mail.from,
+        subject: mail.subject,
+        new_text,
+        attachments: mail.attachments,
+        failed_recipients: mail.failed_recipients,
+        request,
+    }
+}
