@@ -43,8 +43,14 @@ pub fn load_knowledge(config: &Config) -> Result<Knowledge, Vec<String>> {
         })
         .map_err(|e| problems.push(e))
         .ok();
-    match (registry, prompts, vocabulary, geography) {
-        (Some(registry), Some(prompts), Some(vocabulary), Some(geography))
+    let rules_path = config.resolve(&config.mail.rules);
+    let mail_rules = std::fs::read_to_string(&rules_path)
+        .map_err(|e| e.to_string())
+        .and_then(|source| crate::mail::MailRules::from_toml(&source))
+        .map_err(|e| problems.push(format!("{}: {e}", rules_path.display())))
+        .ok();
+    match (registry, prompts, vocabulary, geography, mail_rules) {
+        (Some(registry), Some(prompts), Some(vocabulary), Some(geography), Some(mail_rules))
             if problems.is_empty() =>
         {
             Ok(Knowledge {
@@ -52,6 +58,7 @@ pub fn load_knowledge(config: &Config) -> Result<Knowledge, Vec<String>> {
                 prompts,
                 vocabulary,
                 geography,
+                mail_rules,
             })
         }
         _ => Err(problems),
@@ -67,6 +74,16 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
         admins: config.access.admins.clone(),
         core_team: config.access.core_team.clone(),
         proposal_window_days: config.search.proposal_window_days,
+        mail_domain: config.mail.domain().to_string(),
+        mail: crate::engine::MailSettings {
+            context: crate::mail::MailContext {
+                ticket_prefix: config.mail.ticket_prefix.clone(),
+                watched_list: config.mail.watched_list.clone(),
+                loop_value: config.mail.address.clone(),
+            },
+            routing: config.routing.rules.clone(),
+            reopen_closed: config.mail.reopen_closed,
+        },
     })
 }
 

@@ -32,6 +32,10 @@ pub struct Config {
     #[serde(default)]
     pub outbox: OutboxConfig,
     #[serde(default)]
+    pub mail: MailConfig,
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    #[serde(default)]
     pub connectors: ConnectorsConfig,
     /// Where relative paths start: the config file's directory.
     #[serde(skip)]
@@ -146,10 +150,77 @@ impl Default for OutboxConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// The bot's own address: sender of its mail, and the domain of its Message-IDs.
+    pub address: String,
+    /// Display name on the mail the bot sends.
+    pub name: String,
+    /// Ticket tag prefix in subjects: "ODF" gives "[ODF #12]".
+    pub ticket_prefix: String,
+    /// List-Id of the network's mailing list: its mail is discussion, not robot mail.
+    pub watched_list: Option<String>,
+    /// Classification rules and keyword lists.
+    pub rules: PathBuf,
+    /// A reply on a closed ticket reopens it (true) or opens a new ticket linked to it (false).
+    pub reopen_closed: bool,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            address: "passerelle@localhost".into(),
+            name: "Passerelle".into(),
+            ticket_prefix: "ODF".into(),
+            watched_list: None,
+            rules: "data/mail/rules.toml".into(),
+            reopen_closed: true,
+        }
+    }
+}
+
+impl MailConfig {
+    pub fn domain(&self) -> &str {
+        self.address
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or("localhost")
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingConfig {
+    /// Requests on these topics or in these regions go to these core-team members first.
+    pub rules: Vec<crate::core::tickets::RoutingRule>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConnectorsConfig {
     pub console: ConsoleConfig,
+    pub maildir: MaildirConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaildirConfig {
+    /// Read mail dropped in a Maildir folder (new/ → cur/).
+    pub enabled: bool,
+    pub path: PathBuf,
+    /// How often `new/` is looked at.
+    pub scan_interval_ms: u64,
+}
+
+impl Default for MaildirConfig {
+    fn default() -> Self {
+        MaildirConfig {
+            enabled: false,
+            path: "mail/inbox".into(),
+            scan_interval_ms: 2000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -200,6 +271,12 @@ impl Config {
         config.timezone().map_err(invalid)?;
         if config.search.max_results == 0 {
             return Err(invalid("search.max_results must be at least 1".into()));
+        }
+        if !config.mail.address.contains('@') {
+            return Err(invalid(format!(
+                "mail.address: '{}' is not an email address",
+                config.mail.address
+            )));
         }
         if config.outbox.max_attempts < 1 {
             return Err(invalid("outbox.max_attempts must be at least 1".into()));

@@ -167,6 +167,20 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let engine = app::build_engine(&config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = app::console_worker(&config, &engine, "console");
+    let maildir = if config.connectors.maildir.enabled {
+        let root = config.resolve(&config.connectors.maildir.path);
+        passerelle::connectors::maildir::prepare(&root)?;
+        let interval = Duration::from_millis(config.connectors.maildir.scan_interval_ms);
+        tracing::info!(maildir = %root.display(), "reading mail dropped in the maildir");
+        Some(tokio::spawn(passerelle::connectors::maildir::run(
+            engine.clone(),
+            root,
+            interval,
+            stopped.clone(),
+        )))
+    } else {
+        None
+    };
     let worker = tokio::spawn(async move { worker.run(stopped).await });
     tracing::info!(store = engine.store().backend(), "passerelle running");
     if config.connectors.console.enabled {
@@ -197,6 +211,9 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     }
     let _ = stop.send(true);
     worker.await?;
+    if let Some(maildir) = maildir {
+        maildir.await?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -101,6 +101,7 @@ impl Sandbox {
             "[bot]\ndefault_language = \"fr\"\ncommands_dir = {}\nprompts_dir = {}\n\n\
              [store]\nurl = \"sqlite://{}\"\n\n\
              [directory]\ntopics = {}\ngeography_dir = {}\norganisations = {}\n{seed}\n\
+             [mail]\nrules = {}\n\n\
              [connectors.console]\nuser = \"{console_user}\"\n",
             quoted(&self.commands_dir),
             quoted(&self.prompts_dir),
@@ -108,6 +109,7 @@ impl Sandbox {
             quoted(&data.join("topics.toml")),
             quoted(&data.join("geo")),
             quoted(&data.join("odf/organisations.csv")),
+            quoted(&data.join("mail/rules.toml")),
         )
     }
 

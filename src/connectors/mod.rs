@@ -2,3 +2,4 @@
 //! items and delivers outbox rows; it never decides anything.
 
 pub mod console;
+pub mod maildir;

@@ -3,13 +3,30 @@
 
 use super::directory::Period;
 use super::lang::Lang;
+use super::tickets::{Ticket, TicketState};
 use chrono::NaiveDate;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Answer the inbound item where it came from.
     Reply(String),
+    /// Send an email (through the outbox and the SMTP connector).
+    SendMail(OutgoingMail),
     Change(Change),
+}
+
+/// An email to send. Its Message-ID is fixed by the engine from the outbox idempotency key.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutgoingMail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    /// The ticket it belongs to: its Message-ID is threaded onto it.
+    pub ticket: Option<i64>,
+    /// RFC 3834 value: "auto-replied" for acknowledgements, "auto-generated" for notices.
+    pub auto_submitted: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,4 +61,41 @@ pub enum Change {
         member_ids: Vec<i64>,
         on: NaiveDate,
     },
+    CreateTicket(Ticket),
+    SetTicketState {
+        ticket: i64,
+        state: TicketState,
+    },
+    /// A line of history: who did what, and why.
+    TicketEvent {
+        ticket: i64,
+        actor: String,
+        kind: String,
+        detail: String,
+    },
+    /// Threads a message onto a ticket ("in" from outside, "out" sent by the bot).
+    LinkMessage {
+        ticket: i64,
+        message_id: String,
+        direction: &'static str,
+    },
+    /// Speakers suggested for the ticket, best first.
+    SuggestSpeakers {
+        ticket: i64,
+        member_ids: Vec<i64>,
+    },
+}
+
+impl Change {
+    /// Whether cached directory snapshots must be rebuilt after this change.
+    pub fn touches_directory(&self) -> bool {
+        !matches!(
+            self,
+            Change::CreateTicket(_)
+                | Change::SetTicketState { .. }
+                | Change::TicketEvent { .. }
+                | Change::LinkMessage { .. }
+                | Change::SuggestSpeakers { .. }
+        )
+    }
 }

@@ -295,6 +295,10 @@ impl Directory {
         self.organisations.get(id)
     }
 
+    pub fn organisations(&self) -> impl Iterator<Item = &Organisation> {
+        self.organisations.values()
+    }
+
     pub fn organisation_count(&self) -> usize {
         self.organisations.len()
     }

@@ -7,4 +7,5 @@ pub mod geo;
 pub mod lang;
 pub mod search;
 pub mod text;
+pub mod tickets;
 pub mod topics;

@@ -1,7 +1,10 @@
 //! The one flow: an inbound item goes through its handler, and the changes and replies it
 //! produces are committed together; the outbox worker then delivers the replies.
 
+mod mail;
 mod outbox;
+
+pub use mail::{MailHandled, MailSettings};
 
 pub use outbox::{DeliveryError, Outbound, OutboxWorker, RetryPolicy, WorkerReport};
 
@@ -17,6 +20,30 @@ use crate::store::{Committed, InboundKey, NewMessage, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
 use tokio::sync::{Mutex, Notify};
+
+/// An outbox row of the SMTP connector: the mail and the Message-ID fixed for it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MailEnvelope {
+    /// Without angle brackets.
+    pub message_id: String,
+    #[serde(flatten)]
+    pub mail: crate::core::actions::OutgoingMail,
+}
+
+/// A stable Message-ID from an outbox key: the same key always gives the same id.
+pub fn mail_message_id(idempotency_key: &str, domain: &str) -> String {
+    let local: String = idempotency_key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    format!("passerelle.{local}@{domain}")
+}
 
 /// Something a connector received: a chat line, a mail, a command line.
 #[derive(Debug, Clone)]
@@ -50,6 +77,8 @@ pub enum Handled {
 pub enum EngineError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Prompt(#[from] crate::prompts::PromptError),
 }
 
 /// Settings of the engine, from `bot.toml`.
@@ -64,6 +93,9 @@ pub struct EngineSettings {
     pub core_team: Vec<String>,
     /// Proposals older than this many days no longer count against a speaker.
     pub proposal_window_days: u64,
+    /// The domain of the Message-IDs of mail the bot sends.
+    pub mail_domain: String,
+    pub mail: MailSettings,
 }
 
 /// Everything loaded once at start: the data the handlers read.
@@ -72,6 +104,7 @@ pub struct Knowledge {
     pub prompts: Prompts,
     pub vocabulary: Vocabulary,
     pub geography: Geography,
+    pub mail_rules: crate::mail::MailRules,
 }
 
 pub struct Engine {
@@ -201,24 +234,8 @@ impl Engine {
                     (text.into_iter().map(Action::Reply).collect(), None, lang)
                 }
             };
-        let mut changes: Vec<Change> = Vec::new();
-        let mut messages = Vec::new();
-        for action in actions {
-            match action {
-                Action::Change(change) => changes.push(change),
-                Action::Reply(body) => messages.push(NewMessage {
-                    idempotency_key: format!(
-                        "{}:{}:{}",
-                        inbound.key.source,
-                        inbound.key.external_id,
-                        messages.len()
-                    ),
-                    connector: inbound.connector.clone(),
-                    target: inbound.reply_to.clone(),
-                    body,
-                }),
-            }
-        }
+        let (changes, messages) =
+            self.plan(&inbound.key, &inbound.connector, &inbound.reply_to, actions);
         match self
             .store
             .commit(&inbound.key, &changes, &messages, now)
@@ -238,6 +255,50 @@ impl Engine {
                 })
             }
         }
+    }
+
+    /// Splits actions into store changes and outbox rows. Each row's idempotency key is the
+    /// inbound key and its position; a mail's Message-ID is derived from that key, so a
+    /// redelivery after a crash carries the same Message-ID.
+    pub fn plan(
+        &self,
+        key: &InboundKey,
+        connector: &str,
+        reply_to: &str,
+        actions: Vec<Action>,
+    ) -> (Vec<Change>, Vec<NewMessage>) {
+        let mut changes = Vec::new();
+        let mut messages: Vec<NewMessage> = Vec::new();
+        for action in actions {
+            let idempotency_key = format!("{}:{}:{}", key.source, key.external_id, messages.len());
+            match action {
+                Action::Change(change) => changes.push(change),
+                Action::Reply(body) => messages.push(NewMessage {
+                    idempotency_key,
+                    connector: connector.to_string(),
+                    target: reply_to.to_string(),
+                    body,
+                }),
+                Action::SendMail(mail) => {
+                    let message_id = mail_message_id(&idempotency_key, &self.settings.mail_domain);
+                    if let Some(ticket) = mail.ticket {
+                        changes.push(Change::LinkMessage {
+                            ticket,
+                            message_id: message_id.clone(),
+                            direction: "out",
+                        });
+                    }
+                    let envelope = MailEnvelope { message_id, mail };
+                    messages.push(NewMessage {
+                        idempotency_key,
+                        connector: "smtp".into(),
+                        target: envelope.mail.to.clone(),
+                        body: serde_json::to_string(&envelope).expect("a mail serialises"),
+                    });
+                }
+            }
+        }
+        (changes, messages)
     }
 
     /// A reply for when the store cannot be reached, in the sender's language if known.

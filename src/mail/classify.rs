@@ -78,7 +78,11 @@ pub fn machine_reason(
     }
     if let Some(from) = &mail.from {
         let local = from.address.split('@').next().unwrap_or("");
-        if rules.robot_senders.iter().any(|s| local == s) {
+        if rules
+            .robot_senders
+            .iter()
+            .any(|s| local.contains(s.as_str()))
+        {
             return Some(MachineReason::RobotSender(from.address.clone()));
         }
     }
@@ -113,11 +117,11 @@ pub struct Classification {
     /// Set when the message must never be answered.
     pub machine: Option<MachineReason>,
     /// The ticket number found in the subject tag.
-    pub ticket: Option<u64>,
+    pub ticket: Option<i64>,
 }
 
 /// The ticket number of a subject tag such as "[ODF #12]" (prefix compared without case).
-pub fn ticket_tag(subject: &str, prefix: &str) -> Option<u64> {
+pub fn ticket_tag(subject: &str, prefix: &str) -> Option<i64> {
     let lower = subject.to_lowercase();
     let needle = format!("[{} #", prefix.to_lowercase());
     let start = lower.find(&needle)? + needle.len();
@@ -130,6 +134,31 @@ pub fn ticket_tag(subject: &str, prefix: &str) -> Option<u64> {
     } else {
         None
     }
+}
+
+/// The marker the bot writes at the foot of its mail: "[ODF-12-k3f9a0c1]".
+pub fn marker(prefix: &str, ticket: i64, secret: &str) -> String {
+    format!("[{prefix}-{ticket}-{secret}]")
+}
+
+/// The last marker found in a text (quoted originals keep it even when clients drop headers).
+pub fn find_marker(text: &str, prefix: &str) -> Option<(i64, String)> {
+    let lower = text.to_lowercase();
+    let needle = format!("[{}-", prefix.to_lowercase());
+    lower
+        .match_indices(&needle)
+        .filter_map(|(at, _)| {
+            let rest = &lower[at + needle.len()..];
+            let end = rest.find(']')?;
+            let (number, secret) = rest[..end].split_once('-')?;
+            let valid = !secret.is_empty()
+                && secret.len() <= 32
+                && secret.chars().all(|c| c.is_ascii_alphanumeric());
+            valid
+                .then(|| number.parse().ok().map(|n| (n, secret.to_string())))
+                .flatten()
+        })
+        .last()
 }
 
 /// The subject without "Re:", "Fwd:", "TR :" and similar prefixes.
@@ -261,6 +290,19 @@ mod tests {
             assert_eq!(ticket_tag(subject, "ODF"), expected, "{subject}");
         }
         assert_eq!(bare_subject("RE: Fwd: TR : Invitation"), "Invitation");
+        let text = format!(
+            "Merci.\n> Réf. : {}\n> [ODF-x-y] [ODF-3-]",
+            marker("ODF", 12, "k3f9a0c1")
+        );
+        assert_eq!(
+            find_marker(&text, "ODF"),
+            Some((12, "k3f9a0c1".to_string()))
+        );
+        assert_eq!(
+            find_marker("[odf-7-ab12]", "ODF"),
+            Some((7, "ab12".to_string()))
+        );
+        assert_eq!(find_marker("nothing here", "ODF"), None);
     }
 
     #[test]

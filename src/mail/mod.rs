@@ -2,6 +2,7 @@
 //! and signature stripping, and the fields of an intervention request.
 
 pub mod classify;
+pub mod decide;
 pub mod extract;
 pub mod message;
 pub mod quotes;
@@ -23,6 +24,10 @@ pub struct Understanding {
     pub message_id: Option<String>,
     pub from: Option<message::Mailbox>,
     pub subject: String,
+    /// In-Reply-To then References, without repeats: what threading looks up.
+    pub thread_ids: Vec<String>,
+    /// The ticket number and secret of a body marker the bot wrote in an earlier mail.
+    pub marker: Option<(i64, String)>,
     /// What the person wrote, without quotes and signature: what chat shows.
     pub new_text: String,
     pub attachments: Vec<message::Attachment>,
@@ -61,6 +66,8 @@ pub fn understand(
                 message_id: None,
                 from: None,
                 subject: String::new(),
+                thread_ids: Vec::new(),
+                marker: None,
                 new_text: String::new(),
                 attachments: Vec::new(),
                 failed_recipients: Vec::new(),
@@ -69,6 +76,13 @@ pub fn understand(
         }
     };
     let classification = classify(&mail, rules, ctx);
+    let mut thread_ids = mail.in_reply_to.clone();
+    for id in &mail.references {
+        if !thread_ids.contains(id) {
+            thread_ids.push(id.clone());
+        }
+    }
+    let marker = classify::find_marker(&mail.text, &ctx.ticket_prefix);
     let new_text = quotes::new_text(&mail.text, rules);
     let request = (classification.class == Class::Request)
         .then(|| extract::extract(&mail, &new_text, rules, knowledge, today, default_lang));
@@ -77,6 +91,8 @@ pub fn understand(
         message_id: mail.message_id,
         from: mail.from,
         subject: mail.subject,
+        thread_ids,
+        marker,
         new_text,
         attachments: mail.attachments,
         failed_recipients: mail.failed_recipients,

@@ -6,6 +6,7 @@ mod sql;
 
 use crate::core::actions::Change;
 use crate::core::directory::{DirectoryData, Intervention, Member, Organisation};
+use crate::core::tickets::{Ticket, TicketEvent, Workload};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
@@ -105,6 +106,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         rows: &[(String, Intervention)],
     ) -> Result<usize, StoreError>;
+
+    /// The next ticket number. Numbers are never reused; a crash may leave a gap.
+    async fn allocate_ticket_number(&self) -> Result<i64, StoreError>;
+    async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError>;
+    /// The ticket one of these Message-IDs is threaded onto (the last one first).
+    async fn ticket_for_messages(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError>;
+    async fn ticket_events(&self, number: i64) -> Result<Vec<TicketEvent>, StoreError>;
+    async fn ticket_suggestions(&self, number: i64) -> Result<Vec<i64>, StoreError>;
+    /// Open tickets per assignee and when each was last given one, for routing.
+    async fn workload(&self) -> Result<Workload, StoreError>;
 
     /// Claims up to `limit` due messages of one connector for `lease`; a claim not settled by
     /// then is retried.

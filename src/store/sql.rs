@@ -7,6 +7,7 @@ use crate::core::directory::{
     DirectoryData, Intervention, Member, Organisation, Period, ProposalCount,
 };
 use crate::core::lang::Lang;
+use crate::core::tickets::{Ticket, TicketEvent, Workload};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
@@ -130,6 +131,47 @@ where
     })
 }
 
+const TICKET_COLUMNS: &str = "id, state, subject, requester_email, requester_name, lang, organisation, event, dates, places, topics, format, assignee, secret";
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(';')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn ticket_from_row<R: Row>(row: &R) -> Result<Ticket, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let state: String = row.try_get("state")?;
+    let lang: String = row.try_get("lang")?;
+    let dates: String = row.try_get("dates")?;
+    Ok(Ticket {
+        number: row.try_get("id")?,
+        state: state.parse().map_err(|_| corrupt("ticket state", &state))?,
+        subject: row.try_get("subject")?,
+        requester_email: row.try_get("requester_email")?,
+        requester_name: row.try_get("requester_name")?,
+        lang: lang.parse().map_err(|_| corrupt("ticket lang", &lang))?,
+        organisation: row.try_get("organisation")?,
+        event: row.try_get("event")?,
+        dates: split_list(&dates)
+            .iter()
+            .map(|d| d.parse().map_err(|_| corrupt("ticket date", d)))
+            .collect::<Result<_, _>>()?,
+        places: split_list(&row.try_get::<String, _>("places")?),
+        topics: split_list(&row.try_get::<String, _>("topics")?),
+        format: row.try_get("format")?,
+        assignee: row.try_get("assignee")?,
+        secret: row.try_get("secret")?,
+    })
+}
+
 /// Every write to the directory bumps its version, so cached snapshots reload.
 const BUMP_DIRECTORY_VERSION: &str =
     "UPDATE meta SET value = value + 1 WHERE key = 'directory_version'";
@@ -222,6 +264,63 @@ macro_rules! sql_store {
                                 .execute(&mut *tx)
                                 .await?;
                         }
+                        Change::CreateTicket(t) => {
+                            sqlx::query("INSERT INTO tickets (id, state, subject, requester_email, requester_name, lang, organisation, event, dates, places, topics, format, assignee, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)")
+                                .bind(t.number)
+                                .bind(t.state.as_str())
+                                .bind(&t.subject)
+                                .bind(&t.requester_email)
+                                .bind(&t.requester_name)
+                                .bind(t.lang.code())
+                                .bind(&t.organisation)
+                                .bind(&t.event)
+                                .bind(t.dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(";"))
+                                .bind(t.places.join(";"))
+                                .bind(t.topics.join(";"))
+                                .bind(&t.format)
+                                .bind(t.assignee)
+                                .bind(&t.secret)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::SetTicketState { ticket, state } => {
+                            sqlx::query("UPDATE tickets SET state = $1, updated_at = $2 WHERE id = $3")
+                                .bind(state.as_str())
+                                .bind(now)
+                                .bind(ticket)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::TicketEvent { ticket, actor, kind, detail } => {
+                            sqlx::query("INSERT INTO ticket_events (ticket_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)")
+                                .bind(ticket)
+                                .bind(now)
+                                .bind(actor)
+                                .bind(kind)
+                                .bind(detail)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::LinkMessage { ticket, message_id, direction } => {
+                            sqlx::query("INSERT INTO ticket_messages (message_id, ticket_id, direction, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                                .bind(message_id)
+                                .bind(ticket)
+                                .bind(*direction)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::SuggestSpeakers { ticket, member_ids } => {
+                            for (rank, member_id) in member_ids.iter().enumerate() {
+                                sqlx::query("INSERT INTO ticket_suggestions (ticket_id, member_id, rank) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                                    .bind(ticket)
+                                    .bind(member_id)
+                                    .bind(rank as i64)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
                         Change::RecordProposals { member_ids, on } => {
                             for member_id in member_ids {
                                 sqlx::query("INSERT INTO proposals (member_id, day) VALUES ($1, $2)")
@@ -233,7 +332,7 @@ macro_rules! sql_store {
                         }
                     }
                 }
-                if !changes.is_empty() {
+                if changes.iter().any(Change::touches_directory) {
                     sqlx::query(BUMP_DIRECTORY_VERSION).execute(&mut *tx).await?;
                 }
                 let mut outbox_ids = Vec::with_capacity(messages.len());
@@ -401,6 +500,54 @@ macro_rules! sql_store {
                 sqlx::query(BUMP_DIRECTORY_VERSION).execute(&mut *tx).await?;
                 tx.commit().await?;
                 Ok(added)
+            }
+
+            async fn allocate_ticket_number(&self) -> Result<i64, StoreError> {
+                let row = sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'next_ticket' RETURNING value - 1 AS number").fetch_one(&self.pool).await?;
+                Ok(row.try_get("number")?)
+            }
+
+            async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE id = $1"))).bind(number).fetch_optional(&self.pool).await?;
+                row.as_ref().map(ticket_from_row).transpose()
+            }
+
+            async fn ticket_for_messages(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError> {
+                // The most recent reference first: it is the message being answered.
+                for id in message_ids.iter().rev() {
+                    let row = sqlx::query("SELECT ticket_id FROM ticket_messages WHERE message_id = $1").bind(id).fetch_optional(&self.pool).await?;
+                    if let Some(row) = row {
+                        return Ok(Some(row.try_get("ticket_id")?));
+                    }
+                }
+                Ok(None)
+            }
+
+            async fn ticket_events(&self, number: i64) -> Result<Vec<TicketEvent>, StoreError> {
+                let rows = sqlx::query("SELECT at, actor, kind, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY id").bind(number).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| Ok(TicketEvent { at: row.try_get("at")?, actor: row.try_get("actor")?, kind: row.try_get("kind")?, detail: row.try_get("detail")? }))
+                    .collect()
+            }
+
+            async fn ticket_suggestions(&self, number: i64) -> Result<Vec<i64>, StoreError> {
+                let rows = sqlx::query("SELECT member_id FROM ticket_suggestions WHERE ticket_id = $1 ORDER BY rank").bind(number).fetch_all(&self.pool).await?;
+                rows.iter().map(|row| Ok(row.try_get("member_id")?)).collect()
+            }
+
+            async fn workload(&self) -> Result<Workload, StoreError> {
+                let mut work = Workload::default();
+                let open = sqlx::query("SELECT assignee, COUNT(*) AS n FROM tickets WHERE assignee IS NOT NULL AND state NOT IN ('done', 'declined', 'cancelled') GROUP BY assignee").fetch_all(&self.pool).await?;
+                for row in open {
+                    let n: i64 = row.try_get("n")?;
+                    work.open_tickets.insert(row.try_get("assignee")?, u32::try_from(n).unwrap_or(u32::MAX));
+                }
+                let last = sqlx::query("SELECT assignee, MAX(created_at) AS last FROM tickets WHERE assignee IS NOT NULL GROUP BY assignee").fetch_all(&self.pool).await?;
+                for row in last {
+                    let at: DateTime<Utc> = row.try_get("last")?;
+                    work.last_assigned.insert(row.try_get("assignee")?, at.date_naive());
+                }
+                Ok(work)
             }
 
             async fn claim_outbox(&self, connector: &str, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {

@@ -1,0 +1,174 @@
+//! Incoming mail through the one flow: understand it, find its ticket, decide, commit the
+//! ticket changes with the outgoing mail. Every intake path (IMAP, Maildir, mbox backfill)
+//! comes here, and a Message-ID seen before is a no-op whichever path brought it.
+
+use super::{Engine, EngineError};
+use crate::core::tickets::Ticket;
+use crate::mail::decide::{MailCase, MailWorld, decide};
+use crate::mail::extract::Knowledge as ExtractKnowledge;
+use crate::mail::{Class, MailContext, understand};
+use crate::store::{Committed, InboundKey};
+use chrono::{DateTime, Utc};
+use std::hash::BuildHasher;
+
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub context: MailContext,
+    pub routing: Vec<crate::core::tickets::RoutingRule>,
+    pub reopen_closed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MailHandled {
+    Done {
+        class: Class,
+        ticket: Option<i64>,
+        outbox_ids: Vec<i64>,
+        may_answer: bool,
+    },
+    Duplicate,
+}
+
+/// Eight random hexadecimal characters, from the process's random hasher seed.
+fn secret(seed: &str) -> String {
+    let hash = std::collections::hash_map::RandomState::new().hash_one(seed);
+    format!("{:08x}", hash as u32)
+}
+
+impl Engine {
+    /// Handles one raw message. `fallback` identifies it when it has no Message-ID (the
+    /// mailbox and UID, the Maildir file name…).
+    pub async fn handle_mail(
+        &self,
+        fallback: InboundKey,
+        raw: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<MailHandled, EngineError> {
+        let today = self.today(now);
+        let directory = self.directory(today).await?;
+        let k = &self.knowledge;
+        let organisations: Vec<String> =
+            directory.organisations().map(|o| o.name.clone()).collect();
+        let extract = ExtractKnowledge {
+            vocabulary: &k.vocabulary,
+            geography: &k.geography,
+            organisations: &organisations,
+        };
+        let settings = &self.settings.mail;
+        let mail = understand(
+            raw,
+            &k.mail_rules,
+            &settings.context,
+            &extract,
+            today,
+            self.settings.default_lang,
+        );
+        let key = match &mail.message_id {
+            Some(id) => InboundKey {
+                source: "mail".into(),
+                external_id: id.clone(),
+            },
+            None => fallback,
+        };
+        let span = tracing::info_span!("mail", source = %key.source, id = %key.external_id);
+        let _guard = span.enter();
+        if self.store.is_seen(&key).await? {
+            tracing::info!("message already processed");
+            return Ok(MailHandled::Duplicate);
+        }
+
+        // Threading: References and In-Reply-To, then the body marker, then the subject tag.
+        let mut ticket: Option<Ticket> = None;
+        if let Some(number) = self.store.ticket_for_messages(&mail.thread_ids).await? {
+            ticket = self.store.ticket(number).await?;
+        }
+        if ticket.is_none()
+            && let Some((number, secret)) = &mail.marker
+        {
+            ticket = self
+                .store
+                .ticket(*number)
+                .await?
+                .filter(|t| t.secret.eq_ignore_ascii_case(secret));
+        }
+        if ticket.is_none()
+            && let Some(number) = mail.classification.ticket
+        {
+            ticket = self.store.ticket(number).await?;
+        }
+        let needs_number = match &ticket {
+            None => mail.classification.class == Class::Request,
+            Some(t) => t.state.is_closed() && !settings.reopen_closed,
+        };
+        let new_number = if needs_number {
+            Some(self.store.allocate_ticket_number().await?)
+        } else {
+            None
+        };
+        let work = self.store.workload().await?;
+        let secret = secret(&key.external_id);
+        let world = MailWorld {
+            directory: &directory,
+            vocabulary: &k.vocabulary,
+            geography: &k.geography,
+            prompts: &k.prompts,
+            routing: &settings.routing,
+            work: &work,
+            weights: &self.settings.weights,
+            max_results: self.settings.max_results,
+            today,
+            ticket_prefix: &settings.context.ticket_prefix,
+            reopen_closed: settings.reopen_closed,
+            default_lang: self.settings.default_lang,
+        };
+        let case = MailCase {
+            mail: &mail,
+            ticket: ticket.as_ref(),
+            new_number,
+            secret: &secret,
+        };
+        let actions = match decide(&case, &world) {
+            Ok(actions) => actions,
+            Err(error) => {
+                // A broken template must not lose the mail: record the ticket without the reply.
+                tracing::error!(%error, "mail prompt failed to render");
+                return Err(EngineError::Prompt(error));
+            }
+        };
+        let reply_to = mail
+            .from
+            .as_ref()
+            .map(|f| f.address.clone())
+            .unwrap_or_default();
+        let (changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
+        let ticket_number = changes
+            .iter()
+            .find_map(|c| match c {
+                crate::core::actions::Change::CreateTicket(t) => Some(t.number),
+                _ => None,
+            })
+            .or(ticket.as_ref().map(|t| t.number));
+        match self.store.commit(&key, &changes, &messages, now).await? {
+            Committed::Duplicate => Ok(MailHandled::Duplicate),
+            Committed::Applied { outbox_ids } => {
+                tracing::info!(
+                    class = ?mail.classification.class,
+                    reason = %mail.classification.reason,
+                    machine = ?mail.classification.machine,
+                    ticket = ?ticket_number,
+                    replies = outbox_ids.len(),
+                    "mail handled"
+                );
+                if !outbox_ids.is_empty() {
+                    self.outbox_signal.notify_one();
+                }
+                Ok(MailHandled::Done {
+                    class: mail.classification.class,
+                    ticket: ticket_number,
+                    outbox_ids,
+                    may_answer: mail.may_answer(),
+                })
+            }
+        }
+    }
+}

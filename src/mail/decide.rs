@@ -1,0 +1,331 @@
+//! What to do with an understood mail, as a pure function: open or update a ticket, route it,
+//! suggest speakers, acknowledge the requester in their language.
+
+use super::Understanding;
+use super::classify::{Class, bare_subject, marker};
+use crate::core::actions::{Action, Change, OutgoingMail};
+use crate::core::directory::Directory;
+use crate::core::geo::Geography;
+use crate::core::lang::Lang;
+use crate::core::search::{self, SpeakerQuery, Weights};
+use crate::core::tickets::{RoutingInput, RoutingRule, Ticket, TicketState, Workload, route};
+use crate::core::topics::Vocabulary;
+use crate::prompts::{PromptError, Prompts};
+use chrono::NaiveDate;
+use serde_json::json;
+
+/// Everything a decision reads, loaded by the engine.
+pub struct MailWorld<'a> {
+    pub directory: &'a Directory,
+    pub vocabulary: &'a Vocabulary,
+    pub geography: &'a Geography,
+    pub prompts: &'a Prompts,
+    pub routing: &'a [RoutingRule],
+    pub work: &'a Workload,
+    pub weights: &'a Weights,
+    pub max_results: usize,
+    pub today: NaiveDate,
+    pub ticket_prefix: &'a str,
+    pub reopen_closed: bool,
+    pub default_lang: Lang,
+}
+
+/// The mail and what threading found for it.
+pub struct MailCase<'a> {
+    pub mail: &'a Understanding,
+    /// The ticket the mail threads onto, if any.
+    pub ticket: Option<&'a Ticket>,
+    /// A number reserved for a new ticket, when one may be needed.
+    pub new_number: Option<i64>,
+    /// Random text for the new ticket's body marker.
+    pub secret: &'a str,
+}
+
+fn event(ticket: i64, actor: &str, kind: &str, detail: impl Into<String>) -> Action {
+    Action::Change(Change::TicketEvent {
+        ticket,
+        actor: actor.to_string(),
+        kind: kind.to_string(),
+        detail: detail.into(),
+    })
+}
+
+fn sender(mail: &Understanding) -> String {
+    mail.from
+        .as_ref()
+        .map(|f| f.address.clone())
+        .unwrap_or_else(|| "unknown sender".into())
+}
+
+pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Result<Vec<Action>, PromptError> {
+    let mail = case.mail;
+    match (case.ticket, mail.classification.class) {
+        (Some(ticket), Class::Bounce) => {
+            let failed: Vec<String> = mail
+                .failed_recipients
+                .iter()
+                .map(|r| {
+                    format!(
+                        "{} ({})",
+                        r.address,
+                        if r.is_hard() { "hard" } else { "soft" }
+                    )
+                })
+                .collect();
+            Ok(vec![event(
+                ticket.number,
+                "mailer-daemon",
+                "bounce",
+                failed.join(", "),
+            )])
+        }
+        (Some(ticket), _) => Ok(on_ticket(case, ticket, world)),
+        (None, Class::Request) => new_ticket(case, world, None),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// A message threaded onto an existing ticket.
+fn on_ticket(case: &MailCase<'_>, ticket: &Ticket, world: &MailWorld<'_>) -> Vec<Action> {
+    let mail = case.mail;
+    let from = sender(mail);
+    let mut actions = Vec::new();
+    if let Some(id) = &mail.message_id {
+        actions.push(Action::Change(Change::LinkMessage {
+            ticket: ticket.number,
+            message_id: id.clone(),
+            direction: "in",
+        }));
+    }
+    let excerpt: String = mail.new_text.chars().take(280).collect();
+    actions.push(event(ticket.number, &from, "message", excerpt));
+    if ticket.state.is_closed() {
+        if world.reopen_closed {
+            actions.push(Action::Change(Change::SetTicketState {
+                ticket: ticket.number,
+                state: TicketState::New,
+            }));
+            actions.push(event(
+                ticket.number,
+                &from,
+                "reopened",
+                format!("new message while {}", ticket.state),
+            ));
+        } else if let Some(number) = case.new_number {
+            actions.push(event(
+                ticket.number,
+                &from,
+                "linked",
+                format!("follow-up opened as #{number}"),
+            ));
+            if let Ok(more) = new_ticket(case, world, Some(ticket)) {
+                actions.extend(more);
+            }
+        }
+    } else if ticket.state == TicketState::WaitingForRequester
+        && from.eq_ignore_ascii_case(&ticket.requester_email)
+    {
+        let back = if ticket.assignee.is_some() {
+            TicketState::Assigned
+        } else {
+            TicketState::New
+        };
+        actions.push(Action::Change(Change::SetTicketState {
+            ticket: ticket.number,
+            state: back,
+        }));
+        actions.push(event(
+            ticket.number,
+            &from,
+            "requester-answered",
+            "the reminder clock runs again",
+        ));
+    }
+    actions
+}
+
+/// A new ticket for a request (or the follow-up of a closed one), routed, with suggested
+/// speakers and, unless the sender is a robot, an acknowledgement in their language.
+fn new_ticket(
+    case: &MailCase<'_>,
+    world: &MailWorld<'_>,
+    follows: Option<&Ticket>,
+) -> Result<Vec<Action>, PromptError> {
+    let mail = case.mail;
+    let Some(number) = case.new_number else {
+        return Ok(Vec::new());
+    };
+    let fields = mail.request.clone();
+    let lang = fields
+        .as_ref()
+        .map(|f| f.language)
+        .or(follows.map(|t| t.lang))
+        .unwrap_or(world.default_lang);
+    let contact = fields
+        .as_ref()
+        .and_then(|f| f.contact.clone())
+        .or_else(|| mail.from.clone());
+    let Some(contact) = contact else {
+        return Ok(Vec::new());
+    };
+    let topics = fields
+        .as_ref()
+        .map(|f| f.topics.clone())
+        .or(follows.map(|t| t.topics.clone()))
+        .unwrap_or_default();
+    let places = fields
+        .as_ref()
+        .map(|f| f.places.clone())
+        .or(follows.map(|t| t.places.clone()))
+        .unwrap_or_default();
+    let dates = fields
+        .as_ref()
+        .map(|f| f.dates.clone())
+        .or(follows.map(|t| t.dates.clone()))
+        .unwrap_or_default();
+    let subject = bare_subject(&mail.subject).to_string();
+
+    let g = world.geography;
+    let regions: Vec<usize> = places
+        .iter()
+        .filter_map(|p| g.lookup(p))
+        .map(|p| g.region_of(p))
+        .collect();
+    let decision = route(
+        &RoutingInput {
+            topics: topics.clone(),
+            regions,
+        },
+        world.routing,
+        world.directory,
+        g,
+        world.work,
+        world.today,
+    );
+
+    let ticket = Ticket {
+        number,
+        state: if decision.is_some() {
+            TicketState::Assigned
+        } else {
+            TicketState::New
+        },
+        subject: subject.clone(),
+        requester_email: contact.address.clone(),
+        requester_name: contact.name.clone(),
+        lang,
+        organisation: fields.as_ref().and_then(|f| f.organisation.clone()),
+        event: fields.as_ref().and_then(|f| f.event.clone()),
+        dates: dates.clone(),
+        places: places.clone(),
+        topics: topics.clone(),
+        format: fields.as_ref().and_then(|f| f.format.clone()),
+        assignee: decision.as_ref().map(|d| d.member_id),
+        secret: case.secret.to_string(),
+    };
+    let mut actions = vec![Action::Change(Change::CreateTicket(ticket.clone()))];
+    if let Some(id) = &mail.message_id {
+        actions.push(Action::Change(Change::LinkMessage {
+            ticket: number,
+            message_id: id.clone(),
+            direction: "in",
+        }));
+    }
+    let created = match follows {
+        Some(old) => format!("follow-up of closed ticket #{}", old.number),
+        None => mail.classification.reason.clone(),
+    };
+    actions.push(event(number, &contact.address, "created", created));
+    let assignee = decision
+        .as_ref()
+        .and_then(|d| world.directory.index_of(d.member_id))
+        .map(|i| &world.directory.members[i]);
+    match &decision {
+        Some(d) => actions.push(event(
+            number,
+            "passerelle",
+            "assigned",
+            format!(
+                "{}: {}",
+                assignee.map(|m| m.email.as_str()).unwrap_or("?"),
+                d.reason
+            ),
+        )),
+        None => actions.push(event(
+            number,
+            "passerelle",
+            "unassigned",
+            "nobody in the core team to route to",
+        )),
+    }
+
+    let query = SpeakerQuery {
+        topics: topics
+            .iter()
+            .filter_map(|t| world.vocabulary.by_id(t))
+            .collect(),
+        place: places.first().and_then(|p| g.lookup(p)),
+        language: (lang != Lang::Fr).then(|| lang.code().to_string()),
+        date: dates.iter().copied().find(|d| *d >= world.today),
+    };
+    if !query.topics.is_empty() {
+        let outcome = search::search(
+            world.directory,
+            world.vocabulary,
+            g,
+            &query,
+            world.weights,
+            world.max_results,
+        );
+        let ids: Vec<i64> = outcome
+            .ranked
+            .iter()
+            .map(|r| world.directory.members[r.member].id)
+            .collect();
+        if !ids.is_empty() {
+            let names: Vec<&str> = outcome
+                .ranked
+                .iter()
+                .map(|r| world.directory.members[r.member].name.as_str())
+                .collect();
+            actions.push(event(number, "passerelle", "suggested", names.join(", ")));
+            actions.push(Action::Change(Change::SuggestSpeakers {
+                ticket: number,
+                member_ids: ids.clone(),
+            }));
+            actions.push(Action::Change(Change::RecordProposals {
+                member_ids: ids,
+                on: world.today,
+            }));
+        }
+    }
+
+    if mail.may_answer() {
+        let body = world.prompts.render(
+            lang,
+            "mail/ack",
+            json!({
+                "name": contact.name,
+                "number": number,
+                "event": ticket.event,
+                "assignee": assignee.map(|m| m.name.clone()),
+                "marker": marker(world.ticket_prefix, number, case.secret),
+            }),
+        )?;
+        actions.push(Action::SendMail(OutgoingMail {
+            to: contact.address.clone(),
+            subject: format!("Re: [{} #{number}] {subject}", world.ticket_prefix),
+            body,
+            in_reply_to: mail.message_id.clone(),
+            references: mail
+                .thread_ids
+                .iter()
+                .cloned()
+                .chain(mail.message_id.clone())
+                .collect(),
+            ticket: Some(number),
+            auto_submitted: "auto-replied".into(),
+        }));
+    }
+    Ok(actions)
+}

@@ -1,0 +1,466 @@
+//! Mail through the one flow on the sample directory: requests become routed tickets with an
+//! acknowledgement, replies thread onto them in every way clients allow, robots get nothing,
+//! and Maildir intake files what it handled.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use passerelle::app;
+use passerelle::core::tickets::TicketState;
+use passerelle::engine::{Engine, MailEnvelope, MailHandled};
+use passerelle::mail::Class;
+use passerelle::store::InboundKey;
+use std::sync::Arc;
+
+fn now() -> DateTime<Utc> {
+    "2026-11-26T10:00:00Z".parse().unwrap()
+}
+
+struct Bot {
+    engine: Arc<Engine>,
+    _dir: tempfile::TempDir,
+}
+
+impl Bot {
+    async fn new() -> Bot {
+        let dir = tempfile::tempdir().unwrap();
+        let config =
+            common::config_with_store(&format!("sqlite://{}", dir.path().join("bot.db").display()));
+        Bot {
+            engine: app::build_engine(&config).await.unwrap(),
+            _dir: dir,
+        }
+    }
+
+    async fn mail(&self, raw: &str) -> MailHandled {
+        let fallback = InboundKey {
+            source: "test".into(),
+            external_id: format!("{:x}", raw.len()),
+        };
+        self.engine
+            .handle_mail(fallback, raw.as_bytes(), now())
+            .await
+            .unwrap()
+    }
+
+    async fn fixture(&self, name: &str) -> MailHandled {
+        let raw = std::fs::read_to_string(
+            common::root()
+                .join("tests/fixtures/mail-requests")
+                .join(name),
+        )
+        .unwrap();
+        self.mail(&raw).await
+    }
+
+    async fn envelope(&self, outbox_id: i64) -> MailEnvelope {
+        let row = self
+            .engine
+            .store()
+            .outbox_get(outbox_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.connector, "smtp");
+        serde_json::from_str(&row.body).unwrap()
+    }
+
+    async fn events(&self, ticket: i64) -> Vec<String> {
+        self.engine
+            .store()
+            .ticket_events(ticket)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| format!("{}: {}", e.kind, e.detail))
+            .collect()
+    }
+}
+
+/// A reply written by hand, with the headers a test wants.
+fn reply(headers: &[&str], body: &str) -> String {
+    let mut text = headers.join("\r\n");
+    text.push_str("\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n");
+    text.push_str(&body.replace('\n', "\r\n"));
+    text
+}
+
+#[tokio::test]
+async fn a_french_request_becomes_a_routed_ticket_with_an_acknowledgement() {
+    let bot = Bot::new().await;
+    let MailHandled::Done {
+        class,
+        ticket: Some(number),
+        outbox_ids,
+        may_answer,
+    } = bot.fixture("request-fr-round-table.eml").await
+    else {
+        panic!("no ticket")
+    };
+    assert_eq!(
+        (class, may_answer, outbox_ids.len()),
+        (Class::Request, true, 1)
+    );
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(ticket.state, TicketState::Assigned);
+    assert_eq!(
+        ticket.requester_email,
+        "helene.vasseur@assoc-territoires.example"
+    );
+    assert_eq!(ticket.topics, vec!["licensing", "reuse"]);
+    assert_eq!(ticket.places, vec!["Rhône"]);
+    assert_eq!(ticket.dates, vec!["2027-03-12".parse().unwrap()]);
+    assert_eq!(ticket.format.as_deref(), Some("round-table"));
+    assert_eq!(
+        ticket.event.as_deref(),
+        Some("Rencontres de la donnée publique")
+    );
+    // Licensing is Camille Roux's by the routing rules of bot.toml.
+    let directory = bot.engine.directory(bot.engine.today(now())).await.unwrap();
+    let camille = directory.by_email("camille.roux@example.org").unwrap();
+    assert_eq!(ticket.assignee, Some(camille.id));
+    let events = bot.events(number).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("assigned: camille.roux@example.org: routing rule(s) #1")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.starts_with("suggested: ")),
+        "{events:?}"
+    );
+    let suggested = bot.engine.store().ticket_suggestions(number).await.unwrap();
+    assert!(!suggested.is_empty() && suggested.len() <= 5);
+
+    let ack = bot.envelope(outbox_ids[0]).await;
+    assert_eq!(ack.mail.to, "helene.vasseur@assoc-territoires.example");
+    assert_eq!(
+        ack.mail.subject,
+        format!(
+            "Re: [ODF #{number}] Demande d'intervenant : Rencontres de la donnée publique, Lyon"
+        )
+    );
+    assert_eq!(
+        ack.mail.in_reply_to.as_deref(),
+        Some("req-fr-1@assoc-territoires.example")
+    );
+    assert_eq!(
+        ack.mail.references,
+        vec!["req-fr-1@assoc-territoires.example"]
+    );
+    assert_eq!(ack.mail.auto_submitted, "auto-replied");
+    assert!(
+        ack.mail.body.starts_with("Bonjour Hélène Vasseur,"),
+        "{}",
+        ack.mail.body
+    );
+    assert!(
+        ack.mail
+            .body
+            .contains(&format!("enregistrée sous le numéro {number}")),
+        "{}",
+        ack.mail.body
+    );
+    assert!(ack.mail.body.contains("Camille Roux"), "{}", ack.mail.body);
+    assert!(
+        ack.mail
+            .body
+            .contains(&format!("[ODF-{number}-{}]", ticket.secret)),
+        "{}",
+        ack.mail.body
+    );
+    assert!(ack.message_id.ends_with("@localhost"), "{}", ack.message_id);
+}
+
+#[tokio::test]
+async fn an_english_request_is_acknowledged_in_english() {
+    let bot = Bot::new().await;
+    let MailHandled::Done {
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = bot.fixture("request-en-keynote.eml").await
+    else {
+        panic!()
+    };
+    let ack = bot.envelope(outbox_ids[0]).await;
+    assert!(
+        ack.mail.body.starts_with("Hello Tom Keller,"),
+        "{}",
+        ack.mail.body
+    );
+    assert!(
+        ack.mail
+            .body
+            .contains(&format!("recorded it as number {number}"))
+    );
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(ticket.lang.code(), "en");
+    assert_eq!(ticket.places, vec!["Gironde"]);
+}
+
+#[tokio::test]
+async fn replies_thread_onto_their_ticket_whatever_the_client_kept() {
+    let bot = Bot::new().await;
+    let MailHandled::Done {
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = bot.fixture("request-fr-round-table.eml").await
+    else {
+        panic!()
+    };
+    let ack = bot.envelope(outbox_ids[0]).await;
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    let marker = format!("[ODF-{number}-{}]", ticket.secret);
+    let in_reply_to = format!("In-Reply-To: <{}>", ack.message_id);
+    let cases: Vec<(&str, String)> = vec![
+        // A normal reply: In-Reply-To names the acknowledgement.
+        (
+            "by In-Reply-To",
+            reply(
+                &[
+                    "From: helene.vasseur@assoc-territoires.example",
+                    "To: passerelle@localhost",
+                    "Subject: Re: something else entirely",
+                    "Message-ID: <r1@assoc.example>",
+                    &in_reply_to,
+                ],
+                "Merci !",
+            ),
+        ),
+        // A client that dropped References and changed the subject: the quoted marker remains.
+        (
+            "by marker",
+            reply(
+                &[
+                    "From: collegue@assoc-territoires.example",
+                    "To: passerelle@localhost",
+                    "Subject: notre conférence",
+                    "Message-ID: <r2@assoc.example>",
+                ],
+                &format!(
+                    "Je complète la demande.\n\nLe 26 nov. 2026, Passerelle a écrit :\n> Réf. : {marker}"
+                ),
+            ),
+        ),
+        // Forwarded by someone in Cc: only the subject tag survives.
+        (
+            "by subject tag",
+            reply(
+                &[
+                    "From: elu@ville.example",
+                    "To: passerelle@localhost",
+                    &format!("Subject: TR: Re: [ODF #{number}] Demande"),
+                    "Message-ID: <r3@ville.example>",
+                ],
+                "Pour information, je suis aussi concerné.",
+            ),
+        ),
+    ];
+    for (how, raw) in cases {
+        match bot.mail(&raw).await {
+            MailHandled::Done {
+                ticket, outbox_ids, ..
+            } => {
+                assert_eq!(ticket, Some(number), "{how}");
+                assert!(outbox_ids.is_empty(), "{how}: replies are not acknowledged");
+            }
+            other => panic!("{how}: {other:?}"),
+        }
+    }
+    let events = bot.events(number).await;
+    let messages: Vec<&String> = events
+        .iter()
+        .filter(|e| e.starts_with("message: "))
+        .collect();
+    assert_eq!(messages.len(), 3, "{events:?}");
+    assert!(
+        messages[1].contains("Je complète la demande.") && !messages[1].contains("Réf."),
+        "{events:?}"
+    );
+    // A guessed marker with the wrong secret does not thread.
+    let guessed = reply(
+        &[
+            "From: x@example.com",
+            "To: passerelle@localhost",
+            "Subject: hello",
+            "Message-ID: <r4@example.com>",
+        ],
+        &format!("[ODF-{number}-00000000]"),
+    );
+    assert!(matches!(
+        bot.mail(&guessed).await,
+        MailHandled::Done { ticket: None, .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_reply_on_a_closed_ticket_reopens_it_and_the_requester_answer_resumes_the_clock() {
+    let bot = Bot::new().await;
+    let MailHandled::Done {
+        ticket: Some(number),
+        ..
+    } = bot.fixture("request-fr-round-table.eml").await
+    else {
+        panic!()
+    };
+    let store = bot.engine.store();
+    let set = |state| passerelle::core::actions::Change::SetTicketState {
+        ticket: number,
+        state,
+    };
+    let key = |id: &str| InboundKey {
+        source: "test-admin".into(),
+        external_id: id.into(),
+    };
+    store
+        .commit(
+            &key("wait"),
+            &[set(TicketState::WaitingForRequester)],
+            &[],
+            now(),
+        )
+        .await
+        .unwrap();
+    let answer = reply(
+        &[
+            "From: Helene.Vasseur@assoc-territoires.example",
+            "To: passerelle@localhost",
+            &format!("Subject: Re: [ODF #{number}] Demande"),
+            "Message-ID: <w1@assoc.example>",
+        ],
+        "Voici les précisions demandées.",
+    );
+    bot.mail(&answer).await;
+    assert_eq!(
+        store.ticket(number).await.unwrap().unwrap().state,
+        TicketState::Assigned
+    );
+
+    store
+        .commit(&key("done"), &[set(TicketState::Done)], &[], now())
+        .await
+        .unwrap();
+    let late = reply(
+        &[
+            "From: helene.vasseur@assoc-territoires.example",
+            "To: passerelle@localhost",
+            &format!("Subject: Re: [ODF #{number}] Demande"),
+            "Message-ID: <w2@assoc.example>",
+        ],
+        "Une dernière question.",
+    );
+    bot.mail(&late).await;
+    assert_eq!(
+        store.ticket(number).await.unwrap().unwrap().state,
+        TicketState::New
+    );
+    assert!(
+        bot.events(number)
+            .await
+            .iter()
+            .any(|e| e.starts_with("reopened: "))
+    );
+}
+
+#[tokio::test]
+async fn the_same_message_twice_does_nothing_the_second_time() {
+    let bot = Bot::new().await;
+    assert!(matches!(
+        bot.fixture("request-fr-round-table.eml").await,
+        MailHandled::Done {
+            ticket: Some(1),
+            ..
+        }
+    ));
+    assert_eq!(
+        bot.fixture("request-fr-round-table.eml").await,
+        MailHandled::Duplicate
+    );
+    assert_eq!(bot.engine.store().ticket(2).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn robots_and_other_mail_open_no_ticket_and_get_no_answer() {
+    let bot = Bot::new().await;
+    for (name, class) in [
+        ("autoreply-fr-no-headers.eml", Class::AutoReply),
+        ("news-fr.eml", Class::News),
+        ("list-fr-discussion.eml", Class::ListDiscussion),
+    ] {
+        match bot.fixture(name).await {
+            MailHandled::Done {
+                class: got,
+                ticket,
+                outbox_ids,
+                ..
+            } => {
+                assert_eq!((got, ticket, outbox_ids.len()), (class, None, 0), "{name}");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    // The whole real-world corpus: no robot (bounce, auto-reply, abuse report) gets a mail.
+    let index = csv::Reader::from_path(common::root().join("tests/fixtures/mail-corpus/INDEX.csv"))
+        .unwrap()
+        .into_records();
+    let mut answered_robots = Vec::new();
+    let mut robots = 0;
+    for record in index {
+        let record = record.unwrap();
+        let category = &record[3];
+        let robot = (category.starts_with("bounce")
+            || category.starts_with("autoreply")
+            || category == "arf-feedback"
+            || category == "complaints")
+            && category != "not-bounce";
+        let path = common::root()
+            .join("tests/fixtures/mail-corpus")
+            .join(&record[0]);
+        let raw = std::fs::read(&path).unwrap();
+        let fallback = InboundKey {
+            source: "corpus".into(),
+            external_id: record[0].to_string(),
+        };
+        let handled = bot.engine.handle_mail(fallback, &raw, now()).await.unwrap();
+        if robot {
+            robots += 1;
+            if let MailHandled::Done { outbox_ids, .. } = handled
+                && !outbox_ids.is_empty()
+            {
+                answered_robots.push(record[0].to_string());
+            }
+        }
+    }
+    assert!(robots >= 50, "{robots}");
+    assert!(answered_robots.is_empty(), "{answered_robots:?}");
+}
+
+#[tokio::test]
+async fn maildir_intake_files_what_it_handled_and_ignores_a_redelivery() {
+    let bot = Bot::new().await;
+    let root = bot._dir.path().join("inbox");
+    passerelle::connectors::maildir::prepare(&root).unwrap();
+    let source = common::root().join("tests/fixtures/mail-requests/request-en-keynote.eml");
+    std::fs::copy(&source, root.join("new/1700000000.1.host")).unwrap();
+    std::fs::copy(
+        common::root().join("tests/fixtures/mail-requests/news-fr.eml"),
+        root.join("new/1700000001.2.host"),
+    )
+    .unwrap();
+    let report = passerelle::connectors::maildir::scan_once(&bot.engine, &root)
+        .await
+        .unwrap();
+    assert_eq!((report.handled, report.duplicates), (2, 0));
+    assert_eq!(std::fs::read_dir(root.join("new")).unwrap().count(), 0);
+    assert!(root.join("cur/1700000000.1.host:2,S").exists());
+    // The same message delivered again under another name (a crash before the move, a copy).
+    std::fs::copy(&source, root.join("new/1700000002.3.host")).unwrap();
+    let report = passerelle::connectors::maildir::scan_once(&bot.engine, &root)
+        .await
+        .unwrap();
+    assert_eq!((report.handled, report.duplicates), (0, 1));
+    assert_eq!(bot.engine.store().ticket(2).await.unwrap(), None);
+}
