@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts every server the tests need, then runs the whole test suite.
 # Usage: scripts/test.sh            (from anywhere; needs root or sudo for apt-get)
-# Servers: PostgreSQL on 127.0.0.1:5432 (the store suite runs against it and SQLite).
+# Servers: PostgreSQL on 127.0.0.1:5432 (the store suite runs against it and SQLite), and a
+# private Postfix → Dovecot pair on 127.0.0.1 (scripts/mail-servers.sh) for the mail tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +38,7 @@ if ! command -v cargo >/dev/null; then
 fi
 
 start_postgres
+./scripts/mail-servers.sh start
 export PASSERELLE_TEST_POSTGRES="${PASSERELLE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
 unset DATABASE_URL
 

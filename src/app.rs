@@ -213,3 +213,17 @@ pub fn console_worker(config: &Config, engine: &Engine, name: &str) -> OutboxWor
     worker.register(name, Arc::new(crate::connectors::console::ConsoleOutbound));
     worker
 }
+
+/// The outbox worker of `passerelle run`: the console, and SMTP when enabled.
+pub fn run_worker(config: &Config, engine: &Engine) -> anyhow::Result<OutboxWorker> {
+    let mut worker = console_worker(config, engine, "console");
+    if config.connectors.smtp.enabled {
+        let smtp = crate::connectors::smtp::SmtpOutbound::new(
+            &config.connectors.smtp,
+            &config.mail.address,
+            &config.mail.name,
+        )?;
+        worker.register("smtp", Arc::new(smtp));
+    }
+    Ok(worker)
+}

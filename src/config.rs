@@ -201,6 +201,8 @@ pub struct RoutingConfig {
 pub struct ConnectorsConfig {
     pub console: ConsoleConfig,
     pub maildir: MaildirConfig,
+    pub smtp: crate::connectors::smtp::SmtpConfig,
+    pub imap: crate::connectors::imap::ImapConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -81,6 +81,8 @@ fn parse_lang(s: &str) -> Result<Lang, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Both aws-lc-rs and ring are in the graph: name the TLS provider before anything uses it.
+    let _ = tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -166,7 +168,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn run(config: Config) -> anyhow::Result<ExitCode> {
     let engine = app::build_engine(&config).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = app::console_worker(&config, &engine, "console");
+    let worker = app::run_worker(&config, &engine)?;
     let maildir = if config.connectors.maildir.enabled {
         let root = config.resolve(&config.connectors.maildir.path);
         passerelle::connectors::maildir::prepare(&root)?;
@@ -181,6 +183,10 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let imap = config.connectors.imap.enabled.then(|| {
+        tracing::info!(host = %config.connectors.imap.host, mailbox = %config.connectors.imap.mailbox, "watching the mailbox with IMAP IDLE");
+        tokio::spawn(passerelle::connectors::imap::run(engine.clone(), config.connectors.imap.clone(), stopped.clone()))
+    });
     let worker = tokio::spawn(async move { worker.run(stopped).await });
     tracing::info!(store = engine.store().backend(), "passerelle running");
     if config.connectors.console.enabled {
@@ -211,8 +217,8 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     }
     let _ = stop.send(true);
     worker.await?;
-    if let Some(maildir) = maildir {
-        maildir.await?;
+    for task in [maildir, imap].into_iter().flatten() {
+        task.await?;
     }
     Ok(ExitCode::SUCCESS)
 }

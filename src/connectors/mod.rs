@@ -2,4 +2,6 @@
 //! items and delivers outbox rows; it never decides anything.
 
 pub mod console;
+pub mod imap;
 pub mod maildir;
+pub mod smtp;

@@ -79,6 +79,12 @@ pub enum Change {
         message_id: String,
         direction: &'static str,
     },
+    /// How far an IMAP mailbox has been read, saved with the message that got it there.
+    ImapCheckpoint {
+        mailbox: String,
+        uid_validity: i64,
+        uid: i64,
+    },
     /// Speakers suggested for the ticket, best first.
     SuggestSpeakers {
         ticket: i64,
@@ -92,6 +98,7 @@ impl Change {
         !matches!(
             self,
             Change::CreateTicket(_)
+                | Change::ImapCheckpoint { .. }
                 | Change::SetTicketState { .. }
                 | Change::TicketEvent { .. }
                 | Change::LinkMessage { .. }

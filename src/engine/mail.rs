@@ -44,6 +44,18 @@ impl Engine {
         raw: &[u8],
         now: DateTime<Utc>,
     ) -> Result<MailHandled, EngineError> {
+        self.handle_mail_with(fallback, raw, now, Vec::new()).await
+    }
+
+    /// Like [`Engine::handle_mail`], committing `extra` changes (an IMAP checkpoint) in the
+    /// same transaction.
+    pub async fn handle_mail_with(
+        &self,
+        fallback: InboundKey,
+        raw: &[u8],
+        now: DateTime<Utc>,
+        extra: Vec<crate::core::actions::Change>,
+    ) -> Result<MailHandled, EngineError> {
         let today = self.today(now);
         let directory = self.directory(today).await?;
         let k = &self.knowledge;
@@ -140,7 +152,8 @@ impl Engine {
             .as_ref()
             .map(|f| f.address.clone())
             .unwrap_or_default();
-        let (changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
+        let (mut changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
+        changes.extend(extra);
         let ticket_number = changes
             .iter()
             .find_map(|c| match c {

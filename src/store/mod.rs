@@ -117,6 +117,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Open tickets per assignee and when each was last given one, for routing.
     async fn workload(&self) -> Result<Workload, StoreError>;
 
+    /// (UIDVALIDITY, last UID processed) of an IMAP mailbox.
+    async fn imap_checkpoint(&self, mailbox: &str) -> Result<Option<(i64, i64)>, StoreError>;
+    async fn save_imap_checkpoint(
+        &self,
+        mailbox: &str,
+        uid_validity: i64,
+        uid: i64,
+    ) -> Result<(), StoreError>;
+
     /// Claims up to `limit` due messages of one connector for `lease`; a claim not settled by
     /// then is retried.
     async fn claim_outbox(

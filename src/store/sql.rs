@@ -176,6 +176,8 @@ where
 const BUMP_DIRECTORY_VERSION: &str =
     "UPDATE meta SET value = value + 1 WHERE key = 'directory_version'";
 
+const SAVE_IMAP_CHECKPOINT: &str = "INSERT INTO imap_state (mailbox, uid_validity, last_uid) VALUES ($1, $2, $3) ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid";
+
 const OUTBOX_COLUMNS: &str =
     "id, idempotency_key, connector, target, body, attempts, status, last_error";
 
@@ -263,6 +265,9 @@ macro_rules! sql_store {
                                 .bind(member_id)
                                 .execute(&mut *tx)
                                 .await?;
+                        }
+                        Change::ImapCheckpoint { mailbox, uid_validity, uid } => {
+                            sqlx::query(SAVE_IMAP_CHECKPOINT).bind(mailbox).bind(uid_validity).bind(uid).execute(&mut *tx).await?;
                         }
                         Change::CreateTicket(t) => {
                             sqlx::query("INSERT INTO tickets (id, state, subject, requester_email, requester_name, lang, organisation, event, dates, places, topics, format, assignee, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)")
@@ -548,6 +553,19 @@ macro_rules! sql_store {
                     work.last_assigned.insert(row.try_get("assignee")?, at.date_naive());
                 }
                 Ok(work)
+            }
+
+            async fn imap_checkpoint(&self, mailbox: &str) -> Result<Option<(i64, i64)>, StoreError> {
+                let row = sqlx::query("SELECT uid_validity, last_uid FROM imap_state WHERE mailbox = $1").bind(mailbox).fetch_optional(&self.pool).await?;
+                Ok(match row {
+                    Some(row) => Some((row.try_get("uid_validity")?, row.try_get("last_uid")?)),
+                    None => None,
+                })
+            }
+
+            async fn save_imap_checkpoint(&self, mailbox: &str, uid_validity: i64, uid: i64) -> Result<(), StoreError> {
+                sqlx::query(SAVE_IMAP_CHECKPOINT).bind(mailbox).bind(uid_validity).bind(uid).execute(&self.pool).await?;
+                Ok(())
             }
 
             async fn claim_outbox(&self, connector: &str, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {

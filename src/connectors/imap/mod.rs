@@ -1,0 +1,199 @@
+//! IMAP intake with IDLE push. On each connection: select the mailbox, check UIDVALIDITY
+//! against the checkpoint (a change restarts from the first UID; Message-ID dedupe keeps that
+//! safe), fetch every UID above the checkpoint, then IDLE until the server announces mail or
+//! the IDLE is renewed (before the 29 minutes RFC 2177 allows). Each message's checkpoint is
+//! committed with its processing. Lost connections reconnect with backoff and catch up.
+
+use crate::core::actions::Change;
+use crate::engine::{Engine, EngineError, MailHandled};
+use crate::store::{InboundKey, StoreError};
+use futures::TryStreamExt;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::watch;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImapConfig {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    /// TLS from the first byte (port 993). Plain IMAP is only for a server on this machine.
+    pub tls: bool,
+    pub username: String,
+    /// Name of the environment variable holding the password.
+    pub password_env: String,
+    /// A file holding the password (read at each connection); used instead of `password_env`.
+    pub password_file: Option<std::path::PathBuf>,
+    pub mailbox: String,
+    /// IDLE is ended and restarted after this many seconds (servers drop it after 30 min).
+    pub idle_renew_secs: u64,
+    /// Longest wait between reconnection attempts.
+    pub reconnect_max_secs: u64,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            enabled: false,
+            host: "127.0.0.1".into(),
+            port: 993,
+            tls: true,
+            username: String::new(),
+            password_env: "PASSERELLE_IMAP_PASSWORD".into(),
+            password_file: None,
+            mailbox: "INBOX".into(),
+            idle_renew_secs: 25 * 60,
+            reconnect_max_secs: 300,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("imap: {0}")]
+    Protocol(#[from] async_imap::error::Error),
+    #[error("imap: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("imap: environment variable {0} (password_env) is not set")]
+    MissingPassword(String),
+    #[error("imap: the server closed the connection before its greeting")]
+    NoGreeting,
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
+
+async fn connect(config: &ImapConfig) -> Result<Box<dyn Stream>, ImapError> {
+    let tcp = tokio::net::TcpStream::connect((config.host.as_str(), config.port)).await?;
+    if !config.tls {
+        return Ok(Box::new(tcp));
+    }
+    let roots = tokio_rustls::rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let tls = tokio_rustls::rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(config.host.clone())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let stream = tokio_rustls::TlsConnector::from(Arc::new(tls))
+        .connect(name, tcp)
+        .await?;
+    Ok(Box::new(stream))
+}
+
+/// Runs until `shutdown` turns true, reconnecting after every failure with a doubling delay.
+pub async fn run(engine: Arc<Engine>, config: ImapConfig, mut shutdown: watch::Receiver<bool>) {
+    let mut delay = Duration::from_secs(1);
+    loop {
+        match session(&engine, &config, &mut shutdown).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::error!(host = %config.host, mailbox = %config.mailbox, %error, retry_in_s = delay.as_secs(), "imap connection lost")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.changed() => {}
+        }
+        if *shutdown.borrow() {
+            return;
+        }
+        delay = (delay * 2).min(Duration::from_secs(config.reconnect_max_secs.max(1)));
+    }
+}
+
+/// One connection: catch up, then IDLE and catch up again on each change. Returns Ok only on
+/// shutdown.
+async fn session(
+    engine: &Engine,
+    config: &ImapConfig,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), ImapError> {
+    let password = match &config.password_file {
+        Some(path) => std::fs::read_to_string(path)?.trim().to_string(),
+        None => std::env::var(&config.password_env)
+            .map_err(|_| ImapError::MissingPassword(config.password_env.clone()))?,
+    };
+    let mut client = async_imap::Client::new(connect(config).await?);
+    client.read_response().await?.ok_or(ImapError::NoGreeting)?;
+    let mut session = client
+        .login(&config.username, &password)
+        .await
+        .map_err(|(e, _)| e)?;
+    let selected = session.select(&config.mailbox).await?;
+    let uid_validity = selected.uid_validity.unwrap_or(0);
+    let store = engine.store();
+    let mut last_uid = match store.imap_checkpoint(&config.mailbox).await? {
+        Some((validity, uid)) if validity == i64::from(uid_validity) => uid,
+        Some((validity, _)) => {
+            tracing::warn!(mailbox = %config.mailbox, old = validity, new = uid_validity, "UIDVALIDITY changed: resynchronising from the first message");
+            0
+        }
+        None => 0,
+    };
+    tracing::info!(mailbox = %config.mailbox, uid_validity, last_uid, "imap connected");
+    let renew = Duration::from_secs(config.idle_renew_secs.clamp(10, 29 * 60));
+    loop {
+        // Catch up on everything above the checkpoint.
+        let fetched: Vec<_> = session
+            .uid_fetch(format!("{}:*", last_uid + 1), "(UID BODY.PEEK[])")
+            .await?
+            .try_collect()
+            .await?;
+        for fetch in fetched {
+            let (Some(uid), Some(body)) = (fetch.uid, fetch.body()) else {
+                continue;
+            };
+            let uid = i64::from(uid);
+            // "n:*" always returns the last message, even when it is below n.
+            if uid <= last_uid {
+                continue;
+            }
+            let checkpoint = Change::ImapCheckpoint {
+                mailbox: config.mailbox.clone(),
+                uid_validity: i64::from(uid_validity),
+                uid,
+            };
+            let fallback = InboundKey {
+                source: format!("imap:{}:{uid_validity}", config.mailbox),
+                external_id: uid.to_string(),
+            };
+            match engine
+                .handle_mail_with(fallback, body, chrono::Utc::now(), vec![checkpoint])
+                .await?
+            {
+                MailHandled::Done { .. } => {}
+                // Nothing else to keep atomic with: move the checkpoint on alone.
+                MailHandled::Duplicate => {
+                    store
+                        .save_imap_checkpoint(&config.mailbox, i64::from(uid_validity), uid)
+                        .await?
+                }
+            }
+            last_uid = uid;
+        }
+        if *shutdown.borrow() {
+            session.logout().await?;
+            return Ok(());
+        }
+        let mut idle = session.idle();
+        idle.init().await?;
+        let (wait, stop) = idle.wait_with_timeout(renew);
+        // The server's keep-alives reset the library's timeout, so renew on the wall clock too.
+        tokio::select! {
+            result = wait => { result?; }
+            _ = tokio::time::sleep(renew) => {}
+            _ = shutdown.changed() => {}
+        }
+        drop(stop);
+        session = idle.done().await?;
+    }
+}

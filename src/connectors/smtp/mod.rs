@@ -1,0 +1,163 @@
+//! SMTP delivery of the bot's mail (lettre). Every message carries its fixed Message-ID,
+//! In-Reply-To/References, `Auto-Submitted` and the bot's own loop header, so a copy coming
+//! back is recognised and never answered.
+
+use crate::engine::{DeliveryError, MailEnvelope, Outbound};
+use crate::store::OutboxMessage;
+use async_trait::async_trait;
+use lettre::message::Mailbox;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Deserialize;
+use std::time::Duration;
+
+/// The loop header the bot writes and recognises.
+pub const LOOP_HEADER: &str = "X-Passerelle-Loop";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain SMTP: only for a relay on the same machine.
+    None,
+    /// STARTTLS, required.
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    pub enabled: bool,
+    pub host: String,
+    pub port: u16,
+    pub tls: TlsMode,
+    pub username: Option<String>,
+    /// Name of the environment variable holding the password (never the password itself).
+    pub password_env: Option<String>,
+    pub timeout_secs: u64,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            enabled: false,
+            host: "127.0.0.1".into(),
+            port: 25,
+            tls: TlsMode::None,
+            username: None,
+            password_env: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmtpSetupError {
+    #[error("mail.address '{0}' is not a usable sender")]
+    Sender(String),
+    #[error("smtp: {0}")]
+    Transport(String),
+    #[error("smtp: environment variable {0} (password_env) is not set")]
+    MissingPassword(String),
+}
+
+pub struct SmtpOutbound {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    loop_value: String,
+}
+
+impl SmtpOutbound {
+    pub fn new(config: &SmtpConfig, address: &str, name: &str) -> Result<Self, SmtpSetupError> {
+        let from: Mailbox = format!("{name} <{address}>")
+            .parse()
+            .map_err(|_| SmtpSetupError::Sender(address.to_string()))?;
+        let tls = |host: &str| {
+            TlsParameters::new(host.to_string())
+                .map_err(|e| SmtpSetupError::Transport(e.to_string()))
+        };
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+                .port(config.port)
+                .timeout(Some(Duration::from_secs(config.timeout_secs)))
+                .tls(match config.tls {
+                    TlsMode::None => Tls::None,
+                    TlsMode::Starttls => Tls::Required(tls(&config.host)?),
+                    TlsMode::Tls => Tls::Wrapper(tls(&config.host)?),
+                });
+        if let Some(user) = &config.username {
+            let password = match &config.password_env {
+                Some(var) => {
+                    std::env::var(var).map_err(|_| SmtpSetupError::MissingPassword(var.clone()))?
+                }
+                None => String::new(),
+            };
+            builder = builder.credentials(Credentials::new(user.clone(), password));
+        }
+        Ok(SmtpOutbound {
+            transport: builder.build(),
+            from,
+            loop_value: address.to_string(),
+        })
+    }
+
+    /// The message as it goes on the wire.
+    pub fn build(&self, envelope: &MailEnvelope) -> Result<Message, DeliveryError> {
+        let mail = &envelope.mail;
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|_| DeliveryError::Permanent(format!("bad recipient '{}'", mail.to)))?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .message_id(Some(format!("<{}>", envelope.message_id)))
+            .header(ContentType::TEXT_PLAIN)
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("Auto-Submitted"),
+                mail.auto_submitted.clone(),
+            ))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str(LOOP_HEADER),
+                self.loop_value.clone(),
+            ))
+            // Asks Exchange not to answer with its own automatic replies.
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
+                "All".into(),
+            ));
+        if let Some(id) = &mail.in_reply_to {
+            builder = builder.in_reply_to(format!("<{id}>"));
+        }
+        if !mail.references.is_empty() {
+            let references = mail
+                .references
+                .iter()
+                .map(|r| format!("<{r}>"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            builder = builder.references(references);
+        }
+        builder
+            .body(mail.body.clone())
+            .map_err(|e| DeliveryError::Permanent(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Outbound for SmtpOutbound {
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let envelope: MailEnvelope = serde_json::from_str(&message.body)
+            .map_err(|e| DeliveryError::Permanent(format!("unreadable outbox row: {e}")))?;
+        let email = self.build(&envelope)?;
+        match self.transport.send(email).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
+            Err(e) => Err(DeliveryError::Transient(e.to_string())),
+        }
+    }
+}

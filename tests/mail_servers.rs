@@ -1,0 +1,330 @@
+//! Against the real Postfix → Dovecot pair that scripts/mail-servers.sh starts on loopback:
+//! the acknowledgement as it arrives in the requester's mailbox, IMAP IDLE intake, and a
+//! connection killed mid-stream losing and doubling nothing.
+
+mod common;
+
+use futures::TryStreamExt;
+use passerelle::app;
+use passerelle::config::Config;
+use passerelle::connectors::smtp::SmtpOutbound;
+use passerelle::engine::{Engine, MailHandled, OutboxWorker};
+use passerelle::store::InboundKey;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const SMTP_PORT: u16 = 2525;
+const IMAP_PORT: u16 = 1143;
+
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{tag}-{nanos}-{}@test.example", std::process::id())
+}
+
+fn config(dir: &std::path::Path, bot: &str) -> Config {
+    let mut config =
+        common::config_with_store(&format!("sqlite://{}", dir.join("bot.db").display()));
+    config.mail.address = bot.into();
+    config.connectors.smtp.enabled = true;
+    config.connectors.smtp.port = SMTP_PORT;
+    config.connectors.imap.enabled = true;
+    config.connectors.imap.port = IMAP_PORT;
+    config.connectors.imap.tls = false;
+    config.connectors.imap.username = bot.into();
+    let password = dir.join("imap-password");
+    std::fs::write(&password, "secret\n").unwrap();
+    config.connectors.imap.password_file = Some(password);
+    config
+}
+
+fn request(from: &str, to: &str, message_id: &str, subject: &str) -> String {
+    format!(
+        "From: Bob Example <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
+         Bonjour,\r\nNous cherchons un intervenant pour une table ronde sur les licences ouvertes\r\nle 12 mars 2027 à Lyon.\r\nMerci !\r\n"
+    )
+}
+
+/// Sends raw mail to Postfix with plain SMTP, as any outside sender would.
+async fn send(from: &str, to: &str, raw: &str) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", SMTP_PORT))
+        .await
+        .expect("Postfix on 2525 (scripts/mail-servers.sh)");
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let mut expect = async |code: &str| {
+        loop {
+            let line = lines.next_line().await.unwrap().unwrap();
+            assert!(line.starts_with(code), "expected {code}, got {line}");
+            if line.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        }
+    };
+    expect("220").await;
+    for (command, code) in [
+        ("EHLO test.example".to_string(), "250"),
+        (format!("MAIL FROM:<{from}>"), "250"),
+        (format!("RCPT TO:<{to}>"), "250"),
+        ("DATA".into(), "354"),
+    ] {
+        write
+            .write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        expect(code).await;
+    }
+    write
+        .write_all(raw.replace("\r\n.", "\r\n..").as_bytes())
+        .await
+        .unwrap();
+    write.write_all(b"\r\n.\r\n").await.unwrap();
+    expect("250").await;
+    write.write_all(b"QUIT\r\n").await.unwrap();
+}
+
+/// Every message in a mailbox, raw.
+async fn mailbox(user: &str) -> Vec<Vec<u8>> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", IMAP_PORT))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    let mut session = client
+        .login(user, "secret")
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    session.select("INBOX").await.unwrap();
+    let fetched: Vec<_> = session
+        .uid_fetch("1:*", "BODY.PEEK[]")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let bodies = fetched
+        .iter()
+        .filter_map(|f| f.body().map(<[u8]>::to_vec))
+        .collect();
+    session.logout().await.unwrap();
+    bodies
+}
+
+async fn eventually<T, F: AsyncFnMut() -> Option<T>>(what: &str, mut probe: F) -> (T, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return (value, start.elapsed());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_acknowledgement_arrives_with_every_header_and_its_echo_is_not_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "bot@example.test");
+    let engine = app::build_engine(&config).await.unwrap();
+    let request_id = unique("ack");
+    let raw = request(
+        "alice@example.test",
+        "bot@example.test",
+        &request_id,
+        "Demande d'intervenant",
+    );
+    let fallback = InboundKey {
+        source: "test".into(),
+        external_id: request_id.clone(),
+    };
+    let MailHandled::Done {
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = engine
+        .handle_mail(fallback, raw.as_bytes(), chrono::Utc::now())
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(outbox_ids.len(), 1);
+    let mut worker = OutboxWorker::new(
+        engine.store().clone(),
+        app::retry_policy(&config),
+        engine.outbox_signal(),
+    );
+    worker.register(
+        "smtp",
+        Arc::new(
+            SmtpOutbound::new(
+                &config.connectors.smtp,
+                &config.mail.address,
+                &config.mail.name,
+            )
+            .unwrap(),
+        ),
+    );
+    assert_eq!(
+        worker.run_once(chrono::Utc::now()).await.unwrap().delivered,
+        1
+    );
+
+    let (ack, _) = eventually("the acknowledgement in alice's mailbox", async || {
+        mailbox("alice@example.test")
+            .await
+            .into_iter()
+            .find(|m| String::from_utf8_lossy(m).contains(&request_id))
+    })
+    .await;
+    let parsed = mail_parser::MessageParser::default().parse(&ack).unwrap();
+    let ticket = engine.store().ticket(number).await.unwrap().unwrap();
+    let header = |name: &str| parsed.header_raw(name).map(|v| v.trim().to_string());
+    assert_eq!(
+        parsed.subject(),
+        Some(format!("Re: [ODF #{number}] Demande d'intervenant").as_str())
+    );
+    assert_eq!(parsed.in_reply_to().as_text(), Some(request_id.as_str()));
+    assert!(header("References").unwrap().contains(&request_id));
+    assert!(
+        parsed.message_id().unwrap().starts_with("passerelle.")
+            && parsed.message_id().unwrap().ends_with("@example.test")
+    );
+    assert_eq!(header("Auto-Submitted").as_deref(), Some("auto-replied"));
+    assert_eq!(
+        header("X-Passerelle-Loop").as_deref(),
+        Some("bot@example.test")
+    );
+    assert_eq!(
+        parsed.from().unwrap().first().unwrap().address(),
+        Some("bot@example.test")
+    );
+    let body = parsed.body_text(0).unwrap();
+    assert!(
+        body.contains(&format!("[ODF-{number}-{}]", ticket.secret)),
+        "{body}"
+    );
+    assert!(body.starts_with("Bonjour Bob Example,"), "{body}");
+
+    // The acknowledgement coming back to the bot (a forward, a loop) is never answered.
+    let echo = InboundKey {
+        source: "test".into(),
+        external_id: "echo".into(),
+    };
+    match engine
+        .handle_mail(echo, &ack, chrono::Utc::now())
+        .await
+        .unwrap()
+    {
+        MailHandled::Done {
+            outbox_ids,
+            may_answer,
+            ..
+        } => assert!(outbox_ids.is_empty() && !may_answer),
+        MailHandled::Duplicate => panic!("the echo has its own Message-ID"),
+    }
+}
+
+async fn ticket_for(engine: &Engine, message_id: &str) -> Option<i64> {
+    engine
+        .store()
+        .ticket_for_messages(&[message_id.to_string()])
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn idle_intake_survives_a_killed_connection_without_loss_or_doubles() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "intake@example.test");
+    let engine = app::build_engine(&config).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let watcher = tokio::spawn(passerelle::connectors::imap::run(
+        engine.clone(),
+        config.connectors.imap.clone(),
+        stopped,
+    ));
+
+    // Pushed through IDLE: no polling loop, so the ticket appears as soon as Dovecot notifies.
+    let first = unique("idle-1");
+    send(
+        "bob@example.test",
+        "intake@example.test",
+        &request(
+            "bob@example.test",
+            "intake@example.test",
+            &first,
+            "Intervention 1",
+        ),
+    )
+    .await;
+    let (_, latency) = eventually("the first ticket", async || {
+        ticket_for(&engine, &first).await
+    })
+    .await;
+    eprintln!("SMTP accept to ticket stored: {} ms", latency.as_millis());
+
+    // Kill the IMAP connection, and send while the watcher is away.
+    let dovecot = common::root().join(".run/mail/dovecot.conf");
+    let kicked = std::process::Command::new("doveadm")
+        .arg("-c")
+        .arg(&dovecot)
+        .args(["kick", "intake@example.test"])
+        .output()
+        .unwrap();
+    assert!(
+        kicked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&kicked.stderr)
+    );
+    let later: Vec<String> = (2..=4).map(|n| unique(&format!("idle-{n}"))).collect();
+    for (n, id) in later.iter().enumerate() {
+        send(
+            "bob@example.test",
+            "intake@example.test",
+            &request(
+                "bob@example.test",
+                "intake@example.test",
+                id,
+                &format!("Intervention {}", n + 2),
+            ),
+        )
+        .await;
+    }
+    let mut tickets = vec![ticket_for(&engine, &first).await.unwrap()];
+    for id in &later {
+        let (number, _) = eventually("a ticket sent while disconnected", async || {
+            ticket_for(&engine, id).await
+        })
+        .await;
+        tickets.push(number);
+    }
+    tickets.sort();
+    tickets.dedup();
+    assert_eq!(tickets.len(), 4, "one ticket per message");
+    let (validity, last_uid) = engine
+        .store()
+        .imap_checkpoint("INBOX")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(validity > 0 && last_uid >= 4, "{validity} {last_uid}");
+    // The next ticket number proves no message made a second ticket.
+    assert_eq!(
+        engine.store().allocate_ticket_number().await.unwrap(),
+        *tickets.last().unwrap() + 1
+    );
+
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), watcher)
+        .await
+        .expect("the watcher stops on shutdown")
+        .unwrap();
+}
