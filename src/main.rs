@@ -51,6 +51,11 @@ enum Command {
         #[command(subcommand)]
         what: ImportCommand,
     },
+    /// Load an mbox archive through the mail pipeline (tickets, threads), writing to nobody.
+    Backfill {
+        /// The mbox file.
+        mbox: PathBuf,
+    },
     /// Check the config, command files, prompts, data files and the store; report every problem.
     Doctor,
 }
@@ -160,6 +165,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                     import_interventions(config, &file, skip_invalid).await
                 }
             }
+        }
+        Command::Backfill { mbox } => {
+            init_logs(None, "warn");
+            backfill(config, &mbox).await
         }
         Command::Doctor => unreachable!("handled above"),
     }
@@ -368,6 +377,37 @@ async fn import_interventions(
         checked.valid.len() - added,
         checked.errors.len()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn backfill(config: Config, mbox: &Path) -> anyhow::Result<ExitCode> {
+    let engine = app::build_engine(&config).await?;
+    let size = std::fs::metadata(mbox)
+        .with_context(|| format!("cannot read {}", mbox.display()))?
+        .len();
+    let bar = indicatif::ProgressBar::new(size);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("backfill [{bar:40}] {bytes}/{total_bytes} {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    let started = std::time::Instant::now();
+    let report =
+        passerelle::connectors::mbox::backfill(&engine, mbox, |bytes| bar.set_position(bytes))
+            .await?;
+    bar.finish_and_clear();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "{}: {} messages in {seconds:.1} s ({:.0}/s), {} already known, {} with a ticket",
+        mbox.display(),
+        report.messages,
+        report.messages as f64 / seconds.max(1e-9),
+        report.duplicates,
+        report.tickets
+    );
+    for (class, count) in &report.classes {
+        println!("  {class}: {count}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 

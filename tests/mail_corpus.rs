@@ -41,14 +41,14 @@ fn index() -> Vec<(String, String)> {
 struct Pipeline {
     knowledge: passerelle::engine::Knowledge,
     rules: MailRules,
-    organisations: Vec<String>,
+    organisations: passerelle::core::directory::OrganisationFinder,
 }
 
 impl Pipeline {
     fn new() -> Self {
-        let organisations = ["Rennes Métropole", "Région Occitanie", "Métropole de Lyon"]
-            .map(String::from)
-            .to_vec();
+        let organisations = passerelle::core::directory::OrganisationFinder::new(
+            ["Rennes Métropole", "Région Occitanie", "Métropole de Lyon"].into_iter(),
+        );
         Pipeline {
             knowledge: common::knowledge(),
             rules: rules(),

@@ -4,4 +4,5 @@
 pub mod console;
 pub mod imap;
 pub mod maildir;
+pub mod mbox;
 pub mod smtp;

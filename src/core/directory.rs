@@ -175,6 +175,42 @@ pub struct History {
     pub recent_proposals: u32,
 }
 
+/// Finds organisation names in free text (accent- and case-insensitive, on word boundaries),
+/// with one pass over the text whatever the number of organisations.
+#[derive(Debug)]
+pub struct OrganisationFinder {
+    automaton: aho_corasick::AhoCorasick,
+    names: Vec<String>,
+}
+
+impl OrganisationFinder {
+    pub fn new<'a>(names: impl Iterator<Item = &'a str>) -> Self {
+        // Short names ("EPT", "CAF") would match ordinary words.
+        let names: Vec<String> = names
+            .filter(|n| super::text::normalize(n).len() >= 5)
+            .map(str::to_string)
+            .collect();
+        let patterns: Vec<String> = names
+            .iter()
+            .map(|n| format!(" {} ", super::text::normalize(n)))
+            .collect();
+        let automaton = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .expect("organisation names form a valid automaton");
+        OrganisationFinder { automaton, names }
+    }
+
+    /// The longest organisation name found in the text, as the directory writes it.
+    pub fn longest_in(&self, text: &str) -> Option<String> {
+        let haystack = format!(" {} ", super::text::normalize(text));
+        self.automaton
+            .find_iter(&haystack)
+            .max_by_key(|m| m.len())
+            .map(|m| self.names[m.pattern().as_usize()].clone())
+    }
+}
+
 #[derive(Debug)]
 pub struct Directory {
     pub members: Vec<Member>,
@@ -187,6 +223,7 @@ pub struct Directory {
     by_email: HashMap<String, usize>,
     by_matrix: HashMap<String, usize>,
     by_id: HashMap<i64, usize>,
+    pub organisation_finder: OrganisationFinder,
     /// Consenting members per topic: the candidate lists of speaker search.
     speakers_by_topic: Vec<Vec<u32>>,
     pub built_on: NaiveDate,
@@ -259,6 +296,9 @@ impl Directory {
             })
             .collect();
         Directory {
+            organisation_finder: OrganisationFinder::new(
+                organisations.iter().map(|o| o.name.as_str()),
+            ),
             by_email: members
                 .iter()
                 .enumerate()

@@ -234,6 +234,16 @@ impl Vocabulary {
     /// Every topic named in free text, longest phrases first, then single words within the typo
     /// budget.
     pub fn match_text(&self, text: &str) -> TopicMatch {
+        self.scan(text, true)
+    }
+
+    /// Like [`Vocabulary::match_text`] without typo tolerance: for long texts such as mail
+    /// bodies, where comparing every word with the vocabulary would cost more than it finds.
+    pub fn match_phrases(&self, text: &str) -> TopicMatch {
+        self.scan(text, false)
+    }
+
+    fn scan(&self, text: &str, typos: bool) -> TopicMatch {
         let normalized = normalize(text);
         let words = content_words(&normalized);
         let stemmed: Vec<[String; 2]> = words.iter().map(|w| stems(w)).collect();
@@ -263,7 +273,11 @@ impl Vocabulary {
                     continue 'words;
                 }
             }
-            match self.closest_word(words[i]) {
+            match if typos {
+                self.closest_word(words[i])
+            } else {
+                None
+            } {
                 Some(topic) => result.hits.push(TopicHit {
                     topic,
                     matched: words[i].to_string(),

@@ -3,6 +3,7 @@
 //! comes here, and a Message-ID seen before is a no-op whichever path brought it.
 
 use super::{Engine, EngineError};
+use crate::core::actions::{Action, Change};
 use crate::core::tickets::Ticket;
 use crate::mail::decide::{MailCase, MailWorld, decide};
 use crate::mail::extract::Knowledge as ExtractKnowledge;
@@ -16,6 +17,23 @@ pub struct MailSettings {
     pub context: MailContext,
     pub routing: Vec<crate::core::tickets::RoutingRule>,
     pub reopen_closed: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct MailOptions {
+    /// Committed with the message's own changes (an IMAP checkpoint).
+    pub extra: Vec<crate::core::actions::Change>,
+    /// False when backfilling an archive: tickets are recorded, nobody is written to.
+    pub send_replies: bool,
+}
+
+impl Default for MailOptions {
+    fn default() -> Self {
+        MailOptions {
+            extra: Vec::new(),
+            send_replies: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +62,8 @@ impl Engine {
         raw: &[u8],
         now: DateTime<Utc>,
     ) -> Result<MailHandled, EngineError> {
-        self.handle_mail_with(fallback, raw, now, Vec::new()).await
+        self.handle_mail_with(fallback, raw, now, MailOptions::default())
+            .await
     }
 
     /// Like [`Engine::handle_mail`], committing `extra` changes (an IMAP checkpoint) in the
@@ -54,17 +73,15 @@ impl Engine {
         fallback: InboundKey,
         raw: &[u8],
         now: DateTime<Utc>,
-        extra: Vec<crate::core::actions::Change>,
+        options: MailOptions,
     ) -> Result<MailHandled, EngineError> {
         let today = self.today(now);
         let directory = self.directory(today).await?;
         let k = &self.knowledge;
-        let organisations: Vec<String> =
-            directory.organisations().map(|o| o.name.clone()).collect();
         let extract = ExtractKnowledge {
             vocabulary: &k.vocabulary,
             geography: &k.geography,
-            organisations: &organisations,
+            organisations: &directory.organisation_finder,
         };
         let settings = &self.settings.mail;
         let mail = understand(
@@ -117,7 +134,12 @@ impl Engine {
         } else {
             None
         };
-        let work = self.store.workload().await?;
+        // Routing needs the team's workload only when a ticket is opened.
+        let work = if needs_number {
+            self.store.workload().await?
+        } else {
+            Default::default()
+        };
         let secret = secret(&key.external_id);
         let world = MailWorld {
             directory: &directory,
@@ -140,6 +162,17 @@ impl Engine {
             secret: &secret,
         };
         let actions = match decide(&case, &world) {
+            // An archive is history: its requesters were answered long ago, and suggesting
+            // speakers for it today must not count against them in fair rotation.
+            Ok(actions) if !options.send_replies => actions
+                .into_iter()
+                .filter(|a| {
+                    !matches!(
+                        a,
+                        Action::SendMail(_) | Action::Change(Change::RecordProposals { .. })
+                    )
+                })
+                .collect(),
             Ok(actions) => actions,
             Err(error) => {
                 // A broken template must not lose the mail: record the ticket without the reply.
@@ -153,7 +186,7 @@ impl Engine {
             .map(|f| f.address.clone())
             .unwrap_or_default();
         let (mut changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
-        changes.extend(extra);
+        changes.extend(options.extra);
         let ticket_number = changes
             .iter()
             .find_map(|c| match c {

@@ -4,7 +4,7 @@
 mod mail;
 mod outbox;
 
-pub use mail::{MailHandled, MailSettings};
+pub use mail::{MailHandled, MailOptions, MailSettings};
 
 pub use outbox::{DeliveryError, Outbound, OutboxWorker, RetryPolicy, WorkerReport};
 

@@ -7,7 +7,6 @@ use super::rules::{MailRules, fold};
 use crate::core::dates;
 use crate::core::geo::Geography;
 use crate::core::lang::{self, Lang};
-use crate::core::text::normalize;
 use crate::core::topics::Vocabulary;
 use chrono::NaiveDate;
 use regex::Regex;
@@ -31,15 +30,18 @@ pub struct RequestFields {
 pub struct Knowledge<'a> {
     pub vocabulary: &'a Vocabulary,
     pub geography: &'a Geography,
-    /// Known organisation names (the directory's), matched in the text.
-    pub organisations: &'a [String],
+    /// Finds the directory's organisations in a text.
+    pub organisations: &'a crate::core::directory::OrganisationFinder,
 }
+
+/// How many characters of subject and text are searched for topics.
+const TOPIC_WINDOW: usize = 4000;
 
 const MONTHS: &str = "janvier|janv|fevrier|février|fevr|févr|fev|fév|mars|avril|avr|mai|juin|juillet|juil|aout|août|septembre|sept|octobre|oct|novembre|nov|decembre|décembre|dec|déc|january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul|august|aug|september|sep|october|november|december";
 
 static DATE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)\b(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})\.?(?:\s+\d{{4}})?|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?)\b"
+        r"(?i)(?-u:\b)(?:\d{{4}}-\d{{2}}-\d{{2}}|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})\.?(?:\s+\d{{4}})?|(?:{MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?)(?-u:\b)"
     ))
     .expect("valid date regex")
 });
@@ -99,16 +101,12 @@ pub fn extract(
     let subject = bare_subject(&mail.subject);
     let all = format!("{subject}\n{text}");
     let folded = fold(&all);
-    // Dates are not topics: "March" must not stem into "marchés".
-    let without_dates = DATE_CANDIDATE.replace_all(&all, " ");
+    // Dates are not topics: "March" must not stem into "marchés". A request names its topics
+    // early: the subject and the beginning of the text are enough.
+    let head: String = all.chars().take(TOPIC_WINDOW).collect();
+    let without_dates = DATE_CANDIDATE.replace_all(&head, " ");
     let mut topics: Vec<String> = Vec::new();
-    for hit in knowledge
-        .vocabulary
-        .match_text(&without_dates)
-        .hits
-        .iter()
-        .filter(|h| !h.fuzzy)
-    {
+    for hit in &knowledge.vocabulary.match_phrases(&without_dates).hits {
         let id = &knowledge.vocabulary.get(hit.topic).id;
         if !topics.contains(id) {
             topics.push(id.clone());
@@ -129,13 +127,7 @@ pub fn extract(
                 .map(|m| m.as_str().trim().to_string())
         })
         .or_else(|| (!subject.is_empty()).then(|| subject.to_string()));
-    let normalized = format!(" {} ", normalize(&all));
-    let organisation = knowledge
-        .organisations
-        .iter()
-        .filter(|name| name.len() >= 5 && normalized.contains(&format!(" {} ", normalize(name))))
-        .max_by_key(|name| name.len())
-        .cloned();
+    let organisation = knowledge.organisations.longest_in(&all);
     RequestFields {
         contact: mail.reply_to.clone().or_else(|| mail.from.clone()),
         organisation,

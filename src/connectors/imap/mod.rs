@@ -5,7 +5,7 @@
 //! committed with its processing. Lost connections reconnect with backoff and catch up.
 
 use crate::core::actions::Change;
-use crate::engine::{Engine, EngineError, MailHandled};
+use crate::engine::{Engine, EngineError, MailHandled, MailOptions};
 use crate::store::{InboundKey, StoreError};
 use futures::TryStreamExt;
 use serde::Deserialize;
@@ -167,7 +167,15 @@ async fn session(
                 external_id: uid.to_string(),
             };
             match engine
-                .handle_mail_with(fallback, body, chrono::Utc::now(), vec![checkpoint])
+                .handle_mail_with(
+                    fallback,
+                    body,
+                    chrono::Utc::now(),
+                    MailOptions {
+                        extra: vec![checkpoint],
+                        ..Default::default()
+                    },
+                )
                 .await?
             {
                 MailHandled::Done { .. } => {}
