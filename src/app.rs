@@ -66,7 +66,20 @@ pub fn load_knowledge(config: &Config) -> Result<Knowledge, Vec<String>> {
 }
 
 pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
+    let timezone = config.timezone().map_err(|e| anyhow!(e))?;
+    let hours = |h: f64| chrono::Duration::minutes((h * 60.0).round() as i64);
     Ok(EngineSettings {
+        calendar: crate::core::business_hours::BusinessCalendar {
+            timezone,
+            opens: config.tickets.opens,
+            closes: config.tickets.closes,
+            closed_days: config.tickets.closed_days.clone(),
+        },
+        reminders: crate::core::reminders::ReminderPolicy {
+            remind_after: hours(config.tickets.remind_after_hours),
+            escalate_after: hours(config.tickets.escalate_after_hours),
+        },
+        escalate_to: config.tickets.escalate_to.clone(),
         default_lang: config.bot.default_language,
         timezone: config.timezone().map_err(|e| anyhow!(e))?,
         max_results: config.search.max_results,

@@ -36,6 +36,8 @@ pub struct Config {
     #[serde(default)]
     pub routing: RoutingConfig,
     #[serde(default)]
+    pub tickets: TicketsConfig,
+    #[serde(default)]
     pub connectors: ConnectorsConfig,
     /// Where relative paths start: the config file's directory.
     #[serde(skip)]
@@ -189,6 +191,38 @@ impl MailConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TicketsConfig {
+    /// Business hours after which an unaccepted ticket's assignee (or the team) is reminded.
+    pub remind_after_hours: f64,
+    /// Business hours after which the escalation list is told.
+    pub escalate_after_hours: f64,
+    /// Who hears about escalations (emails); empty means the directory's admins.
+    pub escalate_to: Vec<String>,
+    /// Working hours, local time of `bot.timezone`; weekends and French public holidays are off.
+    pub opens: chrono::NaiveTime,
+    pub closes: chrono::NaiveTime,
+    /// Extra days off (team seminar…), as dates.
+    pub closed_days: Vec<chrono::NaiveDate>,
+    /// How often tickets are checked for reminders.
+    pub check_interval_secs: u64,
+}
+
+impl Default for TicketsConfig {
+    fn default() -> Self {
+        TicketsConfig {
+            remind_after_hours: 4.0,
+            escalate_after_hours: 16.0,
+            escalate_to: Vec::new(),
+            opens: chrono::NaiveTime::from_hms_opt(9, 0, 0).expect("valid time"),
+            closes: chrono::NaiveTime::from_hms_opt(18, 0, 0).expect("valid time"),
+            closed_days: Vec::new(),
+            check_interval_secs: 300,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingConfig {
@@ -279,6 +313,16 @@ impl Config {
                 "mail.address: '{}' is not an email address",
                 config.mail.address
             )));
+        }
+        if config.tickets.opens >= config.tickets.closes {
+            return Err(invalid(
+                "tickets.opens must be before tickets.closes".into(),
+            ));
+        }
+        if !(config.tickets.remind_after_hours > 0.0
+            && config.tickets.escalate_after_hours >= config.tickets.remind_after_hours)
+        {
+            return Err(invalid("tickets: remind_after_hours must be positive and escalate_after_hours at least as long".into()));
         }
         if config.outbox.max_attempts < 1 {
             return Err(invalid("outbox.max_attempts must be at least 1".into()));

@@ -196,6 +196,12 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
         tracing::info!(host = %config.connectors.imap.host, mailbox = %config.connectors.imap.mailbox, "watching the mailbox with IMAP IDLE");
         tokio::spawn(passerelle::connectors::imap::run(engine.clone(), config.connectors.imap.clone(), stopped.clone()))
     });
+    let reminders = {
+        let engine = engine.clone();
+        let interval = Duration::from_secs(config.tickets.check_interval_secs.max(1));
+        let stopped = stopped.clone();
+        tokio::spawn(async move { engine.run_reminders(interval, stopped).await })
+    };
     let worker = tokio::spawn(async move { worker.run(stopped).await });
     tracing::info!(store = engine.store().backend(), "passerelle running");
     if config.connectors.console.enabled {
@@ -226,7 +232,7 @@ async fn run(config: Config) -> anyhow::Result<ExitCode> {
     }
     let _ = stop.send(true);
     worker.await?;
-    for task in [maildir, imap].into_iter().flatten() {
+    for task in [maildir, imap, Some(reminders)].into_iter().flatten() {
         task.await?;
     }
     Ok(ExitCode::SUCCESS)

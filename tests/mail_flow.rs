@@ -464,3 +464,60 @@ async fn maildir_intake_files_what_it_handled_and_ignores_a_redelivery() {
     assert_eq!((report.handled, report.duplicates), (0, 1));
     assert_eq!(bot.engine.store().ticket(2).await.unwrap(), None);
 }
+
+#[tokio::test]
+async fn unaccepted_tickets_get_one_reminder_then_one_escalation_in_business_hours() {
+    let bot = Bot::new().await;
+    // Handled Thursday 26 November 2026 at 11:00 in Paris.
+    let MailHandled::Done {
+        ticket: Some(number),
+        ..
+    } = bot.fixture("request-fr-round-table.eml").await
+    else {
+        panic!()
+    };
+    let paris = |d: u32, h: u32| {
+        use chrono::TimeZone;
+        chrono_tz::Europe::Paris
+            .with_ymd_and_hms(2026, 11, d, h, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    let engine = &bot.engine;
+    assert_eq!(
+        engine.send_reminders(paris(26, 14)).await.unwrap(),
+        0,
+        "3 business hours: too early"
+    );
+    assert_eq!(
+        engine.send_reminders(paris(26, 16)).await.unwrap(),
+        1,
+        "5 business hours: remind the assignee"
+    );
+    assert_eq!(
+        engine.send_reminders(paris(26, 17)).await.unwrap(),
+        0,
+        "once per level"
+    );
+    assert_eq!(
+        engine.send_reminders(paris(26, 23)).await.unwrap(),
+        0,
+        "never at night"
+    );
+    // Thursday 7 h + Friday 9 h + Monday 2 h = 18 business hours: escalate to the admins.
+    assert_eq!(engine.send_reminders(paris(30, 11)).await.unwrap(), 1);
+    let events = bot.events(number).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("reminder: 5.0 business hours; to camille.roux@example.org")),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e
+                .starts_with("escalation: 18.0 business hours; to dominique.lefevre@example.org")),
+        "{events:?}"
+    );
+}

@@ -6,6 +6,7 @@ pub mod dates;
 pub mod directory;
 pub mod geo;
 pub mod lang;
+pub mod reminders;
 pub mod search;
 pub mod text;
 pub mod tickets;

@@ -3,6 +3,7 @@
 
 mod mail;
 mod outbox;
+mod reminders;
 
 pub use mail::{MailHandled, MailOptions, MailSettings};
 
@@ -96,6 +97,11 @@ pub struct EngineSettings {
     /// The domain of the Message-IDs of mail the bot sends.
     pub mail_domain: String,
     pub mail: MailSettings,
+    /// Working hours for reminder delays.
+    pub calendar: crate::core::business_hours::BusinessCalendar,
+    pub reminders: crate::core::reminders::ReminderPolicy,
+    /// Who hears about escalations; empty means the directory's admins.
+    pub escalate_to: Vec<String>,
 }
 
 /// Everything loaded once at start: the data the handlers read.

@@ -528,6 +528,11 @@ macro_rules! sql_store {
                 Ok(None)
             }
 
+            async fn tickets_awaiting_team(&self) -> Result<Vec<Ticket>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE state IN ('new', 'assigned') ORDER BY id"))).fetch_all(&self.pool).await?;
+                rows.iter().map(ticket_from_row).collect()
+            }
+
             async fn ticket_events(&self, number: i64) -> Result<Vec<TicketEvent>, StoreError> {
                 let rows = sqlx::query("SELECT at, actor, kind, detail FROM ticket_events WHERE ticket_id = $1 ORDER BY id").bind(number).fetch_all(&self.pool).await?;
                 rows.iter()
