@@ -297,7 +297,7 @@ async fn replies_thread_onto_their_ticket_whatever_the_client_kept() {
 }
 
 #[tokio::test]
-async fn a_reply_on_a_closed_ticket_reopens_it_and_the_requester_answer_resumes_the_clock() {
+async fn a_reply_on_a_closed_ticket_reopens_it_and_the_requester_answer_resumes_the_work() {
     let bot = Bot::new().await;
     let MailHandled::Done {
         ticket: Some(number),
@@ -336,7 +336,7 @@ async fn a_reply_on_a_closed_ticket_reopens_it_and_the_requester_answer_resumes_
     bot.mail(&answer).await;
     assert_eq!(
         store.ticket(number).await.unwrap().unwrap().state,
-        TicketState::Assigned
+        TicketState::Accepted
     );
 
     store
@@ -520,4 +520,124 @@ async fn unaccepted_tickets_get_one_reminder_then_one_escalation_in_business_hou
                 .starts_with("escalation: 18.0 business hours; to dominique.lefevre@example.org")),
         "{events:?}"
     );
+}
+
+static LINES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Sends a chat line as `sender` and returns the answer, through the whole engine.
+async fn chat(bot: &Bot, sender: &str, text: &str) -> String {
+    use passerelle::engine::{Handled, Inbound};
+    let inbound = Inbound {
+        key: InboundKey {
+            source: "chat-test".into(),
+            external_id: format!(
+                "{}",
+                LINES.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            ),
+        },
+        connector: "console".into(),
+        reply_to: "stdout".into(),
+        sender: sender.into(),
+        text: text.into(),
+        lang: None,
+    };
+    let Handled::Done { outbox_ids, .. } = bot.engine.handle_at(&inbound, now()).await.unwrap()
+    else {
+        panic!("{text}")
+    };
+    bot.engine
+        .store()
+        .outbox_get(outbox_ids[0])
+        .await
+        .unwrap()
+        .unwrap()
+        .body
+}
+
+#[tokio::test]
+async fn the_core_team_works_tickets_from_chat_with_full_history() {
+    let bot = Bot::new().await;
+    let MailHandled::Done {
+        ticket: Some(n), ..
+    } = bot.fixture("request-fr-round-table.eml").await
+    else {
+        panic!()
+    };
+    const CAMILLE: &str = "camille.roux@example.org";
+    let shown = chat(&bot, CAMILLE, &format!("demande {n}")).await;
+    assert!(
+        shown.contains(&format!("Demande n° {n}"))
+            && shown.contains("attribuée")
+            && shown.contains("Responsable : Camille Roux"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Lieux : Rhône") && shown.contains("Thèmes : Licences"),
+        "{shown}"
+    );
+    assert!(
+        chat(&bot, CAMILLE, &format!("j'accepte la demande {n}"))
+            .await
+            .contains("est acceptée")
+    );
+    // Accepted: no more reminders, even days later.
+    let monday: DateTime<Utc> = "2026-11-30T10:00:00Z".parse().unwrap();
+    assert_eq!(bot.engine.send_reminders(monday).await.unwrap(), 0);
+    assert!(
+        chat(
+            &bot,
+            CAMILLE,
+            &format!("la demande {n} est en attente du demandeur")
+        )
+        .await
+        .contains("rappels sont suspendus")
+    );
+    let refused = chat(&bot, CAMILLE, &format!("la demande {n} est terminée")).await;
+    assert!(refused.contains("ne peut pas passer"), "{refused}");
+    assert!(
+        chat(&bot, CAMILLE, &format!("assign ticket {n} to Yanis Benali"))
+            .await
+            .contains("handled by Yanis Benali")
+    );
+    assert!(
+        chat(
+            &bot,
+            CAMILLE,
+            &format!("confie la demande {n} à Alex Martin")
+        )
+        .await
+        .contains("ne fait pas partie de l'équipe")
+    );
+    assert!(
+        chat(&bot, CAMILLE, "demande 999")
+            .await
+            .contains("pas de demande n° 999")
+    );
+    assert!(
+        chat(&bot, "yanis.benali@example.org", "my tickets")
+            .await
+            .contains(&format!("#{n}"))
+    );
+    assert!(
+        chat(&bot, "alex.martin@example.org", &format!("demande {n}"))
+            .await
+            .contains("réservé à l'équipe d'animation")
+    );
+    let kinds: Vec<String> = bot
+        .engine
+        .store()
+        .ticket_events(n)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| format!("{} by {}", e.kind, e.actor))
+        .collect();
+    for expected in [
+        "created by helene.vasseur@assoc-territoires.example",
+        "accepted by camille.roux@example.org",
+        "waiting by camille.roux@example.org",
+        "assigned by camille.roux@example.org",
+    ] {
+        assert!(kinds.iter().any(|k| k == expected), "{expected}: {kinds:?}");
+    }
 }

@@ -24,6 +24,7 @@ pub enum ArgValue {
     Member(usize),
     Speaker(SpeakerQuery),
     Command(usize),
+    Ticket(i64),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +66,9 @@ pub enum ArgError {
     UnknownCommand {
         typed: String,
     },
+    BadTicket {
+        typed: String,
+    },
 }
 
 /// What argument parsing may consult.
@@ -102,6 +106,14 @@ pub fn parse(spec: &ArgSpec, raw: &str, ctx: &ArgContext<'_>) -> Result<ArgValue
         ArgKind::Member => parse_member(raw, ctx.directory).map(ArgValue::Member),
         ArgKind::SpeakerQuery => parse_speaker_query(raw, ctx).map(ArgValue::Speaker),
         ArgKind::Command => parse_command(raw, ctx.registry).map(ArgValue::Command),
+        ArgKind::Ticket => raw
+            .trim()
+            .trim_start_matches('#')
+            .parse()
+            .map(ArgValue::Ticket)
+            .map_err(|_| ArgError::BadTicket {
+                typed: raw.to_string(),
+            }),
     }
 }
 

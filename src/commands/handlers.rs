@@ -7,6 +7,7 @@ use crate::core::directory::{Directory, Member, Role};
 use crate::core::geo::Geography;
 use crate::core::lang::{self, Lang};
 use crate::core::search::{self, Nearness, Weights};
+use crate::core::tickets::{Ticket, TicketEvent, TicketState};
 use crate::core::topics::{TopicIdx, Vocabulary};
 use crate::prompts::{PromptError, Prompts};
 use chrono::NaiveDate;
@@ -28,6 +29,14 @@ pub const HANDLERS: &[&str] = &[
     "speaker-withdraw",
     "member-profile",
     "stats",
+    "ticket-show",
+    "ticket-accept",
+    "ticket-decline",
+    "ticket-done",
+    "ticket-wait",
+    "ticket-cancel",
+    "ticket-assign",
+    "my-tickets",
 ];
 
 /// Everything a handler may read. No clock, no I/O: `today` is given.
@@ -43,6 +52,36 @@ pub struct Context<'a> {
     pub default_lang: Lang,
     pub max_results: usize,
     pub weights: &'a Weights,
+    /// Tickets the line may act on, loaded by the engine beforehand (see [`TicketsNeeded`]).
+    pub tickets: &'a TicketData,
+}
+
+/// The tickets a command line needs, read from the store before the pure handler runs.
+#[derive(Debug, Default)]
+pub struct TicketData {
+    pub by_number: std::collections::HashMap<i64, (Ticket, Vec<TicketEvent>)>,
+    /// Open tickets assigned to the asker (for "my tickets").
+    pub mine: Vec<Ticket>,
+}
+
+/// What the engine must load for a line: the ticket number it names, the asker's list.
+#[derive(Debug, Default, PartialEq)]
+pub struct TicketsNeeded {
+    pub number: Option<i64>,
+    pub mine: bool,
+}
+
+pub fn tickets_needed(registry: &Registry, line: &str) -> TicketsNeeded {
+    let Some(invocation) = registry.parse(line) else {
+        return TicketsNeeded::default();
+    };
+    TicketsNeeded {
+        number: invocation
+            .args
+            .get("ticket")
+            .and_then(|t| t.trim_start_matches('#').parse().ok()),
+        mine: registry.get(invocation.command).spec.name == "my-tickets",
+    }
 }
 
 /// The reply to one chat line, and the language it was given in.
@@ -216,6 +255,7 @@ fn arg_error(
                 json!({ "typed": typed, "candidates": names }),
             )
         }
+        ArgError::BadTicket { typed } => ("errors/unknown_ticket", json!({ "number": typed })),
         ArgError::UnknownCommand { typed } => {
             let suggestions: Vec<Value> = ctx
                 .registry
@@ -358,6 +398,14 @@ impl Handler<'_> {
                 ])
             }
             "stats" => self.stats(),
+            "ticket-show" => self.ticket_show(),
+            "ticket-accept" => self.ticket_move(TicketState::Accepted, "accepted"),
+            "ticket-decline" => self.ticket_move(TicketState::Declined, "declined"),
+            "ticket-done" => self.ticket_move(TicketState::Done, "done"),
+            "ticket-wait" => self.ticket_move(TicketState::WaitingForRequester, "waiting"),
+            "ticket-cancel" => self.ticket_move(TicketState::Cancelled, "cancelled"),
+            "ticket-assign" => self.ticket_assign(),
+            "my-tickets" => self.my_tickets(),
             other => Err(PromptError::Render {
                 lang: self.lang,
                 key: "-".into(),
@@ -610,6 +658,152 @@ impl Handler<'_> {
                 self.say("errors/bot_language", json!({ "typed": code }))?,
             ]),
         }
+    }
+
+    /// The ticket named by the line, or the answer saying there is none.
+    fn ticket(&self) -> Result<Result<&(Ticket, Vec<TicketEvent>), Action>, PromptError> {
+        let Some(ArgValue::Ticket(number)) = self.args.get("ticket") else {
+            return Ok(Err(
+                self.say("errors/unknown_ticket", json!({ "number": "?" }))?
+            ));
+        };
+        match self.ctx.tickets.by_number.get(number) {
+            Some(found) => Ok(Ok(found)),
+            None => Ok(Err(
+                self.say("errors/unknown_ticket", json!({ "number": number }))?
+            )),
+        }
+    }
+
+    fn member_name(&self, id: Option<i64>) -> Option<String> {
+        id.and_then(|id| self.ctx.directory.index_of(id))
+            .map(|i| self.ctx.directory.members[i].name.clone())
+    }
+
+    fn ticket_view(&self, ticket: &Ticket) -> Value {
+        json!({
+            "number": ticket.number,
+            "state": ticket.state.as_str(),
+            "subject": ticket.subject,
+            "requester": ticket.requester_name.clone().unwrap_or_else(|| ticket.requester_email.clone()),
+            "email": ticket.requester_email,
+            "organisation": ticket.organisation,
+            "event": ticket.event,
+            "dates": ticket.dates.iter().map(|d| format_day(self.lang, *d)).collect::<Vec<_>>(),
+            "places": ticket.places,
+            "topics": self.labels_of_ids(&ticket.topics),
+            "format": ticket.format,
+            "assignee": self.member_name(ticket.assignee),
+        })
+    }
+
+    fn ticket_show(&self) -> Result<Vec<Action>, PromptError> {
+        let (ticket, events) = match self.ticket()? {
+            Ok(found) => found,
+            Err(answer) => return Ok(vec![answer]),
+        };
+        let history: Vec<Value> = events
+            .iter()
+            .rev()
+            .take(10)
+            .rev()
+            .map(|e| json!({ "at": e.at.with_timezone(&chrono_tz::Europe::Paris).format("%Y-%m-%d %H:%M").to_string(), "actor": e.actor, "kind": e.kind, "detail": e.detail }))
+            .collect();
+        Ok(vec![self.say(
+            "tickets/show",
+            json!({ "ticket": self.ticket_view(ticket), "history": history }),
+        )?])
+    }
+
+    fn ticket_move(&self, to: TicketState, kind: &str) -> Result<Vec<Action>, PromptError> {
+        let (ticket, _) = match self.ticket()? {
+            Ok(found) => found,
+            Err(answer) => return Ok(vec![answer]),
+        };
+        if !ticket.state.can_become(to) {
+            return Ok(vec![self.say("errors/ticket_transition", json!({ "number": ticket.number, "from": ticket.state.as_str(), "to": to.as_str() }))?]);
+        }
+        let me = self.me()?;
+        let mut actions = vec![
+            Action::Change(Change::SetTicketState {
+                ticket: ticket.number,
+                state: to,
+            }),
+            Action::Change(Change::TicketEvent {
+                ticket: ticket.number,
+                actor: me.email.clone(),
+                kind: kind.into(),
+                detail: format!("{} → {}", ticket.state, to),
+            }),
+        ];
+        // Accepting an unassigned ticket takes it.
+        if to == TicketState::Accepted && ticket.assignee.is_none() {
+            actions.push(Action::Change(Change::AssignTicket {
+                ticket: ticket.number,
+                member_id: me.id,
+            }));
+        }
+        actions.push(self.say(
+            "tickets/changed",
+            json!({ "number": ticket.number, "state": to.as_str(), "subject": ticket.subject }),
+        )?);
+        Ok(actions)
+    }
+
+    fn ticket_assign(&self) -> Result<Vec<Action>, PromptError> {
+        let (ticket, _) = match self.ticket()? {
+            Ok(found) => found,
+            Err(answer) => return Ok(vec![answer]),
+        };
+        let Some(ArgValue::Member(i)) = self.args.get("member") else {
+            return Ok(vec![]);
+        };
+        let member = &self.ctx.directory.members[*i];
+        if member.access < Role::CoreTeam {
+            return Ok(vec![
+                self.say("errors/not_core_team", json!({ "name": member.name }))?,
+            ]);
+        }
+        if ticket.state.is_closed() {
+            return Ok(vec![self.say(
+                "errors/ticket_transition",
+                json!({ "number": ticket.number, "from": ticket.state.as_str(), "to": "assigned" }),
+            )?]);
+        }
+        let me = self.me()?;
+        Ok(vec![
+            Action::Change(Change::AssignTicket {
+                ticket: ticket.number,
+                member_id: member.id,
+            }),
+            Action::Change(Change::SetTicketState {
+                ticket: ticket.number,
+                state: TicketState::Assigned,
+            }),
+            Action::Change(Change::TicketEvent {
+                ticket: ticket.number,
+                actor: me.email.clone(),
+                kind: "assigned".into(),
+                detail: format!("{}: by hand", member.email),
+            }),
+            self.say(
+                "tickets/assigned",
+                json!({ "number": ticket.number, "name": member.name }),
+            )?,
+        ])
+    }
+
+    fn my_tickets(&self) -> Result<Vec<Action>, PromptError> {
+        let tickets: Vec<Value> = self
+            .ctx
+            .tickets
+            .mine
+            .iter()
+            .map(|t| self.ticket_view(t))
+            .collect();
+        Ok(vec![
+            self.say("tickets/list", json!({ "tickets": tickets }))?,
+        ])
     }
 
     fn stats(&self) -> Result<Vec<Action>, PromptError> {

@@ -4,5 +4,7 @@ pub mod args;
 pub mod handlers;
 pub mod registry;
 
-pub use handlers::{Context, HANDLERS, Outcome, handle_line};
+pub use handlers::{
+    Context, HANDLERS, Outcome, TicketData, TicketsNeeded, handle_line, tickets_needed,
+};
 pub use registry::{Invocation, Registry, RegistryError};

@@ -22,6 +22,7 @@ pub enum ArgKind {
     Member,
     SpeakerQuery,
     Command,
+    Ticket,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -66,6 +66,10 @@ pub enum Change {
         ticket: i64,
         state: TicketState,
     },
+    AssignTicket {
+        ticket: i64,
+        member_id: i64,
+    },
     /// A line of history: who did what, and why.
     TicketEvent {
         ticket: i64,
@@ -98,6 +102,7 @@ impl Change {
         !matches!(
             self,
             Change::CreateTicket(_)
+                | Change::AssignTicket { .. }
                 | Change::ImapCheckpoint { .. }
                 | Change::SetTicketState { .. }
                 | Change::TicketEvent { .. }

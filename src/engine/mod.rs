@@ -209,7 +209,21 @@ impl Engine {
         let asker = directory.by_address(&inbound.sender);
         let role = self.role_of(&inbound.sender, asker);
         let k = &self.knowledge;
+        let needed = commands::tickets_needed(&k.registry, &inbound.text);
+        let mut tickets = commands::TicketData::default();
+        if let Some(number) = needed.number
+            && let Some(ticket) = self.store.ticket(number).await?
+        {
+            let events = self.store.ticket_events(number).await?;
+            tickets.by_number.insert(number, (ticket, events));
+        }
+        if needed.mine
+            && let Some(me) = asker
+        {
+            tickets.mine = self.store.open_tickets_of(me.id).await?;
+        }
         let ctx = Context {
+            tickets: &tickets,
             registry: &k.registry,
             prompts: &k.prompts,
             vocabulary: &k.vocabulary,

@@ -125,8 +125,9 @@ fn on_ticket(case: &MailCase<'_>, ticket: &Ticket, world: &MailWorld<'_>) -> Vec
     } else if ticket.state == TicketState::WaitingForRequester
         && from.eq_ignore_ascii_case(&ticket.requester_email)
     {
+        // Waiting for the requester means someone was already working on it.
         let back = if ticket.assignee.is_some() {
-            TicketState::Assigned
+            TicketState::Accepted
         } else {
             TicketState::New
         };

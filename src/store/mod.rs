@@ -112,6 +112,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError>;
     /// The ticket one of these Message-IDs is threaded onto (the last one first).
     async fn ticket_for_messages(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError>;
+    /// Open tickets assigned to a member.
+    async fn open_tickets_of(&self, member_id: i64) -> Result<Vec<Ticket>, StoreError>;
     /// Tickets waiting for the team (new or assigned), oldest first.
     async fn tickets_awaiting_team(&self) -> Result<Vec<Ticket>, StoreError>;
     async fn ticket_events(&self, number: i64) -> Result<Vec<TicketEvent>, StoreError>;

@@ -269,6 +269,9 @@ macro_rules! sql_store {
                         Change::ImapCheckpoint { mailbox, uid_validity, uid } => {
                             sqlx::query(SAVE_IMAP_CHECKPOINT).bind(mailbox).bind(uid_validity).bind(uid).execute(&mut *tx).await?;
                         }
+                        Change::AssignTicket { ticket, member_id } => {
+                            sqlx::query("UPDATE tickets SET assignee = $1, updated_at = $2 WHERE id = $3").bind(member_id).bind(now).bind(ticket).execute(&mut *tx).await?;
+                        }
                         Change::CreateTicket(t) => {
                             sqlx::query("INSERT INTO tickets (id, state, subject, requester_email, requester_name, lang, organisation, event, dates, places, topics, format, assignee, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)")
                                 .bind(t.number)
@@ -526,6 +529,14 @@ macro_rules! sql_store {
                     }
                 }
                 Ok(None)
+            }
+
+            async fn open_tickets_of(&self, member_id: i64) -> Result<Vec<Ticket>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE assignee = $1 AND state NOT IN ('done', 'declined', 'cancelled') ORDER BY id")))
+                    .bind(member_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(ticket_from_row).collect()
             }
 
             async fn tickets_awaiting_team(&self) -> Result<Vec<Ticket>, StoreError> {
