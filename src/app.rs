@@ -95,6 +95,10 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
                 loop_value: config.mail.address.clone(),
             },
             routing: config.routing.rules.clone(),
+            mute_for: chrono::Duration::days(i64::from(config.mail.mute_days)),
+            max_per_recipient_hour: i64::from(config.mail.max_per_recipient_hour),
+            max_per_recipient_day: i64::from(config.mail.max_per_recipient_day),
+            max_per_ticket_hour: i64::from(config.mail.max_per_ticket_hour),
             reopen_closed: config.mail.reopen_closed,
         },
     })

@@ -167,6 +167,13 @@ pub struct MailConfig {
     pub rules: PathBuf,
     /// A reply on a closed ticket reopens it (true) or opens a new ticket linked to it (false).
     pub reopen_closed: bool,
+    /// Days a hard-bounced address stays muted.
+    pub mute_days: u32,
+    /// Most mails to one address in the last hour, and in the last day.
+    pub max_per_recipient_hour: u32,
+    pub max_per_recipient_day: u32,
+    /// Most mails on one ticket in the last hour.
+    pub max_per_ticket_hour: u32,
 }
 
 impl Default for MailConfig {
@@ -178,6 +185,10 @@ impl Default for MailConfig {
             watched_list: None,
             rules: "data/mail/rules.toml".into(),
             reopen_closed: true,
+            mute_days: 60,
+            max_per_recipient_hour: 10,
+            max_per_recipient_day: 50,
+            max_per_ticket_hour: 10,
         }
     }
 }

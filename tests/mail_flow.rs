@@ -641,3 +641,50 @@ async fn the_core_team_works_tickets_from_chat_with_full_history() {
         assert!(kinds.iter().any(|k| k == expected), "{expected}: {kinds:?}");
     }
 }
+
+#[tokio::test]
+async fn a_hard_bounce_mutes_the_address_and_caps_stop_a_flood() {
+    let bot = Bot::new().await;
+    let bounce = "From: MAILER-DAEMON@mx.assoc-territoires.example\r\nTo: passerelle@localhost\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-1@mx.example>\r\nAuto-Submitted: auto-replied\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; helene.vasseur@assoc-territoires.example\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n--b--\r\n";
+    match bot.mail(bounce).await {
+        MailHandled::Done {
+            class, outbox_ids, ..
+        } => assert_eq!((class, outbox_ids.len()), (Class::Bounce, 0)),
+        other => panic!("{other:?}"),
+    }
+    // A request from the muted address still opens a ticket, but nothing is written back.
+    let MailHandled::Done {
+        ticket: Some(n),
+        outbox_ids,
+        ..
+    } = bot.fixture("request-fr-round-table.eml").await
+    else {
+        panic!()
+    };
+    assert!(outbox_ids.is_empty());
+    let events = bot.events(n).await;
+    assert!(
+        events.iter().any(|e| e.starts_with(
+            "mail-suppressed: helene.vasseur@assoc-territoires.example is muted until 2027-01-25"
+        )),
+        "{events:?}"
+    );
+
+    // A flood from one sender: only the hourly cap of acknowledgements goes out.
+    let mut sent = 0;
+    for i in 0..12 {
+        let raw = reply(
+            &[
+                "From: flood@example.com",
+                "To: passerelle@localhost",
+                &format!("Subject: Demande d'intervenant n°{i} pour une conférence"),
+                &format!("Message-ID: <flood-{i}@example.com>"),
+            ],
+            "Nous cherchons un intervenant pour une table ronde sur les licences ouvertes à Lyon.",
+        );
+        if let MailHandled::Done { outbox_ids, .. } = bot.mail(&raw).await {
+            sent += outbox_ids.len();
+        }
+    }
+    assert_eq!(sent, 10);
+}

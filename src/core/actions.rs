@@ -83,6 +83,12 @@ pub enum Change {
         message_id: String,
         direction: &'static str,
     },
+    /// No mail goes to this address until then (after a hard bounce).
+    MuteAddress {
+        address: String,
+        until: chrono::DateTime<chrono::Utc>,
+        reason: String,
+    },
     /// How far an IMAP mailbox has been read, saved with the message that got it there.
     ImapCheckpoint {
         mailbox: String,
@@ -102,6 +108,7 @@ impl Change {
         !matches!(
             self,
             Change::CreateTicket(_)
+                | Change::MuteAddress { .. }
                 | Change::AssignTicket { .. }
                 | Change::ImapCheckpoint { .. }
                 | Change::SetTicketState { .. }

@@ -15,6 +15,11 @@ use std::hash::BuildHasher;
 #[derive(Debug, Clone)]
 pub struct MailSettings {
     pub context: MailContext,
+    /// How long a hard-bounced address stays muted.
+    pub mute_for: chrono::Duration,
+    pub max_per_recipient_hour: i64,
+    pub max_per_recipient_day: i64,
+    pub max_per_ticket_hour: i64,
     pub routing: Vec<crate::core::tickets::RoutingRule>,
     pub reopen_closed: bool,
 }
@@ -54,6 +59,91 @@ fn secret(seed: &str) -> String {
 }
 
 impl Engine {
+    /// Loop protection on the way out: mail to a muted address, or beyond the caps per
+    /// recipient and per ticket over sliding windows, is dropped and noted on its ticket.
+    pub(crate) async fn guard(
+        &self,
+        actions: Vec<Action>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Action>, EngineError> {
+        let settings = &self.settings.mail;
+        let mut kept = Vec::with_capacity(actions.len());
+        // Mails kept in this batch count too.
+        let mut batch: Vec<(String, Option<i64>)> = Vec::new();
+        for action in actions {
+            let Action::SendMail(mail) = &action else {
+                kept.push(action);
+                continue;
+            };
+            let to = mail.to.to_lowercase();
+            let queued_here = batch.iter().filter(|(t, _)| *t == to).count() as i64;
+            let on_ticket_here = batch
+                .iter()
+                .filter(|(_, t)| t.is_some() && *t == mail.ticket)
+                .count() as i64;
+            let refusal = if let Some(until) = self.store.muted_until(&to, now).await? {
+                Some(format!(
+                    "{to} is muted until {} after a hard bounce",
+                    until.format("%Y-%m-%d")
+                ))
+            } else if self
+                .store
+                .mails_to_since(&to, now - chrono::Duration::hours(1))
+                .await?
+                + queued_here
+                >= settings.max_per_recipient_hour
+            {
+                Some(format!(
+                    "{to} already got {} mails in the last hour",
+                    settings.max_per_recipient_hour
+                ))
+            } else if self
+                .store
+                .mails_to_since(&to, now - chrono::Duration::days(1))
+                .await?
+                + queued_here
+                >= settings.max_per_recipient_day
+            {
+                Some(format!(
+                    "{to} already got {} mails in the last day",
+                    settings.max_per_recipient_day
+                ))
+            } else if let Some(ticket) = mail.ticket
+                && self
+                    .store
+                    .mails_for_ticket_since(ticket, now - chrono::Duration::hours(1))
+                    .await?
+                    + on_ticket_here
+                    >= settings.max_per_ticket_hour
+            {
+                Some(format!(
+                    "ticket #{ticket} already sent {} mails in the last hour",
+                    settings.max_per_ticket_hour
+                ))
+            } else {
+                None
+            };
+            match refusal {
+                Some(reason) => {
+                    tracing::warn!(to = %to, %reason, "outgoing mail suppressed");
+                    if let Some(ticket) = mail.ticket {
+                        kept.push(Action::Change(Change::TicketEvent {
+                            ticket,
+                            actor: "passerelle".into(),
+                            kind: "mail-suppressed".into(),
+                            detail: reason,
+                        }));
+                    }
+                }
+                None => {
+                    batch.push((to, mail.ticket));
+                    kept.push(action);
+                }
+            }
+        }
+        Ok(kept)
+    }
+
     /// Handles one raw message. `fallback` identifies it when it has no Message-ID (the
     /// mailbox and UID, the Maildir file name…).
     pub async fn handle_mail(
@@ -142,6 +232,7 @@ impl Engine {
         };
         let secret = secret(&key.external_id);
         let world = MailWorld {
+            mute_until: now + settings.mute_for,
             directory: &directory,
             vocabulary: &k.vocabulary,
             geography: &k.geography,
@@ -185,6 +276,7 @@ impl Engine {
             .as_ref()
             .map(|f| f.address.clone())
             .unwrap_or_default();
+        let actions = self.guard(actions, now).await?;
         let (mut changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
         changes.extend(options.extra);
         let ticket_number = changes

@@ -97,6 +97,7 @@ impl Engine {
                     auto_submitted: "auto-generated".into(),
                 }));
             }
+            let actions = self.guard(actions, now).await?;
             let (changes, messages) = self.plan(&key, "smtp", "", actions);
             if let Committed::Applied { outbox_ids } =
                 self.store.commit(&key, &changes, &messages, now).await?

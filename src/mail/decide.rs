@@ -28,6 +28,8 @@ pub struct MailWorld<'a> {
     pub ticket_prefix: &'a str,
     pub reopen_closed: bool,
     pub default_lang: Lang,
+    /// A hard bounce mutes the failed address until then.
+    pub mute_until: chrono::DateTime<chrono::Utc>,
 }
 
 /// The mail and what threading found for it.
@@ -60,24 +62,44 @@ fn sender(mail: &Understanding) -> String {
 pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Result<Vec<Action>, PromptError> {
     let mail = case.mail;
     match (case.ticket, mail.classification.class) {
-        (Some(ticket), Class::Bounce) => {
-            let failed: Vec<String> = mail
+        (ticket, Class::Bounce) => {
+            // A hard bounce mutes the address: no more mail goes there for a while.
+            let mut actions: Vec<Action> = mail
                 .failed_recipients
                 .iter()
+                .filter(|r| r.is_hard())
                 .map(|r| {
-                    format!(
-                        "{} ({})",
-                        r.address,
-                        if r.is_hard() { "hard" } else { "soft" }
-                    )
+                    Action::Change(Change::MuteAddress {
+                        address: r.address.clone(),
+                        until: world.mute_until,
+                        reason: r
+                            .diagnostic
+                            .clone()
+                            .or(r.status.clone())
+                            .unwrap_or_else(|| "hard bounce".into()),
+                    })
                 })
                 .collect();
-            Ok(vec![event(
-                ticket.number,
-                "mailer-daemon",
-                "bounce",
-                failed.join(", "),
-            )])
+            if let Some(ticket) = ticket {
+                let failed: Vec<String> = mail
+                    .failed_recipients
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} ({})",
+                            r.address,
+                            if r.is_hard() { "hard, muted" } else { "soft" }
+                        )
+                    })
+                    .collect();
+                actions.push(event(
+                    ticket.number,
+                    "mailer-daemon",
+                    "bounce",
+                    failed.join(", "),
+                ));
+            }
+            Ok(actions)
         }
         (Some(ticket), _) => Ok(on_ticket(case, ticket, world)),
         (None, Class::Request) => new_ticket(case, world, None),

@@ -121,6 +121,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Open tickets per assignee and when each was last given one, for routing.
     async fn workload(&self) -> Result<Workload, StoreError>;
 
+    /// Until when an address is muted, if it is at `now`.
+    async fn muted_until(
+        &self,
+        address: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Mails queued to an address since then.
+    async fn mails_to_since(&self, address: &str, since: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// Mails sent on a ticket since then.
+    async fn mails_for_ticket_since(
+        &self,
+        ticket: i64,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
     /// (UIDVALIDITY, last UID processed) of an IMAP mailbox.
     async fn imap_checkpoint(&self, mailbox: &str) -> Result<Option<(i64, i64)>, StoreError>;
     async fn save_imap_checkpoint(

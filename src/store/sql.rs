@@ -269,6 +269,14 @@ macro_rules! sql_store {
                         Change::ImapCheckpoint { mailbox, uid_validity, uid } => {
                             sqlx::query(SAVE_IMAP_CHECKPOINT).bind(mailbox).bind(uid_validity).bind(uid).execute(&mut *tx).await?;
                         }
+                        Change::MuteAddress { address, until, reason } => {
+                            sqlx::query("INSERT INTO muted_addresses (address, until, reason) VALUES ($1, $2, $3) ON CONFLICT (address) DO UPDATE SET until = excluded.until, reason = excluded.reason")
+                                .bind(address.to_lowercase())
+                                .bind(until)
+                                .bind(reason)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                         Change::AssignTicket { ticket, member_id } => {
                             sqlx::query("UPDATE tickets SET assignee = $1, updated_at = $2 WHERE id = $3").bind(member_id).bind(now).bind(ticket).execute(&mut *tx).await?;
                         }
@@ -569,6 +577,24 @@ macro_rules! sql_store {
                     work.last_assigned.insert(row.try_get("assignee")?, at.date_naive());
                 }
                 Ok(work)
+            }
+
+            async fn muted_until(&self, address: &str, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+                let row = sqlx::query("SELECT until FROM muted_addresses WHERE address = $1 AND until > $2").bind(address.to_lowercase()).bind(now).fetch_optional(&self.pool).await?;
+                Ok(match row {
+                    Some(row) => Some(row.try_get("until")?),
+                    None => None,
+                })
+            }
+
+            async fn mails_to_since(&self, address: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE connector = 'smtp' AND target = $1 AND created_at >= $2").bind(address).bind(since).fetch_one(&self.pool).await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn mails_for_ticket_since(&self, ticket: i64, since: DateTime<Utc>) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM ticket_messages WHERE ticket_id = $1 AND direction = 'out' AND at >= $2").bind(ticket).bind(since).fetch_one(&self.pool).await?;
+                Ok(row.try_get("n")?)
             }
 
             async fn imap_checkpoint(&self, mailbox: &str) -> Result<Option<(i64, i64)>, StoreError> {
