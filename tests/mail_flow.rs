@@ -93,6 +93,7 @@ async fn a_french_request_becomes_a_routed_ticket_with_an_acknowledgement() {
         ticket: Some(number),
         outbox_ids,
         may_answer,
+        command: None,
     } = bot.fixture("request-fr-round-table.eml").await
     else {
         panic!("no ticket")
@@ -687,4 +688,59 @@ async fn a_hard_bounce_mutes_the_address_and_caps_stop_a_flood() {
         }
     }
     assert_eq!(sent, 10);
+}
+
+#[tokio::test]
+async fn members_get_command_answers_by_mail_and_strangers_do_not() {
+    let bot = Bot::new().await;
+    let ask = |from: &str, id: &str| {
+        reply(
+            &[
+                &format!("From: {from}"),
+                "To: passerelle@localhost",
+                "Subject: question",
+                &format!("Message-ID: <{id}@example.org>"),
+            ],
+            "trouve un intervenant sur les licences en Bretagne\n\nMerci,\nAlex",
+        )
+    };
+    let MailHandled::Done {
+        command,
+        outbox_ids,
+        ticket,
+        ..
+    } = bot.mail(&ask("alex.martin@example.org", "cmd-1")).await
+    else {
+        panic!()
+    };
+    assert_eq!(
+        (command.as_deref(), outbox_ids.len(), ticket),
+        (Some("find-speaker"), 1, None)
+    );
+    let answer = bot.envelope(outbox_ids[0]).await;
+    assert_eq!(answer.mail.to, "alex.martin@example.org");
+    assert_eq!(answer.mail.subject, "Re: question");
+    assert_eq!(
+        answer.mail.in_reply_to.as_deref(),
+        Some("cmd-1@example.org")
+    );
+    assert!(
+        answer
+            .mail
+            .body
+            .starts_with("Intervenants pour Licences (Bretagne)"),
+        "{}",
+        answer.mail.body
+    );
+    // A stranger writing the same gets nothing (it is not a request either).
+    let MailHandled::Done {
+        command,
+        outbox_ids,
+        ticket,
+        ..
+    } = bot.mail(&ask("stranger@example.com", "cmd-2")).await
+    else {
+        panic!()
+    };
+    assert_eq!((command, outbox_ids.len(), ticket), (None, 0, None));
 }

@@ -48,6 +48,8 @@ pub enum MailHandled {
         ticket: Option<i64>,
         outbox_ids: Vec<i64>,
         may_answer: bool,
+        /// The chat command a member sent by mail, when the mail was one.
+        command: Option<String>,
     },
     Duplicate,
 }
@@ -59,6 +61,81 @@ fn secret(seed: &str) -> String {
 }
 
 impl Engine {
+    /// A known member may write a chat command by mail (first line, or the subject): the answer
+    /// goes back by mail. Anyone else's mail follows the usual path.
+    async fn mail_command(
+        &self,
+        key: &InboundKey,
+        mail: &crate::mail::Understanding,
+        directory: &crate::core::directory::Directory,
+        now: DateTime<Utc>,
+    ) -> Result<Option<MailHandled>, EngineError> {
+        let Some(from) = mail.from.as_ref().filter(|_| mail.may_answer()) else {
+            return Ok(None);
+        };
+        if directory.by_email(&from.address).is_none() {
+            return Ok(None);
+        }
+        let registry = &self.knowledge.registry;
+        let first_line = mail
+            .new_text
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        let subject = crate::mail::classify::bare_subject(&mail.subject);
+        let Some(line) = [first_line, subject]
+            .into_iter()
+            .find(|l| registry.parse(l).is_some())
+        else {
+            return Ok(None);
+        };
+        let reference = format!("{}:{}", key.source, key.external_id);
+        let (actions, command, lang, _) = self
+            .command_actions(&from.address, line, None, &reference, now)
+            .await?;
+        let actions: Vec<Action> = actions
+            .into_iter()
+            .map(|action| match action {
+                Action::Reply(body) => Action::SendMail(crate::core::actions::OutgoingMail {
+                    to: from.address.clone(),
+                    subject: format!("Re: {}", if subject.is_empty() { line } else { subject }),
+                    body,
+                    in_reply_to: mail.message_id.clone(),
+                    references: mail
+                        .thread_ids
+                        .iter()
+                        .cloned()
+                        .chain(mail.message_id.clone())
+                        .collect(),
+                    ticket: None,
+                    auto_submitted: "auto-replied".into(),
+                }),
+                other => other,
+            })
+            .collect();
+        let actions = self.guard(actions, now).await?;
+        let (changes, messages) = self.plan(key, "smtp", &from.address, actions);
+        Ok(Some(
+            match self.store.commit(key, &changes, &messages, now).await? {
+                Committed::Duplicate => MailHandled::Duplicate,
+                Committed::Applied { outbox_ids } => {
+                    tracing::info!(command = command.as_deref().unwrap_or("-"), %lang, from = %from.address, "command by mail");
+                    if !outbox_ids.is_empty() {
+                        self.outbox_signal.notify_one();
+                    }
+                    MailHandled::Done {
+                        class: mail.classification.class,
+                        ticket: None,
+                        outbox_ids,
+                        may_answer: true,
+                        command,
+                    }
+                }
+            },
+        ))
+    }
+
     /// Loop protection on the way out: mail to a muted address, or beyond the caps per
     /// recipient and per ticket over sliding windows, is dropped and noted on its ticket.
     pub(crate) async fn guard(
@@ -196,6 +273,10 @@ impl Engine {
             return Ok(MailHandled::Duplicate);
         }
 
+        if let Some(handled) = self.mail_command(&key, &mail, &directory, now).await? {
+            return Ok(handled);
+        }
+
         // Threading: References and In-Reply-To, then the body marker, then the subject tag.
         let mut ticket: Option<Ticket> = None;
         if let Some(number) = self.store.ticket_for_messages(&mail.thread_ids).await? {
@@ -301,6 +382,7 @@ impl Engine {
                     self.outbox_signal.notify_one();
                 }
                 Ok(MailHandled::Done {
+                    command: None,
                     class: mail.classification.class,
                     ticket: ticket_number,
                     outbox_ids,

@@ -204,12 +204,56 @@ impl Engine {
             tracing::info!("duplicate inbound item ignored");
             return Ok(Handled::Duplicate);
         }
+        let reference = format!("{}:{}", inbound.key.source, inbound.key.external_id);
+        let (actions, command, lang, role) = self
+            .command_actions(
+                &inbound.sender,
+                &inbound.text,
+                inbound.lang,
+                &reference,
+                now,
+            )
+            .await?;
+        let (changes, messages) =
+            self.plan(&inbound.key, &inbound.connector, &inbound.reply_to, actions);
+        match self
+            .store
+            .commit(&inbound.key, &changes, &messages, now)
+            .await?
+        {
+            Committed::Duplicate => {
+                tracing::info!("duplicate inbound item ignored");
+                Ok(Handled::Duplicate)
+            }
+            Committed::Applied { outbox_ids } => {
+                tracing::info!(command = command.as_deref().unwrap_or("-"), %lang, role = %role, changes = changes.len(), replies = outbox_ids.len(), "handled");
+                self.outbox_signal.notify_one();
+                Ok(Handled::Done {
+                    outbox_ids,
+                    command,
+                    lang,
+                })
+            }
+        }
+    }
+
+    /// Runs one command line for a sender: the tickets it names are read first, then the pure
+    /// handler decides. A template that fails to render becomes the internal-error answer,
+    /// carrying `reference` so the team can find the log line.
+    pub async fn command_actions(
+        &self,
+        sender: &str,
+        text: &str,
+        forced: Option<Lang>,
+        reference: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Action>, Option<String>, Lang, Role), EngineError> {
         let today = self.today(now);
         let directory = self.directory(today).await?;
-        let asker = directory.by_address(&inbound.sender);
-        let role = self.role_of(&inbound.sender, asker);
+        let asker = directory.by_address(sender);
+        let role = self.role_of(sender, asker);
         let k = &self.knowledge;
-        let needed = commands::tickets_needed(&k.registry, &inbound.text);
+        let needed = commands::tickets_needed(&k.registry, text);
         let mut tickets = commands::TicketData::default();
         if let Some(number) = needed.number
             && let Some(ticket) = self.store.ticket(number).await?
@@ -236,45 +280,26 @@ impl Engine {
             max_results: self.settings.max_results,
             weights: &self.settings.weights,
         };
-        let (actions, command, lang) =
-            match commands::handle_line(&ctx, &inbound.text, inbound.lang) {
-                Ok(outcome) => (outcome.actions, outcome.command, outcome.lang),
-                Err(error) => {
-                    let lang = inbound
-                        .lang
-                        .or(asker.and_then(|m| m.preferred_lang))
-                        .unwrap_or(self.settings.default_lang);
-                    tracing::error!(%error, "a prompt failed to render");
-                    let reference = format!("{}:{}", inbound.key.source, inbound.key.external_id);
-                    let text = k.prompts.render(
-                        lang,
-                        "errors/internal",
-                        serde_json::json!({ "id": reference }),
-                    );
-                    (text.into_iter().map(Action::Reply).collect(), None, lang)
-                }
-            };
-        let (changes, messages) =
-            self.plan(&inbound.key, &inbound.connector, &inbound.reply_to, actions);
-        match self
-            .store
-            .commit(&inbound.key, &changes, &messages, now)
-            .await?
-        {
-            Committed::Duplicate => {
-                tracing::info!("duplicate inbound item ignored");
-                Ok(Handled::Duplicate)
-            }
-            Committed::Applied { outbox_ids } => {
-                tracing::info!(command = command.as_deref().unwrap_or("-"), %lang, role = %role, changes = changes.len(), replies = outbox_ids.len(), "handled");
-                self.outbox_signal.notify_one();
-                Ok(Handled::Done {
-                    outbox_ids,
-                    command,
+        Ok(match commands::handle_line(&ctx, text, forced) {
+            Ok(outcome) => (outcome.actions, outcome.command, outcome.lang, role),
+            Err(error) => {
+                let lang = forced
+                    .or(asker.and_then(|m| m.preferred_lang))
+                    .unwrap_or(self.settings.default_lang);
+                tracing::error!(%error, "a prompt failed to render");
+                let text = k.prompts.render(
                     lang,
-                })
+                    "errors/internal",
+                    serde_json::json!({ "id": reference }),
+                );
+                (
+                    text.into_iter().map(Action::Reply).collect(),
+                    None,
+                    lang,
+                    role,
+                )
             }
-        }
+        })
     }
 
     /// Splits actions into store changes and outbox rows. Each row's idempotency key is the
