@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs (when missing), configures and starts a private Postfix → Dovecot pair on loopback
 # for the mail tests: SMTP on 127.0.0.1:2525 (no auth from 127.0.0.0/8), LMTP on 2424, IMAP on
-# 1143 (plain, password login). Mailboxes (password "secret"): bot, intake, alice and bob, all
+# 1143 (plain, password login). Mailboxes (password "secret"): bot, intake, alice, bob and carol, all
 # @example.test. Everything lives under .run/mail; nothing of the system's own config is used.
 # Usage: scripts/mail-servers.sh start|stop
 set -euo pipefail
@@ -30,13 +30,14 @@ start() {
   local uid gid
   uid=$(id -u vmail); gid=$(id -g vmail)
   as_root rm -rf "$RUN"
-  mkdir -p "$RUN/home/bot" "$RUN/home/intake" "$RUN/home/alice" "$RUN/home/bob" "$RUN/dovecot-run" "$RUN/postfix" "$RUN/postfix-queue" "$RUN/postfix-data"
+  mkdir -p "$RUN/home/bot" "$RUN/home/intake" "$RUN/home/alice" "$RUN/home/bob" "$RUN/home/carol" "$RUN/dovecot-run" "$RUN/postfix" "$RUN/postfix-queue" "$RUN/postfix-data"
   as_root chown -R vmail:vmail "$RUN/home"
   cat > "$RUN/users" <<USERS
 bot@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/bot
 intake@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/intake
 alice@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/alice
 bob@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/bob
+carol@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/carol
 USERS
   cat > "$RUN/dovecot.conf" <<CONF
 base_dir = $RUN/dovecot-run

@@ -23,9 +23,14 @@ struct Bot {
 
 impl Bot {
     async fn new() -> Bot {
+        Self::with(|_| {}).await
+    }
+
+    async fn with(adjust: impl FnOnce(&mut passerelle::config::Config)) -> Bot {
         let dir = tempfile::tempdir().unwrap();
-        let config =
+        let mut config =
             common::config_with_store(&format!("sqlite://{}", dir.path().join("bot.db").display()));
+        adjust(&mut config);
         Bot {
             engine: app::build_engine(&config).await.unwrap(),
             _dir: dir,
@@ -743,4 +748,75 @@ async fn members_get_command_answers_by_mail_and_strangers_do_not() {
         panic!()
     };
     assert_eq!((command, outbox_ids.len(), ticket), (None, 0, None));
+}
+
+#[tokio::test]
+async fn with_reopening_off_a_message_on_a_closed_ticket_opens_a_linked_follow_up() {
+    let bot = Bot::with(|config| config.mail.reopen_closed = false).await;
+    let MailHandled::Done {
+        ticket: Some(first),
+        ..
+    } = bot.fixture("request-fr-round-table.eml").await
+    else {
+        panic!()
+    };
+    let close = passerelle::core::actions::Change::SetTicketState {
+        ticket: first,
+        state: TicketState::Done,
+    };
+    let key = InboundKey {
+        source: "test-admin".into(),
+        external_id: "close".into(),
+    };
+    bot.engine
+        .store()
+        .commit(&key, &[close], &[], now())
+        .await
+        .unwrap();
+    let late = reply(
+        &[
+            "From: helene.vasseur@assoc-territoires.example",
+            "To: passerelle@localhost",
+            &format!("Subject: Re: [ODF #{first}] Demande"),
+            "Message-ID: <late@assoc.example>",
+        ],
+        "Nous organisons une nouvelle édition, le même format.",
+    );
+    let MailHandled::Done {
+        ticket: Some(second),
+        outbox_ids,
+        ..
+    } = bot.mail(&late).await
+    else {
+        panic!()
+    };
+    assert_ne!(second, first);
+    assert_eq!(outbox_ids.len(), 1, "the follow-up is acknowledged");
+    assert_eq!(
+        bot.engine
+            .store()
+            .ticket(first)
+            .await
+            .unwrap()
+            .unwrap()
+            .state,
+        TicketState::Done
+    );
+    let follow_up = bot.engine.store().ticket(second).await.unwrap().unwrap();
+    assert_eq!(
+        follow_up.requester_email,
+        "helene.vasseur@assoc-territoires.example"
+    );
+    assert!(
+        bot.events(first)
+            .await
+            .iter()
+            .any(|e| e == &format!("linked: follow-up opened as #{second}"))
+    );
+    assert!(
+        bot.events(second)
+            .await
+            .iter()
+            .any(|e| e == &format!("created: follow-up of closed ticket #{first}"))
+    );
 }

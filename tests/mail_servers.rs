@@ -328,3 +328,59 @@ async fn idle_intake_survives_a_killed_connection_without_loss_or_doubles() {
         .expect("the watcher stops on shutdown")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_changed_uidvalidity_resynchronises_without_doubles() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), "carol@example.test");
+    let engine = app::build_engine(&config).await.unwrap();
+    let id = unique("resync");
+    send(
+        "bob@example.test",
+        "carol@example.test",
+        &request(
+            "bob@example.test",
+            "carol@example.test",
+            &id,
+            "Intervention resync",
+        ),
+    )
+    .await;
+    // A checkpoint from another UIDVALIDITY, far beyond the mailbox's UIDs: trusting it would
+    // skip every message.
+    engine
+        .store()
+        .save_imap_checkpoint("INBOX", 1, 999_999)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let watcher = tokio::spawn(passerelle::connectors::imap::run(
+            engine.clone(),
+            config.connectors.imap.clone(),
+            stopped,
+        ));
+        eventually("the message found again after the resync", async || {
+            ticket_for(&engine, &id).await
+        })
+        .await;
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), watcher)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let (validity, last_uid) = engine
+        .store()
+        .imap_checkpoint("INBOX")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(validity != 1 && last_uid < 999_999, "{validity} {last_uid}");
+    // Two runs over the same mailbox: each message made one ticket.
+    let tickets = engine.store().allocate_ticket_number().await.unwrap() - 1;
+    assert_eq!(
+        tickets as u32, last_uid as u32,
+        "one ticket per message in carol's mailbox"
+    );
+}
