@@ -58,6 +58,18 @@ impl Bot {
         self.mail(&raw).await
     }
 
+    /// A fixture that must open a ticket: its number and outbox rows.
+    async fn request(&self, name: &str) -> (i64, Vec<i64>) {
+        match self.fixture(name).await {
+            MailHandled::Done {
+                ticket: Some(number),
+                outbox_ids,
+                ..
+            } => (number, outbox_ids),
+            other => panic!("{name} opened no ticket: {other:?}"),
+        }
+    }
+
     async fn envelope(&self, outbox_id: i64) -> MailEnvelope {
         let row = self
             .engine
@@ -182,14 +194,7 @@ async fn a_french_request_becomes_a_routed_ticket_with_an_acknowledgement() {
 #[tokio::test]
 async fn an_english_request_is_acknowledged_in_english() {
     let bot = Bot::new().await;
-    let MailHandled::Done {
-        ticket: Some(number),
-        outbox_ids,
-        ..
-    } = bot.fixture("request-en-keynote.eml").await
-    else {
-        panic!()
-    };
+    let (number, outbox_ids) = bot.request("request-en-keynote.eml").await;
     let ack = bot.envelope(outbox_ids[0]).await;
     assert!(
         ack.mail.body.starts_with("Hello Tom Keller,"),
@@ -209,14 +214,7 @@ async fn an_english_request_is_acknowledged_in_english() {
 #[tokio::test]
 async fn replies_thread_onto_their_ticket_whatever_the_client_kept() {
     let bot = Bot::new().await;
-    let MailHandled::Done {
-        ticket: Some(number),
-        outbox_ids,
-        ..
-    } = bot.fixture("request-fr-round-table.eml").await
-    else {
-        panic!()
-    };
+    let (number, outbox_ids) = bot.request("request-fr-round-table.eml").await;
     let ack = bot.envelope(outbox_ids[0]).await;
     let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
     let marker = format!("[ODF-{number}-{}]", ticket.secret);
@@ -305,13 +303,7 @@ async fn replies_thread_onto_their_ticket_whatever_the_client_kept() {
 #[tokio::test]
 async fn a_reply_on_a_closed_ticket_reopens_it_and_the_requester_answer_resumes_the_work() {
     let bot = Bot::new().await;
-    let MailHandled::Done {
-        ticket: Some(number),
-        ..
-    } = bot.fixture("request-fr-round-table.eml").await
-    else {
-        panic!()
-    };
+    let (number, _) = bot.request("request-fr-round-table.eml").await;
     let store = bot.engine.store();
     let set = |state| passerelle::core::actions::Change::SetTicketState {
         ticket: number,
@@ -475,13 +467,7 @@ async fn maildir_intake_files_what_it_handled_and_ignores_a_redelivery() {
 async fn unaccepted_tickets_get_one_reminder_then_one_escalation_in_business_hours() {
     let bot = Bot::new().await;
     // Handled Thursday 26 November 2026 at 11:00 in Paris.
-    let MailHandled::Done {
-        ticket: Some(number),
-        ..
-    } = bot.fixture("request-fr-round-table.eml").await
-    else {
-        panic!()
-    };
+    let (number, _) = bot.request("request-fr-round-table.eml").await;
     let paris = |d: u32, h: u32| {
         use chrono::TimeZone;
         chrono_tz::Europe::Paris
@@ -563,12 +549,7 @@ async fn chat(bot: &Bot, sender: &str, text: &str) -> String {
 #[tokio::test]
 async fn the_core_team_works_tickets_from_chat_with_full_history() {
     let bot = Bot::new().await;
-    let MailHandled::Done {
-        ticket: Some(n), ..
-    } = bot.fixture("request-fr-round-table.eml").await
-    else {
-        panic!()
-    };
+    let (n, _) = bot.request("request-fr-round-table.eml").await;
     const CAMILLE: &str = "camille.roux@example.org";
     let shown = chat(&bot, CAMILLE, &format!("demande {n}")).await;
     assert!(
@@ -659,14 +640,7 @@ async fn a_hard_bounce_mutes_the_address_and_caps_stop_a_flood() {
         other => panic!("{other:?}"),
     }
     // A request from the muted address still opens a ticket, but nothing is written back.
-    let MailHandled::Done {
-        ticket: Some(n),
-        outbox_ids,
-        ..
-    } = bot.fixture("request-fr-round-table.eml").await
-    else {
-        panic!()
-    };
+    let (n, outbox_ids) = bot.request("request-fr-round-table.eml").await;
     assert!(outbox_ids.is_empty());
     let events = bot.events(n).await;
     assert!(
@@ -753,13 +727,7 @@ async fn members_get_command_answers_by_mail_and_strangers_do_not() {
 #[tokio::test]
 async fn with_reopening_off_a_message_on_a_closed_ticket_opens_a_linked_follow_up() {
     let bot = Bot::with(|config| config.mail.reopen_closed = false).await;
-    let MailHandled::Done {
-        ticket: Some(first),
-        ..
-    } = bot.fixture("request-fr-round-table.eml").await
-    else {
-        panic!()
-    };
+    let (first, _) = bot.request("request-fr-round-table.eml").await;
     let close = passerelle::core::actions::Change::SetTicketState {
         ticket: first,
         state: TicketState::Done,

@@ -232,6 +232,33 @@ async fn the_acknowledgement_arrives_with_every_header_and_its_echo_is_not_answe
     }
 }
 
+/// The IMAP watcher running in the background, as `passerelle run` starts it.
+struct Watcher {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Watcher {
+    fn start(engine: &Arc<Engine>, config: &Config) -> Watcher {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(passerelle::connectors::imap::run(
+            engine.clone(),
+            config.connectors.imap.clone(),
+            stopped,
+        ));
+        Watcher { stop, task }
+    }
+
+    /// Asks for shutdown and waits for the watcher to log out.
+    async fn stop(self) {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("the watcher stops on shutdown")
+            .unwrap();
+    }
+}
+
 async fn ticket_for(engine: &Engine, message_id: &str) -> Option<i64> {
     engine
         .store()
@@ -245,12 +272,7 @@ async fn idle_intake_survives_a_killed_connection_without_loss_or_doubles() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(dir.path(), "intake@example.test");
     let engine = app::build_engine(&config).await.unwrap();
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let watcher = tokio::spawn(passerelle::connectors::imap::run(
-        engine.clone(),
-        config.connectors.imap.clone(),
-        stopped,
-    ));
+    let watcher = Watcher::start(&engine, &config);
 
     // Pushed through IDLE: no polling loop, so the ticket appears as soon as Dovecot notifies.
     let first = unique("idle-1");
@@ -322,11 +344,7 @@ async fn idle_intake_survives_a_killed_connection_without_loss_or_doubles() {
         *tickets.last().unwrap() + 1
     );
 
-    stop.send(true).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), watcher)
-        .await
-        .expect("the watcher stops on shutdown")
-        .unwrap();
+    watcher.stop().await;
 }
 
 #[tokio::test]
@@ -354,21 +372,12 @@ async fn a_changed_uidvalidity_resynchronises_without_doubles() {
         .await
         .unwrap();
     for _ in 0..2 {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let watcher = tokio::spawn(passerelle::connectors::imap::run(
-            engine.clone(),
-            config.connectors.imap.clone(),
-            stopped,
-        ));
+        let watcher = Watcher::start(&engine, &config);
         eventually("the message found again after the resync", async || {
             ticket_for(&engine, &id).await
         })
         .await;
-        stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(10), watcher)
-            .await
-            .unwrap()
-            .unwrap();
+        watcher.stop().await;
     }
     let (validity, last_uid) = engine
         .store()

@@ -97,20 +97,11 @@ impl Engine {
         let actions: Vec<Action> = actions
             .into_iter()
             .map(|action| match action {
-                Action::Reply(body) => Action::SendMail(crate::core::actions::OutgoingMail {
-                    to: from.address.clone(),
-                    subject: format!("Re: {}", if subject.is_empty() { line } else { subject }),
-                    body,
-                    in_reply_to: mail.message_id.clone(),
-                    references: mail
-                        .thread_ids
-                        .iter()
-                        .cloned()
-                        .chain(mail.message_id.clone())
-                        .collect(),
-                    ticket: None,
-                    auto_submitted: "auto-replied".into(),
-                }),
+                Action::Reply(body) => {
+                    let subject =
+                        format!("Re: {}", if subject.is_empty() { line } else { subject });
+                    Action::SendMail(mail.answer(&from.address, subject, body, None))
+                }
                 other => other,
             })
             .collect();

@@ -3,7 +3,7 @@
 
 use super::Understanding;
 use super::classify::{Class, bare_subject, marker};
-use crate::core::actions::{Action, Change, OutgoingMail};
+use crate::core::actions::{Action, Change};
 use crate::core::directory::Directory;
 use crate::core::geo::Geography;
 use crate::core::lang::Lang;
@@ -335,20 +335,13 @@ fn new_ticket(
                 "marker": marker(world.ticket_prefix, number, case.secret),
             }),
         )?;
-        actions.push(Action::SendMail(OutgoingMail {
-            to: contact.address.clone(),
-            subject: format!("Re: [{} #{number}] {subject}", world.ticket_prefix),
+        let subject = format!("Re: [{} #{number}] {subject}", world.ticket_prefix);
+        actions.push(Action::SendMail(mail.answer(
+            &contact.address,
+            subject,
             body,
-            in_reply_to: mail.message_id.clone(),
-            references: mail
-                .thread_ids
-                .iter()
-                .cloned()
-                .chain(mail.message_id.clone())
-                .collect(),
-            ticket: Some(number),
-            auto_submitted: "auto-replied".into(),
-        }));
+            Some(number),
+        )));
     }
     Ok(actions)
 }

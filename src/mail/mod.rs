@@ -36,6 +36,30 @@ pub struct Understanding {
 }
 
 impl Understanding {
+    /// An automatic answer to this message, threaded on it (In-Reply-To, References).
+    pub fn answer(
+        &self,
+        to: &str,
+        subject: String,
+        body: String,
+        ticket: Option<i64>,
+    ) -> crate::core::actions::OutgoingMail {
+        crate::core::actions::OutgoingMail {
+            to: to.to_string(),
+            subject,
+            body,
+            in_reply_to: self.message_id.clone(),
+            references: self
+                .thread_ids
+                .iter()
+                .cloned()
+                .chain(self.message_id.clone())
+                .collect(),
+            ticket,
+            auto_submitted: "auto-replied".into(),
+        }
+    }
+
     /// Whether anything may ever be sent back to the sender.
     pub fn may_answer(&self) -> bool {
         self.classification.machine.is_none()
