@@ -378,3 +378,214 @@ async fn migrations_run_twice_without_harm() {
         assert_eq!(t.store.member_count().await.unwrap(), 0, "{backend:?}");
     }
 }
+
+fn ticket(number: i64, assignee: Option<i64>) -> passerelle::core::tickets::Ticket {
+    passerelle::core::tickets::Ticket {
+        number,
+        state: passerelle::core::tickets::TicketState::Assigned,
+        subject: "Rencontres".into(),
+        requester_email: "req@example.org".into(),
+        requester_name: Some("Req".into()),
+        lang: Lang::En,
+        organisation: Some("ACIGNE".into()),
+        event: Some("Forum".into()),
+        dates: vec![day("2027-03-12"), day("2027-03-13")],
+        places: vec!["Rhône".into()],
+        topics: vec!["licensing".into(), "legal".into()],
+        format: Some("talk".into()),
+        assignee,
+        secret: "k3f9a0c1".into(),
+    }
+}
+
+#[tokio::test]
+async fn tickets_round_trip_with_history_threading_and_workload() {
+    use passerelle::core::tickets::TicketState;
+    for backend in BACKENDS {
+        let (t, id) = seeded(backend).await;
+        let n = t.store.allocate_ticket_number().await.unwrap();
+        assert_eq!(
+            t.store.allocate_ticket_number().await.unwrap(),
+            n + 1,
+            "{backend:?}: numbers never reused"
+        );
+        let version = t.store.directory_version().await.unwrap();
+        let changes = vec![
+            Change::CreateTicket(ticket(n, Some(id))),
+            Change::LinkMessage {
+                ticket: n,
+                message_id: "req-1@example.org".into(),
+                direction: "in",
+            },
+            Change::TicketEvent {
+                ticket: n,
+                actor: "req@example.org".into(),
+                kind: "created".into(),
+                detail: "request".into(),
+            },
+            Change::TicketEvent {
+                ticket: n,
+                actor: "passerelle".into(),
+                kind: "assigned".into(),
+                detail: "rule #1".into(),
+            },
+            Change::SuggestSpeakers {
+                ticket: n,
+                member_ids: vec![id],
+            },
+            Change::MuteAddress {
+                address: "Gone@Example.org".into(),
+                until: now() + Duration::days(60),
+                reason: "5.1.1".into(),
+            },
+            Change::ImapCheckpoint {
+                mailbox: "INBOX".into(),
+                uid_validity: 42,
+                uid: 7,
+            },
+        ];
+        // Both rows go to "stdout"; only the SMTP one counts as mail to that address.
+        t.store
+            .commit(
+                &key("mail-1"),
+                &changes,
+                &[message("ack-1", "smtp"), message("chat-1", "console")],
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            t.store.directory_version().await.unwrap(),
+            version,
+            "{backend:?}: tickets do not touch the directory"
+        );
+        assert_eq!(
+            t.store.ticket(n).await.unwrap(),
+            Some(ticket(n, Some(id))),
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store
+                .ticket_for_messages(&["other@x".into(), "req-1@example.org".into()])
+                .await
+                .unwrap(),
+            Some(n),
+            "{backend:?}"
+        );
+        let kinds: Vec<String> = t
+            .store
+            .ticket_events(n)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        assert_eq!(kinds, vec!["created", "assigned"], "{backend:?}");
+        assert_eq!(
+            t.store.ticket_suggestions(n).await.unwrap(),
+            vec![id],
+            "{backend:?}"
+        );
+        let work = t.store.workload().await.unwrap();
+        assert_eq!(work.open_tickets.get(&id), Some(&1), "{backend:?}");
+        assert_eq!(
+            work.last_assigned.get(&id),
+            Some(&now().date_naive()),
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store.tickets_awaiting_team().await.unwrap().len(),
+            1,
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store.open_tickets_of(id).await.unwrap().len(),
+            1,
+            "{backend:?}"
+        );
+        assert!(
+            t.store
+                .muted_until("gone@example.org", now())
+                .await
+                .unwrap()
+                .is_some(),
+            "{backend:?}"
+        );
+        assert!(
+            t.store
+                .muted_until("gone@example.org", now() + Duration::days(61))
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store
+                .mails_to_since("stdout", now() - Duration::hours(1))
+                .await
+                .unwrap(),
+            1,
+            "{backend:?}: only smtp rows count"
+        );
+        assert_eq!(
+            t.store
+                .mails_to_since("stdout", now() + Duration::seconds(1))
+                .await
+                .unwrap(),
+            0,
+            "{backend:?}: the window slides"
+        );
+        assert_eq!(
+            t.store.imap_checkpoint("INBOX").await.unwrap(),
+            Some((42, 7)),
+            "{backend:?}"
+        );
+        t.store.save_imap_checkpoint("INBOX", 42, 9).await.unwrap();
+        assert_eq!(
+            t.store.imap_checkpoint("INBOX").await.unwrap(),
+            Some((42, 9)),
+            "{backend:?}"
+        );
+
+        let done = vec![
+            Change::SetTicketState {
+                ticket: n,
+                state: TicketState::Done,
+            },
+            Change::AssignTicket {
+                ticket: n,
+                member_id: id,
+            },
+            Change::LinkMessage {
+                ticket: n,
+                message_id: "out-1@bot".into(),
+                direction: "out",
+            },
+        ];
+        t.store
+            .commit(&key("done"), &done, &[], now())
+            .await
+            .unwrap();
+        assert_eq!(
+            t.store
+                .mails_for_ticket_since(n, now() - Duration::hours(1))
+                .await
+                .unwrap(),
+            1,
+            "{backend:?}"
+        );
+        assert!(
+            t.store.tickets_awaiting_team().await.unwrap().is_empty(),
+            "{backend:?}"
+        );
+        assert!(
+            t.store.open_tickets_of(id).await.unwrap().is_empty(),
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store.workload().await.unwrap().open_tickets.get(&id),
+            None,
+            "{backend:?}"
+        );
+    }
+}
