@@ -54,6 +54,14 @@ pub struct OutboxMessage {
     pub last_error: Option<String>,
 }
 
+/// One inbound item's effects, for [`Store::commit_batch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchItem {
+    pub key: InboundKey,
+    pub changes: Vec<Change>,
+    pub messages: Vec<NewMessage>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Committed {
     Applied {
@@ -82,7 +90,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         changes: &[Change],
         messages: &[NewMessage],
         now: DateTime<Utc>,
-    ) -> Result<Committed, StoreError>;
+    ) -> Result<Committed, StoreError> {
+        let item = BatchItem {
+            key: key.clone(),
+            changes: changes.to_vec(),
+            messages: messages.to_vec(),
+        };
+        let mut results = self.commit_batch(std::slice::from_ref(&item), now).await?;
+        Ok(results.pop().unwrap_or(Committed::Duplicate))
+    }
+
+    /// Commits many inbound items in one transaction: each item whose key was already seen is
+    /// skipped whole (`Duplicate`), the others are applied, with bulk inserts where possible.
+    async fn commit_batch(
+        &self,
+        items: &[BatchItem],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Committed>, StoreError>;
 
     /// Bumped by every change to the directory, so cached snapshots know when to reload.
     async fn directory_version(&self) -> Result<i64, StoreError>;

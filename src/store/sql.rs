@@ -1,7 +1,7 @@
 //! The two SQL stores. Their SQL is the same text (sqlx binds `$N` on SQLite too); only the
 //! pool, the way a transaction starts and the outbox claim differ, so one macro writes both.
 
-use super::{Committed, ImportCounts, InboundKey, NewMessage, OutboxMessage, Store, StoreError};
+use super::{BatchItem, Committed, ImportCounts, InboundKey, OutboxMessage, Store, StoreError};
 use crate::core::actions::Change;
 use crate::core::directory::{
     DirectoryData, Intervention, Member, Organisation, Period, ProposalCount,
@@ -178,11 +178,14 @@ const BUMP_DIRECTORY_VERSION: &str =
 
 const SAVE_IMAP_CHECKPOINT: &str = "INSERT INTO imap_state (mailbox, uid_validity, last_uid) VALUES ($1, $2, $3) ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid";
 
+/// Rows per multi-row insert: far below the bind-parameter limits of SQLite and PostgreSQL.
+const BULK_ROWS: usize = 500;
+
 const OUTBOX_COLUMNS: &str =
     "id, idempotency_key, connector, target, body, attempts, status, last_error";
 
 macro_rules! sql_store {
-    ($store:ty, $backend:literal, $begin:literal, $claim:literal, $migrations:literal) => {
+    ($store:ty, $db:ty, $backend:literal, $begin:literal, $claim:literal, $migrations:literal) => {
         #[async_trait]
         impl Store for $store {
             fn backend(&self) -> &'static str {
@@ -203,20 +206,60 @@ macro_rules! sql_store {
                 Ok(row.is_some())
             }
 
-            async fn commit(&self, key: &InboundKey, changes: &[Change], messages: &[NewMessage], now: DateTime<Utc>) -> Result<Committed, StoreError> {
+            async fn commit_batch(&self, items: &[BatchItem], now: DateTime<Utc>) -> Result<Vec<Committed>, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await?;
-                let seen = sqlx::query("INSERT INTO inbound_seen (source, external_id, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                    .bind(&key.source)
-                    .bind(&key.external_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                if seen.rows_affected() == 0 {
-                    tx.rollback().await?;
-                    return Ok(Committed::Duplicate);
+                let mut applied = Vec::with_capacity(items.len());
+                for item in items {
+                    let seen = sqlx::query("INSERT INTO inbound_seen (source, external_id, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+                        .bind(&item.key.source)
+                        .bind(&item.key.external_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    applied.push(seen.rows_affected() > 0);
                 }
-                for change in changes {
+                if !applied.contains(&true) {
+                    tx.rollback().await?;
+                    return Ok(vec![Committed::Duplicate; items.len()]);
+                }
+                let changes: Vec<&Change> = items.iter().zip(&applied).filter(|(_, a)| **a).flat_map(|(i, _)| &i.changes).collect();
+                // Tickets first (the rest may refer to them), in bulk; then the other changes in
+                // order; then the frequent ticket rows, in bulk.
+                let tickets: Vec<&Ticket> = changes.iter().filter_map(|c| match c { Change::CreateTicket(t) => Some(t), _ => None }).collect();
+                for chunk in tickets.chunks(BULK_ROWS) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO tickets (id, state, subject, requester_email, requester_name, lang, organisation, event, dates, places, topics, format, assignee, secret, created_at, updated_at) ");
+                    insert.push_values(chunk, |mut row, t| {
+                        row.push_bind(t.number)
+                            .push_bind(t.state.as_str())
+                            .push_bind(t.subject.clone())
+                            .push_bind(t.requester_email.clone())
+                            .push_bind(t.requester_name.clone())
+                            .push_bind(t.lang.code())
+                            .push_bind(t.organisation.clone())
+                            .push_bind(t.event.clone())
+                            .push_bind(t.dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(";"))
+                            .push_bind(t.places.join(";"))
+                            .push_bind(t.topics.join(";"))
+                            .push_bind(t.format.clone())
+                            .push_bind(t.assignee)
+                            .push_bind(t.secret.clone())
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                let mut events = Vec::new();
+                let mut links = Vec::new();
+                let mut suggestions = Vec::new();
+                for change in &changes {
                     match change {
+                        // Inserted in bulk, above or below.
+                        Change::CreateTicket(_) => {}
+                        Change::TicketEvent { ticket, actor, kind, detail } => events.push((*ticket, actor, kind, detail)),
+                        Change::LinkMessage { ticket, message_id, direction } => links.push((*ticket, message_id, *direction)),
+                        Change::SuggestSpeakers { ticket, member_ids } => {
+                            suggestions.extend(member_ids.iter().enumerate().map(|(rank, member)| (*ticket, *member, rank as i64)));
+                        }
                         Change::AddTopics { member_id, topics } => {
                             for topic in topics {
                                 sqlx::query("INSERT INTO member_topics (member_id, topic, position) SELECT $1, $2, COALESCE(MAX(position), 0) + 1 FROM member_topics WHERE member_id = $1 ON CONFLICT DO NOTHING")
@@ -280,26 +323,6 @@ macro_rules! sql_store {
                         Change::AssignTicket { ticket, member_id } => {
                             sqlx::query("UPDATE tickets SET assignee = $1, updated_at = $2 WHERE id = $3").bind(member_id).bind(now).bind(ticket).execute(&mut *tx).await?;
                         }
-                        Change::CreateTicket(t) => {
-                            sqlx::query("INSERT INTO tickets (id, state, subject, requester_email, requester_name, lang, organisation, event, dates, places, topics, format, assignee, secret, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $15)")
-                                .bind(t.number)
-                                .bind(t.state.as_str())
-                                .bind(&t.subject)
-                                .bind(&t.requester_email)
-                                .bind(&t.requester_name)
-                                .bind(t.lang.code())
-                                .bind(&t.organisation)
-                                .bind(&t.event)
-                                .bind(t.dates.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(";"))
-                                .bind(t.places.join(";"))
-                                .bind(t.topics.join(";"))
-                                .bind(&t.format)
-                                .bind(t.assignee)
-                                .bind(&t.secret)
-                                .bind(now)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
                         Change::SetTicketState { ticket, state } => {
                             sqlx::query("UPDATE tickets SET state = $1, updated_at = $2 WHERE id = $3")
                                 .bind(state.as_str())
@@ -307,35 +330,6 @@ macro_rules! sql_store {
                                 .bind(ticket)
                                 .execute(&mut *tx)
                                 .await?;
-                        }
-                        Change::TicketEvent { ticket, actor, kind, detail } => {
-                            sqlx::query("INSERT INTO ticket_events (ticket_id, at, actor, kind, detail) VALUES ($1, $2, $3, $4, $5)")
-                                .bind(ticket)
-                                .bind(now)
-                                .bind(actor)
-                                .bind(kind)
-                                .bind(detail)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Change::LinkMessage { ticket, message_id, direction } => {
-                            sqlx::query("INSERT INTO ticket_messages (message_id, ticket_id, direction, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-                                .bind(message_id)
-                                .bind(ticket)
-                                .bind(*direction)
-                                .bind(now)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                        Change::SuggestSpeakers { ticket, member_ids } => {
-                            for (rank, member_id) in member_ids.iter().enumerate() {
-                                sqlx::query("INSERT INTO ticket_suggestions (ticket_id, member_id, rank) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                                    .bind(ticket)
-                                    .bind(member_id)
-                                    .bind(rank as i64)
-                                    .execute(&mut *tx)
-                                    .await?;
-                            }
                         }
                         Change::RecordProposals { member_ids, on } => {
                             for member_id in member_ids {
@@ -348,24 +342,55 @@ macro_rules! sql_store {
                         }
                     }
                 }
-                if changes.iter().any(Change::touches_directory) {
+                for chunk in events.chunks(BULK_ROWS) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO ticket_events (ticket_id, at, actor, kind, detail) ");
+                    insert.push_values(chunk, |mut row, (ticket, actor, kind, detail)| {
+                        row.push_bind(*ticket).push_bind(now).push_bind((*actor).clone()).push_bind((*kind).clone()).push_bind((*detail).clone());
+                    });
+                    insert.build().execute(&mut *tx).await?;
+                }
+                for chunk in links.chunks(BULK_ROWS) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO ticket_messages (message_id, ticket_id, direction, at) ");
+                    insert.push_values(chunk, |mut row, (ticket, message_id, direction)| {
+                        row.push_bind((*message_id).clone()).push_bind(*ticket).push_bind(*direction).push_bind(now);
+                    });
+                    insert.push(" ON CONFLICT DO NOTHING");
+                    insert.build().execute(&mut *tx).await?;
+                }
+                for chunk in suggestions.chunks(BULK_ROWS) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO ticket_suggestions (ticket_id, member_id, rank) ");
+                    insert.push_values(chunk, |mut row, (ticket, member, rank)| {
+                        row.push_bind(*ticket).push_bind(*member).push_bind(*rank);
+                    });
+                    insert.push(" ON CONFLICT DO NOTHING");
+                    insert.build().execute(&mut *tx).await?;
+                }
+                if changes.iter().any(|c| c.touches_directory()) {
                     sqlx::query(BUMP_DIRECTORY_VERSION).execute(&mut *tx).await?;
                 }
-                let mut outbox_ids = Vec::with_capacity(messages.len());
-                for message in messages {
-                    let row = sqlx::query("INSERT INTO outbox (idempotency_key, connector, target, body, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-                        .bind(&message.idempotency_key)
-                        .bind(&message.connector)
-                        .bind(&message.target)
-                        .bind(&message.body)
-                        .bind(now)
-                        .bind(now)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    outbox_ids.push(row.try_get("id")?);
+                let mut results = Vec::with_capacity(items.len());
+                for (item, applied) in items.iter().zip(applied) {
+                    if !applied {
+                        results.push(Committed::Duplicate);
+                        continue;
+                    }
+                    let mut outbox_ids = Vec::with_capacity(item.messages.len());
+                    for message in &item.messages {
+                        let row = sqlx::query("INSERT INTO outbox (idempotency_key, connector, target, body, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+                            .bind(&message.idempotency_key)
+                            .bind(&message.connector)
+                            .bind(&message.target)
+                            .bind(&message.body)
+                            .bind(now)
+                            .bind(now)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        outbox_ids.push(row.try_get("id")?);
+                    }
+                    results.push(Committed::Applied { outbox_ids });
                 }
                 tx.commit().await?;
-                Ok(Committed::Applied { outbox_ids })
+                Ok(results)
             }
 
             async fn directory_version(&self) -> Result<i64, StoreError> {
@@ -655,6 +680,7 @@ macro_rules! sql_store {
 
 sql_store!(
     SqliteStore,
+    sqlx::Sqlite,
     "sqlite",
     "BEGIN IMMEDIATE",
     "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
@@ -663,6 +689,7 @@ sql_store!(
 
 sql_store!(
     PostgresStore,
+    sqlx::Postgres,
     "postgres",
     "BEGIN",
     "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
