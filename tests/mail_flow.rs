@@ -788,3 +788,67 @@ async fn with_reopening_off_a_message_on_a_closed_ticket_opens_a_linked_follow_u
             .any(|e| e == &format!("created: follow-up of closed ticket #{first}"))
     );
 }
+
+#[tokio::test]
+async fn a_batch_threads_onto_tickets_it_opened_and_skips_its_own_repeats() {
+    let bot = Bot::new().await;
+    let request = std::fs::read(
+        common::root().join("tests/fixtures/mail-requests/request-fr-round-table.eml"),
+    )
+    .unwrap();
+    let answer = reply(
+        &[
+            "From: helene.vasseur@assoc-territoires.example",
+            "To: passerelle@localhost",
+            "Subject: précision",
+            "Message-ID: <batch-reply@assoc.example>",
+            "In-Reply-To: <req-fr-1@assoc-territoires.example>",
+        ],
+        "La table ronde aura lieu l'après-midi.",
+    );
+    let key = |n: &str| InboundKey {
+        source: "batch".into(),
+        external_id: n.into(),
+    };
+    let items = [
+        passerelle::engine::MailItem {
+            fallback: key("1"),
+            raw: &request,
+            extra: vec![],
+        },
+        passerelle::engine::MailItem {
+            fallback: key("2"),
+            raw: answer.as_bytes(),
+            extra: vec![],
+        },
+        passerelle::engine::MailItem {
+            fallback: key("3"),
+            raw: &request,
+            extra: vec![],
+        },
+    ];
+    let handled = bot.engine.handle_mails(&items, now(), false).await.unwrap();
+    let MailHandled::Done {
+        ticket: Some(n),
+        outbox_ids,
+        ..
+    } = &handled[0]
+    else {
+        panic!("{handled:?}")
+    };
+    assert!(outbox_ids.is_empty(), "a backfill writes to nobody");
+    assert!(
+        matches!(&handled[1], MailHandled::Done { ticket: Some(m), .. } if m == n),
+        "{handled:?}"
+    );
+    assert_eq!(handled[2], MailHandled::Duplicate);
+    assert!(
+        bot.events(*n)
+            .await
+            .iter()
+            .any(|e| e.contains("La table ronde aura lieu"))
+    );
+    // Backfilled suggestions do not count against the speakers' rotation.
+    let directory = bot.engine.directory(bot.engine.today(now())).await.unwrap();
+    assert!(directory.histories.iter().all(|h| h.recent_proposals == 0));
+}

@@ -5,11 +5,13 @@
 use super::{Engine, EngineError};
 use crate::core::actions::{Action, Change};
 use crate::core::tickets::Ticket;
+use crate::core::tickets::Workload;
 use crate::mail::decide::{MailCase, MailWorld, decide};
 use crate::mail::extract::Knowledge as ExtractKnowledge;
 use crate::mail::{Class, MailContext, understand};
-use crate::store::{Committed, InboundKey};
+use crate::store::{BatchItem, Committed, InboundKey};
 use chrono::{DateTime, Utc};
+use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 
 #[derive(Debug, Clone)]
@@ -224,8 +226,8 @@ impl Engine {
             .await
     }
 
-    /// Like [`Engine::handle_mail`], committing `extra` changes (an IMAP checkpoint) in the
-    /// same transaction.
+    /// Like [`Engine::handle_mail`], with options: extra changes committed in the same
+    /// transaction (an IMAP checkpoint), or no mail sent (an archive being backfilled).
     pub async fn handle_mail_with(
         &self,
         fallback: InboundKey,
@@ -233,6 +235,26 @@ impl Engine {
         now: DateTime<Utc>,
         options: MailOptions,
     ) -> Result<MailHandled, EngineError> {
+        let item = MailItem {
+            fallback,
+            raw,
+            extra: options.extra,
+        };
+        let mut handled = self
+            .handle_mails(std::slice::from_ref(&item), now, options.send_replies)
+            .await?;
+        Ok(handled.pop().unwrap_or(MailHandled::Duplicate))
+    }
+
+    /// Handles several messages, in order, and commits them in one transaction. A message may
+    /// thread onto a ticket opened by an earlier one of the same batch. Used with one message
+    /// for live intake, and with many for backfill.
+    pub async fn handle_mails(
+        &self,
+        items: &[MailItem<'_>],
+        now: DateTime<Utc>,
+        send_replies: bool,
+    ) -> Result<Vec<MailHandled>, EngineError> {
         let today = self.today(now);
         let directory = self.directory(today).await?;
         let k = &self.knowledge;
@@ -242,143 +264,256 @@ impl Engine {
             organisations: &directory.organisation_finder,
         };
         let settings = &self.settings.mail;
-        let mail = understand(
-            raw,
-            &k.mail_rules,
-            &settings.context,
-            &extract,
-            today,
-            self.settings.default_lang,
-        );
-        let key = match &mail.message_id {
-            Some(id) => InboundKey {
-                source: "mail".into(),
-                external_id: id.clone(),
-            },
-            None => fallback,
-        };
-        let span = tracing::info_span!("mail", source = %key.source, id = %key.external_id);
-        let _guard = span.enter();
-        if self.store.is_seen(&key).await? {
-            tracing::info!("message already processed");
-            return Ok(MailHandled::Duplicate);
-        }
-
-        if let Some(handled) = self.mail_command(&key, &mail, &directory, now).await? {
-            return Ok(handled);
-        }
-
-        // Threading: References and In-Reply-To, then the body marker, then the subject tag.
-        let mut ticket: Option<Ticket> = None;
-        if let Some(number) = self.store.ticket_for_messages(&mail.thread_ids).await? {
-            ticket = self.store.ticket(number).await?;
-        }
-        if ticket.is_none()
-            && let Some((number, secret)) = &mail.marker
-        {
-            ticket = self
-                .store
-                .ticket(*number)
-                .await?
-                .filter(|t| t.secret.eq_ignore_ascii_case(secret));
-        }
-        if ticket.is_none()
-            && let Some(number) = mail.classification.ticket
-        {
-            ticket = self.store.ticket(number).await?;
-        }
-        let needs_number = match &ticket {
-            None => mail.classification.class == Class::Request,
-            Some(t) => t.state.is_closed() && !settings.reopen_closed,
-        };
-        let new_number = if needs_number {
-            Some(self.store.allocate_ticket_number().await?)
-        } else {
-            None
-        };
-        // Routing needs the team's workload only when a ticket is opened.
-        let work = if needs_number {
-            self.store.workload().await?
-        } else {
-            Default::default()
-        };
-        let secret = secret(&key.external_id);
-        let world = MailWorld {
-            mute_until: now + settings.mute_for,
-            directory: &directory,
-            vocabulary: &k.vocabulary,
-            geography: &k.geography,
-            prompts: &k.prompts,
-            routing: &settings.routing,
-            work: &work,
-            weights: &self.settings.weights,
-            max_results: self.settings.max_results,
-            today,
-            ticket_prefix: &settings.context.ticket_prefix,
-            reopen_closed: settings.reopen_closed,
-            default_lang: self.settings.default_lang,
-        };
-        let case = MailCase {
-            mail: &mail,
-            ticket: ticket.as_ref(),
-            new_number,
-            secret: &secret,
-        };
-        let actions = match decide(&case, &world) {
+        let mut results: Vec<Option<MailHandled>> = vec![None; items.len()];
+        let mut batch: Vec<BatchItem> = Vec::new();
+        let mut pending = Vec::new();
+        let mut overlay = Overlay::default();
+        let mut work: Option<Workload> = None;
+        // Understand everything first, then ask the store about every key at once.
+        let understood: Vec<(crate::mail::Understanding, InboundKey)> = items
+            .iter()
+            .map(|item| {
+                let mail = understand(
+                    item.raw,
+                    &k.mail_rules,
+                    &settings.context,
+                    &extract,
+                    today,
+                    self.settings.default_lang,
+                );
+                let key = match &mail.message_id {
+                    Some(id) => InboundKey {
+                        source: "mail".into(),
+                        external_id: id.clone(),
+                    },
+                    None => item.fallback.clone(),
+                };
+                (mail, key)
+            })
+            .collect();
+        let keys: Vec<InboundKey> = understood.iter().map(|(_, key)| key.clone()).collect();
+        let already = self.store.seen_keys(&keys).await?;
+        for (i, (item, (mail, key))) in items.iter().zip(understood).enumerate() {
+            let span = tracing::info_span!("mail", source = %key.source, id = %key.external_id);
+            let _guard = span.enter();
+            if overlay.seen.contains(&key) || already.contains(&key) {
+                tracing::info!("message already processed");
+                results[i] = Some(MailHandled::Duplicate);
+                continue;
+            }
+            overlay.seen.insert(key.clone());
+            if send_replies
+                && let Some(handled) = self.mail_command(&key, &mail, &directory, now).await?
+            {
+                results[i] = Some(handled);
+                continue;
+            }
+            let ticket = self.find_ticket(&mail, &mut overlay).await?;
+            let needs_number = match &ticket {
+                None => mail.classification.class == Class::Request,
+                Some(t) => t.state.is_closed() && !settings.reopen_closed,
+            };
+            let new_number = if needs_number {
+                Some(self.store.allocate_ticket_number().await?)
+            } else {
+                None
+            };
+            // Routing needs the team's workload only when a ticket is opened.
+            if needs_number && work.is_none() {
+                work = Some(self.store.workload().await?);
+            }
+            let no_work = Workload::default();
+            let secret = secret(&key.external_id);
+            let world = MailWorld {
+                mute_until: now + settings.mute_for,
+                directory: &directory,
+                vocabulary: &k.vocabulary,
+                geography: &k.geography,
+                prompts: &k.prompts,
+                routing: &settings.routing,
+                work: work.as_ref().unwrap_or(&no_work),
+                weights: &self.settings.weights,
+                max_results: self.settings.max_results,
+                today,
+                ticket_prefix: &settings.context.ticket_prefix,
+                reopen_closed: settings.reopen_closed,
+                default_lang: self.settings.default_lang,
+            };
+            let case = MailCase {
+                mail: &mail,
+                ticket: ticket.as_ref(),
+                new_number,
+                secret: &secret,
+            };
+            let actions = decide(&case, &world)
+                .inspect_err(|error| tracing::error!(%error, "mail prompt failed to render"))?;
             // An archive is history: its requesters were answered long ago, and suggesting
             // speakers for it today must not count against them in fair rotation.
-            Ok(actions) if !options.send_replies => actions
-                .into_iter()
-                .filter(|a| {
-                    !matches!(
-                        a,
-                        Action::SendMail(_) | Action::Change(Change::RecordProposals { .. })
-                    )
+            let actions: Vec<Action> = if send_replies {
+                actions
+            } else {
+                actions
+                    .into_iter()
+                    .filter(|a| {
+                        !matches!(
+                            a,
+                            Action::SendMail(_) | Action::Change(Change::RecordProposals { .. })
+                        )
+                    })
+                    .collect()
+            };
+            let actions = self.guard(actions, now).await?;
+            let reply_to = mail
+                .from
+                .as_ref()
+                .map(|f| f.address.clone())
+                .unwrap_or_default();
+            let (mut changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
+            changes.extend(item.extra.iter().cloned());
+            overlay.record(&changes, today, work.as_mut());
+            let ticket_number = changes
+                .iter()
+                .find_map(|c| match c {
+                    Change::CreateTicket(t) => Some(t.number),
+                    _ => None,
                 })
-                .collect(),
-            Ok(actions) => actions,
-            Err(error) => {
-                // A broken template must not lose the mail: record the ticket without the reply.
-                tracing::error!(%error, "mail prompt failed to render");
-                return Err(EngineError::Prompt(error));
+                .or(ticket.as_ref().map(|t| t.number));
+            tracing::info!(class = ?mail.classification.class, reason = %mail.classification.reason, machine = ?mail.classification.machine, ticket = ?ticket_number, replies = messages.len(), "mail handled");
+            pending.push((
+                i,
+                mail.classification.class,
+                ticket_number,
+                mail.may_answer(),
+            ));
+            batch.push(BatchItem {
+                key,
+                changes,
+                messages,
+            });
+        }
+        if !batch.is_empty() {
+            let committed = self.store.commit_batch(&batch, now).await?;
+            for ((i, class, ticket, may_answer), outcome) in pending.into_iter().zip(committed) {
+                results[i] = Some(match outcome {
+                    Committed::Duplicate => MailHandled::Duplicate,
+                    Committed::Applied { outbox_ids } => MailHandled::Done {
+                        class,
+                        ticket,
+                        outbox_ids,
+                        may_answer,
+                        command: None,
+                    },
+                });
             }
-        };
-        let reply_to = mail
-            .from
-            .as_ref()
-            .map(|f| f.address.clone())
-            .unwrap_or_default();
-        let actions = self.guard(actions, now).await?;
-        let (mut changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
-        changes.extend(options.extra);
-        let ticket_number = changes
+            self.outbox_signal.notify_one();
+        }
+        Ok(results
+            .into_iter()
+            .map(|r| r.unwrap_or(MailHandled::Duplicate))
+            .collect())
+    }
+
+    /// The ticket a mail threads onto: References and In-Reply-To, then the body marker (with
+    /// its secret), then the subject tag — looking first at what this batch changed.
+    async fn find_ticket(
+        &self,
+        mail: &crate::mail::Understanding,
+        overlay: &mut Overlay,
+    ) -> Result<Option<Ticket>, EngineError> {
+        let mut number = mail
+            .thread_ids
             .iter()
-            .find_map(|c| match c {
-                crate::core::actions::Change::CreateTicket(t) => Some(t.number),
-                _ => None,
-            })
-            .or(ticket.as_ref().map(|t| t.number));
-        match self.store.commit(&key, &changes, &messages, now).await? {
-            Committed::Duplicate => Ok(MailHandled::Duplicate),
-            Committed::Applied { outbox_ids } => {
-                tracing::info!(
-                    class = ?mail.classification.class,
-                    reason = %mail.classification.reason,
-                    machine = ?mail.classification.machine,
-                    ticket = ?ticket_number,
-                    replies = outbox_ids.len(),
-                    "mail handled"
-                );
-                if !outbox_ids.is_empty() {
-                    self.outbox_signal.notify_one();
+            .rev()
+            .find_map(|id| overlay.threads.get(id).copied());
+        if number.is_none() {
+            number = self.store.ticket_for_messages(&mail.thread_ids).await?;
+        }
+        if let Some(n) = number
+            && let Some(ticket) = self.ticket_in(n, overlay).await?
+        {
+            return Ok(Some(ticket));
+        }
+        if let Some((n, secret)) = &mail.marker
+            && let Some(ticket) = self
+                .ticket_in(*n, overlay)
+                .await?
+                .filter(|t| t.secret.eq_ignore_ascii_case(secret))
+        {
+            return Ok(Some(ticket));
+        }
+        match mail.classification.ticket {
+            Some(n) => self.ticket_in(n, overlay).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn ticket_in(
+        &self,
+        number: i64,
+        overlay: &mut Overlay,
+    ) -> Result<Option<Ticket>, EngineError> {
+        if let Some(ticket) = overlay.tickets.get(&number) {
+            return Ok(Some(ticket.clone()));
+        }
+        let ticket = self.store.ticket(number).await?;
+        if let Some(t) = &ticket {
+            overlay.tickets.insert(number, t.clone());
+        }
+        Ok(ticket)
+    }
+}
+
+/// One raw message to handle, with changes to commit alongside it.
+pub struct MailItem<'a> {
+    /// Identifies it when it has no Message-ID.
+    pub fallback: InboundKey,
+    pub raw: &'a [u8],
+    pub extra: Vec<Change>,
+}
+
+/// What a batch has decided so far and not yet committed, so later messages see it.
+#[derive(Default)]
+struct Overlay {
+    seen: HashSet<InboundKey>,
+    /// Message-ID → ticket, for messages linked in this batch.
+    threads: HashMap<String, i64>,
+    /// Tickets read or written in this batch, as they now are.
+    tickets: HashMap<i64, Ticket>,
+}
+
+impl Overlay {
+    fn record(
+        &mut self,
+        changes: &[Change],
+        today: chrono::NaiveDate,
+        work: Option<&mut Workload>,
+    ) {
+        let mut work = work;
+        for change in changes {
+            match change {
+                Change::CreateTicket(t) => {
+                    if let (Some(work), Some(member)) = (work.as_deref_mut(), t.assignee) {
+                        *work.open_tickets.entry(member).or_default() += 1;
+                        work.last_assigned.insert(member, today);
+                    }
+                    self.tickets.insert(t.number, t.clone());
                 }
-                Ok(MailHandled::Done {
-                    command: None,
-                    class: mail.classification.class,
-                    ticket: ticket_number,
-                    outbox_ids,
-                    may_answer: mail.may_answer(),
-                })
+                Change::LinkMessage {
+                    ticket, message_id, ..
+                } => {
+                    self.threads.insert(message_id.clone(), *ticket);
+                }
+                Change::SetTicketState { ticket, state } => {
+                    if let Some(t) = self.tickets.get_mut(ticket) {
+                        t.state = *state;
+                    }
+                }
+                Change::AssignTicket { ticket, member_id } => {
+                    if let Some(t) = self.tickets.get_mut(ticket) {
+                        t.assignee = Some(*member_id);
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -5,7 +5,7 @@ mod mail;
 mod outbox;
 mod reminders;
 
-pub use mail::{MailHandled, MailOptions, MailSettings};
+pub use mail::{MailHandled, MailItem, MailOptions, MailSettings};
 
 pub use outbox::{DeliveryError, Outbound, OutboxWorker, RetryPolicy, WorkerReport};
 

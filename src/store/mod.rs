@@ -83,6 +83,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn migrate(&self) -> Result<(), StoreError>;
 
     async fn is_seen(&self, key: &InboundKey) -> Result<bool, StoreError>;
+    /// Which of these keys were already processed, in one query.
+    async fn seen_keys(
+        &self,
+        keys: &[InboundKey],
+    ) -> Result<std::collections::HashSet<InboundKey>, StoreError>;
     /// Marks `key` seen, applies `changes` and queues `messages`, all or nothing.
     async fn commit(
         &self,

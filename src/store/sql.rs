@@ -197,6 +197,21 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn seen_keys(&self, keys: &[InboundKey]) -> Result<std::collections::HashSet<InboundKey>, StoreError> {
+                let mut seen = std::collections::HashSet::new();
+                for chunk in keys.chunks(BULK_ROWS) {
+                    let mut select = sqlx::QueryBuilder::<$db>::new("SELECT source, external_id FROM inbound_seen WHERE (source, external_id) IN (");
+                    select.push_values(chunk, |mut row, key| {
+                        row.push_bind(key.source.clone()).push_bind(key.external_id.clone());
+                    });
+                    select.push(")");
+                    for row in select.build().fetch_all(&self.pool).await? {
+                        seen.insert(InboundKey { source: row.try_get("source")?, external_id: row.try_get("external_id")? });
+                    }
+                }
+                Ok(seen)
+            }
+
             async fn is_seen(&self, key: &InboundKey) -> Result<bool, StoreError> {
                 let row = sqlx::query("SELECT 1 FROM inbound_seen WHERE source = $1 AND external_id = $2")
                     .bind(&key.source)
@@ -208,15 +223,22 @@ macro_rules! sql_store {
 
             async fn commit_batch(&self, items: &[BatchItem], now: DateTime<Utc>) -> Result<Vec<Committed>, StoreError> {
                 let mut tx = self.pool.begin_with($begin).await?;
+                // One insert marks every key seen and says which ones were new.
+                let mut inserted = std::collections::HashSet::new();
+                for chunk in items.chunks(BULK_ROWS) {
+                    let mut insert = sqlx::QueryBuilder::<$db>::new("INSERT INTO inbound_seen (source, external_id, seen_at) ");
+                    insert.push_values(chunk, |mut row, item| {
+                        row.push_bind(item.key.source.clone()).push_bind(item.key.external_id.clone()).push_bind(now);
+                    });
+                    insert.push(" ON CONFLICT DO NOTHING RETURNING source, external_id");
+                    for row in insert.build().fetch_all(&mut *tx).await? {
+                        inserted.insert((row.try_get::<String, _>("source")?, row.try_get::<String, _>("external_id")?));
+                    }
+                }
+                // A key twice in one batch: the first occurrence wins.
                 let mut applied = Vec::with_capacity(items.len());
                 for item in items {
-                    let seen = sqlx::query("INSERT INTO inbound_seen (source, external_id, seen_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
-                        .bind(&item.key.source)
-                        .bind(&item.key.external_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                    applied.push(seen.rows_affected() > 0);
+                    applied.push(inserted.remove(&(item.key.source.clone(), item.key.external_id.clone())));
                 }
                 if !applied.contains(&true) {
                     tx.rollback().await?;

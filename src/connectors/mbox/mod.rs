@@ -1,7 +1,7 @@
 //! Backfill from an mbox archive: every message goes through the same mail pipeline as live
 //! intake, without writing to anyone (the archive's requesters were answered long ago).
 
-use crate::engine::{Engine, EngineError, MailHandled, MailOptions};
+use crate::engine::{Engine, EngineError, MailHandled, MailItem};
 use crate::mail::Class;
 use crate::store::InboundKey;
 use std::collections::BTreeMap;
@@ -26,6 +26,9 @@ pub struct BackfillReport {
     pub tickets: usize,
 }
 
+/// Messages per transaction.
+const BATCH: usize = 256;
+
 /// Reads `path` message by message; `progress` gets the number of bytes read so far.
 pub async fn backfill(
     engine: &Engine,
@@ -36,34 +39,43 @@ pub async fn backfill(
     let mut report = BackfillReport::default();
     let mut bytes = 0u64;
     let source = format!("mbox:{}", path.display());
-    let options = MailOptions {
-        send_replies: false,
-        ..Default::default()
-    };
-    for (n, message) in
-        mail_parser::mailbox::mbox::MessageIterator::new(BufReader::new(file)).enumerate()
-    {
-        let message = message?;
-        let raw = message.contents();
-        bytes += raw.len() as u64;
-        let fallback = InboundKey {
-            source: source.clone(),
-            external_id: n.to_string(),
-        };
-        report.messages += 1;
-        match engine
-            .handle_mail_with(fallback, raw, chrono::Utc::now(), options.clone())
+    let mut messages = mail_parser::mailbox::mbox::MessageIterator::new(BufReader::new(file))
+        .enumerate()
+        .peekable();
+    while messages.peek().is_some() {
+        // Messages go through in batches, each committed in one transaction.
+        let mut raws = Vec::with_capacity(BATCH);
+        for (n, message) in messages.by_ref().take(BATCH) {
+            raws.push((n, message?.unwrap_contents()));
+        }
+        let items: Vec<MailItem<'_>> = raws
+            .iter()
+            .map(|(n, raw)| MailItem {
+                fallback: InboundKey {
+                    source: source.clone(),
+                    external_id: n.to_string(),
+                },
+                raw,
+                extra: Vec::new(),
+            })
+            .collect();
+        for handled in engine
+            .handle_mails(&items, chrono::Utc::now(), false)
             .await?
         {
-            MailHandled::Done { class, ticket, .. } => {
-                *report
-                    .classes
-                    .entry(class_name(class).to_string())
-                    .or_default() += 1;
-                report.tickets += usize::from(ticket.is_some());
+            report.messages += 1;
+            match handled {
+                MailHandled::Done { class, ticket, .. } => {
+                    *report
+                        .classes
+                        .entry(class_name(class).to_string())
+                        .or_default() += 1;
+                    report.tickets += usize::from(ticket.is_some());
+                }
+                MailHandled::Duplicate => report.duplicates += 1,
             }
-            MailHandled::Duplicate => report.duplicates += 1,
         }
+        bytes += raws.iter().map(|(_, raw)| raw.len() as u64).sum::<u64>();
         progress(bytes);
     }
     Ok(report)
