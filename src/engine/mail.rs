@@ -293,6 +293,15 @@ impl Engine {
             .collect();
         let keys: Vec<InboundKey> = understood.iter().map(|(_, key)| key.clone()).collect();
         let already = self.store.seen_keys(&keys).await?;
+        // Ticket numbers for a batch are reserved together; one left unused (a request that
+        // threaded onto an existing ticket) is a gap, as after a crash.
+        let mut numbers = Numbers::default();
+        // requests_from[i]: how many requests there are from message i on.
+        let mut requests_from = vec![0i64; understood.len() + 1];
+        for (i, (mail, _)) in understood.iter().enumerate().rev() {
+            requests_from[i] =
+                requests_from[i + 1] + i64::from(mail.classification.class == Class::Request);
+        }
         for (i, (item, (mail, key))) in items.iter().zip(understood).enumerate() {
             let span = tracing::info_span!("mail", source = %key.source, id = %key.external_id);
             let _guard = span.enter();
@@ -314,7 +323,14 @@ impl Engine {
                 Some(t) => t.state.is_closed() && !settings.reopen_closed,
             };
             let new_number = if needs_number {
-                Some(self.store.allocate_ticket_number().await?)
+                if numbers.next == numbers.end {
+                    // Enough for every request still to come in this batch.
+                    let wanted = requests_from[i].max(1);
+                    numbers.next = self.store.allocate_ticket_numbers(wanted).await?;
+                    numbers.end = numbers.next + wanted;
+                }
+                numbers.next += 1;
+                Some(numbers.next - 1)
             } else {
                 None
             };
@@ -461,6 +477,13 @@ impl Engine {
         }
         Ok(ticket)
     }
+}
+
+/// Ticket numbers reserved for a batch: `next` up to, not including, `end`.
+#[derive(Default)]
+struct Numbers {
+    next: i64,
+    end: i64,
 }
 
 /// One raw message to handle, with changes to commit alongside it.

@@ -137,7 +137,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<usize, StoreError>;
 
     /// The next ticket number. Numbers are never reused; a crash may leave a gap.
-    async fn allocate_ticket_number(&self) -> Result<i64, StoreError>;
+    async fn allocate_ticket_number(&self) -> Result<i64, StoreError> {
+        self.allocate_ticket_numbers(1).await
+    }
+    /// Reserves `count` consecutive numbers and returns the first.
+    async fn allocate_ticket_numbers(&self, count: i64) -> Result<i64, StoreError>;
     async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError>;
     /// The ticket one of these Message-IDs is threaded onto (the last one first).
     async fn ticket_for_messages(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError>;

@@ -565,8 +565,8 @@ macro_rules! sql_store {
                 Ok(added)
             }
 
-            async fn allocate_ticket_number(&self) -> Result<i64, StoreError> {
-                let row = sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'next_ticket' RETURNING value - 1 AS number").fetch_one(&self.pool).await?;
+            async fn allocate_ticket_numbers(&self, count: i64) -> Result<i64, StoreError> {
+                let row = sqlx::query("UPDATE meta SET value = value + $1 WHERE key = 'next_ticket' RETURNING value - $1 AS number").bind(count.max(1)).fetch_one(&self.pool).await?;
                 Ok(row.try_get("number")?)
             }
 
@@ -576,14 +576,21 @@ macro_rules! sql_store {
             }
 
             async fn ticket_for_messages(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError> {
-                // The most recent reference first: it is the message being answered.
-                for id in message_ids.iter().rev() {
-                    let row = sqlx::query("SELECT ticket_id FROM ticket_messages WHERE message_id = $1").bind(id).fetch_optional(&self.pool).await?;
-                    if let Some(row) = row {
-                        return Ok(Some(row.try_get("ticket_id")?));
-                    }
+                if message_ids.is_empty() {
+                    return Ok(None);
                 }
-                Ok(None)
+                let mut select = sqlx::QueryBuilder::<$db>::new("SELECT message_id, ticket_id FROM ticket_messages WHERE message_id IN (");
+                let mut list = select.separated(", ");
+                for id in message_ids {
+                    list.push_bind(id.clone());
+                }
+                select.push(")");
+                let mut found = HashMap::new();
+                for row in select.build().fetch_all(&self.pool).await? {
+                    found.insert(row.try_get::<String, _>("message_id")?, row.try_get::<i64, _>("ticket_id")?);
+                }
+                // The most recent reference first: it is the message being answered.
+                Ok(message_ids.iter().rev().find_map(|id| found.get(id).copied()))
             }
 
             async fn open_tickets_of(&self, member_id: i64) -> Result<Vec<Ticket>, StoreError> {
