@@ -179,12 +179,26 @@ pub fn bare_subject(subject: &str) -> &str {
 
 /// How strongly a text asks for a speaker: keyword hits, the subject counting double.
 pub fn request_score(mail: &MailMessage, rules: &MailRules) -> usize {
-    let subject = fold(&mail.subject);
-    let body = fold(&mail.text);
-    rules
-        .request_keywords
+    // Each keyword counts once per text, wherever and however often it appears.
+    let found = |text: &str| {
+        let mut seen = vec![false; rules.request_keywords.len()];
+        for m in rules.request_finder.find_overlapping_iter(text) {
+            let before = text[..m.start()].chars().next_back();
+            let after = text[m.end()..].chars().next();
+            if !before.is_some_and(char::is_alphanumeric)
+                && !after.is_some_and(char::is_alphanumeric)
+            {
+                seen[m.pattern().as_usize()] = true;
+            }
+        }
+        seen
+    };
+    let subject = found(&fold(&mail.subject));
+    let body = found(&fold(&mail.text));
+    subject
         .iter()
-        .map(|k| 2 * usize::from(contains_word(&subject, k)) + usize::from(contains_word(&body, k)))
+        .zip(&body)
+        .map(|(s, b)| 2 * usize::from(*s) + usize::from(*b))
         .sum()
 }
 

@@ -34,8 +34,9 @@ pub struct Knowledge<'a> {
     pub organisations: &'a crate::core::directory::OrganisationFinder,
 }
 
-/// How many characters of subject and text are searched for topics.
-const TOPIC_WINDOW: usize = 4000;
+/// How many characters of subject and text are searched for topics: requests name their
+/// subject in the first paragraphs.
+const TOPIC_WINDOW: usize = 2500;
 
 const MONTHS: &str = "janvier|janv|fevrier|février|fevr|févr|fev|fév|mars|avril|avr|mai|juin|juillet|juil|aout|août|septembre|sept|octobre|oct|novembre|nov|decembre|décembre|dec|déc|january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul|august|aug|september|sep|october|november|december";
 

@@ -65,6 +65,8 @@ pub struct MailRules {
     pub robot_senders: Vec<String>,
     pub bounce_subjects: Vec<String>,
     pub request_keywords: Vec<String>,
+    /// The request keywords as one automaton: a text is scanned once whatever their number.
+    pub request_finder: aho_corasick::AhoCorasick,
     pub request_minimum: usize,
     pub formats: Vec<Format>,
     pub quote_intros: Vec<Regex>,
@@ -90,12 +92,18 @@ impl MailRules {
     pub fn from_toml(source: &str) -> Result<Self, String> {
         let file: RulesFile = toml::from_str(source).map_err(|e| e.to_string())?;
         let folded = |list: Vec<String>| list.iter().map(|s| fold(s)).collect::<Vec<_>>();
+        let request_keywords = folded(file.request.keywords);
+        let request_finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(&request_keywords)
+            .map_err(|e| format!("request.keywords: {e}"))?;
         Ok(MailRules {
+            request_finder,
             news_tags: folded(file.tags.news),
             auto_reply_prefixes: folded(file.auto_reply.subject_prefixes),
             robot_senders: folded(file.bounce.senders),
             bounce_subjects: folded(file.bounce.subject_markers),
-            request_keywords: folded(file.request.keywords),
+            request_keywords,
             request_minimum: file.request.minimum_score,
             formats: file
                 .format
