@@ -177,6 +177,9 @@ pub fn bare_subject(subject: &str) -> &str {
     }
 }
 
+/// Characters of the body read for the request score.
+const SCORE_WINDOW: usize = 5000;
+
 /// How strongly a text asks for a speaker: keyword hits, the subject counting double.
 pub fn request_score(mail: &MailMessage, rules: &MailRules) -> usize {
     // Each keyword counts once per text, wherever and however often it appears.
@@ -194,7 +197,9 @@ pub fn request_score(mail: &MailMessage, rules: &MailRules) -> usize {
         seen
     };
     let subject = found(&fold(&mail.subject));
-    let body = found(&fold(&mail.text));
+    // A request asks in its first paragraphs; the rest of a long mail adds cost, not evidence.
+    let head: String = mail.text.chars().take(SCORE_WINDOW).collect();
+    let body = found(&fold(&head));
     subject
         .iter()
         .zip(&body)

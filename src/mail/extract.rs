@@ -34,8 +34,12 @@ pub struct Knowledge<'a> {
     pub organisations: &'a crate::core::directory::OrganisationFinder,
 }
 
-/// How many characters of subject and text are searched for topics: requests name their
-/// subject in the first paragraphs.
+/// How many characters of subject and new text are read for the request's fields: a request
+/// says who, what, when and where in its first paragraphs, and long mails would otherwise
+/// cost more than they tell.
+const FIELDS_WINDOW: usize = 3000;
+
+/// Of those, how many are searched for topics (stemming every word is the costly part).
 const TOPIC_WINDOW: usize = 2500;
 
 const MONTHS: &str = "janvier|janv|fevrier|février|fevr|févr|fev|fév|mars|avril|avr|mai|juin|juillet|juil|aout|août|septembre|sept|octobre|oct|novembre|nov|decembre|décembre|dec|déc|january|jan|february|feb|march|mar|april|apr|may|june|jun|july|jul|august|aug|september|sep|october|november|december";
@@ -100,7 +104,10 @@ pub fn extract(
     default_lang: Lang,
 ) -> RequestFields {
     let subject = bare_subject(&mail.subject);
-    let all = format!("{subject}\n{text}");
+    let all: String = format!("{subject}\n{text}")
+        .chars()
+        .take(FIELDS_WINDOW)
+        .collect();
     let folded = fold(&all);
     // Dates are not topics: "March" must not stem into "marchés". A request names its topics
     // early: the subject and the beginning of the text are enough.
