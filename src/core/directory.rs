@@ -203,7 +203,12 @@ impl OrganisationFinder {
 
     /// The longest organisation name found in the text, as the directory writes it.
     pub fn longest_in(&self, text: &str) -> Option<String> {
-        let haystack = format!(" {} ", super::text::normalize(text));
+        self.longest_in_normalized(&super::text::normalize(text))
+    }
+
+    /// [`OrganisationFinder::longest_in`] on text already passed through `normalize`.
+    pub fn longest_in_normalized(&self, normalized: &str) -> Option<String> {
+        let haystack = format!(" {normalized} ");
         self.automaton
             .find_iter(&haystack)
             .max_by_key(|m| m.len())

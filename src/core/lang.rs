@@ -82,7 +82,11 @@ const ENGLISH_MARKERS: &[&str] = &[
 
 /// Guess the language of free text from function words; None when there is no evidence or a tie.
 pub fn detect(text: &str) -> Option<Lang> {
-    let normalized = super::text::normalize(text);
+    detect_normalized(&super::text::normalize(text))
+}
+
+/// [`detect`] on text already passed through [`super::text::normalize`].
+pub fn detect_normalized(normalized: &str) -> Option<Lang> {
     let (mut fr, mut en) = (0, 0);
     for word in normalized.split(' ') {
         fr += usize::from(FRENCH_MARKERS.contains(&word));

@@ -98,6 +98,9 @@ pub struct Vocabulary {
     by_id: HashMap<String, TopicIdx>,
     /// Normalised phrase (content words joined by one space) → topic.
     exact: HashMap<String, TopicIdx>,
+    /// First words of every phrase, as typed and as stemmed: a word not in here starts no
+    /// phrase, which spares joining and looking up every phrase length at most positions.
+    starts: std::collections::HashSet<String>,
     /// Stemmed phrase → topic, under both stemmers.
     phrases: HashMap<String, TopicIdx>,
     longest_phrase: usize,
@@ -140,6 +143,7 @@ impl Vocabulary {
             topics,
             by_id,
             exact: HashMap::new(),
+            starts: std::collections::HashSet::new(),
             phrases: HashMap::new(),
             longest_phrase: 1,
             words: Vec::new(),
@@ -168,6 +172,8 @@ impl Vocabulary {
                     self.words.push((words[0].to_string(), idx));
                 }
                 let exact = words.join(" ");
+                self.starts.insert(words[0].to_string());
+                self.starts.extend(stems(words[0]));
                 match self.exact.get(&exact) {
                     Some(&other) if other != idx => {
                         return Err(VocabularyError::Ambiguous {
@@ -246,11 +252,21 @@ impl Vocabulary {
     fn scan(&self, text: &str, typos: bool) -> TopicMatch {
         let normalized = normalize(text);
         let words = content_words(&normalized);
-        let stemmed: Vec<[String; 2]> = words.iter().map(|w| stems(w)).collect();
+        // Stems of each distinct word, computed once: long texts repeat their words.
+        let mut cache: HashMap<&str, [String; 2]> = HashMap::new();
+        let stemmed: Vec<[String; 2]> = words
+            .iter()
+            .map(|w| cache.entry(w).or_insert_with(|| stems(w)).clone())
+            .collect();
         let mut result = TopicMatch::default();
         let mut i = 0;
         'words: while i < words.len() {
-            for len in (1..=self.longest_phrase.min(words.len() - i)).rev() {
+            let may_start = self.starts.contains(words[i])
+                || stemmed[i].iter().any(|s| self.starts.contains(s));
+            for len in (1..=self.longest_phrase.min(words.len() - i))
+                .rev()
+                .filter(|_| may_start)
+            {
                 let exact = words[i..i + len].join(" ");
                 // The phrase as typed first, then its French and its English stems.
                 let found = self.exact.get(&exact).or_else(|| {

@@ -143,19 +143,27 @@ pub fn marker(prefix: &str, ticket: i64, secret: &str) -> String {
 
 /// The last marker found in a text (quoted originals keep it even when clients drop headers).
 pub fn find_marker(text: &str, prefix: &str) -> Option<(i64, String)> {
-    let lower = text.to_lowercase();
-    let needle = format!("[{}-", prefix.to_lowercase());
-    lower
-        .match_indices(&needle)
+    let needle = format!("[{prefix}-");
+    text.match_indices('[')
         .filter_map(|(at, _)| {
-            let rest = &lower[at + needle.len()..];
+            let rest = text.get(at..)?;
+            let head = rest.get(..needle.len())?;
+            if !head.eq_ignore_ascii_case(&needle) {
+                return None;
+            }
+            let rest = &rest[needle.len()..];
             let end = rest.find(']')?;
             let (number, secret) = rest[..end].split_once('-')?;
             let valid = !secret.is_empty()
                 && secret.len() <= 32
                 && secret.chars().all(|c| c.is_ascii_alphanumeric());
             valid
-                .then(|| number.parse().ok().map(|n| (n, secret.to_string())))
+                .then(|| {
+                    number
+                        .parse()
+                        .ok()
+                        .map(|n| (n, secret.to_ascii_lowercase()))
+                })
                 .flatten()
         })
         .last()
@@ -178,7 +186,7 @@ pub fn bare_subject(subject: &str) -> &str {
 }
 
 /// Characters of the body read for the request score.
-const SCORE_WINDOW: usize = 5000;
+const SCORE_WINDOW: usize = 3000;
 
 /// How strongly a text asks for a speaker: keyword hits, the subject counting double.
 pub fn request_score(mail: &MailMessage, rules: &MailRules) -> usize {

@@ -135,7 +135,8 @@ pub fn extract(
                 .map(|m| m.as_str().trim().to_string())
         })
         .or_else(|| (!subject.is_empty()).then(|| subject.to_string()));
-    let organisation = knowledge.organisations.longest_in(&all);
+    let normalized = crate::core::text::normalize(&all);
+    let organisation = knowledge.organisations.longest_in_normalized(&normalized);
     RequestFields {
         contact: mail.reply_to.clone().or_else(|| mail.from.clone()),
         organisation,
@@ -144,7 +145,7 @@ pub fn extract(
         places: find_places(&all, knowledge.geography),
         topics,
         format,
-        language: lang::detect(&all).unwrap_or(default_lang),
+        language: lang::detect_normalized(&normalized).unwrap_or(default_lang),
     }
 }
 

@@ -3,11 +3,25 @@
 
 use super::rules::{MailRules, fold};
 
+/// Longest line, in bytes, that can introduce a quote or open a signature.
+const MAX_MARKER_LINE: usize = 400;
+
 /// The new text: without "> " lines and the line introducing them, and without everything from
 /// an Outlook-style original, a forward marker or a signature on.
 pub fn new_text(text: &str, rules: &MailRules) -> String {
     let lines: Vec<&str> = text.lines().collect();
-    let folded: Vec<String> = lines.iter().map(|l| fold(l.trim())).collect();
+    // Intros, markers and signatures are short lines: a long paragraph is never one, so it is
+    // not folded (a stand-in that no rule matches takes its place).
+    let folded: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            if l.len() > MAX_MARKER_LINE {
+                "\u{1}".to_string()
+            } else {
+                fold(l.trim())
+            }
+        })
+        .collect();
     let matches = |regexes: &[regex::Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
     let mut kept = Vec::new();
     let mut i = 0;
