@@ -144,29 +144,28 @@ pub fn marker(prefix: &str, ticket: i64, secret: &str) -> String {
 /// The last marker found in a text (quoted originals keep it even when clients drop headers).
 pub fn find_marker(text: &str, prefix: &str) -> Option<(i64, String)> {
     let needle = format!("[{prefix}-");
-    text.match_indices('[')
-        .filter_map(|(at, _)| {
-            let rest = text.get(at..)?;
-            let head = rest.get(..needle.len())?;
-            if !head.eq_ignore_ascii_case(&needle) {
-                return None;
-            }
-            let rest = &rest[needle.len()..];
-            let end = rest.find(']')?;
-            let (number, secret) = rest[..end].split_once('-')?;
-            let valid = !secret.is_empty()
-                && secret.len() <= 32
-                && secret.chars().all(|c| c.is_ascii_alphanumeric());
-            valid
-                .then(|| {
-                    number
-                        .parse()
-                        .ok()
-                        .map(|n| (n, secret.to_ascii_lowercase()))
-                })
-                .flatten()
-        })
-        .last()
+    // The last marker wins: a forwarded thread may quote several.
+    text.rmatch_indices('[').find_map(|(at, _)| {
+        let rest = text.get(at..)?;
+        let head = rest.get(..needle.len())?;
+        if !head.eq_ignore_ascii_case(&needle) {
+            return None;
+        }
+        let rest = &rest[needle.len()..];
+        let end = rest.find(']')?;
+        let (number, secret) = rest[..end].split_once('-')?;
+        let valid = !secret.is_empty()
+            && secret.len() <= 32
+            && secret.chars().all(|c| c.is_ascii_alphanumeric());
+        valid
+            .then(|| {
+                number
+                    .parse()
+                    .ok()
+                    .map(|n| (n, secret.to_ascii_lowercase()))
+            })
+            .flatten()
+    })
 }
 
 /// The subject without "Re:", "Fwd:", "TR :" and similar prefixes.
