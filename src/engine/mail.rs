@@ -269,28 +269,47 @@ impl Engine {
         let mut pending = Vec::new();
         let mut overlay = Overlay::default();
         let mut work: Option<Workload> = None;
-        // Understand everything first, then ask the store about every key at once.
-        let understood: Vec<(crate::mail::Understanding, InboundKey)> = items
-            .iter()
-            .map(|item| {
-                let mail = understand(
-                    item.raw,
-                    &k.mail_rules,
-                    &settings.context,
-                    &extract,
-                    today,
-                    self.settings.default_lang,
-                );
-                let key = match &mail.message_id {
-                    Some(id) => InboundKey {
-                        source: "mail".into(),
-                        external_id: id.clone(),
-                    },
-                    None => item.fallback.clone(),
-                };
-                (mail, key)
-            })
-            .collect();
+        // Understand everything first (on every core: it is pure work), then ask the store
+        // about every key at once.
+        let understand_one = |item: &MailItem<'_>| {
+            let mail = understand(
+                item.raw,
+                &k.mail_rules,
+                &settings.context,
+                &extract,
+                today,
+                self.settings.default_lang,
+            );
+            let key = match &mail.message_id {
+                Some(id) => InboundKey {
+                    source: "mail".into(),
+                    external_id: id.clone(),
+                },
+                None => item.fallback.clone(),
+            };
+            (mail, key)
+        };
+        let understood: Vec<(crate::mail::Understanding, InboundKey)> =
+            if items.len() < PARALLEL_FROM {
+                items.iter().map(understand_one).collect()
+            } else {
+                let threads = std::thread::available_parallelism()
+                    .map(usize::from)
+                    .unwrap_or(1);
+                let chunk = items.len().div_ceil(threads);
+                std::thread::scope(|scope| {
+                    let parts: Vec<_> = items
+                        .chunks(chunk)
+                        .map(|part| {
+                            scope.spawn(move || part.iter().map(understand_one).collect::<Vec<_>>())
+                        })
+                        .collect();
+                    parts
+                        .into_iter()
+                        .flat_map(|part| part.join().expect("understanding a mail does not panic"))
+                        .collect()
+                })
+            };
         let keys: Vec<InboundKey> = understood.iter().map(|(_, key)| key.clone()).collect();
         let already = self.store.seen_keys(&keys).await?;
         // Ticket numbers for a batch are reserved together; one left unused (a request that
@@ -478,6 +497,9 @@ impl Engine {
         Ok(ticket)
     }
 }
+
+/// Batches at least this large are understood on several threads.
+const PARALLEL_FROM: usize = 32;
 
 /// Ticket numbers reserved for a batch: `next` up to, not including, `end`.
 #[derive(Default)]
