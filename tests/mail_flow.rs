@@ -852,3 +852,91 @@ async fn a_batch_threads_onto_tickets_it_opened_and_skips_its_own_repeats() {
     let directory = bot.engine.directory(bot.engine.today(now())).await.unwrap();
     assert!(directory.histories.iter().all(|h| h.recent_proposals == 0));
 }
+
+#[tokio::test]
+async fn the_team_writes_to_the_requester_from_chat_and_the_answer_threads_back() {
+    let bot = Bot::new().await;
+    let (n, _) = bot.request("request-fr-round-table.eml").await;
+    let confirmation = chat(
+        &bot,
+        "camille.roux@example.org",
+        &format!("réponds à la demande {n} : Bonjour, Camille Roux pourra intervenir le 12 mars."),
+    )
+    .await;
+    assert!(
+        confirmation.contains("Message envoyé à helene.vasseur@assoc-territoires.example"),
+        "{confirmation}"
+    );
+    // The mail itself is the next outbox row.
+    let mut row = None;
+    for id in 1..10 {
+        if let Some(found) = bot
+            .engine
+            .store()
+            .outbox_get(id)
+            .await
+            .unwrap()
+            .filter(|r| r.connector == "smtp" && r.body.contains("pourra intervenir"))
+        {
+            row = Some(found);
+        }
+    }
+    let envelope: passerelle::engine::MailEnvelope =
+        serde_json::from_str(&row.expect("the mail to the requester").body).unwrap();
+    assert_eq!(envelope.mail.to, "helene.vasseur@assoc-territoires.example");
+    assert!(
+        envelope
+            .mail
+            .subject
+            .starts_with(&format!("Re: [ODF #{n}] "))
+    );
+    assert!(
+        envelope
+            .mail
+            .body
+            .contains("— Camille Roux, pour l'équipe d'animation du réseau"),
+        "{}",
+        envelope.mail.body
+    );
+    let answer = reply(
+        &[
+            "From: helene.vasseur@assoc-territoires.example",
+            "To: passerelle@localhost",
+            "Subject: Re: merci",
+            "Message-ID: <thanks@assoc.example>",
+            &format!("In-Reply-To: <{}>", envelope.message_id),
+        ],
+        "Parfait, merci !",
+    );
+    assert!(matches!(bot.mail(&answer).await, MailHandled::Done { ticket: Some(t), .. } if t == n));
+    let events = bot.events(n).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("reply: Bonjour, Camille Roux pourra intervenir")),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e == "message: Parfait, merci !"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn attachments_are_kept_as_metadata_on_the_ticket() {
+    let bot = Bot::new().await;
+    let raw = "From: Orga <orga@asso.example>\r\nTo: passerelle@localhost\r\nSubject: Demande d'intervenant pour notre conférence\r\nMessage-ID: <att-1@asso.example>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nNous cherchons un intervenant pour une table ronde sur les licences ouvertes, programme joint.\r\n--m\r\nContent-Type: application/pdf; name=\"programme.pdf\"\r\nContent-Disposition: attachment; filename=\"programme.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IKNSAwIG9iago=\r\n--m--\r\n";
+    let MailHandled::Done {
+        ticket: Some(n), ..
+    } = bot.mail(raw).await
+    else {
+        panic!()
+    };
+    let events = bot.events(n).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "attachments: programme.pdf (application/pdf, 23 bytes)"),
+        "{events:?}"
+    );
+}

@@ -37,6 +37,7 @@ pub const HANDLERS: &[&str] = &[
     "ticket-cancel",
     "ticket-assign",
     "my-tickets",
+    "ticket-reply",
 ];
 
 /// Everything a handler may read. No clock, no I/O: `today` is given.
@@ -54,6 +55,8 @@ pub struct Context<'a> {
     pub weights: &'a Weights,
     /// Tickets the line may act on, loaded by the engine beforehand (see [`TicketsNeeded`]).
     pub tickets: &'a TicketData,
+    /// The subject tag prefix of tickets ("ODF"), for mail written from chat.
+    pub ticket_prefix: &'a str,
 }
 
 /// The tickets a command line needs, read from the store before the pure handler runs.
@@ -406,6 +409,7 @@ impl Handler<'_> {
             "ticket-cancel" => self.ticket_move(TicketState::Cancelled, "cancelled"),
             "ticket-assign" => self.ticket_assign(),
             "my-tickets" => self.my_tickets(),
+            "ticket-reply" => self.ticket_reply(),
             other => Err(PromptError::Render {
                 lang: self.lang,
                 key: "-".into(),
@@ -790,6 +794,53 @@ impl Handler<'_> {
                 "tickets/assigned",
                 json!({ "number": ticket.number, "name": member.name }),
             )?,
+        ])
+    }
+
+    /// A core-team member writes to the requester: the mail goes out in the requester's
+    /// language frame, threaded on the ticket, and the history keeps what was said.
+    fn ticket_reply(&self) -> Result<Vec<Action>, PromptError> {
+        let (ticket, _) = match self.ticket()? {
+            Ok(found) => found,
+            Err(answer) => return Ok(vec![answer]),
+        };
+        let Some(ArgValue::Text(text)) = self.args.get("text") else {
+            return Ok(vec![]);
+        };
+        let me = self.me()?;
+        let marker = format!(
+            "[{}-{}-{}]",
+            self.ctx.ticket_prefix, ticket.number, ticket.secret
+        );
+        let body = self.ctx.prompts.render(
+            ticket.lang,
+            "mail/team_reply",
+            json!({ "text": text, "name": me.name, "marker": marker }),
+        )?;
+        let excerpt: String = text.chars().take(280).collect();
+        Ok(vec![
+            self.say(
+                "tickets/replied",
+                json!({ "number": ticket.number, "requester": ticket.requester_email }),
+            )?,
+            Action::SendMail(crate::core::actions::OutgoingMail {
+                to: ticket.requester_email.clone(),
+                subject: format!(
+                    "Re: [{} #{}] {}",
+                    self.ctx.ticket_prefix, ticket.number, ticket.subject
+                ),
+                body,
+                in_reply_to: None,
+                references: Vec::new(),
+                ticket: Some(ticket.number),
+                auto_submitted: "auto-generated".into(),
+            }),
+            Action::Change(Change::TicketEvent {
+                ticket: ticket.number,
+                actor: me.email.clone(),
+                kind: "reply".into(),
+                detail: excerpt,
+            }),
         ])
     }
 

@@ -268,6 +268,7 @@ impl Engine {
         }
         let ctx = Context {
             tickets: &tickets,
+            ticket_prefix: &self.settings.mail.context.ticket_prefix,
             registry: &k.registry,
             prompts: &k.prompts,
             vocabulary: &k.vocabulary,

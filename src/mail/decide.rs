@@ -52,6 +52,26 @@ fn event(ticket: i64, actor: &str, kind: &str, detail: impl Into<String>) -> Act
     })
 }
 
+/// Attachments are kept as metadata only (name, type, size), never their bodies.
+fn attachments_event(mail: &Understanding, ticket: i64, actor: &str) -> Option<Action> {
+    if mail.attachments.is_empty() {
+        return None;
+    }
+    let list: Vec<String> = mail
+        .attachments
+        .iter()
+        .map(|a| {
+            format!(
+                "{} ({}, {} bytes)",
+                a.name.as_deref().unwrap_or("unnamed"),
+                a.content_type,
+                a.size
+            )
+        })
+        .collect();
+    Some(event(ticket, actor, "attachments", list.join(", ")))
+}
+
 fn sender(mail: &Understanding) -> String {
     mail.from
         .as_ref()
@@ -121,6 +141,7 @@ fn on_ticket(case: &MailCase<'_>, ticket: &Ticket, world: &MailWorld<'_>) -> Vec
     }
     let excerpt: String = mail.new_text.chars().take(280).collect();
     actions.push(event(ticket.number, &from, "message", excerpt));
+    actions.extend(attachments_event(mail, ticket.number, &from));
     if ticket.state.is_closed() {
         if world.reopen_closed {
             actions.push(Action::Change(Change::SetTicketState {
@@ -259,6 +280,7 @@ fn new_ticket(
         None => mail.classification.reason.clone(),
     };
     actions.push(event(number, &contact.address, "created", created));
+    actions.extend(attachments_event(mail, number, &contact.address));
     let assignee = decision
         .as_ref()
         .and_then(|d| world.directory.index_of(d.member_id))
