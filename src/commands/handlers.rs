@@ -808,10 +808,7 @@ impl Handler<'_> {
             return Ok(vec![]);
         };
         let me = self.me()?;
-        let marker = format!(
-            "[{}-{}-{}]",
-            self.ctx.ticket_prefix, ticket.number, ticket.secret
-        );
+        let marker = ticket.marker(self.ctx.ticket_prefix);
         let body = self.ctx.prompts.render(
             ticket.lang,
             "mail/team_reply",
@@ -825,10 +822,7 @@ impl Handler<'_> {
             )?,
             Action::SendMail(crate::core::actions::OutgoingMail {
                 to: ticket.requester_email.clone(),
-                subject: format!(
-                    "Re: [{} #{}] {}",
-                    self.ctx.ticket_prefix, ticket.number, ticket.subject
-                ),
+                subject: ticket.mail_subject(self.ctx.ticket_prefix),
                 body,
                 in_reply_to: None,
                 references: Vec::new(),

@@ -416,6 +416,19 @@ pub struct Ticket {
     pub secret: String,
 }
 
+impl Ticket {
+    /// The marker the bot writes at the foot of its mail, "[ODF-12-k3f9a0c1]": clients that drop
+    /// References keep it in the quoted text, and the secret makes it unguessable.
+    pub fn marker(&self, prefix: &str) -> String {
+        format!("[{prefix}-{}-{}]", self.number, self.secret)
+    }
+
+    /// The subject of mail about this ticket, with its tag: "Re: [ODF #12] Rencontres …".
+    pub fn mail_subject(&self, prefix: &str) -> String {
+        format!("Re: [{prefix} #{}] {}", self.number, self.subject)
+    }
+}
+
 /// One line of a ticket's history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TicketEvent {

@@ -136,12 +136,7 @@ pub fn ticket_tag(subject: &str, prefix: &str) -> Option<i64> {
     }
 }
 
-/// The marker the bot writes at the foot of its mail: "[ODF-12-k3f9a0c1]".
-pub fn marker(prefix: &str, ticket: i64, secret: &str) -> String {
-    format!("[{prefix}-{ticket}-{secret}]")
-}
-
-/// The last marker found in a text (quoted originals keep it even when clients drop headers).
+/// The last marker (see `Ticket::marker`) found in a text (quoted originals keep it even when clients drop headers).
 pub fn find_marker(text: &str, prefix: &str) -> Option<(i64, String)> {
     let needle = format!("[{prefix}-");
     // The last marker wins: a forwarded thread may quote several.
@@ -318,7 +313,7 @@ mod tests {
         assert_eq!(bare_subject("RE: Fwd: TR : Invitation"), "Invitation");
         let text = format!(
             "Merci.\n> Réf. : {}\n> [ODF-x-y] [ODF-3-]",
-            marker("ODF", 12, "k3f9a0c1")
+            "[ODF-12-k3f9a0c1]"
         );
         assert_eq!(
             find_marker(&text, "ODF"),

@@ -2,7 +2,7 @@
 //! suggest speakers, acknowledge the requester in their language.
 
 use super::Understanding;
-use super::classify::{Class, bare_subject, marker};
+use super::classify::{Class, bare_subject};
 use crate::core::actions::{Action, Change};
 use crate::core::directory::Directory;
 use crate::core::geo::Geography;
@@ -354,13 +354,12 @@ fn new_ticket(
                 "number": number,
                 "event": ticket.event,
                 "assignee": assignee.map(|m| m.name.clone()),
-                "marker": marker(world.ticket_prefix, number, case.secret),
+                "marker": ticket.marker(world.ticket_prefix),
             }),
         )?;
-        let subject = format!("Re: [{} #{number}] {subject}", world.ticket_prefix);
         actions.push(Action::SendMail(mail.answer(
             &contact.address,
-            subject,
+            ticket.mail_subject(world.ticket_prefix),
             body,
             Some(number),
         )));
