@@ -17,6 +17,20 @@ fn csv_reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new().flexible(true).from_reader(bytes)
 }
 
+/// A CSV record, or `None` once the reason it cannot be read is noted with its line.
+fn readable<R>(record: Result<R, csv::Error>, errors: &mut Vec<RowError>) -> Option<R> {
+    match record {
+        Ok(record) => Some(record),
+        Err(e) => {
+            errors.push(RowError {
+                line: line_of(e.position()),
+                reason: format!("unreadable row: {e}"),
+            });
+            None
+        }
+    }
+}
+
 fn line_of(position: Option<&csv::Position>) -> usize {
     position.map(|p| p.line() as usize).unwrap_or(0)
 }
@@ -179,15 +193,8 @@ pub fn check_members_csv(bytes: &[u8], ctx: &ImportContext<'_>) -> Checked<Membe
     }
     let mut raws = Vec::new();
     for record in reader.byte_records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                checked.errors.push(RowError {
-                    line: line_of(e.position()),
-                    reason: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
+        let Some(record) = readable(record, &mut checked.errors) else {
+            continue;
         };
         let line = line_of(record.position());
         if record.len() != headers.len() {
@@ -487,15 +494,8 @@ pub fn check_interventions_csv(
     };
     let topic_at = column("topic");
     for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                checked.errors.push(RowError {
-                    line: line_of(e.position()),
-                    reason: format!("unreadable row: {e}"),
-                });
-                continue;
-            }
+        let Some(record) = readable(record, &mut checked.errors) else {
+            continue;
         };
         let line = line_of(record.position());
         let field = |i: usize| record.get(i).unwrap_or("").trim().to_string();

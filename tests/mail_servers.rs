@@ -40,6 +40,14 @@ fn config(dir: &std::path::Path, bot: &str) -> Config {
     config
 }
 
+/// An engine of its own, watching (and sending as) `address`.
+async fn bot(address: &str) -> (tempfile::TempDir, Config, Arc<Engine>) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config(dir.path(), address);
+    let engine = app::build_engine(&config).await.unwrap();
+    (dir, config, engine)
+}
+
 fn request(from: &str, to: &str, message_id: &str, subject: &str) -> String {
     format!(
         "From: Bob Example <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
@@ -130,9 +138,7 @@ async fn eventually<T, F: AsyncFnMut() -> Option<T>>(what: &str, mut probe: F) -
 
 #[tokio::test]
 async fn the_acknowledgement_arrives_with_every_header_and_its_echo_is_not_answered() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "bot@example.test");
-    let engine = app::build_engine(&config).await.unwrap();
+    let (_dir, config, engine) = bot("bot@example.test").await;
     let request_id = unique("ack");
     let raw = request(
         "alice@example.test",
@@ -269,9 +275,7 @@ async fn ticket_for(engine: &Engine, message_id: &str) -> Option<i64> {
 
 #[tokio::test]
 async fn idle_intake_survives_a_killed_connection_without_loss_or_doubles() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "intake@example.test");
-    let engine = app::build_engine(&config).await.unwrap();
+    let (_dir, config, engine) = bot("intake@example.test").await;
     let watcher = Watcher::start(&engine, &config);
 
     // Pushed through IDLE: no polling loop, so the ticket appears as soon as Dovecot notifies.
@@ -349,9 +353,7 @@ async fn idle_intake_survives_a_killed_connection_without_loss_or_doubles() {
 
 #[tokio::test]
 async fn a_changed_uidvalidity_resynchronises_without_doubles() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "carol@example.test");
-    let engine = app::build_engine(&config).await.unwrap();
+    let (_dir, config, engine) = bot("carol@example.test").await;
     let id = unique("resync");
     send(
         "bob@example.test",
