@@ -10,6 +10,7 @@ use crate::engine::{Engine, EngineSettings, Knowledge, OutboxWorker, RetryPolicy
 use crate::import::{self, ImportContext};
 use crate::prompts::Prompts;
 use crate::store::{self, Store};
+use crate::supervisor::{Backoff, Supervisor};
 use anyhow::{Context as _, anyhow};
 use std::collections::HashSet;
 use std::path::Path;
@@ -106,7 +107,7 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
 
 pub fn retry_policy(config: &Config) -> RetryPolicy {
     RetryPolicy {
-        max_attempts: config.outbox.max_attempts,
+        retry_for: Duration::from_secs(config.outbox.retry_for_hours * 3600),
         initial_backoff: Duration::from_millis(config.outbox.initial_backoff_ms),
         max_backoff: Duration::from_secs(config.outbox.max_backoff_secs),
         lease: Duration::from_secs(config.outbox.lease_secs),
@@ -243,4 +244,101 @@ pub fn run_worker(config: &Config, engine: &Engine) -> anyhow::Result<OutboxWork
         worker.register("smtp", Arc::new(smtp));
     }
     Ok(worker)
+}
+
+/// A name for this running process, unique across the instances sharing a store.
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// `passerelle run`: every enabled connector, the reminders and the outbox worker, each
+/// supervised; the console in the foreground when enabled, else until Ctrl-C.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let engine = build_engine(&config).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let instance = instance_name();
+    let mut supervisor = Supervisor::new(
+        engine.store().clone(),
+        instance.clone(),
+        stopped.clone(),
+        Backoff::default(),
+    );
+    let worker = Arc::new(run_worker(&config, &engine)?);
+    supervisor.spawn("outbox", move |stop| {
+        let worker = worker.clone();
+        async move {
+            worker.run(stop).await;
+            Ok(())
+        }
+    });
+    if config.connectors.maildir.enabled {
+        let root = config.resolve(&config.connectors.maildir.path);
+        crate::connectors::maildir::prepare(&root)?;
+        let interval = Duration::from_millis(config.connectors.maildir.scan_interval_ms);
+        tracing::info!(maildir = %root.display(), "reading mail dropped in the maildir");
+        let engine = engine.clone();
+        supervisor.spawn("maildir", move |stop| {
+            let (engine, root) = (engine.clone(), root.clone());
+            async move {
+                crate::connectors::maildir::run(engine, root, interval, stop).await;
+                Ok(())
+            }
+        });
+    }
+    if config.connectors.imap.enabled {
+        tracing::info!(host = %config.connectors.imap.host, mailbox = %config.connectors.imap.mailbox, "watching the mailbox with IMAP IDLE");
+        let engine = engine.clone();
+        let imap = config.connectors.imap.clone();
+        supervisor.spawn("imap", move |stop| {
+            let (engine, imap) = (engine.clone(), imap.clone());
+            async move {
+                crate::connectors::imap::run(engine, imap, stop).await;
+                Ok(())
+            }
+        });
+    }
+    {
+        let engine = engine.clone();
+        let interval = Duration::from_secs(config.tickets.check_interval_secs.max(1));
+        supervisor.spawn("reminders", move |stop| {
+            let engine = engine.clone();
+            async move {
+                engine.run_reminders(interval, stop).await;
+                Ok(())
+            }
+        });
+    }
+    tracing::info!(store = engine.store().backend(), %instance, "passerelle running");
+    if config.connectors.console.enabled {
+        let today = engine.today(chrono::Utc::now());
+        let directory = engine.directory(today).await?;
+        let user = &config.connectors.console.user;
+        let member = directory.by_address(user);
+        let lang = member
+            .and_then(|m| m.preferred_lang)
+            .unwrap_or(config.bot.default_language);
+        let name = member
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| user.clone());
+        println!(
+            "{}\n",
+            engine.knowledge().prompts.render(
+                lang,
+                "console/welcome",
+                serde_json::json!({ "name": name })
+            )?
+        );
+        tokio::select! {
+            result = crate::connectors::console::run(engine.clone(), user.clone()) => result?,
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    } else {
+        tokio::signal::ctrl_c().await?;
+    }
+    let _ = stop.send(true);
+    supervisor.join().await;
+    Ok(())
 }

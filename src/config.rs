@@ -135,7 +135,8 @@ impl Default for SearchConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OutboxConfig {
-    pub max_attempts: i32,
+    /// Temporary failures are retried this long after the first one.
+    pub retry_for_hours: u64,
     pub initial_backoff_ms: u64,
     pub max_backoff_secs: u64,
     pub lease_secs: u64,
@@ -144,9 +145,9 @@ pub struct OutboxConfig {
 impl Default for OutboxConfig {
     fn default() -> Self {
         OutboxConfig {
-            max_attempts: 8,
+            retry_for_hours: 72,
             initial_backoff_ms: 2000,
-            max_backoff_secs: 600,
+            max_backoff_secs: 900,
             lease_secs: 60,
         }
     }
@@ -335,8 +336,11 @@ impl Config {
         {
             return Err(invalid("tickets: remind_after_hours must be positive and escalate_after_hours at least as long".into()));
         }
-        if config.outbox.max_attempts < 1 {
-            return Err(invalid("outbox.max_attempts must be at least 1".into()));
+        if config.outbox.retry_for_hours < 1 {
+            return Err(invalid("outbox.retry_for_hours must be at least 1".into()));
+        }
+        if config.outbox.lease_secs < 1 {
+            return Err(invalid("outbox.lease_secs must be at least 1".into()));
         }
         Ok(config)
     }

@@ -10,3 +10,4 @@ pub mod import;
 pub mod mail;
 pub mod prompts;
 pub mod store;
+pub mod supervisor;

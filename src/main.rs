@@ -56,8 +56,44 @@ enum Command {
         /// The mbox file.
         mbox: PathBuf,
     },
-    /// Check the config, command files, prompts, data files and the store; report every problem.
+    /// Check the config, command files, prompts, data files and the store; report every problem,
+    /// the health of each running task, the outbox and the quarantined items.
     Doctor,
+    /// Look at and repair the outbox: messages waiting, sent, or dead after failing.
+    Outbox {
+        #[command(subcommand)]
+        what: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Messages, newest first (all statuses unless one is given).
+    List {
+        /// Only dead messages (gave up after retrying, or refused for good).
+        #[arg(long, conflicts_with = "status")]
+        dead: bool,
+        /// Only this status: pending, done, dead or dropped.
+        #[arg(long, value_parser = ["pending", "done", "dead", "dropped"])]
+        status: Option<String>,
+        /// How many to show.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Send a dead message (or a waiting one) again now, with a fresh retry period.
+    Retry {
+        /// The message id (from `outbox list`).
+        #[arg(required_unless_present = "all_dead")]
+        id: Option<i64>,
+        /// Every dead message.
+        #[arg(long, conflicts_with = "id")]
+        all_dead: bool,
+    },
+    /// Never send a dead or waiting message; it stays in the table, marked dropped.
+    Drop {
+        /// The message id (from `outbox list`).
+        id: i64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -145,7 +181,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run => {
             init_logs(Some(&config), "info");
-            run(config).await
+            app::run(config).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Ask {
             text,
@@ -170,72 +207,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             init_logs(None, "warn");
             backfill(config, &mbox).await
         }
+        Command::Outbox { what } => {
+            init_logs(None, "warn");
+            outbox(config, what).await
+        }
         Command::Doctor => unreachable!("handled above"),
     }
-}
-
-async fn run(config: Config) -> anyhow::Result<ExitCode> {
-    let engine = app::build_engine(&config).await?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let worker = app::run_worker(&config, &engine)?;
-    let maildir = if config.connectors.maildir.enabled {
-        let root = config.resolve(&config.connectors.maildir.path);
-        passerelle::connectors::maildir::prepare(&root)?;
-        let interval = Duration::from_millis(config.connectors.maildir.scan_interval_ms);
-        tracing::info!(maildir = %root.display(), "reading mail dropped in the maildir");
-        Some(tokio::spawn(passerelle::connectors::maildir::run(
-            engine.clone(),
-            root,
-            interval,
-            stopped.clone(),
-        )))
-    } else {
-        None
-    };
-    let imap = config.connectors.imap.enabled.then(|| {
-        tracing::info!(host = %config.connectors.imap.host, mailbox = %config.connectors.imap.mailbox, "watching the mailbox with IMAP IDLE");
-        tokio::spawn(passerelle::connectors::imap::run(engine.clone(), config.connectors.imap.clone(), stopped.clone()))
-    });
-    let reminders = {
-        let engine = engine.clone();
-        let interval = Duration::from_secs(config.tickets.check_interval_secs.max(1));
-        let stopped = stopped.clone();
-        tokio::spawn(async move { engine.run_reminders(interval, stopped).await })
-    };
-    let worker = tokio::spawn(async move { worker.run(stopped).await });
-    tracing::info!(store = engine.store().backend(), "passerelle running");
-    if config.connectors.console.enabled {
-        let today = engine.today(chrono::Utc::now());
-        let directory = engine.directory(today).await?;
-        let user = &config.connectors.console.user;
-        let member = directory.by_address(user);
-        let lang = member
-            .and_then(|m| m.preferred_lang)
-            .unwrap_or(config.bot.default_language);
-        let name = member
-            .map(|m| m.name.clone())
-            .unwrap_or_else(|| user.clone());
-        println!(
-            "{}\n",
-            engine.knowledge().prompts.render(
-                lang,
-                "console/welcome",
-                serde_json::json!({ "name": name })
-            )?
-        );
-        tokio::select! {
-            result = passerelle::connectors::console::run(engine.clone(), user.clone()) => result?,
-            _ = tokio::signal::ctrl_c() => {}
-        }
-    } else {
-        tokio::signal::ctrl_c().await?;
-    }
-    let _ = stop.send(true);
-    worker.await?;
-    for task in [maildir, imap, Some(reminders)].into_iter().flatten() {
-        task.await?;
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn ask(
@@ -417,6 +394,75 @@ async fn backfill(config: Config, mbox: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn outbox(config: Config, what: OutboxCommand) -> anyhow::Result<ExitCode> {
+    let store = passerelle::store::open(&config.store_url(), 1)
+        .await
+        .with_context(|| format!("cannot open the store {}", config.store_url()))?;
+    store.migrate().await?;
+    let now = chrono::Utc::now();
+    match what {
+        OutboxCommand::List {
+            dead,
+            status,
+            limit,
+        } => {
+            let status = if dead {
+                Some("dead".to_string())
+            } else {
+                status
+            };
+            let rows = store.outbox_list(status.as_deref(), limit).await?;
+            if rows.is_empty() {
+                println!("no messages");
+            }
+            for row in rows {
+                let summary: String = row.body.chars().take(60).collect();
+                println!(
+                    "{:>6}  {:<7}  {:<8}  {:>2} tries  {}  {} → {}",
+                    row.id,
+                    row.status,
+                    row.connector,
+                    row.attempts,
+                    row.created_at.format("%Y-%m-%d %H:%M"),
+                    row.idempotency_key,
+                    row.target
+                );
+                if let Some(error) = &row.last_error {
+                    println!("        last error: {error}");
+                }
+                if row.connector != "smtp" {
+                    println!("        {}", summary.replace('\n', " "));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        OutboxCommand::Retry { id, all_dead } => {
+            let n = store.outbox_requeue(id.filter(|_| !all_dead), now).await?;
+            match (id, n) {
+                (Some(id), 0) => {
+                    eprintln!(
+                        "message {id} is not dead or waiting (or a worker is sending it now)"
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+                _ => {
+                    println!("{n} message(s) will be sent again by the running bot");
+                    Ok(ExitCode::SUCCESS)
+                }
+            }
+        }
+        OutboxCommand::Drop { id } => {
+            if store.outbox_drop(id).await? {
+                println!("message {id} dropped: it will not be sent");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("message {id} is not dead or waiting");
+                Ok(ExitCode::FAILURE)
+            }
+        }
+    }
+}
+
 async fn doctor(path: &Path) -> anyhow::Result<ExitCode> {
     let mut problems = 0;
     let config = match Config::load(path) {
@@ -458,12 +504,15 @@ async fn doctor(path: &Path) -> anyhow::Result<ExitCode> {
     }
     match passerelle::store::open(&config.store_url(), 1).await {
         Ok(store) => match store.migrate().await {
-            Ok(()) => println!(
-                "ok   store {} migrated: {} members, {} organisations",
-                store.backend(),
-                store.member_count().await.unwrap_or(-1),
-                store.organisation_count().await.unwrap_or(-1)
-            ),
+            Ok(()) => {
+                println!(
+                    "ok   store {} migrated: {} members, {} organisations",
+                    store.backend(),
+                    store.member_count().await.unwrap_or(-1),
+                    store.organisation_count().await.unwrap_or(-1)
+                );
+                problems += doctor_runtime(store.as_ref()).await?;
+            }
             Err(e) => {
                 problems += 1;
                 println!("FAIL store: {e}");
@@ -480,4 +529,71 @@ async fn doctor(path: &Path) -> anyhow::Result<ExitCode> {
     } else {
         Ok(ExitCode::SUCCESS)
     }
+}
+
+/// What the running instances recorded: task health, the outbox, quarantined items.
+async fn doctor_runtime(store: &dyn passerelle::store::Store) -> anyhow::Result<usize> {
+    let mut problems = 0;
+    for task in store.task_health().await? {
+        let failing = task.state == "restarting";
+        if failing {
+            problems += 1;
+        }
+        println!(
+            "{} task {} on {}: {} since {}, {} restart(s){}",
+            if failing { "FAIL" } else { "ok  " },
+            task.name,
+            task.instance,
+            task.state,
+            task.updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            task.restarts,
+            task.last_error
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    let counts = store.outbox_counts().await?;
+    let count = |status: &str| {
+        counts
+            .iter()
+            .find(|(s, _)| s == status)
+            .map(|(_, n)| *n)
+            .unwrap_or(0)
+    };
+    let dead = count("dead");
+    if dead > 0 {
+        problems += 1;
+    }
+    println!(
+        "{} outbox: {} waiting, {} sent, {dead} dead, {} dropped{}",
+        if dead > 0 { "FAIL" } else { "ok  " },
+        count("pending"),
+        count("done"),
+        count("dropped"),
+        if dead > 0 {
+            " (passerelle outbox list --dead; passerelle outbox retry --all-dead)"
+        } else {
+            ""
+        }
+    );
+    let quarantined = store.quarantine_count().await?;
+    if quarantined > 0 {
+        problems += 1;
+        println!("FAIL {quarantined} inbound item(s) quarantined after failing:");
+        for item in store.quarantined(10).await? {
+            println!(
+                "       {} {} at {}: {}{}",
+                item.source,
+                item.external_id,
+                item.at.format("%Y-%m-%d %H:%M"),
+                item.error,
+                item.location
+                    .map(|l| format!(" (moved to {l})"))
+                    .unwrap_or_default()
+            );
+        }
+    } else {
+        println!("ok   no inbound item quarantined");
+    }
+    Ok(problems)
 }

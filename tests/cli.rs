@@ -445,7 +445,9 @@ fn doctor_passes_on_a_shipped_like_config() {
     let run = sandbox.run(&["doctor"]);
     run.assert_code(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{}", run.stdout);
+    assert_eq!(lines.len(), 6, "{}", run.stdout);
+    assert_eq!(lines[4], "ok   outbox: 0 waiting, 0 sent, 0 dead, 0 dropped");
+    assert_eq!(lines[5], "ok   no inbound item quarantined");
     assert!(
         lines.iter().all(|l| l.starts_with("ok   ")),
         "{}",

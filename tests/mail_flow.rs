@@ -111,6 +111,7 @@ async fn a_french_request_becomes_a_routed_ticket_with_an_acknowledgement() {
         outbox_ids,
         may_answer,
         command: None,
+        ..
     } = bot.fixture("request-fr-round-table.eml").await
     else {
         panic!("no ticket")

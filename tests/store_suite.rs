@@ -55,11 +55,22 @@ fn message(key: &str, connector: &str) -> NewMessage {
     }
 }
 
-/// Claims up to ten rows of `connector`, `after` seconds past `now()`, with a 60-second lease.
+/// Claims up to ten rows of `connector` for worker "w1", `after` seconds past `now()`, with a
+/// 60-second lease.
 async fn claim(t: &common::TestStore, connector: &str, after: i64) -> Vec<OutboxMessage> {
+    claim_as(t, "w1", connector, after).await
+}
+
+async fn claim_as(
+    t: &common::TestStore,
+    worker: &str,
+    connector: &str,
+    after: i64,
+) -> Vec<OutboxMessage> {
     t.store
         .claim_outbox(
             connector,
+            worker,
             now() + Duration::seconds(after),
             Duration::seconds(60),
             10,
@@ -307,7 +318,13 @@ async fn outbox_claims_lease_retries_and_gives_up() {
 
         t.store.outbox_delivered(first[0].id, now()).await.unwrap();
         t.store
-            .outbox_retry(first[1].id, "server down", now() + Duration::seconds(30))
+            .outbox_retry(
+                first[1].id,
+                "w1",
+                "server down",
+                now() + Duration::seconds(30),
+                now() + Duration::hours(72),
+            )
             .await
             .unwrap();
         assert!(
@@ -317,18 +334,56 @@ async fn outbox_claims_lease_retries_and_gives_up() {
         let retry = claim(&t, "console", 31).await;
         assert_eq!((retry.len(), retry[0].attempts), (1, 2), "{backend:?}");
         assert_eq!(retry[0].last_error.as_deref(), Some("server down"));
-        t.store.outbox_dead(retry[0].id, "gave up").await.unwrap();
+        assert_eq!(
+            retry[0].retry_until,
+            Some(now() + Duration::hours(72)),
+            "{backend:?}: the give-up time is set at the first failure"
+        );
+        assert!(
+            t.store
+                .outbox_dead(retry[0].id, "w1", "gave up")
+                .await
+                .unwrap()
+        );
         assert_eq!(status(&t, retry[0].id).await, "dead");
         assert_eq!(status(&t, first[0].id).await, "done");
 
         // A worker that died holding a claim: after the lease, another worker takes the row over.
         let matrix = claim(&t, "matrix", 0).await;
         assert_eq!(matrix.len(), 1);
-        let taken_over = claim(&t, "matrix", 61).await;
+        let taken_over = claim_as(&t, "w2", "matrix", 61).await;
         assert_eq!(
             taken_over.iter().map(|m| m.id).collect::<Vec<_>>(),
             vec![matrix[0].id],
             "{backend:?}"
+        );
+        // The first worker's claim is gone: it can neither renew nor settle the row.
+        let id = matrix[0].id;
+        let later = now() + Duration::seconds(62);
+        assert!(
+            !t.store.outbox_renew(id, "w1", later).await.unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            !t.store
+                .outbox_retry(id, "w1", "late", later, later)
+                .await
+                .unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            !t.store.outbox_dead(id, "w1", "late").await.unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            t.store
+                .outbox_renew(id, "w2", later + Duration::seconds(60))
+                .await
+                .unwrap()
+        );
+        assert!(
+            claim_as(&t, "w3", "matrix", 121).await.is_empty(),
+            "{backend:?}: a renewed claim is not taken over"
         );
         assert_eq!(
             t.store.outbox_next_due().await.unwrap(),
@@ -353,7 +408,7 @@ async fn concurrent_claims_never_share_a_row() {
             let store = t.store.clone();
             tokio::spawn(async move {
                 store
-                    .claim_outbox("console", now(), Duration::seconds(60), 7)
+                    .claim_outbox("console", "w", now(), Duration::seconds(60), 7)
                     .await
                     .unwrap()
             })
@@ -586,6 +641,161 @@ async fn tickets_round_trip_with_history_threading_and_workload() {
             t.store.workload().await.unwrap().open_tickets.get(&id),
             None,
             "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dead_rows_are_listed_requeued_and_dropped() {
+    for backend in BACKENDS {
+        let t = common::test_store(backend).await;
+        let messages = [
+            message("a", "smtp"),
+            message("b", "smtp"),
+            message("c", "smtp"),
+        ];
+        t.store
+            .commit(&key("dead"), &[], &messages, now())
+            .await
+            .unwrap();
+        let rows = claim(&t, "smtp", 0).await;
+        for row in &rows {
+            assert!(
+                t.store
+                    .outbox_dead(row.id, "w1", "server down")
+                    .await
+                    .unwrap()
+            );
+        }
+        let dead = t.store.outbox_list(Some("dead"), 10).await.unwrap();
+        assert_eq!(dead.len(), 3, "{backend:?}");
+        assert_eq!(dead[0].id, rows[2].id, "{backend:?}: newest first");
+        assert!(
+            t.store.outbox_drop(rows[0].id).await.unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            !t.store.outbox_drop(rows[0].id).await.unwrap(),
+            "{backend:?}: dropped once"
+        );
+        assert_eq!(
+            t.store
+                .outbox_requeue(Some(rows[1].id), now())
+                .await
+                .unwrap(),
+            1,
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store.outbox_requeue(None, now()).await.unwrap(),
+            1,
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store.outbox_counts().await.unwrap(),
+            vec![("dropped".to_string(), 1), ("pending".to_string(), 2)],
+            "{backend:?}"
+        );
+        let again = claim(&t, "smtp", 1).await;
+        assert_eq!(again.len(), 2, "{backend:?}: requeued rows are due");
+        assert!(again.iter().all(|m| m.retry_until.is_none()), "{backend:?}");
+        // A row being delivered is not requeued under its worker's feet.
+        assert_eq!(
+            t.store
+                .outbox_requeue(Some(again[0].id), now() + Duration::seconds(2))
+                .await
+                .unwrap(),
+            0,
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn health_quarantine_and_leases() {
+    for backend in BACKENDS {
+        let t = common::test_store(backend).await;
+        let health = passerelle::store::TaskHealth {
+            name: "maildir".into(),
+            instance: "host:1".into(),
+            state: "restarting".into(),
+            restarts: 2,
+            last_error: Some("panicked: boom".into()),
+            updated_at: now(),
+        };
+        t.store.record_task_health(&health).await.unwrap();
+        let running = passerelle::store::TaskHealth {
+            state: "running".into(),
+            ..health.clone()
+        };
+        t.store.record_task_health(&running).await.unwrap();
+        assert_eq!(
+            t.store.task_health().await.unwrap(),
+            vec![running],
+            "{backend:?}"
+        );
+
+        let item = passerelle::store::Quarantined {
+            source: "maildir".into(),
+            external_id: "1.bad".into(),
+            error: "panicked".into(),
+            location: Some("/m/quarantine/1.bad".into()),
+            at: now(),
+        };
+        t.store.quarantine(&item).await.unwrap();
+        t.store.quarantine(&item).await.unwrap();
+        assert_eq!(t.store.quarantine_count().await.unwrap(), 1, "{backend:?}");
+        assert_eq!(
+            t.store.quarantined(5).await.unwrap(),
+            vec![item],
+            "{backend:?}"
+        );
+
+        let ttl = Duration::seconds(10);
+        assert!(
+            t.store.try_lease("imap", "a", now(), ttl).await.unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            !t.store.try_lease("imap", "b", now(), ttl).await.unwrap(),
+            "{backend:?}"
+        );
+        assert!(
+            t.store
+                .try_lease("imap", "a", now() + Duration::seconds(5), ttl)
+                .await
+                .unwrap(),
+            "{backend:?}: the holder renews"
+        );
+        assert!(
+            !t.store
+                .try_lease("imap", "b", now() + Duration::seconds(12), ttl)
+                .await
+                .unwrap(),
+            "{backend:?}: the renewed lease still runs"
+        );
+        assert!(
+            t.store
+                .try_lease("imap", "b", now() + Duration::seconds(16), ttl)
+                .await
+                .unwrap(),
+            "{backend:?}: an expired lease is taken over"
+        );
+        t.store.release_lease("imap", "a").await.unwrap();
+        assert!(
+            !t.store
+                .try_lease("imap", "a", now() + Duration::seconds(17), ttl)
+                .await
+                .unwrap(),
+            "{backend:?}: releasing another holder's lease does nothing"
+        );
+        t.store.release_lease("imap", "b").await.unwrap();
+        assert!(
+            t.store
+                .try_lease("imap", "a", now() + Duration::seconds(17), ttl)
+                .await
+                .unwrap(),
+            "{backend:?}: a released lease is free at once"
         );
     }
 }

@@ -13,6 +13,7 @@ use crate::store::{BatchItem, Committed, InboundKey};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
+use tracing::Instrument;
 
 #[derive(Debug, Clone)]
 pub struct MailSettings {
@@ -52,6 +53,8 @@ pub enum MailHandled {
         may_answer: bool,
         /// The chat command a member sent by mail, when the mail was one.
         command: Option<String>,
+        /// Why the message could not be parsed, when it could not: intake moves it aside.
+        unreadable: Option<String>,
     },
     Duplicate,
 }
@@ -123,6 +126,7 @@ impl Engine {
                         outbox_ids,
                         may_answer: true,
                         command,
+                        unreadable: None,
                     }
                 }
             },
@@ -322,113 +326,123 @@ impl Engine {
                 requests_from[i + 1] + i64::from(mail.classification.class == Class::Request);
         }
         for (i, (item, (mail, key))) in items.iter().zip(understood).enumerate() {
+            // Instrumented, never entered: a guard held across `.await` panics when the task
+            // moves between threads.
             let span = tracing::info_span!("mail", source = %key.source, id = %key.external_id);
-            let _guard = span.enter();
-            if overlay.seen.contains(&key) || already.contains(&key) {
-                tracing::info!("message already processed");
-                results[i] = Some(MailHandled::Duplicate);
-                continue;
-            }
-            overlay.seen.insert(key.clone());
-            if send_replies
-                && let Some(handled) = self.mail_command(&key, &mail, &directory, now).await?
-            {
-                results[i] = Some(handled);
-                continue;
-            }
-            let ticket = self.find_ticket(&mail, &mut overlay).await?;
-            let needs_number = match &ticket {
-                None => mail.classification.class == Class::Request,
-                Some(t) => t.state.is_closed() && !settings.reopen_closed,
-            };
-            let new_number = if needs_number {
-                if numbers.next == numbers.end {
-                    // Enough for every request still to come in this batch.
-                    let wanted = requests_from[i].max(1);
-                    numbers.next = self.store.allocate_ticket_numbers(wanted).await?;
-                    numbers.end = numbers.next + wanted;
+            let immediate = async {
+                if overlay.seen.contains(&key) || already.contains(&key) {
+                    tracing::info!("message already processed");
+                    return Ok::<_, EngineError>(Some(MailHandled::Duplicate));
                 }
-                numbers.next += 1;
-                Some(numbers.next - 1)
-            } else {
-                None
-            };
-            // Routing needs the team's workload only when a ticket is opened.
-            if needs_number && work.is_none() {
-                work = Some(self.store.workload().await?);
-            }
-            let no_work = Workload::default();
-            let secret = secret(&key.external_id);
-            let world = MailWorld {
-                mute_until: now + settings.mute_for,
-                directory: &directory,
-                vocabulary: &k.vocabulary,
-                geography: &k.geography,
-                prompts: &k.prompts,
-                routing: &settings.routing,
-                work: work.as_ref().unwrap_or(&no_work),
-                weights: &self.settings.weights,
-                max_results: self.settings.max_results,
-                today,
-                ticket_prefix: &settings.context.ticket_prefix,
-                reopen_closed: settings.reopen_closed,
-                default_lang: self.settings.default_lang,
-            };
-            let case = MailCase {
-                mail: &mail,
-                ticket: ticket.as_ref(),
-                new_number,
-                secret: &secret,
-            };
-            let actions = decide(&case, &world)
-                .inspect_err(|error| tracing::error!(%error, "mail prompt failed to render"))?;
-            // An archive is history: its requesters were answered long ago, and suggesting
-            // speakers for it today must not count against them in fair rotation.
-            let actions: Vec<Action> = if send_replies {
-                actions
-            } else {
-                actions
-                    .into_iter()
-                    .filter(|a| {
-                        !matches!(
-                            a,
-                            Action::SendMail(_) | Action::Change(Change::RecordProposals { .. })
-                        )
+                overlay.seen.insert(key.clone());
+                if send_replies
+                    && let Some(handled) = self.mail_command(&key, &mail, &directory, now).await?
+                {
+                    return Ok(Some(handled));
+                }
+                let ticket = self.find_ticket(&mail, &mut overlay).await?;
+                let needs_number = match &ticket {
+                    None => mail.classification.class == Class::Request,
+                    Some(t) => t.state.is_closed() && !settings.reopen_closed,
+                };
+                let new_number = if needs_number {
+                    if numbers.next == numbers.end {
+                        // Enough for every request still to come in this batch.
+                        let wanted = requests_from[i].max(1);
+                        numbers.next = self.store.allocate_ticket_numbers(wanted).await?;
+                        numbers.end = numbers.next + wanted;
+                    }
+                    numbers.next += 1;
+                    Some(numbers.next - 1)
+                } else {
+                    None
+                };
+                // Routing needs the team's workload only when a ticket is opened.
+                if needs_number && work.is_none() {
+                    work = Some(self.store.workload().await?);
+                }
+                let no_work = Workload::default();
+                let secret = secret(&key.external_id);
+                let world = MailWorld {
+                    mute_until: now + settings.mute_for,
+                    directory: &directory,
+                    vocabulary: &k.vocabulary,
+                    geography: &k.geography,
+                    prompts: &k.prompts,
+                    routing: &settings.routing,
+                    work: work.as_ref().unwrap_or(&no_work),
+                    weights: &self.settings.weights,
+                    max_results: self.settings.max_results,
+                    today,
+                    ticket_prefix: &settings.context.ticket_prefix,
+                    reopen_closed: settings.reopen_closed,
+                    default_lang: self.settings.default_lang,
+                };
+                let case = MailCase {
+                    mail: &mail,
+                    ticket: ticket.as_ref(),
+                    new_number,
+                    secret: &secret,
+                };
+                let actions = decide(&case, &world)
+                    .inspect_err(|error| tracing::error!(%error, "mail prompt failed to render"))?;
+                // An archive is history: its requesters were answered long ago, and suggesting
+                // speakers for it today must not count against them in fair rotation.
+                let actions: Vec<Action> = if send_replies {
+                    actions
+                } else {
+                    actions
+                        .into_iter()
+                        .filter(|a| {
+                            !matches!(
+                                a,
+                                Action::SendMail(_) | Action::Change(Change::RecordProposals { .. })
+                            )
+                        })
+                        .collect()
+                };
+                let actions = self.guard(actions, now).await?;
+                let reply_to = mail
+                    .from
+                    .as_ref()
+                    .map(|f| f.address.clone())
+                    .unwrap_or_default();
+                let (mut changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
+                changes.extend(item.extra.iter().cloned());
+                overlay.record(&changes, today, work.as_mut());
+                let ticket_number = changes
+                    .iter()
+                    .find_map(|c| match c {
+                        Change::CreateTicket(t) => Some(t.number),
+                        _ => None,
                     })
-                    .collect()
-            };
-            let actions = self.guard(actions, now).await?;
-            let reply_to = mail
-                .from
-                .as_ref()
-                .map(|f| f.address.clone())
-                .unwrap_or_default();
-            let (mut changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
-            changes.extend(item.extra.iter().cloned());
-            overlay.record(&changes, today, work.as_mut());
-            let ticket_number = changes
-                .iter()
-                .find_map(|c| match c {
-                    Change::CreateTicket(t) => Some(t.number),
-                    _ => None,
-                })
-                .or(ticket.as_ref().map(|t| t.number));
-            tracing::info!(class = ?mail.classification.class, reason = %mail.classification.reason, machine = ?mail.classification.machine, ticket = ?ticket_number, replies = messages.len(), "mail handled");
-            pending.push((
-                i,
-                mail.classification.class,
-                ticket_number,
-                mail.may_answer(),
-            ));
-            batch.push(BatchItem {
-                key,
-                changes,
-                messages,
-            });
+                    .or(ticket.as_ref().map(|t| t.number));
+                tracing::info!(class = ?mail.classification.class, reason = %mail.classification.reason, machine = ?mail.classification.machine, ticket = ?ticket_number, replies = messages.len(), "mail handled");
+                pending.push((
+                    i,
+                    mail.classification.class,
+                    ticket_number,
+                    mail.may_answer(),
+                    mail.parse_error.clone(),
+                ));
+                batch.push(BatchItem {
+                    key,
+                    changes,
+                    messages,
+                });
+                Ok(None)
+            }
+            .instrument(span)
+            .await?;
+            if immediate.is_some() {
+                results[i] = immediate;
+            }
         }
         if !batch.is_empty() {
             let committed = self.store.commit_batch(&batch, now).await?;
-            for ((i, class, ticket, may_answer), outcome) in pending.into_iter().zip(committed) {
+            for ((i, class, ticket, may_answer, unreadable), outcome) in
+                pending.into_iter().zip(committed)
+            {
                 results[i] = Some(match outcome {
                     Committed::Duplicate => MailHandled::Duplicate,
                     Committed::Applied { outbox_ids } => MailHandled::Done {
@@ -437,6 +451,7 @@ impl Engine {
                         outbox_ids,
                         may_answer,
                         command: None,
+                        unreadable,
                     },
                 });
             }

@@ -21,6 +21,7 @@ use crate::store::{Committed, InboundKey, NewMessage, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
 use tokio::sync::{Mutex, Notify};
+use tracing::Instrument;
 
 /// An outbox row of the SMTP connector: the mail and the Message-ID fixed for it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -31,18 +32,18 @@ pub struct MailEnvelope {
     pub mail: crate::core::actions::OutgoingMail,
 }
 
-/// A stable Message-ID from an outbox key: the same key always gives the same id.
+/// A stable Message-ID from an outbox key: the same key always gives the same id, and two
+/// keys never give the same id (letters, digits and `-` are kept, every other byte becomes
+/// `=XX`), so replies to different requests can never thread onto one ticket.
 pub fn mail_message_id(idempotency_key: &str, domain: &str) -> String {
-    let local: String = idempotency_key
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '.'
-            }
-        })
-        .collect();
+    let mut local = String::with_capacity(idempotency_key.len() + 16);
+    for byte in idempotency_key.bytes() {
+        if byte.is_ascii_alphanumeric() || byte == b'-' {
+            local.push(char::from(byte));
+        } else {
+            local.push_str(&format!("={byte:02X}"));
+        }
+    }
     format!("passerelle.{local}@{domain}")
 }
 
@@ -80,6 +81,14 @@ pub enum EngineError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Prompt(#[from] crate::prompts::PromptError),
+}
+
+impl EngineError {
+    /// Whether trying again later may succeed (the store is down), as opposed to a failure
+    /// the same item will hit every time.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, EngineError::Store(_))
+    }
 }
 
 /// Settings of the engine, from `bot.toml`.
@@ -195,8 +204,17 @@ impl Engine {
         inbound: &Inbound,
         now: DateTime<Utc>,
     ) -> Result<Handled, EngineError> {
+        // Instrumented, never entered: a span guard held across `.await` panics when the task
+        // moves between threads ("tried to clone a span that already closed").
         let span = tracing::info_span!("inbound", source = %inbound.key.source, id = %inbound.key.external_id);
-        let _guard = span.enter();
+        self.handle_in_span(inbound, now).instrument(span).await
+    }
+
+    async fn handle_in_span(
+        &self,
+        inbound: &Inbound,
+        now: DateTime<Utc>,
+    ) -> Result<Handled, EngineError> {
         if inbound.text.trim().is_empty() {
             return Ok(Handled::Ignored);
         }
@@ -347,6 +365,26 @@ impl Engine {
         (changes, messages)
     }
 
+    /// Records an inbound item that was moved aside because handling it failed for good.
+    pub async fn quarantine(
+        &self,
+        source: &str,
+        external_id: &str,
+        error: &str,
+        location: Option<&str>,
+    ) -> Result<(), EngineError> {
+        self.store
+            .quarantine(&crate::store::Quarantined {
+                source: source.to_string(),
+                external_id: external_id.to_string(),
+                error: error.to_string(),
+                location: location.map(str::to_string),
+                at: Utc::now(),
+            })
+            .await?;
+        Ok(())
+    }
+
     /// A reply for when the store cannot be reached, in the sender's language if known.
     pub fn unavailable_message(&self, inbound: &Inbound) -> Option<String> {
         let lang = inbound
@@ -357,5 +395,34 @@ impl Engine {
             .prompts
             .render(lang, "errors/unavailable", serde_json::json!({}))
             .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mail_message_id;
+
+    #[test]
+    fn message_ids_are_stable_and_never_shared_by_two_keys() {
+        let keys = [
+            "mail:col_1@x:0",
+            "mail:col.1@x:0",
+            "mail:col=5F1@x:0",
+            "mail:col-1@x:0",
+            "mail:col 1@x:0",
+            "mail:cöl_1@x:0",
+        ];
+        let ids: Vec<String> = keys.iter().map(|k| mail_message_id(k, "example.org")).collect();
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), keys.len(), "{ids:?}");
+        assert_eq!(ids[0], mail_message_id(keys[0], "example.org"));
+        assert_eq!(ids[0], "passerelle.mail=3Acol=5F1=40x=3A0@example.org");
+        // Only characters a Message-ID's left part allows.
+        for id in &ids {
+            let local = id.split('@').next().unwrap();
+            assert!(local.chars().all(|c| c.is_ascii_alphanumeric() || "-.=".contains(c)), "{id}");
+        }
     }
 }

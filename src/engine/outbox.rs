@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -28,10 +29,11 @@ pub trait Outbound: Send + Sync {
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    pub max_attempts: i32,
+    /// Temporary failures are retried for this long after the first one, then the row is dead.
+    pub retry_for: Duration,
     pub initial_backoff: Duration,
     pub max_backoff: Duration,
-    /// How long a claimed row is reserved before another worker may take it.
+    /// How long a claimed row is reserved; the worker renews it while delivering.
     pub lease: Duration,
 }
 
@@ -42,6 +44,10 @@ impl RetryPolicy {
         self.initial_backoff
             .saturating_mul(2u32.saturating_pow(doublings))
             .min(self.max_backoff)
+    }
+
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.lease).unwrap_or(chrono::Duration::seconds(60))
     }
 }
 
@@ -57,6 +63,19 @@ pub struct OutboxWorker {
     connectors: HashMap<String, Arc<dyn Outbound>>,
     policy: RetryPolicy,
     signal: Arc<Notify>,
+    /// Names this worker's claims, so only it renews or settles them.
+    id: String,
+}
+
+/// A name unique to this worker across processes and machines sharing one store.
+fn worker_id() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{nanos:x}-{n}", std::process::id())
 }
 
 impl OutboxWorker {
@@ -66,6 +85,7 @@ impl OutboxWorker {
             connectors: HashMap::new(),
             policy,
             signal,
+            id: worker_id(),
         }
     }
 
@@ -73,23 +93,30 @@ impl OutboxWorker {
         self.connectors.insert(name.to_string(), outbound);
     }
 
-    /// Delivers everything due now for the registered connectors.
+    /// Delivers everything due for the registered connectors, as of `now` plus the time this
+    /// pass has taken: rows are claimed one at a time, each with a fresh lease, so a slow
+    /// server never lets another worker take a row this one is still sending.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<WorkerReport, StoreError> {
+        let started = std::time::Instant::now();
+        let clock = || {
+            now + chrono::Duration::from_std(started.elapsed()).unwrap_or(chrono::Duration::zero())
+        };
         let mut report = WorkerReport::default();
-        let lease =
-            chrono::Duration::from_std(self.policy.lease).unwrap_or(chrono::Duration::seconds(60));
         let mut names: Vec<&String> = self.connectors.keys().collect();
         names.sort();
         for name in names {
             loop {
-                let batch = self.store.claim_outbox(name, now, lease, 32).await?;
-                if batch.is_empty() {
+                let claimed = self
+                    .store
+                    .claim_outbox(name, &self.id, clock(), self.policy.lease(), 1)
+                    .await?;
+                let Some(message) = claimed.into_iter().next() else {
                     break;
-                }
-                for message in batch {
-                    self.deliver_one(&self.connectors[name], &message, now, &mut report)
-                        .await?;
-                }
+                };
+                let span = tracing::info_span!("outbox", id = message.id, key = %message.idempotency_key, connector = %message.connector, attempt = message.attempts);
+                self.deliver_one(&self.connectors[name], &message, &clock, &mut report)
+                    .instrument(span)
+                    .await?;
             }
         }
         Ok(report)
@@ -99,35 +126,69 @@ impl OutboxWorker {
         &self,
         outbound: &Arc<dyn Outbound>,
         message: &OutboxMessage,
-        now: DateTime<Utc>,
+        clock: &impl Fn() -> DateTime<Utc>,
         report: &mut WorkerReport,
     ) -> Result<(), StoreError> {
-        let span = tracing::info_span!("outbox", id = message.id, key = %message.idempotency_key, connector = %message.connector);
-        let _guard = span.enter();
-        match outbound.deliver(message).await {
-            Ok(()) => {
-                self.store
-                    .outbox_delivered(message.id, Utc::now().max(now))
-                    .await?;
-                report.delivered += 1;
+        let result = {
+            let delivery = outbound.deliver(message);
+            tokio::pin!(delivery);
+            // The lease is renewed at a third of its length while the connector works.
+            let mut renew =
+                tokio::time::interval((self.policy.lease / 3).max(Duration::from_millis(10)));
+            renew.tick().await;
+            loop {
+                tokio::select! {
+                    result = &mut delivery => break result,
+                    _ = renew.tick() => {
+                        match self.store.outbox_renew(message.id, &self.id, clock() + self.policy.lease()).await {
+                            Ok(true) => {}
+                            Ok(false) => tracing::warn!("outbox claim lost while delivering"),
+                            Err(error) => tracing::warn!(%error, "cannot renew the outbox claim"),
+                        }
+                    }
+                }
             }
-            Err(DeliveryError::Transient(reason))
-                if message.attempts < self.policy.max_attempts =>
-            {
-                let delay = self.policy.backoff(message.attempts);
-                tracing::warn!(attempts = message.attempts, retry_in_ms = delay.as_millis() as u64, %reason, "delivery failed, will retry");
-                let next =
-                    now + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
-                self.store.outbox_retry(message.id, &reason, next).await?;
-                report.retried += 1;
+        };
+        let now = clock();
+        let settled = match result {
+            Ok(()) => {
+                self.store.outbox_delivered(message.id, now).await?;
+                report.delivered += 1;
+                true
+            }
+            Err(DeliveryError::Transient(reason)) => {
+                let retry_for = chrono::Duration::from_std(self.policy.retry_for)
+                    .unwrap_or(chrono::Duration::hours(72));
+                let until = message.retry_until.unwrap_or(now + retry_for);
+                if now < until {
+                    let delay = self.policy.backoff(message.attempts);
+                    tracing::warn!(attempts = message.attempts, retry_in_ms = delay.as_millis() as u64, retry_until = %until, %reason, "delivery failed, will retry");
+                    let next = now
+                        + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
+                    report.retried += 1;
+                    self.store
+                        .outbox_retry(message.id, &self.id, &reason, next, until)
+                        .await?
+                } else {
+                    tracing::error!(attempts = message.attempts, %reason, "delivery abandoned after retrying since the first failure");
+                    report.dead += 1;
+                    self.store
+                        .outbox_dead(message.id, &self.id, &format!("temporary: {reason}"))
+                        .await?
+                }
             }
             Err(error) => {
                 tracing::error!(attempts = message.attempts, %error, "delivery abandoned");
-                self.store
-                    .outbox_dead(message.id, &error.to_string())
-                    .await?;
                 report.dead += 1;
+                self.store
+                    .outbox_dead(message.id, &self.id, &error.to_string())
+                    .await?
             }
+        };
+        if !settled {
+            tracing::warn!(
+                "outbox claim lost before the outcome was recorded; the row stays with its new holder"
+            );
         }
         Ok(())
     }
@@ -177,7 +238,7 @@ mod tests {
     #[test]
     fn backoff_doubles_and_caps() {
         let policy = RetryPolicy {
-            max_attempts: 8,
+            retry_for: Duration::from_secs(3600),
             initial_backoff: Duration::from_secs(2),
             max_backoff: Duration::from_secs(60),
             lease: Duration::from_secs(60),

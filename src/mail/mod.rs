@@ -33,6 +33,9 @@ pub struct Understanding {
     pub attachments: Vec<message::Attachment>,
     pub failed_recipients: Vec<message::FailedRecipient>,
     pub request: Option<extract::RequestFields>,
+    /// Why the message could not be parsed at all (it is then `Other` and never answered).
+    #[serde(skip)]
+    pub parse_error: Option<String>,
 }
 
 impl Understanding {
@@ -96,6 +99,7 @@ pub fn understand(
                 attachments: Vec::new(),
                 failed_recipients: Vec::new(),
                 request: None,
+                parse_error: Some(error.to_string()),
             };
         }
     };
@@ -121,5 +125,6 @@ pub fn understand(
         attachments: mail.attachments,
         failed_recipients: mail.failed_recipients,
         request,
+        parse_error: None,
     }
 }

@@ -52,6 +52,32 @@ pub struct OutboxMessage {
     pub attempts: i32,
     pub status: String,
     pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Temporary failures are retried until then; set at the first failure.
+    pub retry_until: Option<DateTime<Utc>>,
+}
+
+/// The state of one supervised task of one running instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskHealth {
+    pub name: String,
+    pub instance: String,
+    /// `running`, `restarting` or `stopped`.
+    pub state: String,
+    pub restarts: i64,
+    pub last_error: Option<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An inbound item moved aside because handling it panicked or failed every time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quarantined {
+    pub source: String,
+    pub external_id: String,
+    pub error: String,
+    /// Where the item now is (a file path, a mailbox folder).
+    pub location: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 /// One inbound item's effects, for [`Store::commit_batch`].
@@ -177,27 +203,72 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         uid: i64,
     ) -> Result<(), StoreError>;
 
-    /// Claims up to `limit` due messages of one connector for `lease`; a claim not settled by
-    /// then is retried.
+    /// Claims up to `limit` due messages of one connector for `worker` until `now + lease`; a
+    /// claim not settled or renewed by then may be taken by another worker.
     async fn claim_outbox(
         &self,
         connector: &str,
+        worker: &str,
         now: DateTime<Utc>,
         lease: chrono::Duration,
         limit: i64,
     ) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// Extends `worker`'s claim on a row; false when the claim was lost to another worker.
+    async fn outbox_renew(
+        &self,
+        id: i64,
+        worker: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     async fn outbox_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Puts `worker`'s claimed row back for a later attempt; `retry_until` is kept from the
+    /// first failure. False when the claim was lost.
     async fn outbox_retry(
         &self,
         id: i64,
+        worker: &str,
         error: &str,
         next_attempt_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-    /// Gives up on a message: it stays in the table, marked dead, for people to look at.
-    async fn outbox_dead(&self, id: i64, error: &str) -> Result<(), StoreError>;
+        retry_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives up on `worker`'s claimed row: it stays in the table, marked dead, for people to
+    /// look at (`passerelle outbox list`). False when the claim was lost.
+    async fn outbox_dead(&self, id: i64, worker: &str, error: &str) -> Result<bool, StoreError>;
     async fn outbox_get(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError>;
+    /// Rows with this status (all when `None`), newest first.
+    async fn outbox_list(
+        &self,
+        status: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<OutboxMessage>, StoreError>;
+    /// Makes a dead or pending row (or, with `None`, every dead row) due now; returns how many.
+    async fn outbox_requeue(&self, id: Option<i64>, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Marks a dead or pending row dropped: it is never sent. False when there is no such row.
+    async fn outbox_drop(&self, id: i64) -> Result<bool, StoreError>;
+    /// Rows per status.
+    async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError>;
     /// When the next pending message is due, if any.
     async fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    async fn record_task_health(&self, health: &TaskHealth) -> Result<(), StoreError>;
+    async fn task_health(&self) -> Result<Vec<TaskHealth>, StoreError>;
+    /// Records an item moved aside; a second record for the same item updates it.
+    async fn quarantine(&self, item: &Quarantined) -> Result<(), StoreError>;
+    /// Quarantined items, newest first.
+    async fn quarantined(&self, limit: i64) -> Result<Vec<Quarantined>, StoreError>;
+    async fn quarantine_count(&self) -> Result<i64, StoreError>;
+
+    /// Takes or renews the lease `name` for `holder` until `now + ttl`; false while another
+    /// holder's lease runs. Leases elect one instance for the singleton jobs.
+    async fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> Result<bool, StoreError>;
+    /// Gives the lease up at once, so another instance takes over without waiting.
+    async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`).

@@ -1,7 +1,10 @@
 //! The two SQL stores. Their SQL is the same text (sqlx binds `$N` on SQLite too); only the
 //! pool, the way a transaction starts and the outbox claim differ, so one macro writes both.
 
-use super::{BatchItem, Committed, ImportCounts, InboundKey, OutboxMessage, Store, StoreError};
+use super::{
+    BatchItem, Committed, ImportCounts, InboundKey, OutboxMessage, Quarantined, Store, StoreError,
+    TaskHealth,
+};
 use crate::core::actions::Change;
 use crate::core::directory::{
     DirectoryData, Intervention, Member, Organisation, Period, ProposalCount,
@@ -118,6 +121,8 @@ where
     for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> i32: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<DateTime<Utc>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
 {
     Ok(OutboxMessage {
         id: row.try_get("id")?,
@@ -128,6 +133,8 @@ where
         attempts: row.try_get("attempts")?,
         status: row.try_get("status")?,
         last_error: row.try_get("last_error")?,
+        created_at: row.try_get("created_at")?,
+        retry_until: row.try_get("retry_until")?,
     })
 }
 
@@ -181,8 +188,7 @@ const SAVE_IMAP_CHECKPOINT: &str = "INSERT INTO imap_state (mailbox, uid_validit
 /// Rows per multi-row insert: far below the bind-parameter limits of SQLite and PostgreSQL.
 const BULK_ROWS: usize = 500;
 
-const OUTBOX_COLUMNS: &str =
-    "id, idempotency_key, connector, target, body, attempts, status, last_error";
+const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until";
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, $backend:literal, $begin:literal, $claim:literal, $migrations:literal) => {
@@ -664,11 +670,16 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn claim_outbox(&self, connector: &str, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
-                let rows = sqlx::query($claim).bind(now + lease).bind(now).bind(limit).bind(connector).fetch_all(&self.pool).await?;
+            async fn claim_outbox(&self, connector: &str, worker: &str, now: DateTime<Utc>, lease: chrono::Duration, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+                let rows = sqlx::query($claim).bind(now + lease).bind(now).bind(limit).bind(connector).bind(worker).fetch_all(&self.pool).await?;
                 let mut claimed = rows.iter().map(outbox_from_row).collect::<Result<Vec<_>, _>>()?;
                 claimed.sort_by_key(|m| m.id);
                 Ok(claimed)
+            }
+
+            async fn outbox_renew(&self, id: i64, worker: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE outbox SET claimed_until = $1 WHERE id = $2 AND claimed_by = $3 AND status = 'pending'").bind(until).bind(id).bind(worker).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
             }
 
             async fn outbox_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -676,19 +687,46 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn outbox_retry(&self, id: i64, error: &str, next_attempt_at: DateTime<Utc>) -> Result<(), StoreError> {
-                sqlx::query("UPDATE outbox SET last_error = $1, next_attempt_at = $2, claimed_until = NULL WHERE id = $3")
+            async fn outbox_retry(&self, id: i64, worker: &str, error: &str, next_attempt_at: DateTime<Utc>, retry_until: DateTime<Utc>) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE outbox SET last_error = $1, next_attempt_at = $2, claimed_until = NULL, claimed_by = NULL, retry_until = COALESCE(retry_until, $3) WHERE id = $4 AND claimed_by = $5 AND status = 'pending'")
                     .bind(error)
                     .bind(next_attempt_at)
+                    .bind(retry_until)
                     .bind(id)
+                    .bind(worker)
                     .execute(&self.pool)
                     .await?;
-                Ok(())
+                Ok(done.rows_affected() == 1)
             }
 
-            async fn outbox_dead(&self, id: i64, error: &str) -> Result<(), StoreError> {
-                sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1, claimed_until = NULL WHERE id = $2").bind(error).bind(id).execute(&self.pool).await?;
-                Ok(())
+            async fn outbox_dead(&self, id: i64, worker: &str, error: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1, claimed_until = NULL, claimed_by = NULL WHERE id = $2 AND claimed_by = $3 AND status = 'pending'").bind(error).bind(id).bind(worker).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn outbox_list(&self, status: Option<&str>, limit: i64) -> Result<Vec<OutboxMessage>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE ($1 IS NULL OR status = $1) ORDER BY id DESC LIMIT $2"))).bind(status).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(outbox_from_row).collect()
+            }
+
+            async fn outbox_requeue(&self, id: Option<i64>, now: DateTime<Utc>) -> Result<u64, StoreError> {
+                // A row a worker is delivering right now is left alone: requeueing it could
+                // send it twice.
+                let done = match id {
+                    Some(id) => sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, retry_until = NULL, claimed_by = NULL, claimed_until = NULL WHERE id = $2 AND status IN ('dead', 'pending') AND (claimed_until IS NULL OR claimed_until < $1)").bind(now).bind(id).execute(&self.pool).await?,
+                    None => sqlx::query("UPDATE outbox SET status = 'pending', next_attempt_at = $1, retry_until = NULL, claimed_by = NULL, claimed_until = NULL WHERE status = 'dead'").bind(now).execute(&self.pool).await?,
+                };
+                Ok(done.rows_affected())
+            }
+
+            async fn outbox_drop(&self, id: i64) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE outbox SET status = 'dropped', claimed_until = NULL, claimed_by = NULL WHERE id = $1 AND status IN ('dead', 'pending')").bind(id).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn outbox_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+                let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
+                rows.iter().map(|row| Ok((row.try_get("status")?, row.try_get("n")?))).collect()
             }
 
             async fn outbox_get(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError> {
@@ -703,6 +741,83 @@ macro_rules! sql_store {
                     None => None,
                 })
             }
+
+            async fn record_task_health(&self, health: &TaskHealth) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO task_health (name, instance, state, restarts, last_error, updated_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name, instance) DO UPDATE SET state = excluded.state, restarts = excluded.restarts, last_error = excluded.last_error, updated_at = excluded.updated_at")
+                    .bind(&health.name)
+                    .bind(&health.instance)
+                    .bind(&health.state)
+                    .bind(health.restarts)
+                    .bind(&health.last_error)
+                    .bind(health.updated_at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn task_health(&self) -> Result<Vec<TaskHealth>, StoreError> {
+                let rows = sqlx::query("SELECT name, instance, state, restarts, last_error, updated_at FROM task_health ORDER BY updated_at DESC, name").fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(TaskHealth {
+                            name: row.try_get("name")?,
+                            instance: row.try_get("instance")?,
+                            state: row.try_get("state")?,
+                            restarts: row.try_get("restarts")?,
+                            last_error: row.try_get("last_error")?,
+                            updated_at: row.try_get("updated_at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn quarantine(&self, item: &Quarantined) -> Result<(), StoreError> {
+                sqlx::query("INSERT INTO quarantine (source, external_id, error, location, at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (source, external_id) DO UPDATE SET error = excluded.error, location = excluded.location, at = excluded.at")
+                    .bind(&item.source)
+                    .bind(&item.external_id)
+                    .bind(&item.error)
+                    .bind(&item.location)
+                    .bind(item.at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn quarantined(&self, limit: i64) -> Result<Vec<Quarantined>, StoreError> {
+                let rows = sqlx::query("SELECT source, external_id, error, location, at FROM quarantine ORDER BY id DESC LIMIT $1").bind(limit).fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|row| {
+                        Ok(Quarantined {
+                            source: row.try_get("source")?,
+                            external_id: row.try_get("external_id")?,
+                            error: row.try_get("error")?,
+                            location: row.try_get("location")?,
+                            at: row.try_get("at")?,
+                        })
+                    })
+                    .collect()
+            }
+
+            async fn quarantine_count(&self) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM quarantine").fetch_one(&self.pool).await?;
+                Ok(row.try_get("n")?)
+            }
+
+            async fn try_lease(&self, name: &str, holder: &str, now: DateTime<Utc>, ttl: chrono::Duration) -> Result<bool, StoreError> {
+                let done = sqlx::query("INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at WHERE leases.holder = excluded.holder OR leases.expires_at < $4")
+                    .bind(name)
+                    .bind(holder)
+                    .bind(now + ttl)
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+                sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2").bind(name).bind(holder).execute(&self.pool).await?;
+                Ok(())
+            }
         }
     };
 }
@@ -712,7 +827,7 @@ sql_store!(
     sqlx::Sqlite,
     "sqlite",
     "BEGIN IMMEDIATE",
-    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
+    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until",
     "migrations/sqlite"
 );
 
@@ -721,6 +836,6 @@ sql_store!(
     sqlx::Postgres,
     "postgres",
     "BEGIN",
-    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error",
+    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until",
     "migrations/postgres"
 );

@@ -29,22 +29,36 @@ pub fn session_id() -> String {
     format!("{nanos:x}-{}", std::process::id())
 }
 
-/// Reads lines until end of input; each line goes through the engine.
+/// Reads lines until end of input; each line goes through the engine. Bytes that are not
+/// UTF-8 are replaced (and logged), never fatal: a stray byte must not stop the bot.
 pub async fn run(engine: Arc<Engine>, user: String) -> std::io::Result<()> {
     let session = session_id();
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    let mut input = BufReader::new(tokio::io::stdin());
+    let mut raw = Vec::new();
     let mut number = 0u64;
-    while let Some(line) = lines.next_line().await? {
+    loop {
+        raw.clear();
+        if input.read_until(b'\n', &mut raw).await? == 0 {
+            return Ok(());
+        }
         number += 1;
+        let id = format!("{session}:{number}");
+        let line = match String::from_utf8(raw.clone()) {
+            Ok(line) => line,
+            Err(_) => {
+                tracing::warn!(source = "console", %id, "console line is not valid UTF-8; invalid bytes replaced");
+                String::from_utf8_lossy(&raw).into_owned()
+            }
+        };
         let inbound = Inbound {
             key: InboundKey {
                 source: "console".into(),
-                external_id: format!("{session}:{number}"),
+                external_id: id,
             },
             connector: "console".into(),
             reply_to: "stdout".into(),
             sender: user.clone(),
-            text: line,
+            text: line.trim_end_matches(['\n', '\r']).to_string(),
             lang: None,
         };
         if let Err(error) = engine.handle(&inbound).await {
@@ -54,5 +68,4 @@ pub async fn run(engine: Arc<Engine>, user: String) -> std::io::Result<()> {
             }
         }
     }
-    Ok(())
 }

@@ -4,6 +4,8 @@
 
 use crate::engine::{Engine, EngineError, MailHandled};
 use crate::store::InboundKey;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,24 +21,66 @@ pub enum MaildirError {
     Engine(#[from] EngineError),
 }
 
-/// Creates `new/`, `cur/` and `tmp/` when missing.
+/// Creates `new/`, `cur/`, `tmp/` and `quarantine/` when missing.
 pub fn prepare(root: &Path) -> Result<(), MaildirError> {
-    for sub in ["new", "cur", "tmp"] {
+    for sub in ["new", "cur", "tmp", QUARANTINE] {
         let path = root.join(sub);
         std::fs::create_dir_all(&path).map_err(|source| MaildirError::Io { path, source })?;
     }
     Ok(())
 }
 
+/// Where files that cannot be handled go, beside `cur/`; `doctor` lists them.
+pub const QUARANTINE: &str = "quarantine";
+
+/// The longest file name most file systems accept, in bytes.
+const NAME_MAX: usize = 255;
+
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct ScanReport {
     pub handled: usize,
     pub duplicates: usize,
+    pub quarantined: usize,
+}
+
+/// The name a handled file takes in `cur/`: its own with ":2,S" (seen, in Maildir's info
+/// syntax), shortened with a hash of the whole name when that would be too long.
+fn cur_name(name: &str) -> String {
+    const INFO: &str = ":2,S";
+    if name.len() + INFO.len() <= NAME_MAX {
+        return format!("{name}{INFO}");
+    }
+    let hash = {
+        use std::hash::{Hash, Hasher};
+        // FNV-style stable hash: the same long name always maps to the same short one.
+        let mut hasher = Fnv(0xcbf2_9ce4_8422_2325);
+        name.hash(&mut hasher);
+        hasher.finish()
+    };
+    let mut cut = 200.min(name.len());
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}.{hash:016x}{INFO}", &name[..cut])
+}
+
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
 }
 
 /// Hands every message waiting in `new/` to the engine, oldest name first, and files it in
-/// `cur/` once handled. Stops at the first engine error (the store may be down): the rest
-/// waits for the next scan.
+/// `cur/` once handled. A message whose handling panics, fails for a reason that retrying
+/// cannot fix, or that cannot be parsed at all is moved to `quarantine/`, recorded, and the
+/// scan goes on. A store error stops the scan: the rest waits for the next one.
 pub async fn scan_once(engine: &Engine, root: &Path) -> Result<ScanReport, MaildirError> {
     let new = root.join("new");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&new)
@@ -62,19 +106,54 @@ pub async fn scan_once(engine: &Engine, root: &Path) -> Result<ScanReport, Maild
             source: "maildir".into(),
             external_id: name.clone(),
         };
-        match engine
-            .handle_mail(fallback, &raw, chrono::Utc::now())
-            .await?
-        {
-            MailHandled::Done { .. } => report.handled += 1,
-            MailHandled::Duplicate => report.duplicates += 1,
+        let outcome = AssertUnwindSafe(engine.handle_mail(fallback, &raw, chrono::Utc::now()))
+            .catch_unwind()
+            .await;
+        let problem = match outcome {
+            Ok(Ok(MailHandled::Done { unreadable, .. })) => {
+                report.handled += 1;
+                unreadable.map(|reason| format!("unreadable message: {reason}"))
+            }
+            Ok(Ok(MailHandled::Duplicate)) => {
+                report.duplicates += 1;
+                None
+            }
+            Ok(Err(error)) if error.is_transient() => return Err(error.into()),
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(panic) => Some(format!(
+                "handling panicked: {}",
+                crate::supervisor::panic_message(panic.as_ref())
+            )),
+        };
+        match problem {
+            None => {
+                // Already committed: a file that cannot be moved is a duplicate on the next
+                // scan, so it is logged and the scan goes on.
+                let target = root.join("cur").join(cur_name(&name));
+                if let Err(error) = std::fs::rename(&path, &target) {
+                    tracing::error!(source = "maildir", id = %name, %error, "cannot move a handled message to cur/");
+                }
+            }
+            Some(error) => {
+                report.quarantined += 1;
+                let target = root.join(QUARANTINE).join(cur_name(&name));
+                tracing::warn!(source = "maildir", id = %name, %error, moved_to = %target.display(), "message quarantined");
+                std::fs::create_dir_all(root.join(QUARANTINE))
+                    .and_then(|()| std::fs::rename(&path, &target))
+                    .map_err(|source| MaildirError::Io {
+                        path: path.clone(),
+                        source,
+                    })?;
+                engine
+                    .quarantine(
+                        "maildir",
+                        &name,
+                        &error,
+                        Some(&target.display().to_string()),
+                    )
+                    .await?;
+            }
         }
-        // ":2,S": read, in Maildir's info syntax.
-        let target = root.join("cur").join(format!("{name}:2,S"));
-        std::fs::rename(&path, &target).map_err(|source| MaildirError::Io {
-            path: path.clone(),
-            source,
-        })?;
     }
     Ok(report)
 }
@@ -88,8 +167,8 @@ pub async fn run(
 ) {
     loop {
         match scan_once(&engine, &root).await {
-            Ok(report) if report.handled + report.duplicates > 0 => {
-                tracing::info!(maildir = %root.display(), handled = report.handled, duplicates = report.duplicates, "maildir scanned");
+            Ok(report) if report.handled + report.duplicates + report.quarantined > 0 => {
+                tracing::info!(maildir = %root.display(), handled = report.handled, duplicates = report.duplicates, quarantined = report.quarantined, "maildir scanned");
             }
             Ok(_) => {}
             Err(error) => {
