@@ -155,6 +155,31 @@ impl Sandbox {
         }
     }
 
+    /// `passerelle run` with `input` on stdin, until it ends at end of input.
+    fn run_console(&self, input: &[u8]) -> Run {
+        use std::io::Write;
+        let mut child = Command::new(BIN)
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("run")
+            .current_dir(self.dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("PASSERELLE_CONFIG")
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input).unwrap();
+        let output = child.wait_with_output().unwrap();
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).unwrap(),
+            stderr: String::from_utf8(output.stderr).unwrap(),
+        }
+    }
+
     fn import(&self, file: &Path, flags: &[&str]) -> Run {
         let file = file.to_str().unwrap();
         let mut args = vec!["import", "members", file];
@@ -446,7 +471,10 @@ fn doctor_passes_on_a_shipped_like_config() {
     run.assert_code(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(lines.len(), 6, "{}", run.stdout);
-    assert_eq!(lines[4], "ok   outbox: 0 waiting, 0 sent, 0 dead, 0 dropped");
+    assert_eq!(
+        lines[4],
+        "ok   outbox: 0 waiting, 0 sent, 0 dead, 0 dropped"
+    );
     assert_eq!(lines[5], "ok   no inbound item quarantined");
     assert!(
         lines.iter().all(|l| l.starts_with("ok   ")),
@@ -700,4 +728,33 @@ fn help_works_for_every_subcommand() {
         }
         assert_eq!(run.stderr, "", "{command:?}");
     }
+}
+
+#[test]
+fn the_console_survives_bytes_that_are_not_utf8_and_the_outbox_shows_what_it_sent() {
+    let sandbox = Sandbox::new(Seed::Sample);
+    let run = sandbox.run_console(b"th\xe8mes\n\xff\xfe\x00\n\nstatistiques\n");
+    run.assert_code(0);
+    // The Latin-1 "thèmes" is not UTF-8: it is answered (as an unknown word), not fatal.
+    assert!(run.stdout.contains("Je n'ai pas compris"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Annuaire :"),
+        "the line after it is answered: {}",
+        run.stdout
+    );
+    let list = sandbox.run(&["outbox", "list", "--status", "done"]);
+    list.assert_code(0);
+    assert!(list.stdout.lines().count() >= 3, "{}", list.stdout);
+    assert!(list.stdout.contains("console"), "{}", list.stdout);
+    let dead = sandbox.run(&["outbox", "list", "--dead"]);
+    assert_eq!(dead.stdout, "no messages\n");
+    let retry = sandbox.run(&["outbox", "retry", "1"]);
+    assert_eq!(retry.code, Some(1), "a delivered message is not sent again");
+    assert!(
+        retry.stderr.contains("not dead or waiting"),
+        "{}",
+        retry.stderr
+    );
+    let drop = sandbox.run(&["outbox", "drop", "99"]);
+    assert_eq!(drop.code, Some(1));
 }

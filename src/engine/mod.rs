@@ -412,7 +412,10 @@ mod tests {
             "mail:col 1@x:0",
             "mail:cöl_1@x:0",
         ];
-        let ids: Vec<String> = keys.iter().map(|k| mail_message_id(k, "example.org")).collect();
+        let ids: Vec<String> = keys
+            .iter()
+            .map(|k| mail_message_id(k, "example.org"))
+            .collect();
         let mut unique = ids.clone();
         unique.sort();
         unique.dedup();
@@ -422,7 +425,12 @@ mod tests {
         // Only characters a Message-ID's left part allows.
         for id in &ids {
             let local = id.split('@').next().unwrap();
-            assert!(local.chars().all(|c| c.is_ascii_alphanumeric() || "-.=".contains(c)), "{id}");
+            assert!(
+                local
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-.=".contains(c)),
+                "{id}"
+            );
         }
     }
 }
