@@ -269,6 +269,7 @@ async fn replies_thread_onto_their_ticket_whatever_the_client_kept() {
             MailHandled::Done {
                 ticket, outbox_ids, ..
             } => {
+                // (The subject tag alone is kept on the ticket, as an unverified note.)
                 assert_eq!(ticket, Some(number), "{how}");
                 assert!(outbox_ids.is_empty(), "{how}: replies are not acknowledged");
             }
@@ -278,9 +279,13 @@ async fn replies_thread_onto_their_ticket_whatever_the_client_kept() {
     let events = bot.events(number).await;
     let messages: Vec<&String> = events
         .iter()
-        .filter(|e| e.starts_with("message: "))
+        .filter(|e| e.starts_with("message: ") || e.starts_with("unverified-message: "))
         .collect();
     assert_eq!(messages.len(), 3, "{events:?}");
+    assert!(
+        messages[2].starts_with("unverified-message: Pour information"),
+        "a stranger's mail matched only by its subject tag is not trusted: {events:?}"
+    );
     assert!(
         messages[1].contains("Je complète la demande.") && !messages[1].contains("Réf."),
         "{events:?}"
@@ -304,7 +309,8 @@ async fn replies_thread_onto_their_ticket_whatever_the_client_kept() {
 #[tokio::test]
 async fn a_reply_on_a_closed_ticket_reopens_it_and_the_requester_answer_resumes_the_work() {
     let bot = Bot::new().await;
-    let (number, _) = bot.request("request-fr-round-table.eml").await;
+    let (number, outbox_ids) = bot.request("request-fr-round-table.eml").await;
+    let ack = bot.envelope(outbox_ids[0]).await;
     let store = bot.engine.store();
     let set = |state| passerelle::core::actions::Change::SetTicketState {
         ticket: number,
@@ -314,6 +320,7 @@ async fn a_reply_on_a_closed_ticket_reopens_it_and_the_requester_answer_resumes_
         source: "test-admin".into(),
         external_id: id.into(),
     };
+    let state = || async { store.ticket(number).await.unwrap().unwrap().state };
     store
         .commit(
             &key("wait"),
@@ -323,44 +330,74 @@ async fn a_reply_on_a_closed_ticket_reopens_it_and_the_requester_answer_resumes_
         )
         .await
         .unwrap();
+    // Anyone can type the subject tag and the requester's address: without a reference to our
+    // mail (or a proven sender) it is a note, and the ticket keeps waiting.
+    let forged = reply(
+        &[
+            "From: Helene.Vasseur@assoc-territoires.example",
+            "To: passerelle@localhost",
+            &format!("Subject: Re: [ODF #{number}] Demande"),
+            "Message-ID: <forged-1@attacker.example>",
+        ],
+        "Merci de régler 450 EUR sur l'IBAN FR76 …",
+    );
+    bot.mail(&forged).await;
+    assert_eq!(state().await, TicketState::WaitingForRequester);
+    let in_reply_to = format!("In-Reply-To: <{}>", ack.message_id);
     let answer = reply(
         &[
             "From: Helene.Vasseur@assoc-territoires.example",
             "To: passerelle@localhost",
             &format!("Subject: Re: [ODF #{number}] Demande"),
             "Message-ID: <w1@assoc.example>",
+            &in_reply_to,
         ],
         "Voici les précisions demandées.",
     );
     bot.mail(&answer).await;
-    assert_eq!(
-        store.ticket(number).await.unwrap().unwrap().state,
-        TicketState::Accepted
-    );
+    assert_eq!(state().await, TicketState::Accepted);
 
     store
         .commit(&key("done"), &[set(TicketState::Done)], &[], now())
         .await
         .unwrap();
+    // A stranger guessing the tag does not reopen a closed ticket.
+    let guessed = reply(
+        &[
+            "From: stranger@example.com",
+            "To: passerelle@localhost",
+            &format!("Subject: [ODF #{number}] hello"),
+            "Message-ID: <guess-1@example.com>",
+        ],
+        "Reopen please.",
+    );
+    bot.mail(&guessed).await;
+    assert_eq!(state().await, TicketState::Done);
     let late = reply(
         &[
             "From: helene.vasseur@assoc-territoires.example",
             "To: passerelle@localhost",
             &format!("Subject: Re: [ODF #{number}] Demande"),
             "Message-ID: <w2@assoc.example>",
+            "References: <w1@assoc.example>",
         ],
         "Une dernière question.",
     );
     bot.mail(&late).await;
+    assert_eq!(state().await, TicketState::New);
+    let events = bot.events(number).await;
+    assert!(events.iter().any(|e| e.starts_with("reopened: ")));
+    let unverified: Vec<&String> = events
+        .iter()
+        .filter(|e| e.starts_with("unverified-message: "))
+        .collect();
     assert_eq!(
-        store.ticket(number).await.unwrap().unwrap().state,
-        TicketState::New
-    );
-    assert!(
-        bot.events(number)
-            .await
-            .iter()
-            .any(|e| e.starts_with("reopened: "))
+        unverified,
+        vec![
+            "unverified-message: Merci de régler 450 EUR sur l'IBAN FR76 …",
+            "unverified-message: Reopen please."
+        ],
+        "{events:?}"
     );
 }
 
@@ -704,15 +741,105 @@ async fn the_core_team_works_tickets_from_chat_with_full_history() {
 #[tokio::test]
 async fn a_hard_bounce_mutes_the_address_and_caps_stop_a_flood() {
     let bot = Bot::new().await;
-    let bounce = "From: MAILER-DAEMON@mx.assoc-territoires.example\r\nTo: passerelle@localhost\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-1@mx.example>\r\nAuto-Submitted: auto-replied\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; helene.vasseur@assoc-territoires.example\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n--b--\r\n";
-    match bot.mail(bounce).await {
-        MailHandled::Done {
-            class, outbox_ids, ..
-        } => assert_eq!((class, outbox_ids.len()), (Class::Bounce, 0)),
-        other => panic!("{other:?}"),
+    const REQUESTER: &str = "helene.vasseur@assoc-territoires.example";
+    let (number, outbox_ids) = bot.request("request-fr-round-table.eml").await;
+    let ack = bot.envelope(outbox_ids[0]).await;
+    // A delivery report for `recipient`, returning the message `original` (if any).
+    let report = |id: &str,
+                  recipient: &str,
+                  status: &str,
+                  diagnostic: &str,
+                  original: Option<&str>| {
+        let returned = original
+            .map(|o| format!("--b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Passerelle <passerelle@localhost>\r\nTo: {recipient}\r\nMessage-ID: <{o}>\r\nSubject: Re: Demande\r\n"))
+            .unwrap_or_default();
+        format!(
+            "From: MAILER-DAEMON@mx.assoc-territoires.example\r\nTo: passerelle@localhost\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{id}@mx.example>\r\nAuto-Submitted: auto-replied\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nDelivery failed.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; {recipient}\r\nAction: failed\r\nStatus: {status}\r\nDiagnostic-Code: smtp; {diagnostic}\r\n{returned}--b--\r\n"
+        )
+    };
+    let muted = |address: &'static str| {
+        let store = bot.engine.store().clone();
+        async move { store.muted_until(address, now()).await.unwrap() }
+    };
+    let cases = [
+        // Forged: names the requester but returns no mail of ours.
+        report(
+            "dsn-forged",
+            REQUESTER,
+            "5.1.1",
+            "550 5.1.1 user unknown",
+            None,
+        ),
+        // Returns our acknowledgement, but names someone we never wrote to.
+        report(
+            "dsn-other",
+            "victim@example.com",
+            "5.1.1",
+            "550 5.1.1 user unknown",
+            Some(&ack.message_id),
+        ),
+        // Returns our acknowledgement, but the block is on our side: the address is fine.
+        report(
+            "dsn-policy",
+            REQUESTER,
+            "5.7.606",
+            "550 5.7.606 Access denied, banned sending IP [192.0.2.1]",
+            Some(&ack.message_id),
+        ),
+    ];
+    for raw in &cases {
+        match bot.mail(raw).await {
+            MailHandled::Done {
+                class, outbox_ids, ..
+            } => assert_eq!((class, outbox_ids.len()), (Class::Bounce, 0)),
+            other => panic!("{other:?}"),
+        }
     }
-    // A request from the muted address still opens a ticket, but nothing is written back.
-    let (n, outbox_ids) = bot.request("request-fr-round-table.eml").await;
+    assert_eq!(
+        muted(REQUESTER).await,
+        None,
+        "no report above proves a dead address"
+    );
+    assert_eq!(muted("victim@example.com").await, None);
+    // The real thing: our acknowledgement came back, the mailbox does not exist.
+    let real = report(
+        "dsn-real",
+        REQUESTER,
+        "5.1.1",
+        "550 5.1.1 user unknown",
+        Some(&ack.message_id),
+    );
+    bot.mail(&real).await;
+    assert!(muted(REQUESTER).await.is_some());
+    let events = bot.events(number).await;
+    let bounces: Vec<&String> = events
+        .iter()
+        .filter(|e| e.starts_with("bounce: "))
+        .collect();
+    assert_eq!(
+        bounces,
+        vec![
+            "bounce: victim@example.com (5.1.1, not muted: the report does not answer mail we sent there)",
+            "bounce: helene.vasseur@assoc-territoires.example (5.7.606, not muted: not a dead address)",
+            "bounce: helene.vasseur@assoc-territoires.example (5.1.1, dead address, muted)",
+        ],
+        "reports returning our mail thread onto its ticket: {events:?}"
+    );
+
+    // A new request from the muted address still opens a ticket, but nothing is written back.
+    let raw = std::fs::read_to_string(
+        common::root().join("tests/fixtures/mail-requests/request-fr-round-table.eml"),
+    )
+    .unwrap()
+    .replace("Message-ID: <", "Message-ID: <again-");
+    let MailHandled::Done {
+        ticket: Some(n),
+        outbox_ids,
+        ..
+    } = bot.mail(&raw).await
+    else {
+        panic!("no ticket")
+    };
     assert!(outbox_ids.is_empty());
     let events = bot.events(n).await;
     assert!(
@@ -799,7 +926,8 @@ async fn members_get_command_answers_by_mail_and_strangers_do_not() {
 #[tokio::test]
 async fn with_reopening_off_a_message_on_a_closed_ticket_opens_a_linked_follow_up() {
     let bot = Bot::with(|config| config.mail.reopen_closed = false).await;
-    let (first, _) = bot.request("request-fr-round-table.eml").await;
+    let (first, acks) = bot.request("request-fr-round-table.eml").await;
+    let in_reply_to = format!("In-Reply-To: <{}>", bot.envelope(acks[0]).await.message_id);
     let close = passerelle::core::actions::Change::SetTicketState {
         ticket: first,
         state: TicketState::Done,
@@ -819,6 +947,7 @@ async fn with_reopening_off_a_message_on_a_closed_ticket_opens_a_linked_follow_u
             "To: passerelle@localhost",
             &format!("Subject: Re: [ODF #{first}] Demande"),
             "Message-ID: <late@assoc.example>",
+            &in_reply_to,
         ],
         "Nous organisons une nouvelle édition, le même format.",
     );

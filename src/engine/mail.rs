@@ -6,7 +6,7 @@ use super::{Engine, EngineError};
 use crate::core::actions::{Action, Change};
 use crate::core::tickets::Ticket;
 use crate::core::tickets::Workload;
-use crate::mail::decide::{MailCase, MailWorld, decide};
+use crate::mail::decide::{MailCase, MailWorld, ThreadedBy, decide};
 use crate::mail::extract::Knowledge as ExtractKnowledge;
 use crate::mail::{Class, MailContext, understand};
 use crate::store::{BatchItem, Committed, InboundKey};
@@ -340,7 +340,10 @@ impl Engine {
                 {
                     return Ok(Some(handled));
                 }
-                let ticket = self.find_ticket(&mail, &mut overlay).await?;
+                let (ticket, threaded_by) = match self.find_ticket(&mail, &mut overlay).await? {
+                    Some((ticket, how)) => (Some(ticket), Some(how)),
+                    None => (None, None),
+                };
                 let needs_number = match &ticket {
                     None => mail.classification.class == Class::Request,
                     Some(t) => t.state.is_closed() && !settings.reopen_closed,
@@ -378,16 +381,25 @@ impl Engine {
                     reopen_closed: settings.reopen_closed,
                     default_lang: self.settings.default_lang,
                 };
+                let bounced_to = if mail.classification.class == Class::Bounce {
+                    self.sent_to(&mail.original_ids).await?
+                } else {
+                    Vec::new()
+                };
                 let case = MailCase {
                     mail: &mail,
                     ticket: ticket.as_ref(),
                     new_number,
                     secret: &secret,
+                    bounced_to: &bounced_to,
+                    threaded_by,
+                    sender_verified: false,
                 };
                 let actions = decide(&case, &world)
                     .inspect_err(|error| tracing::error!(%error, "mail prompt failed to render"))?;
-                // An archive is history: its requesters were answered long ago, and suggesting
-                // speakers for it today must not count against them in fair rotation.
+                // An archive is history: its requesters were answered long ago, suggesting
+                // speakers for it today must not count against them in fair rotation, and an
+                // old bounce says nothing of an address today.
                 let actions: Vec<Action> = if send_replies {
                     actions
                 } else {
@@ -396,7 +408,10 @@ impl Engine {
                         .filter(|a| {
                             !matches!(
                                 a,
-                                Action::SendMail(_) | Action::Change(Change::RecordProposals { .. })
+                                Action::SendMail(_)
+                                | Action::Change(
+                                    Change::RecordProposals { .. } | Change::MuteAddress { .. }
+                                )
                             )
                         })
                         .collect()
@@ -463,13 +478,31 @@ impl Engine {
             .collect())
     }
 
-    /// The ticket a mail threads onto: References and In-Reply-To, then the body marker (with
-    /// its secret), then the subject tag — looking first at what this batch changed.
+    /// Who the bot really sent these Message-IDs to: a report about any other address is
+    /// forged or misdirected.
+    async fn sent_to(&self, message_ids: &[String]) -> Result<Vec<String>, EngineError> {
+        let mut addresses = Vec::new();
+        for id in message_ids {
+            let Some(key) = super::outbox_key_of_message_id(id, &self.settings.mail_domain) else {
+                continue;
+            };
+            if let Some(row) = self.store.outbox_by_key(&key).await?
+                && row.status != "dropped"
+            {
+                addresses.push(row.target.to_lowercase());
+            }
+        }
+        Ok(addresses)
+    }
+
+    /// The ticket a mail threads onto, and how: References and In-Reply-To, then the body
+    /// marker (with its secret), then the subject tag — looking first at what this batch
+    /// changed.
     async fn find_ticket(
         &self,
         mail: &crate::mail::Understanding,
         overlay: &mut Overlay,
-    ) -> Result<Option<Ticket>, EngineError> {
+    ) -> Result<Option<(Ticket, ThreadedBy)>, EngineError> {
         let mut number = mail
             .thread_ids
             .iter()
@@ -481,7 +514,7 @@ impl Engine {
         if let Some(n) = number
             && let Some(ticket) = self.ticket_in(n, overlay).await?
         {
-            return Ok(Some(ticket));
+            return Ok(Some((ticket, ThreadedBy::Reference)));
         }
         if let Some((n, secret)) = &mail.marker
             && let Some(ticket) = self
@@ -489,12 +522,15 @@ impl Engine {
                 .await?
                 .filter(|t| t.secret.eq_ignore_ascii_case(secret))
         {
-            return Ok(Some(ticket));
+            return Ok(Some((ticket, ThreadedBy::Marker)));
         }
-        match mail.classification.ticket {
-            Some(n) => self.ticket_in(n, overlay).await,
-            None => Ok(None),
-        }
+        Ok(match mail.classification.ticket {
+            Some(n) => self
+                .ticket_in(n, overlay)
+                .await?
+                .map(|t| (t, ThreadedBy::SubjectTag)),
+            None => None,
+        })
     }
 
     async fn ticket_in(

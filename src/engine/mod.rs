@@ -47,6 +47,28 @@ pub fn mail_message_id(idempotency_key: &str, domain: &str) -> String {
     format!("passerelle.{local}@{domain}")
 }
 
+/// The outbox key a Message-ID of ours was made from ([`mail_message_id`] reversed); `None`
+/// for any other id.
+pub fn outbox_key_of_message_id(message_id: &str, domain: &str) -> Option<String> {
+    let local = message_id
+        .strip_prefix("passerelle.")?
+        .strip_suffix(domain)?
+        .strip_suffix('@')?;
+    let mut bytes = Vec::with_capacity(local.len());
+    let mut rest = local.as_bytes();
+    while let Some((&first, tail)) = rest.split_first() {
+        if first == b'=' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            bytes.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            bytes.push(first);
+            rest = tail;
+        }
+    }
+    String::from_utf8(bytes).ok()
+}
+
 /// Something a connector received: a chat line, a mail, a command line.
 #[derive(Debug, Clone)]
 pub struct Inbound {
@@ -422,6 +444,21 @@ mod tests {
         assert_eq!(unique.len(), keys.len(), "{ids:?}");
         assert_eq!(ids[0], mail_message_id(keys[0], "example.org"));
         assert_eq!(ids[0], "passerelle.mail=3Acol=5F1=40x=3A0@example.org");
+        for (key, id) in keys.iter().zip(&ids) {
+            assert_eq!(
+                super::outbox_key_of_message_id(id, "example.org").as_deref(),
+                Some(*key)
+            );
+        }
+        assert_eq!(super::outbox_key_of_message_id(&ids[0], "other.org"), None);
+        assert_eq!(
+            super::outbox_key_of_message_id("abc@example.org", "example.org"),
+            None
+        );
+        assert_eq!(
+            super::outbox_key_of_message_id("passerelle.x=4@example.org", "example.org"),
+            None
+        );
         // Only characters a Message-ID's left part allows.
         for id in &ids {
             let local = id.split('@').next().unwrap();

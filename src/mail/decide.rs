@@ -32,6 +32,15 @@ pub struct MailWorld<'a> {
     pub mute_until: chrono::DateTime<chrono::Utc>,
 }
 
+/// How a mail was matched to its ticket. References and the marker carry something only the
+/// recipients of the bot's mail know; a subject tag anyone can type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadedBy {
+    Reference,
+    Marker,
+    SubjectTag,
+}
+
 /// The mail and what threading found for it.
 pub struct MailCase<'a> {
     pub mail: &'a Understanding,
@@ -41,6 +50,13 @@ pub struct MailCase<'a> {
     pub new_number: Option<i64>,
     /// Random text for the new ticket's body marker.
     pub secret: &'a str,
+    /// For a delivery report: the addresses the returned mail was really sent to by the bot
+    /// (checked against the outbox). A report about any other address is not believed.
+    pub bounced_to: &'a [String],
+    /// How the mail was matched to `ticket`.
+    pub threaded_by: Option<ThreadedBy>,
+    /// The sender's address is proven (DKIM/DMARC, or the trusted Authentication-Results).
+    pub sender_verified: bool,
 }
 
 fn event(ticket: i64, actor: &str, kind: &str, detail: impl Into<String>) -> Action {
@@ -83,11 +99,26 @@ pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Result<Vec<Action>,
     let mail = case.mail;
     match (case.ticket, mail.classification.class) {
         (ticket, Class::Bounce) => {
-            // A hard bounce mutes the address: no more mail goes there for a while.
+            // A dead address is muted, but only when the report answers mail the bot sent to
+            // it: anyone can forge a report naming any address.
+            let sent_to = |address: &str| {
+                case.bounced_to
+                    .iter()
+                    .any(|a| a.eq_ignore_ascii_case(address))
+            };
+            let verdict = |r: &super::message::FailedRecipient| {
+                if !sent_to(&r.address) {
+                    Err("not muted: the report does not answer mail we sent there")
+                } else if !r.is_dead_address() {
+                    Err("not muted: not a dead address")
+                } else {
+                    Ok(())
+                }
+            };
             let mut actions: Vec<Action> = mail
                 .failed_recipients
                 .iter()
-                .filter(|r| r.is_hard())
+                .filter(|r| verdict(r).is_ok())
                 .map(|r| {
                     Action::Change(Change::MuteAddress {
                         address: r.address.clone(),
@@ -96,7 +127,7 @@ pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Result<Vec<Action>,
                             .diagnostic
                             .clone()
                             .or(r.status.clone())
-                            .unwrap_or_else(|| "hard bounce".into()),
+                            .unwrap_or_else(|| "dead address".into()),
                     })
                 })
                 .collect();
@@ -105,11 +136,11 @@ pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Result<Vec<Action>,
                     .failed_recipients
                     .iter()
                     .map(|r| {
-                        format!(
-                            "{} ({})",
-                            r.address,
-                            if r.is_hard() { "hard, muted" } else { "soft" }
-                        )
+                        let code = r.code().unwrap_or_else(|| "no status".into());
+                        match verdict(r) {
+                            Ok(()) => format!("{} ({code}, dead address, muted)", r.address),
+                            Err(why) => format!("{} ({code}, {why})", r.address),
+                        }
                     })
                     .collect();
                 actions.push(event(
@@ -132,6 +163,16 @@ fn on_ticket(case: &MailCase<'_>, ticket: &Ticket, world: &MailWorld<'_>) -> Vec
     let mail = case.mail;
     let from = sender(mail);
     let mut actions = Vec::new();
+    // Matched by subject tag alone: unless a proven requester or member wrote it, it is kept
+    // as an unverified note that links nothing and changes nothing (a guessed "[ODF #3]" must
+    // not reopen, resume or redirect a ticket).
+    let known = from.eq_ignore_ascii_case(&ticket.requester_email)
+        || world.directory.by_email(&from).is_some();
+    if case.threaded_by == Some(ThreadedBy::SubjectTag) && !(known && case.sender_verified) {
+        let excerpt: String = mail.new_text.chars().take(280).collect();
+        actions.push(event(ticket.number, &from, "unverified-message", excerpt));
+        return actions;
+    }
     if let Some(id) = &mail.message_id {
         actions.push(Action::Change(Change::LinkMessage {
             ticket: ticket.number,

@@ -28,17 +28,57 @@ pub struct FailedRecipient {
 }
 
 impl FailedRecipient {
-    /// A permanent failure: status 5.x.x, or action "failed" without a status.
-    pub fn is_hard(&self) -> bool {
-        match &self.status {
-            Some(status) => status.starts_with('5'),
-            None => self
-                .action
-                .as_deref()
-                .is_some_and(|a| a.eq_ignore_ascii_case("failed")),
+    /// The enhanced status code (RFC 3463) of this failure: the Status field, else the first
+    /// code in the diagnostic.
+    pub fn code(&self) -> Option<String> {
+        self.status
+            .clone()
+            .filter(|s| STATUS_CODE.is_match(s))
+            .or_else(|| {
+                self.diagnostic
+                    .as_deref()
+                    .and_then(|d| STATUS_CODE.find(d))
+                    .map(|m| m.as_str().to_string())
+            })
+    }
+
+    /// The address itself is dead: a permanent failure of the mailbox or its domain (5.1.x),
+    /// or a disabled mailbox (5.2.1). Policy refusals (5.7.x: our server is blocked, the mail
+    /// looked like spam), full mailboxes, network or protocol trouble say nothing about the
+    /// address and must not mute it. Without any status code, only a plain "user unknown"
+    /// style diagnostic counts.
+    pub fn is_dead_address(&self) -> bool {
+        match self.code() {
+            Some(code) => code.starts_with("5.1.") || code == "5.2.1",
+            None => self.diagnostic.as_deref().is_some_and(|d| {
+                let d = d.to_ascii_lowercase();
+                DEAD_ADDRESS_WORDS.iter().any(|w| d.contains(w))
+            }),
         }
     }
 }
+
+/// An enhanced status code such as 5.1.1 or 4.2.2.
+static STATUS_CODE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"\b[245]\.\d{1,3}\.\d{1,3}\b").unwrap());
+
+/// Diagnostics that name a dead address when a report has no status code.
+const DEAD_ADDRESS_WORDS: &[&str] = &[
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "no such mailbox",
+    "does not exist",
+    "address rejected",
+    "utilisateur inconnu",
+    "adresse inconnue",
+    "n'existe pas",
+];
+
+/// A Message-ID header line anywhere in a message, nested parts included.
+static MESSAGE_ID_LINE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"(?im)^[ \t>]*message-id:[ \t]*<([^<>\s]+)>").unwrap()
+});
 
 /// Headers that tell a machine-made message from a person's.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -77,6 +117,9 @@ pub struct MailMessage {
     pub attachments: Vec<Attachment>,
     pub robot: RobotHeaders,
     pub failed_recipients: Vec<FailedRecipient>,
+    /// In a delivery report: the Message-IDs of the returned message (from its attached or
+    /// quoted headers), to prove the report answers mail the bot sent.
+    pub original_ids: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -258,6 +301,20 @@ pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
             size: part.len(),
         });
     }
+    let own_id = message.message_id();
+    let original_ids: Vec<String> = if robot.delivery_report || !failed_recipients.is_empty() {
+        let whole = String::from_utf8_lossy(raw);
+        let mut ids: Vec<String> = Vec::new();
+        for found in MESSAGE_ID_LINE.captures_iter(&whole) {
+            let id = found[1].to_string();
+            if Some(id.as_str()) != own_id && !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        ids
+    } else {
+        Vec::new()
+    };
     let text = (0..message.text_body_count().max(1))
         .filter_map(|i| message.body_text(i))
         .map(|t| t.replace("\r\n", "\n").replace('\r', "\n"))
@@ -277,12 +334,77 @@ pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
         attachments,
         robot,
         failed_recipients,
+        original_ids,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_dead_mailbox_or_domain_is_a_dead_address() {
+        let failure = |status: Option<&str>, diagnostic: Option<&str>| FailedRecipient {
+            address: "a@example.org".into(),
+            status: status.map(str::to_string),
+            action: Some("failed".into()),
+            diagnostic: diagnostic.map(str::to_string),
+        };
+        let cases = [
+            (Some("5.1.1"), None, true),
+            (Some("5.1.10"), None, true),
+            (Some("5.2.1"), None, true),
+            (
+                None,
+                Some("smtp; 550 5.1.1 <a@example.org>: Recipient address rejected"),
+                true,
+            ),
+            (
+                None,
+                Some("550 Requested action not taken: user unknown"),
+                true,
+            ),
+            // Blocks on our side, spam verdicts and full mailboxes keep the address.
+            (
+                Some("5.7.606"),
+                Some("550 5.7.606 Access denied, banned sending IP"),
+                false,
+            ),
+            (Some("5.7.1"), None, false),
+            (
+                None,
+                Some("smtp; 554 5.7.1 Service unavailable; client host blocked"),
+                false,
+            ),
+            (Some("5.2.2"), None, false),
+            (Some("4.2.2"), None, false),
+            (Some("5.4.4"), None, false),
+            (None, None, false),
+        ];
+        for (status, diagnostic, dead) in cases {
+            assert_eq!(
+                failure(status, diagnostic).is_dead_address(),
+                dead,
+                "{status:?} {diagnostic:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_report_names_the_message_it_returns() {
+        let raw = b"From: MAILER-DAEMON@mx.example.org\r\nTo: bot@example.test\r\nSubject: Undelivered\r\nMessage-ID: <dsn2@mx.example.org>\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nSorry.\r\n--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.org\r\n\r\nFinal-Recipient: rfc822; gone@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\n--b\r\nContent-Type: text/rfc822-headers\r\n\r\nFrom: Passerelle <bot@example.test>\r\nMessage-ID: <passerelle.mail=3Ax=40y=3A0@example.test>\r\nSubject: Re: hello\r\n--b--\r\n";
+        let mail = parse(raw).unwrap();
+        assert_eq!(
+            mail.original_ids,
+            vec!["passerelle.mail=3Ax=40y=3A0@example.test"]
+        );
+        // An ordinary message carries none.
+        let plain = parse(
+            b"From: a@example.org\r\nMessage-ID: <m@example.org>\r\n\r\nMessage-ID: <x@y>\r\n",
+        )
+        .unwrap();
+        assert!(plain.original_ids.is_empty());
+    }
 
     #[test]
     fn reads_a_delivery_report() {
@@ -295,7 +417,7 @@ mod tests {
             (failed.address.as_str(), failed.status.as_deref()),
             ("gone@example.com", Some("5.1.1"))
         );
-        assert!(failed.is_hard());
+        assert!(failed.is_dead_address());
         assert_eq!(failed.diagnostic.as_deref(), Some("550 5.1.1 user unknown"));
     }
 

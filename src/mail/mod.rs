@@ -33,6 +33,9 @@ pub struct Understanding {
     pub attachments: Vec<message::Attachment>,
     pub failed_recipients: Vec<message::FailedRecipient>,
     pub request: Option<extract::RequestFields>,
+    /// In a delivery report: Message-IDs of the returned message.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub original_ids: Vec<String>,
     /// Why the message could not be parsed at all (it is then `Other` and never answered).
     #[serde(skip)]
     pub parse_error: Option<String>,
@@ -99,13 +102,15 @@ pub fn understand(
                 attachments: Vec::new(),
                 failed_recipients: Vec::new(),
                 request: None,
+                original_ids: Vec::new(),
                 parse_error: Some(error.to_string()),
             };
         }
     };
     let classification = classify(&mail, rules, ctx);
     let mut thread_ids = mail.in_reply_to.clone();
-    for id in &mail.references {
+    // A report threads onto the ticket of the mail it returns.
+    for id in mail.references.iter().chain(&mail.original_ids) {
         if !thread_ids.contains(id) {
             thread_ids.push(id.clone());
         }
@@ -125,6 +130,7 @@ pub fn understand(
         attachments: mail.attachments,
         failed_recipients: mail.failed_recipients,
         request,
+        original_ids: mail.original_ids,
         parse_error: None,
     }
 }

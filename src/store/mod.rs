@@ -235,6 +235,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// look at (`passerelle outbox list`). False when the claim was lost.
     async fn outbox_dead(&self, id: i64, worker: &str, error: &str) -> Result<bool, StoreError>;
     async fn outbox_get(&self, id: i64) -> Result<Option<OutboxMessage>, StoreError>;
+    async fn outbox_by_key(
+        &self,
+        idempotency_key: &str,
+    ) -> Result<Option<OutboxMessage>, StoreError>;
     /// Rows with this status (all when `None`), newest first.
     async fn outbox_list(
         &self,

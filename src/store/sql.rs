@@ -734,6 +734,11 @@ macro_rules! sql_store {
                 row.as_ref().map(outbox_from_row).transpose()
             }
 
+            async fn outbox_by_key(&self, idempotency_key: &str) -> Result<Option<OutboxMessage>, StoreError> {
+                let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {OUTBOX_COLUMNS} FROM outbox WHERE idempotency_key = $1"))).bind(idempotency_key).fetch_optional(&self.pool).await?;
+                row.as_ref().map(outbox_from_row).transpose()
+            }
+
             async fn outbox_next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
                 let row = sqlx::query("SELECT next_attempt_at FROM outbox WHERE status = 'pending' ORDER BY next_attempt_at LIMIT 1").fetch_optional(&self.pool).await?;
                 Ok(match row {
