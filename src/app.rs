@@ -101,6 +101,7 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
             max_per_recipient_day: i64::from(config.mail.max_per_recipient_day),
             max_per_ticket_hour: i64::from(config.mail.max_per_ticket_hour),
             reopen_closed: config.mail.reopen_closed,
+            authentication: config.mail.authentication.clone(),
         },
     })
 }
@@ -127,7 +128,7 @@ pub async fn build_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
         store,
         Arc::new(knowledge),
         engine_settings(config)?,
-    )))
+    )?))
 }
 
 /// Fills an empty store from the files named in `[directory]`: organisations, then members,

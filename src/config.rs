@@ -175,6 +175,19 @@ pub struct MailConfig {
     pub max_per_recipient_day: u32,
     /// Most mails on one ticket in the last hour.
     pub max_per_ticket_hour: u32,
+    /// How a sender is proven before their mail runs a command or acts on a ticket.
+    pub authentication: MailAuthConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailAuthConfig {
+    pub method: crate::mail::auth::AuthMethod,
+    /// With `authentication-results`: the authserv-id our MTA writes in that header.
+    pub authserv_id: String,
+    /// With `dkim`: DKIM key records used instead of DNS for their names
+    /// (`"s1._domainkey.example.org" = "v=DKIM1; k=ed25519; p=…"`).
+    pub dkim_keys: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for MailConfig {
@@ -190,6 +203,7 @@ impl Default for MailConfig {
             max_per_recipient_hour: 10,
             max_per_recipient_day: 50,
             max_per_ticket_hour: 10,
+            authentication: MailAuthConfig::default(),
         }
     }
 }
@@ -335,6 +349,13 @@ impl Config {
             && config.tickets.escalate_after_hours >= config.tickets.remind_after_hours)
         {
             return Err(invalid("tickets: remind_after_hours must be positive and escalate_after_hours at least as long".into()));
+        }
+        if config.mail.authentication.method == crate::mail::auth::AuthMethod::AuthenticationResults
+            && config.mail.authentication.authserv_id.trim().is_empty()
+        {
+            return Err(invalid(
+                "mail.authentication.authserv_id must name our MTA when method = \"authentication-results\"".into(),
+            ));
         }
         if config.outbox.retry_for_hours < 1 {
             return Err(invalid("outbox.retry_for_hours must be at least 1".into()));

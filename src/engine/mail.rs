@@ -6,6 +6,7 @@ use super::{Engine, EngineError};
 use crate::core::actions::{Action, Change};
 use crate::core::tickets::Ticket;
 use crate::core::tickets::Workload;
+use crate::mail::auth::{AuthMethod, SenderAuth};
 use crate::mail::decide::{MailCase, MailWorld, ThreadedBy, decide};
 use crate::mail::extract::Knowledge as ExtractKnowledge;
 use crate::mail::{Class, MailContext, understand};
@@ -25,6 +26,7 @@ pub struct MailSettings {
     pub max_per_ticket_hour: i64,
     pub routing: Vec<crate::core::tickets::RoutingRule>,
     pub reopen_closed: bool,
+    pub authentication: crate::config::MailAuthConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -66,11 +68,31 @@ fn secret(seed: &str) -> String {
 }
 
 impl Engine {
+    /// Whether the author of a mail is proven, by the method `bot.toml` names.
+    pub async fn sender_auth(&self, raw: &[u8], mail: &crate::mail::Understanding) -> SenderAuth {
+        let Some(from) = &mail.from else {
+            return SenderAuth::Fail("no sender".into());
+        };
+        let settings = &self.settings.mail.authentication;
+        match settings.method {
+            AuthMethod::Off => SenderAuth::Fail("mail authentication is off".into()),
+            AuthMethod::AuthenticationResults => crate::mail::auth::verdict_from_results(
+                &mail.auth_results,
+                &settings.authserv_id,
+                &from.address,
+            ),
+            AuthMethod::Dkim => self.dkim.check(raw, &from.address).await,
+        }
+    }
+
     /// A known member may write a chat command by mail (first line, or the subject): the answer
-    /// goes back by mail. Anyone else's mail follows the usual path.
+    /// goes back by mail. Only a proven sender's command runs: one whose `From:` cannot be
+    /// proven runs nothing and gets no answer (anyone can write a member's address). Anyone
+    /// else's mail follows the usual path.
     async fn mail_command(
         &self,
         key: &InboundKey,
+        raw: &[u8],
         mail: &crate::mail::Understanding,
         directory: &crate::core::directory::Directory,
         now: DateTime<Utc>,
@@ -95,6 +117,21 @@ impl Engine {
         else {
             return Ok(None);
         };
+        let auth = self.sender_auth(raw, mail).await;
+        if !auth.is_pass() {
+            tracing::warn!(from = %from.address, reason = %auth.reason(), "command by mail refused: the sender is not proven");
+            return Ok(Some(match self.store.commit(key, &[], &[], now).await? {
+                Committed::Duplicate => MailHandled::Duplicate,
+                Committed::Applied { outbox_ids } => MailHandled::Done {
+                    class: mail.classification.class,
+                    ticket: None,
+                    outbox_ids,
+                    may_answer: false,
+                    command: None,
+                    unreadable: None,
+                },
+            }));
+        }
         let reference = format!("{}:{}", key.source, key.external_id);
         let (actions, command, lang, _) = self
             .command_actions(&from.address, line, None, &reference, now)
@@ -336,7 +373,9 @@ impl Engine {
                 }
                 overlay.seen.insert(key.clone());
                 if send_replies
-                    && let Some(handled) = self.mail_command(&key, &mail, &directory, now).await?
+                    && let Some(handled) = self
+                    .mail_command(&key, item.raw, &mail, &directory, now)
+                    .await?
                 {
                     return Ok(Some(handled));
                 }
@@ -381,6 +420,17 @@ impl Engine {
                     reopen_closed: settings.reopen_closed,
                     default_lang: self.settings.default_lang,
                 };
+                // Proving the sender costs DNS lookups: only done when a subject tag alone
+                // matched a known sender's mail to a ticket.
+                let sender_verified = match (&ticket, threaded_by, &mail.from) {
+                    (Some(t), Some(ThreadedBy::SubjectTag), Some(from))
+                        if from.address.eq_ignore_ascii_case(&t.requester_email)
+                            || directory.by_email(&from.address).is_some() =>
+                    {
+                        self.sender_auth(item.raw, &mail).await.is_pass()
+                    }
+                    _ => false,
+                };
                 let bounced_to = if mail.classification.class == Class::Bounce {
                     self.sent_to(&mail.original_ids).await?
                 } else {
@@ -393,7 +443,7 @@ impl Engine {
                     secret: &secret,
                     bounced_to: &bounced_to,
                     threaded_by,
-                    sender_verified: false,
+                    sender_verified,
                 };
                 let actions = decide(&case, &world)
                     .inspect_err(|error| tracing::error!(%error, "mail prompt failed to render"))?;

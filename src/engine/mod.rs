@@ -4,6 +4,7 @@
 mod mail;
 mod outbox;
 mod reminders;
+pub mod sender_auth;
 
 pub use mail::{MailHandled, MailItem, MailOptions, MailSettings};
 
@@ -151,17 +152,30 @@ pub struct Engine {
     /// (directory version, day it was built for, snapshot).
     cache: Mutex<Option<(i64, NaiveDate, Arc<Directory>)>>,
     outbox_signal: Arc<Notify>,
+    dkim: sender_auth::DkimChecker,
 }
 
 impl Engine {
-    pub fn new(store: Arc<dyn Store>, knowledge: Arc<Knowledge>, settings: EngineSettings) -> Self {
-        Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        knowledge: Arc<Knowledge>,
+        settings: EngineSettings,
+    ) -> Result<Self, sender_auth::PinnedRecordError> {
+        let pinned: Vec<(String, String)> = settings
+            .mail
+            .authentication
+            .dkim_keys
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        Ok(Engine {
+            dkim: sender_auth::DkimChecker::new(&pinned)?,
             store,
             knowledge,
             settings,
             cache: Mutex::new(None),
             outbox_signal: Arc::new(Notify::new()),
-        }
+        })
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -120,6 +120,8 @@ pub struct MailMessage {
     /// In a delivery report: the Message-IDs of the returned message (from its attached or
     /// quoted headers), to prove the report answers mail the bot sent.
     pub original_ids: Vec<String>,
+    /// `Authentication-Results` header values, topmost first.
+    pub auth_results: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -229,8 +231,12 @@ pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
             || message.header_raw("X-Autorespond").is_some(),
         ..Default::default()
     };
+    let mut auth_results = Vec::new();
     for (name, value) in message.headers_raw() {
         let name = name.to_ascii_lowercase();
+        if name == "authentication-results" {
+            auth_results.push(value.trim().to_string());
+        }
         if name.starts_with("list-") {
             robot.list_headers = true;
         }
@@ -335,6 +341,7 @@ pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
         robot,
         failed_recipients,
         original_ids,
+        auth_results,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Understanding incoming mail, without I/O: parsing, loop protection, classification, reply
 //! and signature stripping, and the fields of an intervention request.
 
+pub mod auth;
 pub mod classify;
 pub mod decide;
 pub mod extract;
@@ -36,6 +37,9 @@ pub struct Understanding {
     /// In a delivery report: Message-IDs of the returned message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub original_ids: Vec<String>,
+    /// `Authentication-Results` header values, topmost first.
+    #[serde(skip)]
+    pub auth_results: Vec<String>,
     /// Why the message could not be parsed at all (it is then `Other` and never answered).
     #[serde(skip)]
     pub parse_error: Option<String>,
@@ -103,6 +107,7 @@ pub fn understand(
                 failed_recipients: Vec::new(),
                 request: None,
                 original_ids: Vec::new(),
+                auth_results: Vec::new(),
                 parse_error: Some(error.to_string()),
             };
         }
@@ -131,6 +136,7 @@ pub fn understand(
         failed_recipients: mail.failed_recipients,
         request,
         original_ids: mail.original_ids,
+        auth_results: mail.auth_results,
         parse_error: None,
     }
 }

@@ -146,3 +146,44 @@ pub async fn test_store(backend: Backend) -> TestStore {
 pub fn scratch_path(name: &str) -> PathBuf {
     std::env::temp_dir().join(unique(name))
 }
+
+/// A DKIM key made for one test: signs mail as `domain` with selector `s1`, and the record
+/// DNS would publish for it (pinned in the config, since tests have no DNS).
+pub struct DkimKey {
+    pkcs8: Vec<u8>,
+    pub domain: String,
+    pub record_name: String,
+    pub record: String,
+}
+
+impl DkimKey {
+    pub fn generate(domain: &str) -> DkimKey {
+        use base64::Engine as _;
+        use mail_auth::common::crypto::Ed25519Key;
+        let pkcs8 = Ed25519Key::generate_pkcs8().unwrap();
+        let public = Ed25519Key::from_pkcs8_der(&pkcs8).unwrap().public_key();
+        DkimKey {
+            pkcs8,
+            domain: domain.to_string(),
+            record_name: format!("s1._domainkey.{domain}"),
+            record: format!(
+                "v=DKIM1; k=ed25519; p={}",
+                base64::engine::general_purpose::STANDARD.encode(public)
+            ),
+        }
+    }
+
+    /// `raw` with a DKIM-Signature header on top.
+    pub fn sign(&self, raw: &str) -> String {
+        use mail_auth::common::crypto::Ed25519Key;
+        use mail_auth::common::headers::HeaderWriter;
+        let signature =
+            mail_auth::dkim::DkimSigner::from_key(Ed25519Key::from_pkcs8_der(&self.pkcs8).unwrap())
+                .domain(self.domain.clone())
+                .selector("s1")
+                .headers(["From", "To", "Subject", "Message-ID"])
+                .sign(raw.as_bytes())
+                .unwrap();
+        format!("{}{raw}", signature.to_header())
+    }
+}
