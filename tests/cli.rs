@@ -733,8 +733,27 @@ fn help_works_for_every_subcommand() {
 #[test]
 fn the_console_survives_bytes_that_are_not_utf8_and_the_outbox_shows_what_it_sent() {
     let sandbox = Sandbox::new(Seed::Sample);
-    let run = sandbox.run_console(b"th\xe8mes\n\xff\xfe\x00\n\nstatistiques\n");
+    let mut input =
+        b"th\xe8mes\n\xff\xfe\x00\n\nstatistiques\n\x1b[2J\x1b]0;pwned\x07 trouve\n".to_vec();
+    input.extend(std::iter::repeat_n(b'a', 10_000));
+    input.extend(b"\ntopics\n");
+    let run = sandbox.run_console(&input);
     run.assert_code(0);
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'),
+        "what a user typed cannot drive the terminal: {:?}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Votre message fait 10000 caractères"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("Licensing — "),
+        "the line after is answered: {}",
+        run.stdout
+    );
     // The Latin-1 "thèmes" is not UTF-8: it is answered (as an unknown word), not fatal.
     assert!(run.stdout.contains("Je n'ai pas compris"), "{}", run.stdout);
     assert!(

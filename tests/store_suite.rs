@@ -799,3 +799,37 @@ async fn health_quarantine_and_leases() {
         );
     }
 }
+
+/// A full disk makes SQLite roll back a transaction whose COMMIT failed; the driver's own
+/// ROLLBACK then fails and the connection believed itself inside a transaction for good, so
+/// the store refused every write until a restart. The same state, made by hand: the store must
+/// replace that connection and go on.
+#[tokio::test]
+async fn a_connection_left_inside_a_dead_transaction_is_replaced() {
+    use passerelle::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("full.db").display());
+    let store = passerelle::store::SqliteStore::connect(&url, 1)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    {
+        let mut tx = store.pool().begin().await.unwrap();
+        // What SQLite does itself on SQLITE_FULL: the transaction is gone under the driver.
+        sqlx::query("ROLLBACK").execute(&mut *tx).await.unwrap();
+    }
+    for i in 0..3 {
+        let committed = store
+            .commit(
+                &key(&format!("after-{i}")),
+                &[],
+                &[message(&format!("m{i}"), "console")],
+                now(),
+            )
+            .await;
+        assert!(
+            committed.is_ok(),
+            "write {i} after the broken transaction: {committed:?}"
+        );
+    }
+}

@@ -8,6 +8,24 @@ static FRENCH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::F
 static ENGLISH: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
 /// Lowercase, accents folded to ASCII, every run of non-alphanumerics turned into one space.
+/// Text safe to print on a terminal: control characters (escape sequences that could recolour,
+/// move the cursor or rewrite the title), C1 controls and bidirectional overrides become
+/// U+FFFD; newlines and tabs stay.
+pub fn for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        (c.is_control() && c != '\n' && c != '\t')
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if text.chars().any(unsafe_char) {
+        text.chars()
+            .map(|c| if unsafe_char(c) { '\u{fffd}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 pub fn normalize(text: &str) -> String {
     let folded = deunicode::deunicode(text).to_ascii_lowercase();
     let mut out = String::with_capacity(folded.len());
@@ -169,6 +187,22 @@ impl Folded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn terminal_text_keeps_lines_and_defuses_escape_sequences() {
+        let cases = [
+            ("Bonjour,\n\tà vous", "Bonjour,\n\tà vous"),
+            (
+                "\u{1b}[2J\u{1b}]0;pwned\u{7}x",
+                "\u{fffd}[2J\u{fffd}]0;pwned\u{fffd}x",
+            ),
+            ("a\rb\u{9b}c", "a\u{fffd}b\u{fffd}c"),
+            ("abc\u{202e}fdp.exe", "abc\u{fffd}fdp.exe"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(for_terminal(input), expected, "{input:?}");
+        }
+    }
 
     #[test]
     fn normalize_folds_case_accents_and_punctuation() {

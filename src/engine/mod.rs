@@ -70,6 +70,9 @@ pub fn outbox_key_of_message_id(message_id: &str, domain: &str) -> Option<String
     String::from_utf8(bytes).ok()
 }
 
+/// The longest chat line the bot reads, in characters; a longer one gets a short answer.
+pub const MAX_LINE_CHARS: usize = 2000;
+
 /// Something a connector received: a chat line, a mail, a command line.
 #[derive(Debug, Clone)]
 pub struct Inbound {
@@ -259,15 +262,32 @@ impl Engine {
             return Ok(Handled::Duplicate);
         }
         let reference = format!("{}:{}", inbound.key.source, inbound.key.external_id);
-        let (actions, command, lang, role) = self
-            .command_actions(
+        let length = inbound.text.chars().count();
+        let (actions, command, lang, role) = if length > MAX_LINE_CHARS {
+            // Not parsed at all: a pasted document would cost seconds of matching.
+            let start: String = inbound.text.chars().take(500).collect();
+            let lang = inbound
+                .lang
+                .or_else(|| crate::core::lang::detect(&start))
+                .unwrap_or(self.settings.default_lang);
+            tracing::warn!(length, "chat line too long; not read");
+            let text = self.knowledge.prompts.render(
+                lang,
+                "errors/too_long",
+                serde_json::json!({ "length": length, "max": MAX_LINE_CHARS }),
+            )?;
+            let role = self.role_of(&inbound.sender, None);
+            (vec![Action::Reply(text)], None, lang, role)
+        } else {
+            self.command_actions(
                 &inbound.sender,
                 &inbound.text,
                 inbound.lang,
                 &reference,
                 now,
             )
-            .await?;
+            .await?
+        };
         let (changes, messages) =
             self.plan(&inbound.key, &inbound.connector, &inbound.reply_to, actions);
         match self
@@ -429,7 +449,11 @@ impl Engine {
             .unwrap_or(self.settings.default_lang);
         self.knowledge
             .prompts
-            .render(lang, "errors/unavailable", serde_json::json!({}))
+            .render(
+                lang,
+                "errors/unavailable",
+                serde_json::json!({ "id": format!("{}:{}", inbound.key.source, inbound.key.external_id) }),
+            )
             .ok()
     }
 }

@@ -47,9 +47,28 @@ impl SqliteStore {
         };
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
+            .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
             .connect_with(options)
             .await?;
         Ok(SqliteStore { pool })
+    }
+
+    /// The pool, for tests that break a connection on purpose.
+    pub fn pool(&self) -> &sqlx::SqlitePool {
+        &self.pool
+    }
+}
+
+/// A connection still inside a transaction when it is handed out is closed instead: after a
+/// failed COMMIT (a full disk), SQLite may already have rolled back, the driver's ROLLBACK then
+/// fails, and the connection would refuse every later transaction ("begin_with at non-zero
+/// transaction depth") until a restart.
+fn usable<C: sqlx::Connection>(conn: &C) -> bool {
+    if conn.is_in_transaction() {
+        tracing::warn!("closing a store connection left inside a failed transaction");
+        false
+    } else {
+        true
     }
 }
 
@@ -57,6 +76,7 @@ impl PostgresStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
             .connect(url)
             .await?;
         Ok(PostgresStore { pool })

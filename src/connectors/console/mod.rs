@@ -14,7 +14,8 @@ pub struct ConsoleOutbound;
 impl Outbound for ConsoleOutbound {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{}\n", message.body)
+        // The body may quote what someone typed: no escape sequence reaches the terminal.
+        writeln!(out, "{}\n", crate::core::text::for_terminal(&message.body))
             .and_then(|_| out.flush())
             .map_err(|e| DeliveryError::Transient(e.to_string()))
     }
