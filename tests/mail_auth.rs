@@ -40,16 +40,13 @@ impl Bot {
             common::root().join("tests/fixtures/mail-requests/request-fr-round-table.eml"),
         )
         .unwrap();
-        bot.engine
-            .handle_mail(key("request"), &raw, now())
-            .await
-            .unwrap();
+        bot.engine.handle_mail(&raw, now()).await.unwrap();
         bot
     }
 
     async fn mail(&self, raw: &str) -> MailHandled {
         self.engine
-            .handle_mail(key(&format!("{:x}", raw.len())), raw.as_bytes(), now())
+            .handle_mail(raw.as_bytes(), now())
             .await
             .unwrap()
     }

@@ -38,12 +38,8 @@ impl Bot {
     }
 
     async fn mail(&self, raw: &str) -> MailHandled {
-        let fallback = InboundKey {
-            source: "test".into(),
-            external_id: format!("{:x}", raw.len()),
-        };
         self.engine
-            .handle_mail(fallback, raw.as_bytes(), now())
+            .handle_mail(raw.as_bytes(), now())
             .await
             .unwrap()
     }
@@ -456,11 +452,7 @@ async fn robots_and_other_mail_open_no_ticket_and_get_no_answer() {
             .join("tests/fixtures/mail-corpus")
             .join(&record[0]);
         let raw = std::fs::read(&path).unwrap();
-        let fallback = InboundKey {
-            source: "corpus".into(),
-            external_id: record[0].to_string(),
-        };
-        let handled = bot.engine.handle_mail(fallback, &raw, now()).await.unwrap();
+        let handled = bot.engine.handle_mail(&raw, now()).await.unwrap();
         if robot {
             robots += 1;
             if let MailHandled::Done { outbox_ids, .. } = handled
@@ -1018,23 +1010,16 @@ async fn a_batch_threads_onto_tickets_it_opened_and_skips_its_own_repeats() {
         ],
         "La table ronde aura lieu l'après-midi.",
     );
-    let key = |n: &str| InboundKey {
-        source: "batch".into(),
-        external_id: n.into(),
-    };
     let items = [
         passerelle::engine::MailItem {
-            fallback: key("1"),
             raw: &request,
             extra: vec![],
         },
         passerelle::engine::MailItem {
-            fallback: key("2"),
             raw: answer.as_bytes(),
             extra: vec![],
         },
         passerelle::engine::MailItem {
-            fallback: key("3"),
             raw: &request,
             extra: vec![],
         },
@@ -1151,4 +1136,35 @@ async fn attachments_are_kept_as_metadata_on_the_ticket() {
             .any(|e| e == "attachments: programme.pdf (application/pdf, 23 bytes)"),
         "{events:?}"
     );
+}
+
+#[tokio::test]
+async fn a_mail_without_message_id_read_by_two_intake_nodes_is_one_item() {
+    let bot = Bot::new().await;
+    let request = std::fs::read_to_string(
+        common::root().join("tests/fixtures/mail-requests/request-fr-round-table.eml"),
+    )
+    .unwrap();
+    let bare: String = request
+        .lines()
+        .filter(|l| !l.to_ascii_lowercase().starts_with("message-id:"))
+        .map(|l| format!("{l}\r\n"))
+        .collect();
+    // The same mail as each node's delivery left it: different trace headers on top.
+    let node_a = format!(
+        "Received: from mx1 by node-a; Thu, 26 Nov 2026 10:00:01 +0100\r\nDelivered-To: passerelle@node-a\r\n{bare}"
+    );
+    let node_b = format!(
+        "Return-Path: <helene.vasseur@assoc-territoires.example>\r\nReceived: from mx1 by node-b; Thu, 26 Nov 2026 10:00:03 +0100\r\n{bare}"
+    );
+    let MailHandled::Done {
+        ticket: Some(_), ..
+    } = bot.mail(&node_a).await
+    else {
+        panic!("the first copy opens a ticket")
+    };
+    assert_eq!(bot.mail(&node_b).await, MailHandled::Duplicate);
+    // Another mail without Message-ID is another item.
+    let other = bare.replace("Bonjour", "Rebonjour");
+    assert!(matches!(bot.mail(&other).await, MailHandled::Done { .. }));
 }

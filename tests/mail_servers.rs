@@ -9,7 +9,6 @@ use passerelle::app;
 use passerelle::config::Config;
 use passerelle::connectors::smtp::SmtpOutbound;
 use passerelle::engine::{Engine, MailHandled, OutboxWorker};
-use passerelle::store::InboundKey;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -146,16 +145,12 @@ async fn the_acknowledgement_arrives_with_every_header_and_its_echo_is_not_answe
         &request_id,
         "Demande d'intervenant",
     );
-    let fallback = InboundKey {
-        source: "test".into(),
-        external_id: request_id.clone(),
-    };
     let MailHandled::Done {
         ticket: Some(number),
         outbox_ids,
         ..
     } = engine
-        .handle_mail(fallback, raw.as_bytes(), chrono::Utc::now())
+        .handle_mail(raw.as_bytes(), chrono::Utc::now())
         .await
         .unwrap()
     else {
@@ -220,15 +215,7 @@ async fn the_acknowledgement_arrives_with_every_header_and_its_echo_is_not_answe
     assert!(body.starts_with("Bonjour Bob Example,"), "{body}");
 
     // The acknowledgement coming back to the bot (a forward, a loop) is never answered.
-    let echo = InboundKey {
-        source: "test".into(),
-        external_id: "echo".into(),
-    };
-    match engine
-        .handle_mail(echo, &ack, chrono::Utc::now())
-        .await
-        .unwrap()
-    {
+    match engine.handle_mail(&ack, chrono::Utc::now()).await.unwrap() {
         MailHandled::Done {
             outbox_ids,
             may_answer,

@@ -255,15 +255,14 @@ impl Engine {
         Ok(kept)
     }
 
-    /// Handles one raw message. `fallback` identifies it when it has no Message-ID (the
-    /// mailbox and UID, the Maildir file name…).
+    /// Handles one raw message. It is identified by its Message-ID, or without one by its
+    /// content, whichever intake path (IMAP, Maildir, archive) brings it.
     pub async fn handle_mail(
         &self,
-        fallback: InboundKey,
         raw: &[u8],
         now: DateTime<Utc>,
     ) -> Result<MailHandled, EngineError> {
-        self.handle_mail_with(fallback, raw, now, MailOptions::default())
+        self.handle_mail_with(raw, now, MailOptions::default())
             .await
     }
 
@@ -271,13 +270,11 @@ impl Engine {
     /// transaction (an IMAP checkpoint), or no mail sent (an archive being backfilled).
     pub async fn handle_mail_with(
         &self,
-        fallback: InboundKey,
         raw: &[u8],
         now: DateTime<Utc>,
         options: MailOptions,
     ) -> Result<MailHandled, EngineError> {
         let item = MailItem {
-            fallback,
             raw,
             extra: options.extra,
         };
@@ -326,7 +323,10 @@ impl Engine {
                     source: "mail".into(),
                     external_id: id.clone(),
                 },
-                None => item.fallback.clone(),
+                None => InboundKey {
+                    source: "mail-content".into(),
+                    external_id: mail.content_key.clone(),
+                },
             };
             (mail, key)
         };
@@ -611,8 +611,6 @@ struct Numbers {
 
 /// One raw message to handle, with changes to commit alongside it.
 pub struct MailItem<'a> {
-    /// Identifies it when it has no Message-ID.
-    pub fallback: InboundKey,
     pub raw: &'a [u8],
     pub extra: Vec<Change>,
 }

@@ -40,6 +40,11 @@ pub struct Understanding {
     /// `Authentication-Results` header values, topmost first.
     #[serde(skip)]
     pub auth_results: Vec<String>,
+    /// Identifies a message without Message-ID across intake paths: a hash of its sender,
+    /// recipients, date, subject and text (of its bytes when it cannot be parsed), so the same
+    /// mail read by two intake nodes is one item.
+    #[serde(skip)]
+    pub content_key: String,
     /// Why the message could not be parsed at all (it is then `Other` and never answered).
     #[serde(skip)]
     pub parse_error: Option<String>,
@@ -78,6 +83,21 @@ impl Understanding {
     }
 }
 
+/// SHA-256 of the parts, each length-prefixed so that no two lists of parts collide.
+fn hex_sha256(parts: &[&[u8]]) -> String {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Parses, classifies, strips and extracts. An unreadable message is `Other` and never answered.
 pub fn understand(
     raw: &[u8],
@@ -108,11 +128,29 @@ pub fn understand(
                 request: None,
                 original_ids: Vec::new(),
                 auth_results: Vec::new(),
+                content_key: hex_sha256(&[raw]),
                 parse_error: Some(error.to_string()),
             };
         }
     };
     let classification = classify(&mail, rules, ctx);
+    let addresses = |list: &[message::Mailbox]| {
+        list.iter()
+            .map(|m| m.address.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let content_key = hex_sha256(&[
+        mail.from
+            .as_ref()
+            .map(|f| f.address.as_bytes())
+            .unwrap_or_default(),
+        addresses(&mail.to).as_bytes(),
+        addresses(&mail.cc).as_bytes(),
+        mail.date.as_deref().unwrap_or_default().as_bytes(),
+        mail.subject.as_bytes(),
+        mail.text.as_bytes(),
+    ]);
     let mut thread_ids = mail.in_reply_to.clone();
     // A report threads onto the ticket of the mail it returns.
     for id in mail.references.iter().chain(&mail.original_ids) {
@@ -137,6 +175,7 @@ pub fn understand(
         request,
         original_ids: mail.original_ids,
         auth_results: mail.auth_results,
+        content_key,
         parse_error: None,
     }
 }

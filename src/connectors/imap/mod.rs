@@ -6,7 +6,7 @@
 
 use crate::core::actions::Change;
 use crate::engine::{Engine, EngineError, MailHandled, MailOptions};
-use crate::store::{InboundKey, StoreError};
+use crate::store::StoreError;
 use futures::TryStreamExt;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -162,13 +162,8 @@ async fn session(
                 uid_validity: i64::from(uid_validity),
                 uid,
             };
-            let fallback = InboundKey {
-                source: format!("imap:{}:{uid_validity}", config.mailbox),
-                external_id: uid.to_string(),
-            };
             match engine
                 .handle_mail_with(
-                    fallback,
                     body,
                     chrono::Utc::now(),
                     MailOptions {

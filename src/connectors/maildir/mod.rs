@@ -3,7 +3,6 @@
 //! recognises its Message-ID, so nothing is lost or doubled.
 
 use crate::engine::{Engine, EngineError, MailHandled};
-use crate::store::InboundKey;
 use futures::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
@@ -102,11 +101,7 @@ pub async fn scan_once(engine: &Engine, root: &Path) -> Result<ScanReport, Maild
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let fallback = InboundKey {
-            source: "maildir".into(),
-            external_id: name.clone(),
-        };
-        let outcome = AssertUnwindSafe(engine.handle_mail(fallback, &raw, chrono::Utc::now()))
+        let outcome = AssertUnwindSafe(engine.handle_mail(&raw, chrono::Utc::now()))
             .catch_unwind()
             .await;
         let problem = match outcome {

@@ -3,7 +3,6 @@
 
 use crate::engine::{Engine, EngineError, MailHandled, MailItem};
 use crate::mail::Class;
-use crate::store::InboundKey;
 use std::collections::BTreeMap;
 use std::io::BufReader;
 use std::path::Path;
@@ -38,23 +37,17 @@ pub async fn backfill(
     let file = std::fs::File::open(path)?;
     let mut report = BackfillReport::default();
     let mut bytes = 0u64;
-    let source = format!("mbox:{}", path.display());
-    let mut messages = mail_parser::mailbox::mbox::MessageIterator::new(BufReader::new(file))
-        .enumerate()
-        .peekable();
+    let mut messages =
+        mail_parser::mailbox::mbox::MessageIterator::new(BufReader::new(file)).peekable();
     while messages.peek().is_some() {
         // Messages go through in batches, each committed in one transaction.
         let mut raws = Vec::with_capacity(BATCH);
-        for (n, message) in messages.by_ref().take(BATCH) {
-            raws.push((n, message?.unwrap_contents()));
+        for message in messages.by_ref().take(BATCH) {
+            raws.push(message?.unwrap_contents());
         }
         let items: Vec<MailItem<'_>> = raws
             .iter()
-            .map(|(n, raw)| MailItem {
-                fallback: InboundKey {
-                    source: source.clone(),
-                    external_id: n.to_string(),
-                },
+            .map(|raw| MailItem {
                 raw,
                 extra: Vec::new(),
             })
@@ -75,7 +68,7 @@ pub async fn backfill(
                 MailHandled::Duplicate => report.duplicates += 1,
             }
         }
-        bytes += raws.iter().map(|(_, raw)| raw.len() as u64).sum::<u64>();
+        bytes += raws.iter().map(|raw| raw.len() as u64).sum::<u64>();
         progress(bytes);
     }
     Ok(report)
