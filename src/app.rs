@@ -122,8 +122,16 @@ pub async fn build_engine(config: &Config) -> anyhow::Result<Arc<Engine>> {
     let store = store::open(&config.store_url(), config.store.max_connections)
         .await
         .context("cannot open the store")?;
-    store.migrate().await.context("cannot migrate the store")?;
-    seed(config, store.as_ref(), &knowledge).await?;
+    // Instances started together on one empty database take turns: one migrates and loads
+    // the seed data, the others find it done.
+    store.lock_setup().await?;
+    let setup = async {
+        store.migrate().await.context("cannot migrate the store")?;
+        seed(config, store.as_ref(), &knowledge).await
+    }
+    .await;
+    store.unlock_setup().await?;
+    setup?;
     Ok(Arc::new(Engine::new(
         store,
         Arc::new(knowledge),
@@ -259,6 +267,7 @@ pub fn instance_name() -> String {
 /// supervised; the console in the foreground when enabled, else until Ctrl-C.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let engine = build_engine(&config).await?;
+    engine.store().claim_instance()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let instance = instance_name();
     let mut supervisor = Supervisor::new(

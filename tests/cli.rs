@@ -777,3 +777,45 @@ fn the_console_survives_bytes_that_are_not_utf8_and_the_outbox_shows_what_it_sen
     let drop = sandbox.run(&["outbox", "drop", "99"]);
     assert_eq!(drop.code, Some(1));
 }
+
+#[test]
+fn a_second_instance_on_the_same_sqlite_file_is_refused_with_a_clear_message() {
+    use std::io::Write;
+    let sandbox = Sandbox::new(Seed::Sample);
+    let mut first = Command::new(BIN)
+        .arg("--config")
+        .arg(sandbox.config_path())
+        .arg("run")
+        .current_dir(sandbox.dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The welcome line comes once the instance holds the store.
+    let mut stdout = std::io::BufReader::new(first.stdout.take().unwrap());
+    let mut welcome = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut welcome).unwrap();
+    assert!(welcome.contains("Passerelle"), "{welcome}");
+    let second = sandbox.run_console(b"aide\n");
+    assert_eq!(second.code, Some(1), "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains("is used by another running passerelle"),
+        "{}",
+        second.stderr
+    );
+    // The first one still answers, then stops at end of input.
+    let mut input = first.stdin.take().unwrap();
+    input.write_all(b"topics\n").unwrap();
+    drop(input);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    assert!(first.wait().unwrap().success());
+    assert!(rest.contains("Licensing — "), "{rest}");
+    // Once it has stopped, the file is free again.
+    sandbox.run_console(b"aide\n").assert_code(0);
+}

@@ -17,8 +17,24 @@ pub use sql::{PostgresStore, SqliteStore};
 pub enum StoreError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{location}: migrations: {source}")]
+    Migrate {
+        location: String,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("cannot open {location}: {source}")]
+    Open {
+        location: String,
+        source: sqlx::Error,
+    },
+    #[error(
+        "{0} exists but is empty (0 bytes): it was truncated or created by hand. Restore a backup, or delete the file to start a new store"
+    )]
+    EmptyFile(String),
+    #[error(
+        "{0} is used by another running passerelle (SQLite serves one instance; use PostgreSQL for several)"
+    )]
+    InUse(String),
     #[error("unsupported store URL '{0}' (use sqlite://FILE or postgres://…)")]
     Url(String),
     #[error("corrupt row: {0}")]
@@ -106,7 +122,16 @@ pub struct ImportCounts {
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
     fn backend(&self) -> &'static str;
+    /// Where the data lives (file, or host and database), for messages.
+    fn location(&self) -> &str;
     async fn migrate(&self) -> Result<(), StoreError>;
+    /// Serialises first-start work (migrations, loading seed data) between instances started
+    /// together on one database; released by [`Store::unlock_setup`].
+    async fn lock_setup(&self) -> Result<(), StoreError>;
+    async fn unlock_setup(&self) -> Result<(), StoreError>;
+    /// Claims the store for one long-running instance, when the backend allows only one
+    /// (SQLite); held until the process ends. PostgreSQL serves several instances.
+    fn claim_instance(&self) -> Result<(), StoreError>;
 
     async fn is_seen(&self, key: &InboundKey) -> Result<bool, StoreError>;
     /// Which of these keys were already processed, in one query.

@@ -21,11 +21,90 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: sqlx::SqlitePool,
+    /// The database file, named in errors.
+    location: String,
+    file: Option<std::path::PathBuf>,
+    /// The lock file held while `passerelle run` uses the database.
+    instance: std::sync::Arc<std::sync::Mutex<Option<std::fs::File>>>,
 }
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: sqlx::PgPool,
+    /// Host, port, database and user (never the password), named in errors.
+    location: String,
+    /// The session holding the setup advisory lock, while held.
+    setup: std::sync::Arc<tokio::sync::Mutex<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>>>,
+}
+
+/// Advisory lock key for first-start work on PostgreSQL ("passerel" in ASCII).
+const SETUP_LOCK: i64 = 0x7061_7373_6572_656c;
+
+impl SqliteStore {
+    async fn setup_lock(&self) -> Result<(), StoreError> {
+        // Writers are serialised by BEGIN IMMEDIATE, and one instance runs per file.
+        Ok(())
+    }
+
+    async fn setup_unlock(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn instance_claim(&self) -> Result<(), StoreError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let path = std::path::PathBuf::from(format!("{}.instance-lock", file.display()));
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+        match lock.try_lock() {
+            Ok(()) => {
+                if let Ok(mut held) = self.instance.lock() {
+                    *held = Some(lock);
+                }
+                Ok(())
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(StoreError::InUse(file.display().to_string()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(StoreError::Corrupt(format!("{}: {e}", path.display())))
+            }
+        }
+    }
+}
+
+impl PostgresStore {
+    async fn setup_lock(&self) -> Result<(), StoreError> {
+        let mut held = self.setup.lock().await;
+        if held.is_none() {
+            let mut conn = self.pool.acquire().await?;
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(SETUP_LOCK)
+                .execute(&mut *conn)
+                .await?;
+            *held = Some(conn);
+        }
+        Ok(())
+    }
+
+    async fn setup_unlock(&self) -> Result<(), StoreError> {
+        if let Some(mut conn) = self.setup.lock().await.take() {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(SETUP_LOCK)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn instance_claim(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 impl SqliteStore {
@@ -33,7 +112,13 @@ impl SqliteStore {
         use sqlx::sqlite::{
             SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
         };
-        let options = SqliteConnectOptions::from_str(url)?
+        let location = format!("SQLite database {}", url.trim_start_matches("sqlite://"));
+        let open_error = |source| StoreError::Open {
+            location: location.clone(),
+            source,
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(open_error)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
@@ -45,12 +130,24 @@ impl SqliteStore {
         } else {
             max_connections.max(1)
         };
+        let file = options.get_filename().to_path_buf();
+        if !url.contains(":memory:")
+            && std::fs::metadata(&file).is_ok_and(|m| m.is_file() && m.len() == 0)
+        {
+            return Err(StoreError::EmptyFile(file.display().to_string()));
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(connections)
             .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
             .connect_with(options)
-            .await?;
-        Ok(SqliteStore { pool })
+            .await
+            .map_err(open_error)?;
+        Ok(SqliteStore {
+            pool,
+            location,
+            file: (!url.contains(":memory:")).then_some(file),
+            instance: Default::default(),
+        })
     }
 
     /// The pool, for tests that break a connection on purpose.
@@ -74,12 +171,42 @@ fn usable<C: sqlx::Connection>(conn: &C) -> bool {
 
 impl PostgresStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        use sqlx::ConnectOptions;
+        let options =
+            sqlx::postgres::PgConnectOptions::from_str(url).map_err(|source| StoreError::Open {
+                location: "PostgreSQL (unreadable URL)".into(),
+                source,
+            })?;
+        let location = format!(
+            "PostgreSQL at {}:{} (database {}, user {})",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("-"),
+            options.get_username()
+        );
+        let open_error = |source| StoreError::Open {
+            location: location.clone(),
+            source,
+        };
+        // One plain connection first: a pool only says "timed out" when the server is down
+        // or refuses us; a connection says why.
+        match tokio::time::timeout(Duration::from_secs(15), options.connect()).await {
+            Ok(Ok(conn)) => drop(conn),
+            Ok(Err(source)) => return Err(open_error(source)),
+            Err(_) => return Err(open_error(sqlx::Error::PoolTimedOut)),
+        }
         let pool = sqlx::postgres::PgPoolOptions::new()
             .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(15))
             .before_acquire(|conn, _| Box::pin(async move { Ok(usable(conn)) }))
-            .connect(url)
-            .await?;
-        Ok(PostgresStore { pool })
+            .connect_with(options)
+            .await
+            .map_err(open_error)?;
+        Ok(PostgresStore {
+            pool,
+            location,
+            setup: Default::default(),
+        })
     }
 
     /// The pool, for tests that need to reset a schema.
@@ -219,8 +346,24 @@ macro_rules! sql_store {
             }
 
             async fn migrate(&self) -> Result<(), StoreError> {
-                sqlx::migrate!($migrations).run(&self.pool).await?;
+                sqlx::migrate!($migrations).run(&self.pool).await.map_err(|source| StoreError::Migrate { location: self.location.clone(), source })?;
                 Ok(())
+            }
+
+            fn location(&self) -> &str {
+                &self.location
+            }
+
+            async fn lock_setup(&self) -> Result<(), StoreError> {
+                self.setup_lock().await
+            }
+
+            async fn unlock_setup(&self) -> Result<(), StoreError> {
+                self.setup_unlock().await
+            }
+
+            fn claim_instance(&self) -> Result<(), StoreError> {
+                self.instance_claim()
             }
 
             async fn seen_keys(&self, keys: &[InboundKey]) -> Result<std::collections::HashSet<InboundKey>, StoreError> {
