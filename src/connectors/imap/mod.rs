@@ -89,6 +89,34 @@ async fn connect(config: &ImapConfig) -> Result<Box<dyn Stream>, ImapError> {
     Ok(Box::new(stream))
 }
 
+async fn login(config: &ImapConfig) -> Result<async_imap::Session<Box<dyn Stream>>, ImapError> {
+    let password = match &config.password_file {
+        Some(path) => std::fs::read_to_string(path)?.trim().to_string(),
+        None => std::env::var(&config.password_env)
+            .map_err(|_| ImapError::MissingPassword(config.password_env.clone()))?,
+    };
+    let mut client = async_imap::Client::new(connect(config).await?);
+    client.read_response().await?.ok_or(ImapError::NoGreeting)?;
+    Ok(client
+        .login(&config.username, &password)
+        .await
+        .map_err(|(e, _)| e)?)
+}
+
+/// Whether the mailbox of `config` holds a message with this Message-ID (without brackets).
+pub async fn holds_message_id(config: &ImapConfig, message_id: &str) -> Result<bool, ImapError> {
+    let mut session = login(config).await?;
+    session.examine(&config.mailbox).await?;
+    // Quoted for IMAP: a Message-ID of ours never holds a quote or a backslash.
+    let query = format!(
+        "HEADER Message-ID \"<{}>\"",
+        message_id.replace(['"', '\\'], "")
+    );
+    let found = session.uid_search(query).await?;
+    session.logout().await?;
+    Ok(!found.is_empty())
+}
+
 /// Runs until `shutdown` turns true, reconnecting after every failure with a doubling delay.
 pub async fn run(engine: Arc<Engine>, config: ImapConfig, mut shutdown: watch::Receiver<bool>) {
     let mut delay = Duration::from_secs(1);
@@ -117,17 +145,7 @@ async fn session(
     config: &ImapConfig,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), ImapError> {
-    let password = match &config.password_file {
-        Some(path) => std::fs::read_to_string(path)?.trim().to_string(),
-        None => std::env::var(&config.password_env)
-            .map_err(|_| ImapError::MissingPassword(config.password_env.clone()))?,
-    };
-    let mut client = async_imap::Client::new(connect(config).await?);
-    client.read_response().await?.ok_or(ImapError::NoGreeting)?;
-    let mut session = client
-        .login(&config.username, &password)
-        .await
-        .map_err(|(e, _)| e)?;
+    let mut session = login(config).await?;
     let selected = session.select(&config.mailbox).await?;
     let uid_validity = selected.uid_validity.unwrap_or(0);
     let store = engine.store();

@@ -38,6 +38,12 @@ pub struct SmtpConfig {
     /// Name of the environment variable holding the password (never the password itself).
     pub password_env: Option<String>,
     pub timeout_secs: u64,
+    /// Every message also goes, in the same SMTP transaction, to this address: once the
+    /// server accepted a message, its copy is there. After a crash, a message whose outcome
+    /// is unknown is looked up in `record_mailbox` before it is sent again.
+    pub record_copy_to: Option<String>,
+    /// The IMAP mailbox where `record_copy_to` lands (its `enabled` key is ignored).
+    pub record_mailbox: Option<crate::connectors::imap::ImapConfig>,
 }
 
 impl Default for SmtpConfig {
@@ -50,6 +56,8 @@ impl Default for SmtpConfig {
             username: None,
             password_env: None,
             timeout_secs: 30,
+            record_copy_to: None,
+            record_mailbox: None,
         }
     }
 }
@@ -62,12 +70,18 @@ pub enum SmtpSetupError {
     Transport(String),
     #[error("smtp: environment variable {0} (password_env) is not set")]
     MissingPassword(String),
+    #[error("smtp: record_copy_to '{0}' is not an address")]
+    RecordAddress(String),
+    #[error("smtp: record_copy_to and record_mailbox go together")]
+    RecordPair,
 }
 
 pub struct SmtpOutbound {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     loop_value: String,
+    /// Where a copy of each message goes, and the mailbox to look it up in.
+    record: Option<(lettre::Address, crate::connectors::imap::ImapConfig)>,
 }
 
 impl SmtpOutbound {
@@ -97,10 +111,20 @@ impl SmtpOutbound {
             };
             builder = builder.credentials(Credentials::new(user.clone(), password));
         }
+        let record = match (&config.record_copy_to, &config.record_mailbox) {
+            (Some(to), Some(mailbox)) => Some((
+                to.parse()
+                    .map_err(|_| SmtpSetupError::RecordAddress(to.clone()))?,
+                mailbox.clone(),
+            )),
+            (None, None) => None,
+            _ => return Err(SmtpSetupError::RecordPair),
+        };
         Ok(SmtpOutbound {
             transport: builder.build(),
             from,
             loop_value: address.to_string(),
+            record,
         })
     }
 
@@ -154,7 +178,30 @@ impl Outbound for SmtpOutbound {
         let envelope: MailEnvelope = serde_json::from_str(&message.body)
             .map_err(|e| DeliveryError::Permanent(format!("unreadable outbox row: {e}")))?;
         let email = self.build(&envelope)?;
-        match self.transport.send(email).await {
+        // Claimed before: an earlier attempt may have reached the server before a crash.
+        if message.attempts > 1
+            && let Some((_, mailbox)) = &self.record
+        {
+            match crate::connectors::imap::holds_message_id(mailbox, &envelope.message_id).await {
+                Ok(true) => {
+                    tracing::info!(message_id = %envelope.message_id, "accepted by the server before a restart: not sent again");
+                    return Ok(());
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    return Err(DeliveryError::Transient(format!(
+                        "cannot check the record mailbox before sending again: {e}"
+                    )));
+                }
+            }
+        }
+        let mut recipients = email.envelope().to().to_vec();
+        if let Some((copy, _)) = &self.record {
+            recipients.push(copy.clone());
+        }
+        let wire = lettre::address::Envelope::new(email.envelope().from().cloned(), recipients)
+            .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
+        match self.transport.send_raw(&wire, &email.formatted()).await {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
             Err(e) => Err(DeliveryError::Transient(e.to_string())),
