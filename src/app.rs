@@ -298,16 +298,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             }
         });
     }
+    // The singleton jobs run on the elected leader only.
+    let (leader, leads) = tokio::sync::watch::channel(false);
+    {
+        let (store, instance) = (engine.store().clone(), instance.clone());
+        let ttl = Duration::from_secs(config.store.leader_lease_secs);
+        supervisor.spawn("leadership", move |stop| {
+            crate::leadership::campaign(store.clone(), instance.clone(), ttl, leader.clone(), stop)
+        });
+    }
     if config.connectors.imap.enabled {
-        tracing::info!(host = %config.connectors.imap.host, mailbox = %config.connectors.imap.mailbox, "watching the mailbox with IMAP IDLE");
+        tracing::info!(host = %config.connectors.imap.host, mailbox = %config.connectors.imap.mailbox, "watching the mailbox with IMAP IDLE when leading");
         let engine = engine.clone();
         let imap = config.connectors.imap.clone();
+        let leads = leads.clone();
         supervisor.spawn("imap", move |stop| {
             let (engine, imap) = (engine.clone(), imap.clone());
-            async move {
-                crate::connectors::imap::run(engine, imap, stop).await;
-                Ok(())
-            }
+            crate::leadership::while_leader(leads.clone(), stop, move |halt| {
+                crate::connectors::imap::run(engine.clone(), imap.clone(), halt)
+            })
         });
     }
     {
@@ -315,10 +324,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let interval = Duration::from_secs(config.tickets.check_interval_secs.max(1));
         supervisor.spawn("reminders", move |stop| {
             let engine = engine.clone();
-            async move {
-                engine.run_reminders(interval, stop).await;
-                Ok(())
-            }
+            crate::leadership::while_leader(leads.clone(), stop, move |halt| {
+                let engine = engine.clone();
+                async move { engine.run_reminders(interval, halt).await }
+            })
         });
     }
     tracing::info!(store = engine.store().backend(), %instance, "passerelle running");

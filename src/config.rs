@@ -76,6 +76,9 @@ impl Default for BotConfig {
 pub struct StoreConfig {
     pub url: String,
     pub max_connections: u32,
+    /// Instances sharing a store elect one leader for the singleton jobs (IMAP watch,
+    /// reminders); its lease lasts this long and is renewed at a third of it.
+    pub leader_lease_secs: u64,
 }
 
 impl Default for StoreConfig {
@@ -83,6 +86,7 @@ impl Default for StoreConfig {
         StoreConfig {
             url: "sqlite://passerelle.db".into(),
             max_connections: 5,
+            leader_lease_secs: 6,
         }
     }
 }
@@ -356,6 +360,9 @@ impl Config {
             return Err(invalid(
                 "mail.authentication.authserv_id must name our MTA when method = \"authentication-results\"".into(),
             ));
+        }
+        if config.store.leader_lease_secs < 3 {
+            return Err(invalid("store.leader_lease_secs must be at least 3".into()));
         }
         if config.outbox.retry_for_hours < 1 {
             return Err(invalid("outbox.retry_for_hours must be at least 1".into()));

@@ -7,6 +7,7 @@ pub mod connectors;
 pub mod core;
 pub mod engine;
 pub mod import;
+pub mod leadership;
 pub mod mail;
 pub mod prompts;
 pub mod store;

@@ -534,6 +534,14 @@ async fn doctor(path: &Path) -> anyhow::Result<ExitCode> {
 /// What the running instances recorded: task health, the outbox, quarantined items.
 async fn doctor_runtime(store: &dyn passerelle::store::Store) -> anyhow::Result<usize> {
     let mut problems = 0;
+    if let Some((holder, until)) = store.lease_holder(passerelle::leadership::LEASE).await? {
+        let live = until > chrono::Utc::now();
+        println!(
+            "ok   leader for the singleton jobs: {holder}, lease {} {}",
+            if live { "until" } else { "ran out at" },
+            until.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
     for task in store.task_health().await? {
         let failing = task.state == "restarting";
         if failing {

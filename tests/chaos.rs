@@ -244,18 +244,18 @@ async fn chaos(backend: common::Backend, seed: u64) {
     let mut rng = Rng(seed);
     let started = Instant::now();
     // Kill it at random moments while it works.
+    let mut children = common::Processes::default();
     for _ in 0..KILLS {
-        let mut child = start(bin, &config);
+        let child = children.add(start(bin, &config));
         std::thread::sleep(rng.millis(300, 1800));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        children.kill(child);
     }
     let killed_after = started.elapsed();
     let left_when_killed = std::fs::read_dir(dir.path().join("inbox/new"))
         .unwrap()
         .count();
     // Then let it finish.
-    let mut child = start(bin, &config);
+    let last = children.add(start(bin, &config));
     let store: Arc<dyn Store> = passerelle::store::open(&url, 2).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
@@ -277,8 +277,7 @@ async fn chaos(backend: common::Backend, seed: u64) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    children.kill(last);
 
     // Every request opened exactly one ticket.
     let mut tickets = HashMap::new();

@@ -298,6 +298,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<bool, StoreError>;
     /// Gives the lease up at once, so another instance takes over without waiting.
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError>;
+    /// Who holds the lease `name` and until when, if anyone ever took it.
+    async fn lease_holder(&self, name: &str)
+    -> Result<Option<(String, DateTime<Utc>)>, StoreError>;
 }
 
 /// Opens the store named by `url` (`sqlite://path`, `sqlite::memory:`, `postgres://…`).

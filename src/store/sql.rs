@@ -982,6 +982,14 @@ macro_rules! sql_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn lease_holder(&self, name: &str) -> Result<Option<(String, DateTime<Utc>)>, StoreError> {
+                let row = sqlx::query("SELECT holder, expires_at FROM leases WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+                Ok(match row {
+                    Some(row) => Some((row.try_get("holder")?, row.try_get("expires_at")?)),
+                    None => None,
+                })
+            }
+
             async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
                 sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2").bind(name).bind(holder).execute(&self.pool).await?;
                 Ok(())

@@ -187,3 +187,31 @@ impl DkimKey {
         format!("{}{raw}", signature.to_header())
     }
 }
+
+/// Child processes killed when the test ends, even when it fails.
+#[derive(Default)]
+pub struct Processes(pub std::collections::HashMap<u32, std::process::Child>);
+
+impl Processes {
+    pub fn add(&mut self, child: std::process::Child) -> u32 {
+        let id = child.id();
+        self.0.insert(id, child);
+        id
+    }
+
+    /// SIGKILL, and wait for it to be gone.
+    pub fn kill(&mut self, id: u32) {
+        if let Some(mut child) = self.0.remove(&id) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for id in self.0.keys().copied().collect::<Vec<_>>() {
+            self.kill(id);
+        }
+    }
+}
