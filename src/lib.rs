@@ -6,6 +6,7 @@ pub mod config;
 pub mod connectors;
 pub mod core;
 pub mod engine;
+pub mod fuzzing;
 pub mod import;
 pub mod leadership;
 pub mod mail;

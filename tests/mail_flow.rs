@@ -1168,3 +1168,53 @@ async fn a_mail_without_message_id_read_by_two_intake_nodes_is_one_item() {
     let other = bare.replace("Bonjour", "Rebonjour");
     assert!(matches!(bot.mail(&other).await, MailHandled::Done { .. }));
 }
+
+#[tokio::test]
+async fn a_reply_from_chat_to_a_muted_address_is_held_and_the_team_member_is_told() {
+    let bot = Bot::new().await;
+    let (number, _) = bot.request("request-fr-round-table.eml").await;
+    let mute = passerelle::core::actions::Change::MuteAddress {
+        address: "helene.vasseur@assoc-territoires.example".into(),
+        until: now() + chrono::Duration::days(60),
+        reason: "550 5.1.1 user unknown".into(),
+    };
+    let key = InboundKey {
+        source: "test-admin".into(),
+        external_id: "mute".into(),
+    };
+    bot.engine
+        .store()
+        .commit(&key, &[mute], &[], now())
+        .await
+        .unwrap();
+    let before = bot
+        .engine
+        .store()
+        .outbox_list(None, 100)
+        .await
+        .unwrap()
+        .len();
+    let answer = chat(
+        &bot,
+        "dominique.lefevre@example.org",
+        &format!("réponds à la demande {number} : Bonjour, pouvez-vous confirmer la date ?"),
+    )
+    .await;
+    assert_eq!(
+        answer,
+        "Message non envoyé à helene.vasseur@assoc-territoires.example : cette adresse est mise en sourdine jusqu'au 25 janvier 2027, car sa messagerie a rejeté définitivement un envoi. Rien n'est parti ; l'historique de la demande le note."
+    );
+    let rows = bot.engine.store().outbox_list(None, 100).await.unwrap();
+    assert_eq!(rows.len(), before + 1, "only the chat answer");
+    let to_requester = rows
+        .iter()
+        .filter(|r| r.connector == "smtp" && r.target == "helene.vasseur@assoc-territoires.example")
+        .count();
+    assert_eq!(
+        to_requester, 1,
+        "the acknowledgement of the request, nothing more"
+    );
+    assert!(bot.events(number).await.iter().any(|e| {
+        e.starts_with("mail-suppressed: helene.vasseur@assoc-territoires.example is muted")
+    }),);
+}

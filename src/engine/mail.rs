@@ -177,6 +177,17 @@ impl Engine {
         actions: Vec<Action>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Action>, EngineError> {
+        Ok(self.guard_telling(actions, now).await?.0)
+    }
+
+    /// [`Engine::guard`], also saying which mails it held back and why, so a person who asked
+    /// for them can be told.
+    pub(crate) async fn guard_telling(
+        &self,
+        actions: Vec<Action>,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<Action>, Vec<Held>), EngineError> {
+        let mut held = Vec::new();
         let settings = &self.settings.mail;
         let mut kept = Vec::with_capacity(actions.len());
         // Mails kept in this batch count too.
@@ -193,10 +204,7 @@ impl Engine {
                 .filter(|(_, t)| t.is_some() && *t == mail.ticket)
                 .count() as i64;
             let refusal = if let Some(until) = self.store.muted_until(&to, now).await? {
-                Some(format!(
-                    "{to} is muted until {} after a hard bounce",
-                    until.format("%Y-%m-%d")
-                ))
+                Some(HeldBecause::Muted(until))
             } else if self
                 .store
                 .mails_to_since(&to, now - chrono::Duration::hours(1))
@@ -204,10 +212,7 @@ impl Engine {
                 + queued_here
                 >= settings.max_per_recipient_hour
             {
-                Some(format!(
-                    "{to} already got {} mails in the last hour",
-                    settings.max_per_recipient_hour
-                ))
+                Some(HeldBecause::RecipientHour(settings.max_per_recipient_hour))
             } else if self
                 .store
                 .mails_to_since(&to, now - chrono::Duration::days(1))
@@ -215,10 +220,7 @@ impl Engine {
                 + queued_here
                 >= settings.max_per_recipient_day
             {
-                Some(format!(
-                    "{to} already got {} mails in the last day",
-                    settings.max_per_recipient_day
-                ))
+                Some(HeldBecause::RecipientDay(settings.max_per_recipient_day))
             } else if let Some(ticket) = mail.ticket
                 && self
                     .store
@@ -227,15 +229,20 @@ impl Engine {
                     + on_ticket_here
                     >= settings.max_per_ticket_hour
             {
-                Some(format!(
-                    "ticket #{ticket} already sent {} mails in the last hour",
-                    settings.max_per_ticket_hour
+                Some(HeldBecause::TicketHour(
+                    ticket,
+                    settings.max_per_ticket_hour,
                 ))
             } else {
                 None
             };
             match refusal {
-                Some(reason) => {
+                Some(because) => {
+                    let reason = because.describe(&to);
+                    held.push(Held {
+                        to: to.clone(),
+                        because,
+                    });
                     tracing::warn!(to = %to, %reason, "outgoing mail suppressed");
                     if let Some(ticket) = mail.ticket {
                         kept.push(Action::Change(Change::TicketEvent {
@@ -252,7 +259,7 @@ impl Engine {
                 }
             }
         }
-        Ok(kept)
+        Ok((kept, held))
     }
 
     /// Handles one raw message. It is identified by its Message-ID, or without one by its
@@ -596,6 +603,46 @@ impl Engine {
             overlay.tickets.insert(number, t.clone());
         }
         Ok(ticket)
+    }
+}
+
+/// A mail the loop guard held back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Held {
+    pub to: String,
+    pub because: HeldBecause,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeldBecause {
+    /// Muted after a hard bounce, until then.
+    Muted(DateTime<Utc>),
+    /// The address already got this many mails in the last hour.
+    RecipientHour(i64),
+    /// … in the last day.
+    RecipientDay(i64),
+    /// The ticket already sent this many mails in the last hour.
+    TicketHour(i64, i64),
+}
+
+impl HeldBecause {
+    /// For the ticket history and the logs.
+    fn describe(&self, to: &str) -> String {
+        match self {
+            HeldBecause::Muted(until) => format!(
+                "{to} is muted until {} after a hard bounce",
+                until.format("%Y-%m-%d")
+            ),
+            HeldBecause::RecipientHour(max) => {
+                format!("{to} already got {max} mails in the last hour")
+            }
+            HeldBecause::RecipientDay(max) => {
+                format!("{to} already got {max} mails in the last day")
+            }
+            HeldBecause::TicketHour(ticket, max) => {
+                format!("ticket #{ticket} already sent {max} mails in the last hour")
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ mod outbox;
 mod reminders;
 pub mod sender_auth;
 
-pub use mail::{MailHandled, MailItem, MailOptions, MailSettings};
+pub use mail::{Held, HeldBecause, MailHandled, MailItem, MailOptions, MailSettings};
 
 pub use outbox::{DeliveryError, Outbound, OutboxWorker, RetryPolicy, WorkerReport};
 
@@ -288,6 +288,15 @@ impl Engine {
             )
             .await?
         };
+        // Mail asked for from chat goes through the same loop guard as any other; the person
+        // is told what was held back instead of being told it was sent.
+        let (mut actions, held) = self.guard_telling(actions, now).await?;
+        if !held.is_empty() {
+            actions.retain(|a| !matches!(a, Action::Reply(_)));
+            for mail in &held {
+                actions.push(Action::Reply(self.held_message(lang, mail)?));
+            }
+        }
         let (changes, messages) =
             self.plan(&inbound.key, &inbound.connector, &inbound.reply_to, actions);
         match self
@@ -419,6 +428,28 @@ impl Engine {
             }
         }
         (changes, messages)
+    }
+
+    /// Why a mail asked for in chat was not sent, in the asker's language.
+    fn held_message(&self, lang: Lang, held: &Held) -> Result<String, EngineError> {
+        let (why, until, max) = match &held.because {
+            HeldBecause::Muted(until) => (
+                "muted",
+                Some(crate::commands::handlers::format_day(
+                    lang,
+                    until.with_timezone(&self.settings.timezone).date_naive(),
+                )),
+                None,
+            ),
+            HeldBecause::RecipientHour(max) => ("recipient-hour", None, Some(*max)),
+            HeldBecause::RecipientDay(max) => ("recipient-day", None, Some(*max)),
+            HeldBecause::TicketHour(_, max) => ("ticket-hour", None, Some(*max)),
+        };
+        Ok(self.knowledge.prompts.render(
+            lang,
+            "errors/mail_held",
+            serde_json::json!({ "to": held.to, "why": why, "until": until, "max": max }),
+        )?)
     }
 
     /// Records an inbound item that was moved aside because handling it failed for good.
