@@ -13,3 +13,14 @@ pub mod mail;
 pub mod prompts;
 pub mod store;
 pub mod supervisor;
+
+/// What a caught panic carried, as text.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_string()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a panic without a message".into()
+    }
+}

@@ -2,6 +2,7 @@
 //! or ends on its own is logged, recorded in the store's health table (shown by `doctor`) and
 //! restarted with backoff, while the others go on.
 
+use crate::panic_message;
 use crate::store::{Store, TaskHealth};
 use std::future::Future;
 use std::sync::Arc;
@@ -34,17 +35,6 @@ pub struct Supervisor {
     stop: watch::Receiver<bool>,
     backoff: Backoff,
     tasks: Vec<JoinHandle<()>>,
-}
-
-/// What a panic carried, as text.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_string()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic without a message".into()
-    }
 }
 
 impl Supervisor {

@@ -8,16 +8,12 @@
 
 mod common;
 
-use futures::TryStreamExt;
 use passerelle::store::Store;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const SMTP_PORT: u16 = 2525;
-const IMAP_PORT: u16 = 1143;
 const REQUESTS: usize = 1200;
 const COMMANDS: usize = 300;
 const COPIES: usize = 80;
@@ -40,87 +36,20 @@ impl Rng {
     }
 }
 
-fn quoted(path: &Path) -> String {
-    format!("\"{}\"", path.display())
-}
-
-/// A config for the binary: Maildir intake, SMTP through Postfix with a record copy to
-/// bob@example.test, commands by mail proven by our MTA's Authentication-Results.
+/// A config for the binary: Maildir intake, commands by mail proven by our MTA's
+/// Authentication-Results.
 fn write_config(dir: &Path, store_url: &str, run: &str) -> PathBuf {
-    let root = common::root();
-    let data = root.join("data");
-    std::fs::write(dir.join("imap-password"), "secret\n").unwrap();
-    let text = format!(
-        r#"[bot]
-commands_dir = {commands}
-prompts_dir = {prompts}
-log_level = "info"
-log_file = {log}
-
-[store]
-url = "{store_url}"
-max_connections = 4
-
-[directory]
-topics = {topics}
-geography_dir = {geo}
-organisations = {orgs}
-seed_members = {members}
-seed_interventions = {talks}
-
-[outbox]
-initial_backoff_ms = 200
-max_backoff_secs = 2
-lease_secs = 3
-
-[mail]
-address = "bot-{run}@example.test"
-rules = {rules}
-max_per_recipient_hour = 100000
-max_per_recipient_day = 100000
-max_per_ticket_hour = 100000
-
-[mail.authentication]
-method = "authentication-results"
-authserv_id = "mx.chaos.example"
-
-[connectors.maildir]
-enabled = true
-path = {maildir}
-scan_interval_ms = 100
-
-[connectors.smtp]
-enabled = true
-host = "127.0.0.1"
-port = {SMTP_PORT}
-tls = "none"
-record_copy_to = "bob@example.test"
-
-[connectors.smtp.record_mailbox]
-host = "127.0.0.1"
-port = {IMAP_PORT}
-tls = false
-username = "bob@example.test"
-password_file = {password}
-
-[connectors.console]
-enabled = false
-"#,
-        commands = quoted(&root.join("commands")),
-        prompts = quoted(&root.join("prompts")),
-        log = quoted(&dir.join("passerelle.log")),
-        topics = quoted(&data.join("topics.toml")),
-        geo = quoted(&data.join("geo")),
-        orgs = quoted(&data.join("odf/organisations.csv")),
-        members = quoted(&data.join("sample/members.csv")),
-        talks = quoted(&data.join("sample/interventions.csv")),
-        rules = quoted(&data.join("mail/rules.toml")),
-        maildir = quoted(&dir.join("inbox")),
-        password = quoted(&dir.join("imap-password")),
+    let extra = format!(
+        "[mail.authentication]\nmethod = \"authentication-results\"\nauthserv_id = \"mx.chaos.example\"\n\n[connectors.maildir]\nenabled = true\npath = \"{}\"\nscan_interval_ms = 100\n",
+        dir.join("inbox").display()
     );
-    let path = dir.join("bot.toml");
-    std::fs::write(&path, text).unwrap();
-    path
+    common::binary_config(
+        dir,
+        "bot",
+        store_url,
+        &format!("bot-{run}@example.test"),
+        &extra,
+    )
 }
 
 struct Items {
@@ -185,57 +114,7 @@ fn write_maildir(dir: &Path, run: &str) -> Items {
     Items { requests, files }
 }
 
-fn start(bin: &str, config: &Path) -> Child {
-    Command::new(bin)
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
-}
-
-/// Message-IDs found in the record mailbox, with how many times each.
-async fn recorded() -> HashMap<String, usize> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", IMAP_PORT))
-        .await
-        .expect("Dovecot on 1143 (scripts/mail-servers.sh)");
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.unwrap();
-    let mut session = client
-        .login("bob@example.test", "secret")
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
-    session.examine("INBOX").await.unwrap();
-    let fetched: Vec<_> = session
-        .fetch("1:*", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap_or_default();
-    let mut counts = HashMap::new();
-    for fetch in fetched {
-        let header = String::from_utf8_lossy(fetch.header().unwrap_or_default()).to_string();
-        if let Some(id) = header
-            .split_once('<')
-            .and_then(|(_, rest)| rest.split_once('>'))
-            .map(|(id, _)| id.to_string())
-        {
-            *counts.entry(id).or_default() += 1;
-        }
-    }
-    session.logout().await.unwrap();
-    counts
-}
-
 async fn chaos(backend: common::Backend, seed: u64) {
-    let bin = env!("CARGO_BIN_EXE_passerelle");
     let dir = tempfile::tempdir().unwrap();
     let (url, _keep) = common::new_url(backend).await;
     let run = format!("{}{}", std::process::id(), seed);
@@ -246,7 +125,7 @@ async fn chaos(backend: common::Backend, seed: u64) {
     // Kill it at random moments while it works.
     let mut children = common::Processes::default();
     for _ in 0..KILLS {
-        let child = children.add(start(bin, &config));
+        let child = children.add(common::start_binary(&config));
         std::thread::sleep(rng.millis(300, 1800));
         children.kill(child);
     }
@@ -255,7 +134,7 @@ async fn chaos(backend: common::Backend, seed: u64) {
         .unwrap()
         .count();
     // Then let it finish.
-    let last = children.add(start(bin, &config));
+    let last = children.add(common::start_binary(&config));
     let store: Arc<dyn Store> = passerelle::store::open(&url, 2).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
@@ -324,11 +203,11 @@ async fn chaos(backend: common::Backend, seed: u64) {
             .count()
     };
     // Postfix hands the copies to Dovecot within moments.
-    let mut copies = recorded().await;
+    let mut copies = common::recorded_copies().await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while missing_from(&copies) > 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        copies = recorded().await;
+        copies = common::recorded_copies().await;
     }
     let missing = missing_from(&copies);
     let doubled = expected

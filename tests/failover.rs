@@ -5,112 +5,20 @@
 
 mod common;
 
-use futures::TryStreamExt;
 use passerelle::store::Store;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const SMTP_PORT: u16 = 2525;
-const IMAP_PORT: u16 = 1143;
-
-fn quoted(path: &Path) -> String {
-    format!("\"{}\"", path.display())
-}
-
+/// A config for the binary: IMAP IDLE intake on carol@example.test.
 fn write_config(dir: &Path, name: &str, store_url: &str) -> PathBuf {
-    let root = common::root();
-    let data = root.join("data");
-    std::fs::write(dir.join("imap-password"), "secret\n").unwrap();
-    let text = format!(
-        r#"[bot]
-commands_dir = {commands}
-prompts_dir = {prompts}
-log_file = {log}
-
-[store]
-url = "{store_url}"
-max_connections = 3
-leader_lease_secs = 6
-
-[directory]
-topics = {topics}
-geography_dir = {geo}
-organisations = {orgs}
-seed_members = {members}
-seed_interventions = {talks}
-
-[outbox]
-initial_backoff_ms = 200
-max_backoff_secs = 2
-lease_secs = 3
-
-[mail]
-address = "carol@example.test"
-rules = {rules}
-max_per_recipient_hour = 100000
-max_per_recipient_day = 100000
-max_per_ticket_hour = 100000
-
-[connectors.maildir]
-enabled = false
-
-[connectors.imap]
-enabled = true
-host = "127.0.0.1"
-port = {IMAP_PORT}
-tls = false
-username = "carol@example.test"
-password_file = {password}
-
-[connectors.smtp]
-enabled = true
-host = "127.0.0.1"
-port = {SMTP_PORT}
-tls = "none"
-record_copy_to = "bob@example.test"
-
-[connectors.smtp.record_mailbox]
-host = "127.0.0.1"
-port = {IMAP_PORT}
-tls = false
-username = "bob@example.test"
-password_file = {password}
-
-[connectors.console]
-enabled = false
-"#,
-        commands = quoted(&root.join("commands")),
-        prompts = quoted(&root.join("prompts")),
-        log = quoted(&dir.join(format!("{name}.log"))),
-        topics = quoted(&data.join("topics.toml")),
-        geo = quoted(&data.join("geo")),
-        orgs = quoted(&data.join("odf/organisations.csv")),
-        members = quoted(&data.join("sample/members.csv")),
-        talks = quoted(&data.join("sample/interventions.csv")),
-        rules = quoted(&data.join("mail/rules.toml")),
-        password = quoted(&dir.join("imap-password")),
+    let extra = format!(
+        "[connectors.maildir]\nenabled = false\n\n[connectors.imap]\nenabled = true\nhost = \"127.0.0.1\"\nport = {}\ntls = false\nusername = \"carol@example.test\"\npassword_file = \"{}\"\n",
+        common::IMAP_PORT,
+        dir.join("imap-password").display()
     );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn start(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_passerelle"))
-        .arg("--config")
-        .arg(config)
-        .arg("run")
-        .env_remove("DATABASE_URL")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    common::binary_config(dir, name, store_url, "carol@example.test", &extra)
 }
 
 async fn send_request(id: &str) {
@@ -124,7 +32,7 @@ async fn send_request(id: &str) {
     )
     .unwrap();
     lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
-        .port(SMTP_PORT)
+        .port(common::SMTP_PORT)
         .build()
         .send_raw(&envelope, raw.as_bytes())
         .await
@@ -144,38 +52,6 @@ fn pid_of(holder: &str) -> u32 {
     holder.rsplit(':').next().unwrap().parse().unwrap()
 }
 
-async fn recorded_copies() -> HashMap<String, usize> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", IMAP_PORT))
-        .await
-        .unwrap();
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.unwrap();
-    let mut session = client
-        .login("bob@example.test", "secret")
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
-    session.examine("INBOX").await.unwrap();
-    let fetched: Vec<_> = session
-        .fetch("1:*", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap_or_default();
-    let mut counts = HashMap::new();
-    for fetch in fetched {
-        let header = String::from_utf8_lossy(fetch.header().unwrap_or_default()).to_string();
-        if let Some((_, rest)) = header.split_once('<')
-            && let Some((id, _)) = rest.split_once('>')
-        {
-            *counts.entry(id.to_string()).or_default() += 1;
-        }
-    }
-    session.logout().await.unwrap();
-    counts
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_the_leader_hands_the_mailbox_over_in_under_ten_seconds() {
     let dir = tempfile::tempdir().unwrap();
@@ -185,7 +61,7 @@ async fn killing_the_leader_hands_the_mailbox_over_in_under_ten_seconds() {
         .map(|n| write_config(dir.path(), n, &url))
         .collect();
     let mut children = common::Processes::default();
-    children.add(start(&configs[0]));
+    children.add(common::start_binary(&configs[0]));
     // The first one up loads the store and becomes the leader.
     let store: Arc<dyn Store> = {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -201,7 +77,7 @@ async fn killing_the_leader_hands_the_mailbox_over_in_under_ten_seconds() {
         }
     };
     for config in &configs[1..] {
-        children.add(start(config));
+        children.add(common::start_binary(config));
     }
     let leader = holder(&store).await.unwrap();
     assert!(children.0.contains_key(&pid_of(&leader)), "{leader}");
@@ -275,7 +151,7 @@ async fn killing_the_leader_hands_the_mailbox_over_in_under_ten_seconds() {
         .collect();
     let deadline = Instant::now() + Duration::from_secs(30);
     let copies = loop {
-        let copies = recorded_copies().await;
+        let copies = common::recorded_copies().await;
         if expected.iter().all(|id| copies.contains_key(id)) || Instant::now() > deadline {
             break copies;
         }

@@ -1218,3 +1218,33 @@ async fn a_reply_from_chat_to_a_muted_address_is_held_and_the_team_member_is_tol
         e.starts_with("mail-suppressed: helene.vasseur@assoc-territoires.example is muted")
     }),);
 }
+
+#[tokio::test]
+async fn a_mail_that_panics_the_parser_is_quarantined_and_the_next_one_is_handled() {
+    let bot = Bot::new().await;
+    let root = bot._dir.path().join("inbox");
+    passerelle::connectors::maildir::prepare(&root).unwrap();
+    // Found by fuzzing: mail-parser 0.11 panics on it ("Invalid part ID").
+    std::fs::copy(
+        common::root().join("tests/fixtures/poison/mail-parser-invalid-part-id.eml"),
+        root.join("new/1700000000.1.host"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::root().join("tests/fixtures/mail-requests/request-en-keynote.eml"),
+        root.join("new/1700000001.2.host"),
+    )
+    .unwrap();
+    let report = passerelle::connectors::maildir::scan_once(&bot.engine, &root)
+        .await
+        .unwrap();
+    assert_eq!((report.handled, report.quarantined), (2, 1), "{report:?}");
+    assert!(root.join("quarantine/1700000000.1.host:2,S").exists());
+    assert!(root.join("cur/1700000001.2.host:2,S").exists());
+    assert!(bot.engine.store().ticket(1).await.unwrap().is_some());
+    let quarantined = bot.engine.store().quarantined(5).await.unwrap();
+    assert!(
+        quarantined[0].error.contains("Invalid part ID"),
+        "{quarantined:?}"
+    );
+}

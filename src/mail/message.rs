@@ -128,6 +128,8 @@ pub struct MailMessage {
 pub enum MailError {
     #[error("empty or unreadable message")]
     Unreadable,
+    #[error("the MIME parser failed on this message: {0}")]
+    ParserPanicked(String),
 }
 
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
@@ -210,8 +212,10 @@ fn delivery_status(body: &str) -> Vec<FailedRecipient> {
 pub const LOOP_HEADERS: &[&str] = &["x-loop", "x-passerelle-loop"];
 
 pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
-    let message = MessageParser::default()
-        .parse(raw)
+    // mail-parser 0.11 panics on some broken multipart structures ("Invalid part ID, could
+    // not find multipart", found by fuzzing): such a message is unreadable, not fatal.
+    let message = std::panic::catch_unwind(|| MessageParser::default().parse(raw))
+        .map_err(|panic| MailError::ParserPanicked(crate::panic_message(panic.as_ref())))?
         .ok_or(MailError::Unreadable)?;
     let header_text = |name: &str| -> Option<String> {
         message

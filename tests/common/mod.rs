@@ -215,3 +215,141 @@ impl Drop for Processes {
         }
     }
 }
+
+/// The real Postfix (SMTP) and Dovecot (IMAP) that scripts/mail-servers.sh starts.
+pub const SMTP_PORT: u16 = 2525;
+pub const IMAP_PORT: u16 = 1143;
+
+fn quoted(path: &Path) -> String {
+    format!("\"{}\"", path.display())
+}
+
+/// A config file for the real binary, `dir/name.toml`: the shipped data, the sample
+/// directory, fast retries, no caps on outgoing mail, SMTP through the real Postfix with a
+/// record copy to bob@example.test (read back with [`recorded_copies`]), no console.
+/// `mail_address` is the bot's address; `extra` adds sections (intake, authentication).
+pub fn binary_config(
+    dir: &Path,
+    name: &str,
+    store_url: &str,
+    mail_address: &str,
+    extra: &str,
+) -> PathBuf {
+    let root = root();
+    let data = root.join("data");
+    let password = dir.join("imap-password");
+    std::fs::write(&password, "secret\n").unwrap();
+    let text = format!(
+        r#"[bot]
+commands_dir = {commands}
+prompts_dir = {prompts}
+log_level = "info"
+log_file = {log}
+
+[store]
+url = "{store_url}"
+max_connections = 3
+leader_lease_secs = 6
+
+[directory]
+topics = {topics}
+geography_dir = {geo}
+organisations = {orgs}
+seed_members = {members}
+seed_interventions = {talks}
+
+[outbox]
+initial_backoff_ms = 200
+max_backoff_secs = 2
+lease_secs = 3
+
+[mail]
+address = "{mail_address}"
+rules = {rules}
+max_per_recipient_hour = 100000
+max_per_recipient_day = 100000
+max_per_ticket_hour = 100000
+
+[connectors.smtp]
+enabled = true
+host = "127.0.0.1"
+port = {SMTP_PORT}
+tls = "none"
+record_copy_to = "bob@example.test"
+
+[connectors.smtp.record_mailbox]
+host = "127.0.0.1"
+port = {IMAP_PORT}
+tls = false
+username = "bob@example.test"
+password_file = {password}
+
+[connectors.console]
+enabled = false
+
+{extra}
+"#,
+        commands = quoted(&root.join("commands")),
+        prompts = quoted(&root.join("prompts")),
+        log = quoted(&dir.join(format!("{name}.log"))),
+        topics = quoted(&data.join("topics.toml")),
+        geo = quoted(&data.join("geo")),
+        orgs = quoted(&data.join("odf/organisations.csv")),
+        members = quoted(&data.join("sample/members.csv")),
+        talks = quoted(&data.join("sample/interventions.csv")),
+        rules = quoted(&data.join("mail/rules.toml")),
+        password = quoted(&password),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `passerelle run` with this config, its output discarded (it logs to its file).
+pub fn start_binary(config: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_passerelle"))
+        .arg("--config")
+        .arg(config)
+        .arg("run")
+        .env_remove("DATABASE_URL")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Message-IDs in the record mailbox (bob@example.test), with how many times each arrived.
+pub async fn recorded_copies() -> std::collections::HashMap<String, usize> {
+    use futures::TryStreamExt;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", IMAP_PORT))
+        .await
+        .expect("Dovecot on 1143 (scripts/mail-servers.sh)");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap();
+    let mut session = client
+        .login("bob@example.test", "secret")
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    session.examine("INBOX").await.unwrap();
+    let fetched: Vec<_> = session
+        .fetch("1:*", "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    let mut counts = std::collections::HashMap::new();
+    for fetch in fetched {
+        let header = String::from_utf8_lossy(fetch.header().unwrap_or_default()).to_string();
+        if let Some((_, rest)) = header.split_once('<')
+            && let Some((id, _)) = rest.split_once('>')
+        {
+            *counts.entry(id.to_string()).or_default() += 1;
+        }
+    }
+    session.logout().await.unwrap();
+    counts
+}

@@ -117,7 +117,7 @@ pub async fn scan_once(engine: &Engine, root: &Path) -> Result<ScanReport, Maild
             Ok(Err(error)) => Some(error.to_string()),
             Err(panic) => Some(format!(
                 "handling panicked: {}",
-                crate::supervisor::panic_message(panic.as_ref())
+                crate::panic_message(panic.as_ref())
             )),
         };
         match problem {
