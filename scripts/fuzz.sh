@@ -6,11 +6,13 @@
 #   config bot.toml text → loaded and validated config
 # Reports executions and crashes per target, and copies every crash into
 # fuzz/regressions/<target>/, which tests/fuzz_regressions.rs replays in the test suite.
-# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET]   (default 60). Needs a nightly toolchain;
-# installs cargo-fuzz when missing.
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET [TARGET…]]   (default 60 s, every target). Needs
+# a nightly toolchain; installs cargo-fuzz when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
+shift || true
+targets="${*:-mail chat dates config}"
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   echo "fuzzing needs a nightly toolchain (rustup toolchain install nightly)" >&2
   exit 1
@@ -39,8 +41,9 @@ PY
 
 mkdir -p fuzz/regressions
 printf '%-8s %12s %8s\n' target executions crashes
-for target in mail chat dates config; do
+for target in $targets; do
   log="fuzz/corpus/$target.log"
+  rm -rf "fuzz/artifacts/$target"   # findings of earlier runs are already in fuzz/regressions
   # A crash stops the run with a non-zero status: it is reported, not fatal to the script.
   (cd fuzz && cargo +nightly fuzz run -s none "$target" "corpus/$target" -- \
       -max_total_time="$seconds" -print_final_stats=1 -rss_limit_mb=4096) >"$log" 2>&1 || true
