@@ -335,7 +335,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         let today = engine.today(chrono::Utc::now());
         let directory = engine.directory(today).await?;
         let user = &config.connectors.console.user;
-        let member = directory.by_address(user);
+        let member = crate::core::address::Address::parse(user)
+            .ok()
+            .and_then(|address| directory.by_address(&address));
         let lang = member
             .and_then(|m| m.preferred_lang)
             .unwrap_or(config.bot.default_language);

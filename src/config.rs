@@ -344,6 +344,17 @@ impl Config {
                 config.mail.address
             )));
         }
+        for (key, list) in [
+            ("access.admins", &config.access.admins),
+            ("access.core_team", &config.access.core_team),
+        ] {
+            for address in list {
+                crate::core::address::Address::parse(address)
+                    .map_err(|e| invalid(format!("{key}: {e}")))?;
+            }
+        }
+        crate::core::address::Address::parse(&config.connectors.console.user)
+            .map_err(|e| invalid(format!("connectors.console.user: {e}")))?;
         if config.tickets.opens >= config.tickets.closes {
             return Err(invalid(
                 "tickets.opens must be before tickets.closes".into(),

@@ -514,3 +514,17 @@ async fn a_topic_nobody_covers_suggests_nearby_topics() {
         ],
     );
 }
+
+#[tokio::test]
+async fn a_fediverse_account_is_not_taken_for_the_matrix_id_it_resembles() {
+    let bot = Bot::new().await;
+    // Yanis Benali is core team, known by email and by his Matrix id.
+    let by_matrix = bot.say("@yanis.benali:example.org", "statistiques").await;
+    assert!(by_matrix.starts_with("Annuaire :"), "{by_matrix}");
+    // The same name on a fediverse server is nobody in the directory.
+    let by_fediverse = bot.say("@yanis.benali@example.org", "statistiques").await;
+    assert!(
+        by_fediverse.contains("réservé à l'équipe d'animation"),
+        "{by_fediverse}"
+    );
+}

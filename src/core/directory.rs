@@ -358,12 +358,14 @@ impl Directory {
         self.by_matrix.get(id).map(|&i| &self.members[i])
     }
 
-    /// A member from an email address or a Matrix id.
-    pub fn by_address(&self, address: &str) -> Option<&Member> {
-        if address.starts_with('@') {
-            self.by_matrix_id(address)
-        } else {
-            self.by_email(address)
+    /// The member an address belongs to. The directory knows members by email and Matrix id;
+    /// fediverse and Bluesky accounts are nobody's yet.
+    pub fn by_address(&self, address: &super::address::Address) -> Option<&Member> {
+        use super::address::Address;
+        match address {
+            Address::Email(email) => self.by_email(email),
+            Address::Matrix(id) => self.by_matrix_id(id),
+            Address::Fediverse { .. } | Address::Bluesky(_) => None,
         }
     }
 

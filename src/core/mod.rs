@@ -1,6 +1,7 @@
 //! The domain, without I/O: everything here is a function of its inputs.
 
 pub mod actions;
+pub mod address;
 pub mod business_hours;
 pub mod dates;
 pub mod directory;

@@ -333,7 +333,9 @@ impl Engine {
     ) -> Result<(Vec<Action>, Option<String>, Lang, Role), EngineError> {
         let today = self.today(now);
         let directory = self.directory(today).await?;
-        let asker = directory.by_address(sender);
+        let asker = crate::core::address::Address::parse(sender)
+            .ok()
+            .and_then(|address| directory.by_address(&address));
         let role = self.role_of(sender, asker);
         let k = &self.knowledge;
         let needed = commands::tickets_needed(&k.registry, text);
