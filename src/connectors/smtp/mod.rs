@@ -5,11 +5,11 @@
 use crate::engine::{DeliveryError, MailEnvelope, Outbound};
 use crate::store::OutboxMessage;
 use async_trait::async_trait;
+use lettre::Message;
 use lettre::message::Mailbox;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -77,7 +77,13 @@ pub enum SmtpSetupError {
 }
 
 pub struct SmtpOutbound {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    timeout: Duration,
+    credentials: Option<Credentials>,
+    /// One connection, kept between messages and opened again after a failure.
+    connection: tokio::sync::Mutex<Option<AsyncSmtpConnection>>,
     from: Mailbox,
     loop_value: String,
     /// Where a copy of each message goes, and the mailbox to look it up in.
@@ -93,24 +99,20 @@ impl SmtpOutbound {
             TlsParameters::new(host.to_string())
                 .map_err(|e| SmtpSetupError::Transport(e.to_string()))
         };
-        let mut builder =
-            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-                .port(config.port)
-                .timeout(Some(Duration::from_secs(config.timeout_secs)))
-                .tls(match config.tls {
-                    TlsMode::None => Tls::None,
-                    TlsMode::Starttls => Tls::Required(tls(&config.host)?),
-                    TlsMode::Tls => Tls::Wrapper(tls(&config.host)?),
-                });
-        if let Some(user) = &config.username {
-            let password = match &config.password_env {
-                Some(var) => {
-                    std::env::var(var).map_err(|_| SmtpSetupError::MissingPassword(var.clone()))?
-                }
-                None => String::new(),
-            };
-            builder = builder.credentials(Credentials::new(user.clone(), password));
+        if config.tls != TlsMode::None {
+            tls(&config.host)?;
         }
+        let credentials = match &config.username {
+            Some(user) => {
+                let password = match &config.password_env {
+                    Some(var) => std::env::var(var)
+                        .map_err(|_| SmtpSetupError::MissingPassword(var.clone()))?,
+                    None => String::new(),
+                };
+                Some(Credentials::new(user.clone(), password))
+            }
+            None => None,
+        };
         let record = match (&config.record_copy_to, &config.record_mailbox) {
             (Some(to), Some(mailbox)) => Some((
                 to.parse()
@@ -121,7 +123,12 @@ impl SmtpOutbound {
             _ => return Err(SmtpSetupError::RecordPair),
         };
         Ok(SmtpOutbound {
-            transport: builder.build(),
+            host: config.host.clone(),
+            port: config.port,
+            tls: config.tls,
+            timeout: Duration::from_secs(config.timeout_secs),
+            credentials,
+            connection: tokio::sync::Mutex::new(None),
             from,
             loop_value: address.to_string(),
             record,
@@ -201,10 +208,82 @@ impl Outbound for SmtpOutbound {
         }
         let wire = lettre::address::Envelope::new(email.envelope().from().cloned(), recipients)
             .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
-        match self.transport.send_raw(&wire, &email.formatted()).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
-            Err(e) => Err(DeliveryError::Transient(e.to_string())),
+        let mut slot = self.connection.lock().await;
+        let mut connection = match slot.take() {
+            Some(connection) if !connection.has_broken() => connection,
+            _ => self.connect().await.map_err(|e| {
+                DeliveryError::Transient(format!("cannot reach {}:{}: {e}", self.host, self.port))
+            })?,
+        };
+        let sent =
+            tokio::time::timeout(self.timeout, connection.send(&wire, &email.formatted())).await;
+        match sent {
+            Ok(Ok(_)) => {
+                *slot = Some(connection);
+                Ok(())
+            }
+            // The connection is dropped after any failure; the next message opens another.
+            Ok(Err(e)) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),
+            Ok(Err(e)) => Err(DeliveryError::Transient(e.to_string())),
+            Err(_) => Err(DeliveryError::Transient(format!(
+                "no answer from {}:{} within {} s",
+                self.host,
+                self.port,
+                self.timeout.as_secs()
+            ))),
         }
+    }
+}
+
+impl SmtpOutbound {
+    /// A new session. Plain and STARTTLS connections are opened here with Nagle's algorithm
+    /// off: the SMTP client writes a message and its final "." separately, and with Nagle on
+    /// each message waited for the server's delayed ACK — measured against the test Postfix,
+    /// 53 ms a message with Nagle, 12 ms without.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, String> {
+        use lettre::transport::smtp::client::TlsParameters;
+        use lettre::transport::smtp::extension::ClientId;
+        let hello = ClientId::default();
+        let tls = || TlsParameters::new(self.host.clone()).map_err(|e| e.to_string());
+        let mut connection = match self.tls {
+            TlsMode::Tls => AsyncSmtpConnection::connect_tokio1(
+                (self.host.as_str(), self.port),
+                Some(self.timeout),
+                &hello,
+                Some(tls()?),
+                None,
+            )
+            .await
+            .map_err(|e| e.to_string())?,
+            TlsMode::None | TlsMode::Starttls => {
+                let tcp = tokio::time::timeout(
+                    self.timeout,
+                    tokio::net::TcpStream::connect((self.host.as_str(), self.port)),
+                )
+                .await
+                .map_err(|_| "connection timed out".to_string())?
+                .map_err(|e| e.to_string())?;
+                tcp.set_nodelay(true).map_err(|e| e.to_string())?;
+                let mut connection =
+                    AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &hello)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                if self.tls == TlsMode::Starttls {
+                    connection
+                        .starttls(tls()?, &hello)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                connection
+            }
+        };
+        if let Some(credentials) = &self.credentials {
+            use lettre::transport::smtp::authentication::Mechanism;
+            connection
+                .auth(&[Mechanism::Plain, Mechanism::Login], credentials)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(connection)
     }
 }
