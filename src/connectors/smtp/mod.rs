@@ -82,8 +82,9 @@ pub struct SmtpOutbound {
     tls: TlsMode,
     timeout: Duration,
     credentials: Option<Credentials>,
-    /// One connection, kept between messages and opened again after a failure.
-    connection: tokio::sync::Mutex<Option<AsyncSmtpConnection>>,
+    /// One connection and when it last sent, kept between messages; opened again after a
+    /// failure or a pause (servers close idle sessions).
+    connection: tokio::sync::Mutex<Option<(AsyncSmtpConnection, std::time::Instant)>>,
     from: Mailbox,
     loop_value: String,
     /// Where a copy of each message goes, and the mailbox to look it up in.
@@ -210,7 +211,11 @@ impl Outbound for SmtpOutbound {
             .map_err(|e| DeliveryError::Permanent(e.to_string()))?;
         let mut slot = self.connection.lock().await;
         let mut connection = match slot.take() {
-            Some(connection) if !connection.has_broken() => connection,
+            Some((connection, last))
+                if !connection.has_broken() && last.elapsed() < Duration::from_secs(30) =>
+            {
+                connection
+            }
             _ => self.connect().await.map_err(|e| {
                 DeliveryError::Transient(format!("cannot reach {}:{}: {e}", self.host, self.port))
             })?,
@@ -219,7 +224,7 @@ impl Outbound for SmtpOutbound {
             tokio::time::timeout(self.timeout, connection.send(&wire, &email.formatted())).await;
         match sent {
             Ok(Ok(_)) => {
-                *slot = Some(connection);
+                *slot = Some((connection, std::time::Instant::now()));
                 Ok(())
             }
             // The connection is dropped after any failure; the next message opens another.
