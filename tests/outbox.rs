@@ -70,19 +70,24 @@ fn policy(lease_ms: u64) -> RetryPolicy {
     }
 }
 
+/// `n` messages queued, and a worker whose server is down.
+async fn server_down_with(t: &common::TestStore, n: usize) -> (Arc<Server>, OutboxWorker) {
+    t.store
+        .commit(&key("queued"), &[], &messages(n), now())
+        .await
+        .unwrap();
+    let server = Arc::new(Server::default());
+    server.down.store(true, Ordering::SeqCst);
+    let mut worker = OutboxWorker::new(t.store.clone(), policy(60_000), Arc::new(Notify::new()));
+    worker.register("smtp", server.clone());
+    (server, worker)
+}
+
 #[tokio::test]
 async fn a_server_down_for_hours_delays_mail_but_loses_none() {
     for backend in BACKENDS {
         let t = common::test_store(backend).await;
-        t.store
-            .commit(&key("down"), &[], &messages(3), now())
-            .await
-            .unwrap();
-        let server = Arc::new(Server::default());
-        server.down.store(true, Ordering::SeqCst);
-        let mut worker =
-            OutboxWorker::new(t.store.clone(), policy(60_000), Arc::new(Notify::new()));
-        worker.register("smtp", server.clone());
+        let (server, worker) = server_down_with(&t, 3).await;
         // Down for ten hours, the worker passing every time a row is due.
         let mut at = now();
         let mut passes = 0;
@@ -129,15 +134,7 @@ async fn a_server_down_for_hours_delays_mail_but_loses_none() {
 async fn a_message_failing_past_retry_for_is_dead_and_can_be_requeued() {
     for backend in BACKENDS {
         let t = common::test_store(backend).await;
-        t.store
-            .commit(&key("gone"), &[], &messages(1), now())
-            .await
-            .unwrap();
-        let server = Arc::new(Server::default());
-        server.down.store(true, Ordering::SeqCst);
-        let mut worker =
-            OutboxWorker::new(t.store.clone(), policy(60_000), Arc::new(Notify::new()));
-        worker.register("smtp", server.clone());
+        let (server, worker) = server_down_with(&t, 1).await;
         worker.run_once(now()).await.unwrap();
         let report = worker.run_once(now() + Duration::hours(73)).await.unwrap();
         assert_eq!(report.dead, 1, "{backend:?}");
