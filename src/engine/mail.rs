@@ -427,12 +427,14 @@ impl Engine {
                     reopen_closed: settings.reopen_closed,
                     default_lang: self.settings.default_lang,
                 };
-                // Proving the sender costs DNS lookups: only done when a subject tag alone
-                // matched a known sender's mail to a ticket.
+                // Proving the sender costs DNS lookups: only done live, when a subject tag
+                // alone matched a known sender's mail to a ticket. An archive's old
+                // signatures prove nothing today (keys rotate), so backfill never asks DNS.
                 let sender_verified = match (&ticket, threaded_by, &mail.from) {
                     (Some(t), Some(ThreadedBy::SubjectTag), Some(from))
-                        if from.address.eq_ignore_ascii_case(&t.requester_email)
-                            || directory.by_email(&from.address).is_some() =>
+                        if send_replies
+                            && (from.address.eq_ignore_ascii_case(&t.requester_email)
+                                || directory.by_email(&from.address).is_some()) =>
                     {
                         self.sender_auth(item.raw, &mail).await.is_pass()
                     }

@@ -37,6 +37,11 @@ pub enum StoreError {
     InUse(String),
     #[error("unsupported store URL '{0}' (use sqlite://FILE or postgres://…)")]
     Url(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }

@@ -60,7 +60,10 @@ impl SqliteStore {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
+            .map_err(|source| StoreError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
         match lock.try_lock() {
             Ok(()) => {
                 if let Ok(mut held) = self.instance.lock() {
@@ -71,9 +74,10 @@ impl SqliteStore {
             Err(std::fs::TryLockError::WouldBlock) => {
                 Err(StoreError::InUse(file.display().to_string()))
             }
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(StoreError::Corrupt(format!("{}: {e}", path.display())))
-            }
+            Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Io {
+                path: path.display().to_string(),
+                source,
+            }),
         }
     }
 }
