@@ -106,12 +106,15 @@ fn main() {
     .unwrap();
     config.store.url = format!("sqlite://{}", dir.path().join("bench.db").display());
     config.bot.log_file = None;
-    config.connectors.imap.enabled = true;
-    config.connectors.imap.port = 1143;
-    config.connectors.imap.tls = false;
-    config.connectors.imap.username = "intake@example.test".into();
+    config.connectors.set("imap", "enabled", true);
+    config.connectors.set("imap", "port", 1143);
+    config.connectors.set("imap", "tls", false);
+    config
+        .connectors
+        .set("imap", "username", "intake@example.test");
     std::fs::write(dir.path().join("password"), "secret").unwrap();
-    config.connectors.imap.password_file = Some(dir.path().join("password"));
+    let password = dir.path().join("password").display().to_string();
+    config.connectors.set("imap", "password_file", password);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -120,11 +123,11 @@ fn main() {
     runtime.block_on(async {
         let engine = app::build_engine(&config).await.unwrap();
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let watcher = tokio::spawn(passerelle::connectors::imap::run(
-            engine.clone(),
-            config.connectors.imap.clone(),
-            stopped,
-        ));
+        let imap = config.connectors.section("imap").unwrap();
+        let watcher = tokio::spawn({
+            let engine = engine.clone();
+            async move { passerelle::connectors::imap::run(engine, "imap", imap, stopped).await }
+        });
         // Let the watcher catch up on older mail and enter IDLE.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let mut samples = Vec::new();

@@ -30,7 +30,7 @@ start() {
   local uid gid
   uid=$(id -u vmail); gid=$(id -g vmail)
   as_root rm -rf "$RUN"
-  mkdir -p "$RUN/home/bot" "$RUN/home/intake" "$RUN/home/alice" "$RUN/home/bob" "$RUN/home/carol" "$RUN/dovecot-run" "$RUN/postfix" "$RUN/postfix-queue" "$RUN/postfix-data"
+  mkdir -p "$RUN/home/bot" "$RUN/home/intake" "$RUN/home/alice" "$RUN/home/bob" "$RUN/home/carol" "$RUN/home/dana" "$RUN/dovecot-run" "$RUN/postfix" "$RUN/postfix-queue" "$RUN/postfix-data"
   as_root chown -R vmail:vmail "$RUN/home"
   cat > "$RUN/users" <<USERS
 bot@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/bot
@@ -38,6 +38,7 @@ intake@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/intake
 alice@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/alice
 bob@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/bob
 carol@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/carol
+dana@example.test:{PLAIN}secret:$uid:$gid::$RUN/home/dana
 USERS
   cat > "$RUN/dovecot.conf" <<CONF
 base_dir = $RUN/dovecot-run

@@ -2,6 +2,7 @@
 
 use crate::commands::{HANDLERS, Registry};
 use crate::config::Config;
+use crate::connectors::InboundMode;
 use crate::core::directory::Directory;
 use crate::core::geo::Geography;
 use crate::core::search::Weights;
@@ -85,10 +86,11 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
         timezone: config.timezone().map_err(|e| anyhow!(e))?,
         max_results: config.search.max_results,
         weights: Weights::default(),
-        admins: config.access.admins.clone(),
-        core_team: config.access.core_team.clone(),
+        admins: addresses(&config.access.admins)?,
+        core_team: addresses(&config.access.core_team)?,
         proposal_window_days: config.search.proposal_window_days,
         mail_domain: config.mail.domain().to_string(),
+        mail_connector: config.mail.connector.clone(),
         mail: crate::engine::MailSettings {
             context: crate::mail::MailContext {
                 ticket_prefix: config.mail.ticket_prefix.clone(),
@@ -104,6 +106,13 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
             authentication: config.mail.authentication.clone(),
         },
     })
+}
+
+/// The access lists of `bot.toml`, parsed (the config checked them on load).
+fn addresses(list: &[String]) -> anyhow::Result<Vec<crate::core::address::Address>> {
+    list.iter()
+        .map(|a| crate::core::address::Address::parse(a).map_err(anyhow::Error::from))
+        .collect()
 }
 
 pub fn retry_policy(config: &Config) -> RetryPolicy {
@@ -241,20 +250,6 @@ pub fn console_worker(config: &Config, engine: &Engine, name: &str) -> OutboxWor
     worker
 }
 
-/// The outbox worker of `passerelle run`: the console, and SMTP when enabled.
-pub fn run_worker(config: &Config, engine: &Engine) -> anyhow::Result<OutboxWorker> {
-    let mut worker = console_worker(config, engine, "console");
-    if config.connectors.smtp.enabled {
-        let smtp = crate::connectors::smtp::SmtpOutbound::new(
-            &config.connectors.smtp,
-            &config.mail.address,
-            &config.mail.name,
-        )?;
-        worker.register("smtp", Arc::new(smtp));
-    }
-    Ok(worker)
-}
-
 /// A name for this running process, unique across the instances sharing a store.
 pub fn instance_name() -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -263,12 +258,28 @@ pub fn instance_name() -> String {
     format!("{host}:{}", std::process::id())
 }
 
-/// `passerelle run`: every enabled connector, the reminders and the outbox worker, each
-/// supervised; the console in the foreground when enabled, else until Ctrl-C.
+/// `passerelle run`: every enabled connector, the reminders and the outbox worker, until Ctrl-C
+/// or the end of the console's input.
 pub async fn run(config: Config) -> anyhow::Result<()> {
+    run_with(config, crate::connectors::REGISTRY, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Runs the bot with the connector kinds of `registry` until `stop` completes or a foreground
+/// connector (the console) ends. Each connector's inbound side is supervised: restarted with
+/// backoff when it fails or panics while the others go on; a connector that must not run twice
+/// (an IMAP mailbox) runs on the elected leader only.
+pub async fn run_with(
+    config: Config,
+    registry: &[crate::connectors::Registration],
+    stop: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let connectors = crate::connectors::build(&config, registry)?;
     let engine = build_engine(&config).await?;
     engine.store().claim_instance()?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop_all, stopped) = tokio::sync::watch::channel(false);
     let instance = instance_name();
     let mut supervisor = Supervisor::new(
         engine.store().clone(),
@@ -276,7 +287,20 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         stopped.clone(),
         Backoff::default(),
     );
-    let worker = Arc::new(run_worker(&config, &engine)?);
+    let mut worker = OutboxWorker::new(
+        engine.store().clone(),
+        retry_policy(&config),
+        engine.outbox_signal(),
+    );
+    for connector in &connectors {
+        if let Some(outbound) = connector.outbound() {
+            worker.register(connector.name(), outbound);
+        }
+    }
+    if !connectors.iter().any(|c| c.name() == config.mail.connector) {
+        tracing::warn!(connector = %config.mail.connector, "mail.connector names no enabled connector: mail waits in the outbox");
+    }
+    let worker = Arc::new(worker);
     supervisor.spawn("outbox", move |stop| {
         let worker = worker.clone();
         async move {
@@ -284,20 +308,6 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     });
-    if config.connectors.maildir.enabled {
-        let root = config.resolve(&config.connectors.maildir.path);
-        crate::connectors::maildir::prepare(&root)?;
-        let interval = Duration::from_millis(config.connectors.maildir.scan_interval_ms);
-        tracing::info!(maildir = %root.display(), "reading mail dropped in the maildir");
-        let engine = engine.clone();
-        supervisor.spawn("maildir", move |stop| {
-            let (engine, root) = (engine.clone(), root.clone());
-            async move {
-                crate::connectors::maildir::run(engine, root, interval, stop).await;
-                Ok(())
-            }
-        });
-    }
     // The singleton jobs run on the elected leader only.
     let (leader, leads) = tokio::sync::watch::channel(false);
     {
@@ -307,17 +317,31 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             crate::leadership::campaign(store.clone(), instance.clone(), ttl, leader.clone(), stop)
         });
     }
-    if config.connectors.imap.enabled {
-        tracing::info!(host = %config.connectors.imap.host, mailbox = %config.connectors.imap.mailbox, "watching the mailbox with IMAP IDLE when leading");
+    let mut foreground = None;
+    for connector in connectors {
+        let name = connector.name().to_string();
         let engine = engine.clone();
-        let imap = config.connectors.imap.clone();
-        let leads = leads.clone();
-        supervisor.spawn("imap", move |stop| {
-            let (engine, imap) = (engine.clone(), imap.clone());
-            crate::leadership::while_leader(leads.clone(), stop, move |halt| {
-                crate::connectors::imap::run(engine.clone(), imap.clone(), halt)
-            })
-        });
+        match connector.inbound_mode() {
+            InboundMode::None => {}
+            InboundMode::EveryInstance => supervisor.spawn(&name, move |stop| {
+                let (connector, engine) = (connector.clone(), engine.clone());
+                async move { connector.receive(engine, stop).await }
+            }),
+            InboundMode::Leader => {
+                let leads = leads.clone();
+                supervisor.spawn(&name, move |stop| {
+                    let (connector, engine) = (connector.clone(), engine.clone());
+                    crate::leadership::while_leader(leads.clone(), stop, move |halt| {
+                        let (connector, engine) = (connector.clone(), engine.clone());
+                        async move { connector.receive(engine, halt).await }
+                    })
+                })
+            }
+            InboundMode::Foreground if foreground.is_some() => {
+                anyhow::bail!("connectors.{name}: only one connector can run in the foreground")
+            }
+            InboundMode::Foreground => foreground = Some(connector),
+        }
     }
     {
         let engine = engine.clone();
@@ -326,40 +350,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             let engine = engine.clone();
             crate::leadership::while_leader(leads.clone(), stop, move |halt| {
                 let engine = engine.clone();
-                async move { engine.run_reminders(interval, halt).await }
+                async move {
+                    engine.run_reminders(interval, halt).await;
+                    Ok(())
+                }
             })
         });
     }
     tracing::info!(store = engine.store().backend(), %instance, "passerelle running");
-    if config.connectors.console.enabled {
-        let today = engine.today(chrono::Utc::now());
-        let directory = engine.directory(today).await?;
-        let user = &config.connectors.console.user;
-        let member = crate::core::address::Address::parse(user)
-            .ok()
-            .and_then(|address| directory.by_address(&address));
-        let lang = member
-            .and_then(|m| m.preferred_lang)
-            .unwrap_or(config.bot.default_language);
-        let name = member
-            .map(|m| m.name.clone())
-            .unwrap_or_else(|| user.clone());
-        println!(
-            "{}\n",
-            engine.knowledge().prompts.render(
-                lang,
-                "console/welcome",
-                serde_json::json!({ "name": name })
-            )?
-        );
-        tokio::select! {
-            result = crate::connectors::console::run(engine.clone(), user.clone()) => result?,
-            _ = tokio::signal::ctrl_c() => {}
+    let result = match foreground {
+        Some(connector) => tokio::select! {
+            result = connector.receive(engine.clone(), stopped.clone()) => result,
+            () = stop => Ok(()),
+        },
+        None => {
+            stop.await;
+            Ok(())
         }
-    } else {
-        tokio::signal::ctrl_c().await?;
-    }
-    let _ = stop.send(true);
+    };
+    let _ = stop_all.send(true);
     supervisor.join().await;
-    Ok(())
+    result
 }

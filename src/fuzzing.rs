@@ -110,7 +110,6 @@ impl World {
             directory: &self.directory,
             vocabulary: &k.vocabulary,
             geography: &k.geography,
-            prompts: &k.prompts,
             routing: &[],
             work: &Default::default(),
             weights: &Weights::default(),
@@ -130,8 +129,13 @@ impl World {
             threaded_by: None,
             sender_verified: false,
         };
-        // A template error is an answer, not a crash; only panics are findings.
-        let _ = decide(&case, &world);
+        // Rendered as the engine would; a template error is an answer, not a crash: only
+        // panics are findings.
+        for action in decide(&case, &world) {
+            if let crate::core::actions::Action::SendPromptedMail { body, .. } = action {
+                let _ = k.prompts.render(body.lang, &body.key, &body.vars);
+            }
+        }
     }
 
     /// A chat line from the sample admin (who may run every command), answered in full.

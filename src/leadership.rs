@@ -66,7 +66,7 @@ pub async fn while_leader<F, Fut>(
 ) -> anyhow::Result<()>
 where
     F: Fn(watch::Receiver<bool>) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = anyhow::Result<()>>,
 {
     loop {
         while !*leader.borrow_and_update() {
@@ -83,18 +83,22 @@ where
         tokio::pin!(running);
         loop {
             tokio::select! {
-                () = &mut running => anyhow::bail!("ended on its own while leading"),
+                result = &mut running => {
+                    result?;
+                    anyhow::bail!("ended on its own while leading")
+                }
                 _ = leader.changed() => {
                     if !*leader.borrow_and_update() {
                         let _ = halt.send(true);
-                        running.as_mut().await;
+                        if let Err(error) = running.as_mut().await {
+                            tracing::warn!(%error, "failed while giving up leadership");
+                        }
                         break;
                     }
                 }
                 _ = stop.changed() => {
                     let _ = halt.send(true);
-                    running.as_mut().await;
-                    return Ok(());
+                    return running.as_mut().await;
                 }
             }
         }

@@ -4,9 +4,11 @@ use anyhow::{Context as _, anyhow};
 use clap::{Parser, Subcommand};
 use passerelle::app;
 use passerelle::config::Config;
+use passerelle::connectors::console::ConsoleConfig;
+use passerelle::core::address::Address;
+use passerelle::core::inbound::{Inbound, InboundKey, ReplyTo};
 use passerelle::core::lang::Lang;
-use passerelle::engine::{Handled, Inbound};
-use passerelle::store::InboundKey;
+use passerelle::engine::Handled;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -221,15 +223,20 @@ async fn ask(
     lang: Option<Lang>,
     as_member: Option<String>,
 ) -> anyhow::Result<ExitCode> {
+    let sender = match as_member {
+        Some(member) => Address::parse(&member)?,
+        None => config
+            .connectors
+            .section::<ConsoleConfig>("console")
+            .and_then(|console| console.user())
+            .map_err(|e| anyhow!(e))?,
+    };
     let engine = app::build_engine(&config).await?;
     let inbound = Inbound {
-        key: InboundKey {
-            source: "cli".into(),
-            external_id: passerelle::connectors::console::session_id(),
-        },
+        key: InboundKey::new("cli", passerelle::connectors::console::session_id()),
         connector: "cli".into(),
-        reply_to: "stdout".into(),
-        sender: as_member.unwrap_or_else(|| config.connectors.console.user.clone()),
+        reply_to: ReplyTo::Console,
+        sender,
         text,
         lang,
     };

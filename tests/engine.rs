@@ -84,8 +84,8 @@ impl Bot {
                 external_id: n.to_string(),
             },
             connector: "test".into(),
-            reply_to: "room".into(),
-            sender: sender.into(),
+            reply_to: passerelle::core::inbound::ReplyTo::Native("room".into()),
+            sender: passerelle::core::address::Address::parse(sender).unwrap(),
             text: text.into(),
             lang: None,
         }

@@ -6,8 +6,9 @@ mod common;
 
 use chrono::{DateTime, Utc};
 use passerelle::app;
+use passerelle::core::actions::MailEnvelope;
 use passerelle::core::tickets::TicketState;
-use passerelle::engine::{Engine, MailEnvelope, MailHandled};
+use passerelle::engine::{Engine, MailHandled};
 use passerelle::mail::Class;
 use passerelle::store::InboundKey;
 use std::sync::Arc;
@@ -478,7 +479,7 @@ async fn maildir_intake_files_what_it_handled_and_ignores_a_redelivery() {
         root.join("new/1700000001.2.host"),
     )
     .unwrap();
-    let report = passerelle::connectors::maildir::scan_once(&bot.engine, &root)
+    let report = passerelle::connectors::maildir::scan_once(&bot.engine, "maildir", &root)
         .await
         .unwrap();
     assert_eq!((report.handled, report.duplicates), (2, 0));
@@ -486,7 +487,7 @@ async fn maildir_intake_files_what_it_handled_and_ignores_a_redelivery() {
     assert!(root.join("cur/1700000000.1.host:2,S").exists());
     // The same message delivered again under another name (a crash before the move, a copy).
     std::fs::copy(&source, root.join("new/1700000002.3.host")).unwrap();
-    let report = passerelle::connectors::maildir::scan_once(&bot.engine, &root)
+    let report = passerelle::connectors::maildir::scan_once(&bot.engine, "maildir", &root)
         .await
         .unwrap();
     assert_eq!((report.handled, report.duplicates), (0, 1));
@@ -525,7 +526,7 @@ async fn maildir_moves_aside_what_it_cannot_handle_and_goes_on_with_the_rest() {
     )
     .unwrap();
 
-    let report = passerelle::connectors::maildir::scan_once(&bot.engine, &root)
+    let report = passerelle::connectors::maildir::scan_once(&bot.engine, "maildir", &root)
         .await
         .unwrap();
     assert_eq!(
@@ -558,7 +559,7 @@ async fn maildir_moves_aside_what_it_cannot_handle_and_goes_on_with_the_rest() {
     );
     assert!(quarantined[1].error.contains("missing"), "{quarantined:?}");
     // Nothing comes back on the next scan.
-    let report = passerelle::connectors::maildir::scan_once(&bot.engine, &root)
+    let report = passerelle::connectors::maildir::scan_once(&bot.engine, "maildir", &root)
         .await
         .unwrap();
     assert_eq!(report, Default::default());
@@ -629,8 +630,8 @@ async fn chat(bot: &Bot, sender: &str, text: &str) -> String {
             ),
         },
         connector: "console".into(),
-        reply_to: "stdout".into(),
-        sender: sender.into(),
+        reply_to: passerelle::core::inbound::ReplyTo::Console,
+        sender: passerelle::core::address::Address::parse(sender).unwrap(),
         text: text.into(),
         lang: None,
     };
@@ -1078,7 +1079,7 @@ async fn the_team_writes_to_the_requester_from_chat_and_the_answer_threads_back(
             row = Some(found);
         }
     }
-    let envelope: passerelle::engine::MailEnvelope =
+    let envelope: MailEnvelope =
         serde_json::from_str(&row.expect("the mail to the requester").body).unwrap();
     assert_eq!(envelope.mail.to, "helene.vasseur@assoc-territoires.example");
     assert!(
@@ -1235,7 +1236,7 @@ async fn a_mail_that_panics_the_parser_is_quarantined_and_the_next_one_is_handle
         root.join("new/1700000001.2.host"),
     )
     .unwrap();
-    let report = passerelle::connectors::maildir::scan_once(&bot.engine, &root)
+    let report = passerelle::connectors::maildir::scan_once(&bot.engine, "maildir", &root)
         .await
         .unwrap();
     assert_eq!((report.handled, report.quarantined), (2, 1), "{report:?}");

@@ -27,15 +27,17 @@ fn config(dir: &std::path::Path, bot: &str) -> Config {
     let mut config =
         common::config_with_store(&format!("sqlite://{}", dir.join("bot.db").display()));
     config.mail.address = bot.into();
-    config.connectors.smtp.enabled = true;
-    config.connectors.smtp.port = SMTP_PORT;
-    config.connectors.imap.enabled = true;
-    config.connectors.imap.port = IMAP_PORT;
-    config.connectors.imap.tls = false;
-    config.connectors.imap.username = bot.into();
+    config.connectors.set("smtp", "enabled", true);
+    config.connectors.set("smtp", "port", i64::from(SMTP_PORT));
+    config.connectors.set("imap", "enabled", true);
+    config.connectors.set("imap", "port", i64::from(IMAP_PORT));
+    config.connectors.set("imap", "tls", false);
+    config.connectors.set("imap", "username", bot);
     let password = dir.join("imap-password");
     std::fs::write(&password, "secret\n").unwrap();
-    config.connectors.imap.password_file = Some(password);
+    config
+        .connectors
+        .set("imap", "password_file", password.display().to_string());
     config
 }
 
@@ -166,7 +168,7 @@ async fn the_acknowledgement_arrives_with_every_header_and_its_echo_is_not_answe
         "smtp",
         Arc::new(
             SmtpOutbound::new(
-                &config.connectors.smtp,
+                &config.connectors.section("smtp").unwrap(),
                 &config.mail.address,
                 &config.mail.name,
             )
@@ -234,11 +236,11 @@ struct Watcher {
 impl Watcher {
     fn start(engine: &Arc<Engine>, config: &Config) -> Watcher {
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(passerelle::connectors::imap::run(
-            engine.clone(),
-            config.connectors.imap.clone(),
-            stopped,
-        ));
+        let imap = config.connectors.section("imap").unwrap();
+        let engine = engine.clone();
+        let task = tokio::spawn(async move {
+            passerelle::connectors::imap::run(engine, "imap", imap, stopped).await
+        });
         Watcher { stop, task }
     }
 
@@ -250,6 +252,17 @@ impl Watcher {
             .expect("the watcher stops on shutdown")
             .unwrap();
     }
+}
+
+/// The IMAP connector's saved (UIDVALIDITY, UID) of INBOX.
+async fn checkpoint(engine: &Engine) -> (i64, i64) {
+    let value = engine
+        .connector_state("imap", "INBOX")
+        .await
+        .unwrap()
+        .expect("a checkpoint");
+    let (validity, uid) = value.split_once(':').expect("UIDVALIDITY:UID");
+    (validity.parse().unwrap(), uid.parse().unwrap())
 }
 
 async fn ticket_for(engine: &Engine, message_id: &str) -> Option<i64> {
@@ -322,12 +335,7 @@ async fn idle_intake_survives_a_killed_connection_without_loss_or_doubles() {
     tickets.sort();
     tickets.dedup();
     assert_eq!(tickets.len(), 4, "one ticket per message");
-    let (validity, last_uid) = engine
-        .store()
-        .imap_checkpoint("INBOX")
-        .await
-        .unwrap()
-        .unwrap();
+    let (validity, last_uid) = checkpoint(&engine).await;
     assert!(validity > 0 && last_uid >= 4, "{validity} {last_uid}");
     // The next ticket number proves no message made a second ticket.
     assert_eq!(
@@ -356,8 +364,7 @@ async fn a_changed_uidvalidity_resynchronises_without_doubles() {
     // A checkpoint from another UIDVALIDITY, far beyond the mailbox's UIDs: trusting it would
     // skip every message.
     engine
-        .store()
-        .save_imap_checkpoint("INBOX", 1, 999_999)
+        .save_connector_state("imap", "INBOX", "1:999999")
         .await
         .unwrap();
     for _ in 0..2 {
@@ -368,12 +375,7 @@ async fn a_changed_uidvalidity_resynchronises_without_doubles() {
         .await;
         watcher.stop().await;
     }
-    let (validity, last_uid) = engine
-        .store()
-        .imap_checkpoint("INBOX")
-        .await
-        .unwrap()
-        .unwrap();
+    let (validity, last_uid) = checkpoint(&engine).await;
     assert!(validity != 1 && last_uid < 999_999, "{validity} {last_uid}");
     // Two runs over the same mailbox: each message made one ticket.
     let tickets = engine.store().allocate_ticket_number().await.unwrap() - 1;

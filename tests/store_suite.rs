@@ -493,10 +493,10 @@ async fn tickets_round_trip_with_history_threading_and_workload() {
                 until: now() + Duration::days(60),
                 reason: "5.1.1".into(),
             },
-            Change::ImapCheckpoint {
-                mailbox: "INBOX".into(),
-                uid_validity: 42,
-                uid: 7,
+            Change::ConnectorState {
+                connector: "imap".into(),
+                key: "INBOX".into(),
+                value: "42:7".into(),
             },
         ];
         // Both rows go to "stdout"; only the SMTP one counts as mail to that address.
@@ -591,15 +591,23 @@ async fn tickets_round_trip_with_history_threading_and_workload() {
             "{backend:?}: the window slides"
         );
         assert_eq!(
-            t.store.imap_checkpoint("INBOX").await.unwrap(),
-            Some((42, 7)),
+            t.store.connector_state("imap", "INBOX").await.unwrap(),
+            Some("42:7".into()),
             "{backend:?}"
         );
-        t.store.save_imap_checkpoint("INBOX", 42, 9).await.unwrap();
+        t.store
+            .save_connector_state("imap", "INBOX", "42:9")
+            .await
+            .unwrap();
         assert_eq!(
-            t.store.imap_checkpoint("INBOX").await.unwrap(),
-            Some((42, 9)),
+            t.store.connector_state("imap", "INBOX").await.unwrap(),
+            Some("42:9".into()),
             "{backend:?}"
+        );
+        assert_eq!(
+            t.store.connector_state("list", "INBOX").await.unwrap(),
+            None,
+            "{backend:?}: each connector has its own state"
         );
 
         let done = vec![

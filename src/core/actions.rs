@@ -10,9 +10,23 @@ use chrono::NaiveDate;
 pub enum Action {
     /// Answer the inbound item where it came from.
     Reply(String),
-    /// Send an email (through the outbox and the SMTP connector).
+    /// Send an email (through the outbox and the connector `[mail] connector` names).
     SendMail(OutgoingMail),
+    /// Send an email whose body is a prompt the engine renders (`mail.body` is ignored).
+    SendPromptedMail {
+        mail: OutgoingMail,
+        body: Prompt,
+    },
     Change(Change),
+}
+
+/// A sentence of the bot, not yet rendered: `prompts/<lang>/<key>` with these variables. Pure
+/// code returns it; the engine renders it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub lang: Lang,
+    pub key: String,
+    pub vars: serde_json::Value,
 }
 
 /// An email to send. Its Message-ID is fixed by the engine from the outbox idempotency key.
@@ -27,6 +41,16 @@ pub struct OutgoingMail {
     pub ticket: Option<i64>,
     /// RFC 3834 value: "auto-replied" for acknowledgements, "auto-generated" for notices.
     pub auto_submitted: String,
+}
+
+/// The body of an outbox row of the connector that sends mail: the mail and the Message-ID
+/// fixed for it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MailEnvelope {
+    /// Without angle brackets.
+    pub message_id: String,
+    #[serde(flatten)]
+    pub mail: OutgoingMail,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -89,11 +113,12 @@ pub enum Change {
         until: chrono::DateTime<chrono::Utc>,
         reason: String,
     },
-    /// How far an IMAP mailbox has been read, saved with the message that got it there.
-    ImapCheckpoint {
-        mailbox: String,
-        uid_validity: i64,
-        uid: i64,
+    /// A connector's own progress (how far a mailbox was read, a sync token), saved with the
+    /// item that got it there. The value's format is the connector's business.
+    ConnectorState {
+        connector: String,
+        key: String,
+        value: String,
     },
     /// Speakers suggested for the ticket, best first.
     SuggestSpeakers {
@@ -110,7 +135,7 @@ impl Change {
             Change::CreateTicket(_)
                 | Change::MuteAddress { .. }
                 | Change::AssignTicket { .. }
-                | Change::ImapCheckpoint { .. }
+                | Change::ConnectorState { .. }
                 | Change::SetTicketState { .. }
                 | Change::TicketEvent { .. }
                 | Change::LinkMessage { .. }

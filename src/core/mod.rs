@@ -6,6 +6,7 @@ pub mod business_hours;
 pub mod dates;
 pub mod directory;
 pub mod geo;
+pub mod inbound;
 pub mod lang;
 pub mod reminders;
 pub mod search;

@@ -4,13 +4,15 @@
 
 use super::{Engine, EngineError};
 use crate::core::actions::{Action, Change};
+use crate::core::address::Address;
+use crate::core::inbound::InboundKey;
 use crate::core::tickets::Ticket;
 use crate::core::tickets::Workload;
 use crate::mail::auth::{AuthMethod, SenderAuth};
 use crate::mail::decide::{MailCase, MailWorld, ThreadedBy, decide};
 use crate::mail::extract::Knowledge as ExtractKnowledge;
 use crate::mail::{Class, MailContext, understand};
-use crate::store::{BatchItem, Committed, InboundKey};
+use crate::store::{BatchItem, Committed};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
@@ -120,21 +122,26 @@ impl Engine {
         let auth = self.sender_auth(raw, mail).await;
         if !auth.is_pass() {
             tracing::warn!(from = %from.address, reason = %auth.reason(), "command by mail refused: the sender is not proven");
-            return Ok(Some(match self.store.commit(key, &[], &[], now).await? {
-                Committed::Duplicate => MailHandled::Duplicate,
-                Committed::Applied { outbox_ids } => MailHandled::Done {
-                    class: mail.classification.class,
-                    ticket: None,
-                    outbox_ids,
-                    may_answer: false,
-                    command: None,
-                    unreadable: None,
+            return Ok(Some(
+                match self.apply(key, None, Vec::new(), now, None).await?.0 {
+                    Committed::Duplicate => MailHandled::Duplicate,
+                    Committed::Applied { outbox_ids } => MailHandled::Done {
+                        class: mail.classification.class,
+                        ticket: None,
+                        outbox_ids,
+                        may_answer: false,
+                        command: None,
+                        unreadable: None,
+                    },
                 },
-            }));
+            ));
         }
-        let reference = format!("{}:{}", key.source, key.external_id);
+        let Ok(sender) = Address::parse(&from.address) else {
+            return Ok(None);
+        };
+        let reference = key.reference();
         let (actions, command, lang, _) = self
-            .command_actions(&from.address, line, None, &reference, now)
+            .command_actions(&sender, line, None, &reference, now)
             .await?;
         let actions: Vec<Action> = actions
             .into_iter()
@@ -147,16 +154,11 @@ impl Engine {
                 other => other,
             })
             .collect();
-        let actions = self.guard(actions, now).await?;
-        let (changes, messages) = self.plan(key, "smtp", &from.address, actions);
         Ok(Some(
-            match self.store.commit(key, &changes, &messages, now).await? {
+            match self.apply(key, None, actions, now, None).await?.0 {
                 Committed::Duplicate => MailHandled::Duplicate,
                 Committed::Applied { outbox_ids } => {
                     tracing::info!(command = command.as_deref().unwrap_or("-"), %lang, from = %from.address, "command by mail");
-                    if !outbox_ids.is_empty() {
-                        self.outbox_signal.notify_one();
-                    }
                     MailHandled::Done {
                         class: mail.classification.class,
                         ticket: None,
@@ -171,17 +173,8 @@ impl Engine {
     }
 
     /// Loop protection on the way out: mail to a muted address, or beyond the caps per
-    /// recipient and per ticket over sliding windows, is dropped and noted on its ticket.
-    pub(crate) async fn guard(
-        &self,
-        actions: Vec<Action>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Action>, EngineError> {
-        Ok(self.guard_telling(actions, now).await?.0)
-    }
-
-    /// [`Engine::guard`], also saying which mails it held back and why, so a person who asked
-    /// for them can be told.
+    /// recipient and per ticket over sliding windows, is dropped and noted on its ticket. Says
+    /// which mails it held back and why, so a person who asked for them can be told.
     pub(crate) async fn guard_telling(
         &self,
         actions: Vec<Action>,
@@ -193,7 +186,7 @@ impl Engine {
         // Mails kept in this batch count too.
         let mut batch: Vec<(String, Option<i64>)> = Vec::new();
         for action in actions {
-            let Action::SendMail(mail) = &action else {
+            let (Action::SendMail(mail) | Action::SendPromptedMail { mail, .. }) = &action else {
                 kept.push(action);
                 continue;
             };
@@ -417,7 +410,6 @@ impl Engine {
                     directory: &directory,
                     vocabulary: &k.vocabulary,
                     geography: &k.geography,
-                    prompts: &k.prompts,
                     routing: &settings.routing,
                     work: work.as_ref().unwrap_or(&no_work),
                     weights: &self.settings.weights,
@@ -454,8 +446,7 @@ impl Engine {
                     threaded_by,
                     sender_verified,
                 };
-                let actions = decide(&case, &world)
-                    .inspect_err(|error| tracing::error!(%error, "mail prompt failed to render"))?;
+                let actions = decide(&case, &world);
                 // An archive is history: its requesters were answered long ago, suggesting
                 // speakers for it today must not count against them in fair rotation, and an
                 // old bounce says nothing of an address today.
@@ -468,6 +459,7 @@ impl Engine {
                             !matches!(
                                 a,
                                 Action::SendMail(_)
+                                | Action::SendPromptedMail { .. }
                                 | Action::Change(
                                     Change::RecordProposals { .. } | Change::MuteAddress { .. }
                                 )
@@ -475,23 +467,18 @@ impl Engine {
                         })
                         .collect()
                 };
-                let actions = self.guard(actions, now).await?;
-                let reply_to = mail
-                    .from
-                    .as_ref()
-                    .map(|f| f.address.clone())
-                    .unwrap_or_default();
-                let (mut changes, messages) = self.plan(&key, "smtp", &reply_to, actions);
-                changes.extend(item.extra.iter().cloned());
-                overlay.record(&changes, today, work.as_mut());
-                let ticket_number = changes
+                let mut planned = self.prepare(&key, None, actions, now, None).await?.item;
+                planned.changes.extend(item.extra.iter().cloned());
+                overlay.record(&planned.changes, today, work.as_mut());
+                let ticket_number = planned
+                    .changes
                     .iter()
                     .find_map(|c| match c {
                         Change::CreateTicket(t) => Some(t.number),
                         _ => None,
                     })
                     .or(ticket.as_ref().map(|t| t.number));
-                tracing::info!(class = ?mail.classification.class, reason = %mail.classification.reason, machine = ?mail.classification.machine, ticket = ?ticket_number, replies = messages.len(), "mail handled");
+                tracing::info!(class = ?mail.classification.class, reason = %mail.classification.reason, machine = ?mail.classification.machine, ticket = ?ticket_number, replies = planned.messages.len(), "mail handled");
                 pending.push((
                     i,
                     mail.classification.class,
@@ -499,11 +486,7 @@ impl Engine {
                     mail.may_answer(),
                     mail.parse_error.clone(),
                 ));
-                batch.push(BatchItem {
-                    key,
-                    changes,
-                    messages,
-                });
+                batch.push(planned);
                 Ok(None)
             }
             .instrument(span)
@@ -513,7 +496,7 @@ impl Engine {
             }
         }
         if !batch.is_empty() {
-            let committed = self.store.commit_batch(&batch, now).await?;
+            let committed = self.commit_prepared(&batch, now).await?;
             for ((i, class, ticket, may_answer, unreadable), outcome) in
                 pending.into_iter().zip(committed)
             {
@@ -529,7 +512,6 @@ impl Engine {
                     },
                 });
             }
-            self.outbox_signal.notify_one();
         }
         Ok(results
             .into_iter()

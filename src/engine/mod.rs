@@ -1,6 +1,7 @@
 //! The one flow: an inbound item goes through its handler, and the changes and replies it
 //! produces are committed together; the outbox worker then delivers the replies.
 
+mod apply;
 mod mail;
 mod outbox;
 mod reminders;
@@ -8,30 +9,25 @@ pub mod sender_auth;
 
 pub use mail::{Held, HeldBecause, MailHandled, MailItem, MailOptions, MailSettings};
 
+pub use apply::{Origin, Planned};
 pub use outbox::{DeliveryError, Outbound, OutboxWorker, RetryPolicy, WorkerReport};
 
+pub use crate::core::inbound::{Inbound, InboundKey, OutboxMessage, ReplyTo};
+
 use crate::commands::{self, Context, Registry};
-use crate::core::actions::{Action, Change};
+use crate::core::actions::Action;
+use crate::core::address::Address;
 use crate::core::directory::{Directory, Member, Role};
 use crate::core::geo::Geography;
 use crate::core::lang::Lang;
 use crate::core::search::Weights;
 use crate::core::topics::Vocabulary;
 use crate::prompts::Prompts;
-use crate::store::{Committed, InboundKey, NewMessage, Store, StoreError};
+use crate::store::{Committed, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
 use tokio::sync::{Mutex, Notify};
 use tracing::Instrument;
-
-/// An outbox row of the SMTP connector: the mail and the Message-ID fixed for it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MailEnvelope {
-    /// Without angle brackets.
-    pub message_id: String,
-    #[serde(flatten)]
-    pub mail: crate::core::actions::OutgoingMail,
-}
 
 /// A stable Message-ID from an outbox key: the same key always gives the same id, and two
 /// keys never give the same id (letters, digits and `-` are kept, every other byte becomes
@@ -73,21 +69,6 @@ pub fn outbox_key_of_message_id(message_id: &str, domain: &str) -> Option<String
 /// The longest chat line the bot reads, in characters; a longer one gets a short answer.
 pub const MAX_LINE_CHARS: usize = 2000;
 
-/// Something a connector received: a chat line, a mail, a command line.
-#[derive(Debug, Clone)]
-pub struct Inbound {
-    pub key: InboundKey,
-    /// Connector that delivers the answer.
-    pub connector: String,
-    /// Where the answer goes, in the connector's terms (room and thread, address, …).
-    pub reply_to: String,
-    /// Who sent it: an email address or a Matrix id.
-    pub sender: String,
-    pub text: String,
-    /// A language the sender explicitly asked for.
-    pub lang: Option<Lang>,
-}
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handled {
     Done {
@@ -125,12 +106,14 @@ pub struct EngineSettings {
     pub max_results: usize,
     pub weights: Weights,
     /// Addresses that are admins / core team whatever the directory says.
-    pub admins: Vec<String>,
-    pub core_team: Vec<String>,
+    pub admins: Vec<Address>,
+    pub core_team: Vec<Address>,
     /// Proposals older than this many days no longer count against a speaker.
     pub proposal_window_days: u64,
     /// The domain of the Message-IDs of mail the bot sends.
     pub mail_domain: String,
+    /// The connector (its name in `bot.toml`) that sends mail.
+    pub mail_connector: String,
     pub mail: MailSettings,
     /// Working hours for reminder delays.
     pub calendar: crate::core::business_hours::BusinessCalendar,
@@ -221,8 +204,8 @@ impl Engine {
     }
 
     /// The role of a sender: the higher of the directory's and the config lists'.
-    pub fn role_of(&self, sender: &str, member: Option<&Member>) -> Role {
-        let listed = |list: &[String]| list.iter().any(|a| a.eq_ignore_ascii_case(sender));
+    pub fn role_of(&self, sender: &Address, member: Option<&Member>) -> Role {
+        let listed = |list: &[Address]| list.contains(sender);
         let from_config = if listed(&self.settings.admins) {
             Role::Admin
         } else if listed(&self.settings.core_team) {
@@ -261,7 +244,7 @@ impl Engine {
             tracing::info!("duplicate inbound item ignored");
             return Ok(Handled::Duplicate);
         }
-        let reference = format!("{}:{}", inbound.key.source, inbound.key.external_id);
+        let reference = inbound.key.reference();
         let length = inbound.text.chars().count();
         let (actions, command, lang, role) = if length > MAX_LINE_CHARS {
             // Not parsed at all: a pasted document would cost seconds of matching.
@@ -290,27 +273,20 @@ impl Engine {
         };
         // Mail asked for from chat goes through the same loop guard as any other; the person
         // is told what was held back instead of being told it was sent.
-        let (mut actions, held) = self.guard_telling(actions, now).await?;
-        if !held.is_empty() {
-            actions.retain(|a| !matches!(a, Action::Reply(_)));
-            for mail in &held {
-                actions.push(Action::Reply(self.held_message(lang, mail)?));
-            }
-        }
-        let (changes, messages) =
-            self.plan(&inbound.key, &inbound.connector, &inbound.reply_to, actions);
+        let origin = Origin {
+            connector: &inbound.connector,
+            reply_to: &inbound.reply_to,
+        };
         match self
-            .store
-            .commit(&inbound.key, &changes, &messages, now)
+            .apply(&inbound.key, Some(origin), actions, now, Some(lang))
             .await?
         {
-            Committed::Duplicate => {
+            (Committed::Duplicate, _) => {
                 tracing::info!("duplicate inbound item ignored");
                 Ok(Handled::Duplicate)
             }
-            Committed::Applied { outbox_ids } => {
-                tracing::info!(command = command.as_deref().unwrap_or("-"), %lang, role = %role, changes = changes.len(), replies = outbox_ids.len(), "handled");
-                self.outbox_signal.notify_one();
+            (Committed::Applied { outbox_ids }, planned) => {
+                tracing::info!(command = command.as_deref().unwrap_or("-"), %lang, role = %role, changes = planned.item.changes.len(), replies = outbox_ids.len(), "handled");
                 Ok(Handled::Done {
                     outbox_ids,
                     command,
@@ -325,7 +301,7 @@ impl Engine {
     /// carrying `reference` so the team can find the log line.
     pub async fn command_actions(
         &self,
-        sender: &str,
+        sender: &Address,
         text: &str,
         forced: Option<Lang>,
         reference: &str,
@@ -333,9 +309,7 @@ impl Engine {
     ) -> Result<(Vec<Action>, Option<String>, Lang, Role), EngineError> {
         let today = self.today(now);
         let directory = self.directory(today).await?;
-        let asker = crate::core::address::Address::parse(sender)
-            .ok()
-            .and_then(|address| directory.by_address(&address));
+        let asker = directory.by_address(sender);
         let role = self.role_of(sender, asker);
         let k = &self.knowledge;
         let needed = commands::tickets_needed(&k.registry, text);
@@ -388,70 +362,27 @@ impl Engine {
         })
     }
 
-    /// Splits actions into store changes and outbox rows. Each row's idempotency key is the
-    /// inbound key and its position; a mail's Message-ID is derived from that key, so a
-    /// redelivery after a crash carries the same Message-ID.
-    pub fn plan(
+    /// What connector `connector` saved under `key` (a mailbox's checkpoint, a sync token).
+    pub async fn connector_state(
         &self,
-        key: &InboundKey,
         connector: &str,
-        reply_to: &str,
-        actions: Vec<Action>,
-    ) -> (Vec<Change>, Vec<NewMessage>) {
-        let mut changes = Vec::new();
-        let mut messages: Vec<NewMessage> = Vec::new();
-        for action in actions {
-            let idempotency_key = format!("{}:{}:{}", key.source, key.external_id, messages.len());
-            match action {
-                Action::Change(change) => changes.push(change),
-                Action::Reply(body) => messages.push(NewMessage {
-                    idempotency_key,
-                    connector: connector.to_string(),
-                    target: reply_to.to_string(),
-                    body,
-                }),
-                Action::SendMail(mail) => {
-                    let message_id = mail_message_id(&idempotency_key, &self.settings.mail_domain);
-                    if let Some(ticket) = mail.ticket {
-                        changes.push(Change::LinkMessage {
-                            ticket,
-                            message_id: message_id.clone(),
-                            direction: "out",
-                        });
-                    }
-                    let envelope = MailEnvelope { message_id, mail };
-                    messages.push(NewMessage {
-                        idempotency_key,
-                        connector: "smtp".into(),
-                        target: envelope.mail.to.clone(),
-                        body: serde_json::to_string(&envelope).expect("a mail serialises"),
-                    });
-                }
-            }
-        }
-        (changes, messages)
+        key: &str,
+    ) -> Result<Option<String>, EngineError> {
+        Ok(self.store.connector_state(connector, key).await?)
     }
 
-    /// Why a mail asked for in chat was not sent, in the asker's language.
-    fn held_message(&self, lang: Lang, held: &Held) -> Result<String, EngineError> {
-        let (why, until, max) = match &held.because {
-            HeldBecause::Muted(until) => (
-                "muted",
-                Some(crate::commands::handlers::format_day(
-                    lang,
-                    until.with_timezone(&self.settings.timezone).date_naive(),
-                )),
-                None,
-            ),
-            HeldBecause::RecipientHour(max) => ("recipient-hour", None, Some(*max)),
-            HeldBecause::RecipientDay(max) => ("recipient-day", None, Some(*max)),
-            HeldBecause::TicketHour(_, max) => ("ticket-hour", None, Some(*max)),
-        };
-        Ok(self.knowledge.prompts.render(
-            lang,
-            "errors/mail_held",
-            serde_json::json!({ "to": held.to, "why": why, "until": until, "max": max }),
-        )?)
+    /// Saves a connector's state on its own; state that must move with an item's effects goes
+    /// in as a [`crate::core::actions::Change::ConnectorState`] instead.
+    pub async fn save_connector_state(
+        &self,
+        connector: &str,
+        key: &str,
+        value: &str,
+    ) -> Result<(), EngineError> {
+        Ok(self
+            .store
+            .save_connector_state(connector, key, value)
+            .await?)
     }
 
     /// Records an inbound item that was moved aside because handling it failed for good.
@@ -485,7 +416,7 @@ impl Engine {
             .render(
                 lang,
                 "errors/unavailable",
-                serde_json::json!({ "id": format!("{}:{}", inbound.key.source, inbound.key.external_id) }),
+                serde_json::json!({ "id": inbound.key.reference() }),
             )
             .ok()
     }

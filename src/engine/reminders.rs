@@ -97,10 +97,8 @@ impl Engine {
                     auto_submitted: "auto-generated".into(),
                 }));
             }
-            let actions = self.guard(actions, now).await?;
-            let (changes, messages) = self.plan(&key, "smtp", "", actions);
-            if let Committed::Applied { outbox_ids } =
-                self.store.commit(&key, &changes, &messages, now).await?
+            if let (Committed::Applied { outbox_ids }, _) =
+                self.apply(&key, None, actions, now, None).await?
             {
                 tracing::info!(
                     ticket = ticket.number,
@@ -109,7 +107,6 @@ impl Engine {
                     "ticket reminder queued"
                 );
                 queued += outbox_ids.len();
-                self.outbox_signal.notify_one();
             }
         }
         Ok(queued)

@@ -3,14 +3,13 @@
 
 use super::Understanding;
 use super::classify::{Class, bare_subject};
-use crate::core::actions::{Action, Change};
+use crate::core::actions::{Action, Change, Prompt};
 use crate::core::directory::Directory;
 use crate::core::geo::Geography;
 use crate::core::lang::Lang;
 use crate::core::search::{self, SpeakerQuery, Weights};
 use crate::core::tickets::{RoutingInput, RoutingRule, Ticket, TicketState, Workload, route};
 use crate::core::topics::Vocabulary;
-use crate::prompts::{PromptError, Prompts};
 use chrono::NaiveDate;
 use serde_json::json;
 
@@ -19,7 +18,6 @@ pub struct MailWorld<'a> {
     pub directory: &'a Directory,
     pub vocabulary: &'a Vocabulary,
     pub geography: &'a Geography,
-    pub prompts: &'a Prompts,
     pub routing: &'a [RoutingRule],
     pub work: &'a Workload,
     pub weights: &'a Weights,
@@ -95,7 +93,7 @@ fn sender(mail: &Understanding) -> String {
         .unwrap_or_else(|| "unknown sender".into())
 }
 
-pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Result<Vec<Action>, PromptError> {
+pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Vec<Action> {
     let mail = case.mail;
     match (case.ticket, mail.classification.class) {
         (ticket, Class::Bounce) => {
@@ -150,11 +148,11 @@ pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Result<Vec<Action>,
                     failed.join(", "),
                 ));
             }
-            Ok(actions)
+            actions
         }
-        (Some(ticket), _) => Ok(on_ticket(case, ticket, world)),
+        (Some(ticket), _) => on_ticket(case, ticket, world),
         (None, Class::Request) => new_ticket(case, world, None),
-        _ => Ok(Vec::new()),
+        _ => Vec::new(),
     }
 }
 
@@ -202,9 +200,7 @@ fn on_ticket(case: &MailCase<'_>, ticket: &Ticket, world: &MailWorld<'_>) -> Vec
                 "linked",
                 format!("follow-up opened as #{number}"),
             ));
-            if let Ok(more) = new_ticket(case, world, Some(ticket)) {
-                actions.extend(more);
-            }
+            actions.extend(new_ticket(case, world, Some(ticket)));
         }
     } else if ticket.state == TicketState::WaitingForRequester
         && from.eq_ignore_ascii_case(&ticket.requester_email)
@@ -231,14 +227,10 @@ fn on_ticket(case: &MailCase<'_>, ticket: &Ticket, world: &MailWorld<'_>) -> Vec
 
 /// A new ticket for a request (or the follow-up of a closed one), routed, with suggested
 /// speakers and, unless the sender is a robot, an acknowledgement in their language.
-fn new_ticket(
-    case: &MailCase<'_>,
-    world: &MailWorld<'_>,
-    follows: Option<&Ticket>,
-) -> Result<Vec<Action>, PromptError> {
+fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticket>) -> Vec<Action> {
     let mail = case.mail;
     let Some(number) = case.new_number else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let fields = mail.request.clone();
     let lang = fields
@@ -251,7 +243,7 @@ fn new_ticket(
         .and_then(|f| f.contact.clone())
         .or_else(|| mail.from.clone());
     let Some(contact) = contact else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let topics = fields
         .as_ref()
@@ -387,23 +379,25 @@ fn new_ticket(
     }
 
     if mail.may_answer() {
-        let body = world.prompts.render(
-            lang,
-            "mail/ack",
-            json!({
-                "name": contact.name,
-                "number": number,
-                "event": ticket.event,
-                "assignee": assignee.map(|m| m.name.clone()),
-                "marker": ticket.marker(world.ticket_prefix),
-            }),
-        )?;
-        actions.push(Action::SendMail(mail.answer(
-            &contact.address,
-            ticket.mail_subject(world.ticket_prefix),
-            body,
-            Some(number),
-        )));
+        actions.push(Action::SendPromptedMail {
+            mail: mail.answer(
+                &contact.address,
+                ticket.mail_subject(world.ticket_prefix),
+                String::new(),
+                Some(number),
+            ),
+            body: Prompt {
+                lang,
+                key: "mail/ack".into(),
+                vars: json!({
+                    "name": contact.name,
+                    "number": number,
+                    "event": ticket.event,
+                    "assignee": assignee.map(|m| m.name.clone()),
+                    "marker": ticket.marker(world.ticket_prefix),
+                }),
+            },
+        });
     }
-    Ok(actions)
+    actions
 }

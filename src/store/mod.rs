@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
 
+pub use crate::core::inbound::{InboundKey, NewMessage, OutboxMessage};
 pub use sql::{PostgresStore, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]
@@ -44,38 +45,6 @@ pub enum StoreError {
     },
     #[error("corrupt row: {0}")]
     Corrupt(String),
-}
-
-/// Identifies an inbound item across deliveries: a second item with the same key is a no-op.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct InboundKey {
-    pub source: String,
-    pub external_id: String,
-}
-
-/// A message to send, written to the outbox with the changes that caused it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewMessage {
-    pub idempotency_key: String,
-    pub connector: String,
-    pub target: String,
-    pub body: String,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutboxMessage {
-    pub id: i64,
-    pub idempotency_key: String,
-    pub connector: String,
-    pub target: String,
-    pub body: String,
-    /// Attempts so far, including the one this claim is for.
-    pub attempts: i32,
-    pub status: String,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    /// Temporary failures are retried until then; set at the first failure.
-    pub retry_until: Option<DateTime<Utc>>,
 }
 
 /// The state of one supervised task of one running instance.
@@ -224,13 +193,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         ticket: i64,
         since: DateTime<Utc>,
     ) -> Result<i64, StoreError>;
-    /// (UIDVALIDITY, last UID processed) of an IMAP mailbox.
-    async fn imap_checkpoint(&self, mailbox: &str) -> Result<Option<(i64, i64)>, StoreError>;
-    async fn save_imap_checkpoint(
+    /// What connector `connector` saved under `key` (see [`Change::ConnectorState`]).
+    async fn connector_state(
         &self,
-        mailbox: &str,
-        uid_validity: i64,
-        uid: i64,
+        connector: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError>;
+    async fn save_connector_state(
+        &self,
+        connector: &str,
+        key: &str,
+        value: &str,
     ) -> Result<(), StoreError>;
 
     /// Claims up to `limit` due messages of one connector for `worker` until `now + lease`; a

@@ -334,7 +334,7 @@ where
 const BUMP_DIRECTORY_VERSION: &str =
     "UPDATE meta SET value = value + 1 WHERE key = 'directory_version'";
 
-const SAVE_IMAP_CHECKPOINT: &str = "INSERT INTO imap_state (mailbox, uid_validity, last_uid) VALUES ($1, $2, $3) ON CONFLICT (mailbox) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid";
+const SAVE_CONNECTOR_STATE: &str = "INSERT INTO connector_state (connector, key, value) VALUES ($1, $2, $3) ON CONFLICT (connector, key) DO UPDATE SET value = excluded.value";
 
 /// Rows per multi-row insert: far below the bind-parameter limits of SQLite and PostgreSQL.
 const BULK_ROWS: usize = 500;
@@ -504,8 +504,8 @@ macro_rules! sql_store {
                                 .execute(&mut *tx)
                                 .await?;
                         }
-                        Change::ImapCheckpoint { mailbox, uid_validity, uid } => {
-                            sqlx::query(SAVE_IMAP_CHECKPOINT).bind(mailbox).bind(uid_validity).bind(uid).execute(&mut *tx).await?;
+                        Change::ConnectorState { connector, key, value } => {
+                            sqlx::query(SAVE_CONNECTOR_STATE).bind(connector).bind(key).bind(value).execute(&mut *tx).await?;
                         }
                         Change::MuteAddress { address, until, reason } => {
                             sqlx::query("INSERT INTO muted_addresses (address, until, reason) VALUES ($1, $2, $3) ON CONFLICT (address) DO UPDATE SET until = excluded.until, reason = excluded.reason")
@@ -824,16 +824,16 @@ macro_rules! sql_store {
                 Ok(row.try_get("n")?)
             }
 
-            async fn imap_checkpoint(&self, mailbox: &str) -> Result<Option<(i64, i64)>, StoreError> {
-                let row = sqlx::query("SELECT uid_validity, last_uid FROM imap_state WHERE mailbox = $1").bind(mailbox).fetch_optional(&self.pool).await?;
+            async fn connector_state(&self, connector: &str, key: &str) -> Result<Option<String>, StoreError> {
+                let row = sqlx::query("SELECT value FROM connector_state WHERE connector = $1 AND key = $2").bind(connector).bind(key).fetch_optional(&self.pool).await?;
                 Ok(match row {
-                    Some(row) => Some((row.try_get("uid_validity")?, row.try_get("last_uid")?)),
+                    Some(row) => Some(row.try_get("value")?),
                     None => None,
                 })
             }
 
-            async fn save_imap_checkpoint(&self, mailbox: &str, uid_validity: i64, uid: i64) -> Result<(), StoreError> {
-                sqlx::query(SAVE_IMAP_CHECKPOINT).bind(mailbox).bind(uid_validity).bind(uid).execute(&self.pool).await?;
+            async fn save_connector_state(&self, connector: &str, key: &str, value: &str) -> Result<(), StoreError> {
+                sqlx::query(SAVE_CONNECTOR_STATE).bind(connector).bind(key).bind(value).execute(&self.pool).await?;
                 Ok(())
             }
 

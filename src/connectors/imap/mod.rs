@@ -4,20 +4,67 @@
 //! the IDLE is renewed (before the 29 minutes RFC 2177 allows). Each message's checkpoint is
 //! committed with its processing. Lost connections reconnect with backoff and catch up.
 
+use super::{Connector, InboundMode, Registration, Setup, check_as};
 use crate::core::actions::Change;
 use crate::engine::{Engine, EngineError, MailHandled, MailOptions};
-use crate::store::StoreError;
-use futures::TryStreamExt;
+use async_trait::async_trait;
+use futures::{FutureExt, TryStreamExt};
 use serde::Deserialize;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::watch;
 
+pub const REGISTRATION: Registration = Registration {
+    kind: "imap",
+    enabled_by_default: false,
+    check: check_as::<ImapConfig>,
+    build,
+};
+
+fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
+    let mut config: ImapConfig = setup.parse().map_err(anyhow::Error::msg)?;
+    config.password_file = config.password_file.map(|p| setup.config.resolve(&p));
+    Ok(Arc::new(Imap {
+        name: setup.name.to_string(),
+        config,
+    }))
+}
+
+/// A mailbox watched with IDLE. One reader per mailbox: it runs on the leader only.
+pub struct Imap {
+    name: String,
+    config: ImapConfig,
+}
+
+#[async_trait]
+impl Connector for Imap {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn inbound_mode(&self) -> InboundMode {
+        InboundMode::Leader
+    }
+
+    async fn receive(
+        &self,
+        engine: Arc<Engine>,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        tracing::info!(host = %self.config.host, mailbox = %self.config.mailbox, "watching the mailbox with IMAP IDLE");
+        run(engine, &self.name, self.config.clone(), shutdown).await;
+        Ok(())
+    }
+}
+
+/// The keyword set on a message moved aside; `doctor` lists such messages too.
+pub const QUARANTINE_KEYWORD: &str = "$PasserelleQuarantine";
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ImapConfig {
-    pub enabled: bool,
     pub host: String,
     pub port: u16,
     /// TLS from the first byte (port 993). Plain IMAP is only for a server on this machine.
@@ -37,7 +84,6 @@ pub struct ImapConfig {
 impl Default for ImapConfig {
     fn default() -> Self {
         ImapConfig {
-            enabled: false,
             host: "127.0.0.1".into(),
             port: 993,
             tls: true,
@@ -63,8 +109,6 @@ pub enum ImapError {
     NoGreeting,
     #[error(transparent)]
     Engine(#[from] EngineError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + std::fmt::Debug {}
@@ -118,10 +162,15 @@ pub async fn holds_message_id(config: &ImapConfig, message_id: &str) -> Result<b
 }
 
 /// Runs until `shutdown` turns true, reconnecting after every failure with a doubling delay.
-pub async fn run(engine: Arc<Engine>, config: ImapConfig, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(
+    engine: Arc<Engine>,
+    connector: &str,
+    config: ImapConfig,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let mut delay = Duration::from_secs(1);
     loop {
-        match session(&engine, &config, &mut shutdown).await {
+        match session(&engine, connector, &config, &mut shutdown).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::error!(host = %config.host, mailbox = %config.mailbox, %error, retry_in_s = delay.as_secs(), "imap connection lost")
@@ -138,19 +187,34 @@ pub async fn run(engine: Arc<Engine>, config: ImapConfig, mut shutdown: watch::R
     }
 }
 
+/// `UIDVALIDITY:UID`, as saved in the connector's state.
+fn checkpoint_value(uid_validity: u32, uid: i64) -> String {
+    format!("{uid_validity}:{uid}")
+}
+
+fn parse_checkpoint(value: &str) -> Option<(u32, i64)> {
+    let (validity, uid) = value.split_once(':')?;
+    Some((validity.parse().ok()?, uid.parse().ok()?))
+}
+
 /// One connection: catch up, then IDLE and catch up again on each change. Returns Ok only on
 /// shutdown.
 async fn session(
     engine: &Engine,
+    connector: &str,
     config: &ImapConfig,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), ImapError> {
     let mut session = login(config).await?;
     let selected = session.select(&config.mailbox).await?;
     let uid_validity = selected.uid_validity.unwrap_or(0);
-    let store = engine.store();
-    let mut last_uid = match store.imap_checkpoint(&config.mailbox).await? {
-        Some((validity, uid)) if validity == i64::from(uid_validity) => uid,
+    let saved = engine
+        .connector_state(connector, &config.mailbox)
+        .await?
+        .as_deref()
+        .and_then(parse_checkpoint);
+    let mut last_uid = match saved {
+        Some((validity, uid)) if validity == uid_validity => uid,
         Some((validity, _)) => {
             tracing::warn!(mailbox = %config.mailbox, old = validity, new = uid_validity, "UIDVALIDITY changed: resynchronising from the first message");
             0
@@ -175,29 +239,73 @@ async fn session(
             if uid <= last_uid {
                 continue;
             }
-            let checkpoint = Change::ImapCheckpoint {
-                mailbox: config.mailbox.clone(),
-                uid_validity: i64::from(uid_validity),
-                uid,
+            let checkpoint = checkpoint_value(uid_validity, uid);
+            let outcome = AssertUnwindSafe(engine.handle_mail_with(
+                body,
+                chrono::Utc::now(),
+                MailOptions {
+                    extra: vec![Change::ConnectorState {
+                        connector: connector.to_string(),
+                        key: config.mailbox.clone(),
+                        value: checkpoint.clone(),
+                    }],
+                    ..Default::default()
+                },
+            ))
+            .catch_unwind()
+            .await;
+            let (problem, committed) = match outcome {
+                Ok(Ok(MailHandled::Done { unreadable, .. })) => (
+                    unreadable.map(|reason| format!("unreadable message: {reason}")),
+                    true,
+                ),
+                Ok(Ok(MailHandled::Duplicate)) => (None, false),
+                Ok(Err(error)) if error.is_transient() => return Err(error.into()),
+                Ok(Err(error)) => (Some(error.to_string()), false),
+                Err(panic) => (
+                    Some(format!(
+                        "handling panicked: {}",
+                        crate::panic_message(panic.as_ref())
+                    )),
+                    false,
+                ),
             };
-            match engine
-                .handle_mail_with(
-                    body,
-                    chrono::Utc::now(),
-                    MailOptions {
-                        extra: vec![checkpoint],
-                        ..Default::default()
-                    },
-                )
-                .await?
-            {
-                MailHandled::Done { .. } => {}
+            if let Some(error) = problem {
+                // Marked on the server and recorded, then passed: it never blocks the next one.
+                let marked = session
+                    .uid_store(
+                        uid.to_string(),
+                        format!("+FLAGS ({QUARANTINE_KEYWORD} \\Flagged)"),
+                    )
+                    .await;
+                let location = match marked {
+                    Ok(stream) => {
+                        let _: Vec<_> = stream.try_collect().await.unwrap_or_default();
+                        format!(
+                            "{} UID {uid} (flagged {QUARANTINE_KEYWORD})",
+                            config.mailbox
+                        )
+                    }
+                    Err(flag_error) => {
+                        tracing::warn!(uid, %flag_error, "cannot flag a quarantined message");
+                        format!("{} UID {uid}", config.mailbox)
+                    }
+                };
+                tracing::warn!(source = connector, uid, %error, %location, "message quarantined");
+                engine
+                    .quarantine(
+                        connector,
+                        &format!("{}:{uid_validity}:{uid}", config.mailbox),
+                        &error,
+                        Some(&location),
+                    )
+                    .await?;
+            }
+            if !committed {
                 // Nothing else to keep atomic with: move the checkpoint on alone.
-                MailHandled::Duplicate => {
-                    store
-                        .save_imap_checkpoint(&config.mailbox, i64::from(uid_validity), uid)
-                        .await?
-                }
+                engine
+                    .save_connector_state(connector, &config.mailbox, &checkpoint)
+                    .await?;
             }
             last_uid = uid;
         }

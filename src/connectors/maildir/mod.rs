@@ -2,12 +2,87 @@
 //! between the two leaves the file in `new/`; the next scan hands it over again and the engine
 //! recognises its Message-ID, so nothing is lost or doubled.
 
+use super::{Connector, InboundMode, Registration, Setup, check_as};
 use crate::engine::{Engine, EngineError, MailHandled};
+use async_trait::async_trait;
 use futures::FutureExt;
+use serde::Deserialize;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
+
+pub const REGISTRATION: Registration = Registration {
+    kind: "maildir",
+    enabled_by_default: false,
+    check: check_as::<MaildirConfig>,
+    build,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaildirConfig {
+    /// The Maildir folder whose `new/` is read (relative to `bot.toml`).
+    pub path: PathBuf,
+    /// How often `new/` is looked at.
+    pub scan_interval_ms: u64,
+}
+
+impl Default for MaildirConfig {
+    fn default() -> Self {
+        MaildirConfig {
+            path: "mail/inbox".into(),
+            scan_interval_ms: 2000,
+        }
+    }
+}
+
+fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
+    let config: MaildirConfig = setup.parse().map_err(anyhow::Error::msg)?;
+    let root = setup.config.resolve(&config.path);
+    prepare(&root)?;
+    Ok(Arc::new(Maildir {
+        name: setup.name.to_string(),
+        root,
+        interval: Duration::from_millis(config.scan_interval_ms.max(10)),
+    }))
+}
+
+/// Mail dropped in a Maildir folder by the MTA (or by hand).
+pub struct Maildir {
+    name: String,
+    root: PathBuf,
+    interval: Duration,
+}
+
+#[async_trait]
+impl Connector for Maildir {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn inbound_mode(&self) -> InboundMode {
+        InboundMode::EveryInstance
+    }
+
+    async fn receive(
+        &self,
+        engine: Arc<Engine>,
+        shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        tracing::info!(maildir = %self.root.display(), "reading mail dropped in the maildir");
+        run(
+            engine,
+            &self.name,
+            self.root.clone(),
+            self.interval,
+            shutdown,
+        )
+        .await;
+        Ok(())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum MaildirError {
@@ -80,7 +155,11 @@ impl std::hash::Hasher for Fnv {
 /// `cur/` once handled. A message whose handling panics, fails for a reason that retrying
 /// cannot fix, or that cannot be parsed at all is moved to `quarantine/`, recorded, and the
 /// scan goes on. A store error stops the scan: the rest waits for the next one.
-pub async fn scan_once(engine: &Engine, root: &Path) -> Result<ScanReport, MaildirError> {
+pub async fn scan_once(
+    engine: &Engine,
+    connector: &str,
+    root: &Path,
+) -> Result<ScanReport, MaildirError> {
     let new = root.join("new");
     let mut names: Vec<PathBuf> = std::fs::read_dir(&new)
         .map_err(|source| MaildirError::Io {
@@ -141,7 +220,7 @@ pub async fn scan_once(engine: &Engine, root: &Path) -> Result<ScanReport, Maild
                     })?;
                 engine
                     .quarantine(
-                        "maildir",
+                        connector,
                         &name,
                         &error,
                         Some(&target.display().to_string()),
@@ -156,12 +235,13 @@ pub async fn scan_once(engine: &Engine, root: &Path) -> Result<ScanReport, Maild
 /// Scans every `interval` until `shutdown` turns true; errors are logged and retried.
 pub async fn run(
     engine: Arc<Engine>,
+    connector: &str,
     root: PathBuf,
     interval: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
-        match scan_once(&engine, &root).await {
+        match scan_once(&engine, connector, &root).await {
             Ok(report) if report.handled + report.duplicates + report.quarantined > 0 => {
                 tracing::info!(maildir = %root.display(), handled = report.handled, duplicates = report.duplicates, quarantined = report.quarantined, "maildir scanned");
             }

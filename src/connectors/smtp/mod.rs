@@ -2,8 +2,10 @@
 //! In-Reply-To/References, `Auto-Submitted` and the bot's own loop header, so a copy coming
 //! back is recognised and never answered.
 
-use crate::engine::{DeliveryError, MailEnvelope, Outbound};
-use crate::store::OutboxMessage;
+use super::{Connector, Registration, Setup, check_as};
+use crate::core::actions::MailEnvelope;
+use crate::core::inbound::OutboxMessage;
+use crate::engine::{DeliveryError, Outbound};
 use async_trait::async_trait;
 use lettre::Message;
 use lettre::message::Mailbox;
@@ -11,7 +13,46 @@ use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
 use serde::Deserialize;
+use std::sync::Arc;
 use std::time::Duration;
+
+pub const REGISTRATION: Registration = Registration {
+    kind: "smtp",
+    enabled_by_default: false,
+    check: check_as::<SmtpConfig>,
+    build,
+};
+
+fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
+    let mut config: SmtpConfig = setup.parse().map_err(anyhow::Error::msg)?;
+    if let Some(mailbox) = &mut config.record_mailbox {
+        mailbox.password_file = mailbox
+            .password_file
+            .take()
+            .map(|p| setup.config.resolve(&p));
+    }
+    let outbound = SmtpOutbound::new(&config, &setup.config.mail.address, &setup.config.mail.name)?;
+    Ok(Arc::new(Smtp {
+        name: setup.name.to_string(),
+        outbound: Arc::new(outbound),
+    }))
+}
+
+/// Sends the bot's mail; receives nothing (mail comes in through IMAP or a Maildir).
+pub struct Smtp {
+    name: String,
+    outbound: Arc<SmtpOutbound>,
+}
+
+impl Connector for Smtp {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn outbound(&self) -> Option<Arc<dyn Outbound>> {
+        Some(self.outbound.clone())
+    }
+}
 
 /// The loop header the bot writes and recognises.
 pub const LOOP_HEADER: &str = "X-Passerelle-Loop";
@@ -30,7 +71,6 @@ pub enum TlsMode {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpConfig {
-    pub enabled: bool,
     pub host: String,
     pub port: u16,
     pub tls: TlsMode,
@@ -42,14 +82,13 @@ pub struct SmtpConfig {
     /// server accepted a message, its copy is there. After a crash, a message whose outcome
     /// is unknown is looked up in `record_mailbox` before it is sent again.
     pub record_copy_to: Option<String>,
-    /// The IMAP mailbox where `record_copy_to` lands (its `enabled` key is ignored).
+    /// The IMAP mailbox where `record_copy_to` lands.
     pub record_mailbox: Option<crate::connectors::imap::ImapConfig>,
 }
 
 impl Default for SmtpConfig {
     fn default() -> Self {
         SmtpConfig {
-            enabled: false,
             host: "127.0.0.1".into(),
             port: 25,
             tls: TlsMode::None,
