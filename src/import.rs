@@ -1,6 +1,8 @@
 //! Validating member files (CSV or TOML) before anything is written: every bad row is reported
 //! with its line and reason, and the store is only touched once the whole file is checked.
 
+pub mod flows;
+
 use crate::core::dates;
 use crate::core::directory::{Directory, Intervention, JobRole, Member, Period, Role};
 use crate::core::geo::Geography;

@@ -1,10 +1,13 @@
 //! Passerelle: a chat-ops bot for networks of local authorities that open their data together.
 
+pub mod admin;
 pub mod app;
+pub mod ask;
 pub mod commands;
 pub mod config;
 pub mod connectors;
 pub mod core;
+pub mod doctor;
 pub mod engine;
 pub mod fuzzing;
 pub mod import;

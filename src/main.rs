@@ -1,17 +1,12 @@
 //! The `passerelle` command line.
 
-use anyhow::{Context as _, anyhow};
 use clap::{Parser, Subcommand};
-use passerelle::app;
 use passerelle::config::Config;
-use passerelle::connectors::console::ConsoleConfig;
-use passerelle::core::address::Address;
-use passerelle::core::inbound::{Inbound, InboundKey, ReplyTo};
 use passerelle::core::lang::Lang;
-use passerelle::engine::Handled;
+use passerelle::import::flows::{self, Progress};
+use passerelle::{admin, app, doctor};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -177,7 +172,11 @@ fn init_logs(config: Option<&Config>, default_level: &str) {
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Doctor = cli.command {
         init_logs(None, "warn");
-        return doctor(&cli.config).await;
+        let report = doctor::doctor(&cli.config, |check| println!("{check}")).await?;
+        if let Some(conclusion) = report.conclusion() {
+            println!("{conclusion}");
+        }
+        return Ok(exit_code(report.problems() == 0));
     }
     let config = Config::load(&cli.config)?;
     match cli.command {
@@ -192,206 +191,151 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             as_member,
         } => {
             init_logs(None, "warn");
-            ask(config, text, lang, as_member).await
+            passerelle::ask::ask(&config, text, lang, as_member).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Import { what } => {
             init_logs(None, "warn");
             match what {
                 ImportCommand::Members { file, skip_invalid } => {
-                    import_members(config, &file, skip_invalid).await
+                    import_members(&config, &file, skip_invalid).await
                 }
                 ImportCommand::Interventions { file, skip_invalid } => {
-                    import_interventions(config, &file, skip_invalid).await
+                    import_interventions(&config, &file, skip_invalid).await
                 }
             }
         }
         Command::Backfill { mbox } => {
             init_logs(None, "warn");
-            backfill(config, &mbox).await
+            backfill(&config, &mbox).await
         }
         Command::Outbox { what } => {
             init_logs(None, "warn");
-            outbox(config, what).await
+            outbox(&config, what).await
         }
         Command::Doctor => unreachable!("handled above"),
     }
 }
 
-async fn ask(
-    config: Config,
-    text: String,
-    lang: Option<Lang>,
-    as_member: Option<String>,
-) -> anyhow::Result<ExitCode> {
-    let sender = match as_member {
-        Some(member) => Address::parse(&member)?,
-        None => config
-            .connectors
-            .section::<ConsoleConfig>("console")
-            .and_then(|console| console.user())
-            .map_err(|e| anyhow!(e))?,
-    };
-    let engine = app::build_engine(&config).await?;
-    let inbound = Inbound {
-        key: InboundKey::new("cli", passerelle::connectors::console::session_id()),
-        connector: "cli".into(),
-        reply_to: ReplyTo::Console,
-        sender,
-        text,
-        lang,
-    };
-    let outbox_ids = match engine.handle(&inbound).await? {
-        Handled::Done { outbox_ids, .. } => outbox_ids,
-        Handled::Duplicate | Handled::Ignored => return Ok(ExitCode::SUCCESS),
-    };
-    let worker = app::console_worker(&config, &engine, "cli");
-    // The answer goes through the outbox like any other; wait until it is delivered.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        worker.run_once(chrono::Utc::now()).await?;
-        let mut pending = false;
-        for id in &outbox_ids {
-            let message = engine
-                .store()
-                .outbox_get(*id)
-                .await?
-                .ok_or_else(|| anyhow!("outbox row {id} vanished"))?;
-            match message.status.as_str() {
-                "done" => {}
-                "dead" => {
-                    return Err(anyhow!(
-                        "could not print the answer: {}",
-                        message.last_error.unwrap_or_default()
-                    ));
-                }
-                _ => pending = true,
-            }
-        }
-        if !pending {
-            return Ok(ExitCode::SUCCESS);
-        }
-        if tokio::time::Instant::now() > deadline {
-            return Err(anyhow!("the answer is still queued after 30 s"));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+fn exit_code(success: bool) -> ExitCode {
+    if success {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 
-fn print_problems(checked_fatal: &[String], errors: &[passerelle::import::RowError], file: &Path) {
-    for problem in checked_fatal {
+fn print_problems(problems: &flows::Problems, file: &Path) {
+    for problem in &problems.fatal {
         eprintln!("{}: {problem}", file.display());
     }
-    for error in errors {
+    for error in &problems.errors {
         eprintln!("{}: line {}: {}", file.display(), error.line, error.reason);
     }
 }
 
-fn progress(len: usize, what: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len as u64);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len}") {
+fn progress_bar(len: u64, template: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(template) {
         bar.set_style(style.progress_chars("=> "));
     }
-    bar.set_message(what.to_string());
     bar
 }
 
 async fn import_members(
-    config: Config,
+    config: &Config,
     file: &Path,
     skip_invalid: bool,
 ) -> anyhow::Result<ExitCode> {
-    let engine = app::build_engine(&config).await?;
-    let checked =
-        app::check_members_file(engine.store().as_ref(), engine.knowledge(), file).await?;
-    print_problems(&checked.fatal, &checked.errors, file);
-    if !checked.fatal.is_empty() || (!checked.errors.is_empty() && !skip_invalid) {
-        eprintln!(
-            "nothing imported: {} invalid row(s){}",
-            checked.errors.len(),
-            if checked.fatal.is_empty() {
-                "; fix them or use --skip-invalid"
-            } else {
-                ""
-            }
-        );
-        return Ok(ExitCode::FAILURE);
+    let mut bar = None;
+    let report = flows::import_members(config, file, skip_invalid, |progress| match progress {
+        Progress::Checked(problems) => print_problems(problems, file),
+        Progress::Written { done, total } => bar
+            .get_or_insert_with(|| {
+                progress_bar(total as u64, "{msg} [{bar:40}] {pos}/{len}")
+                    .with_message("importing members")
+            })
+            .set_position(done as u64),
+    })
+    .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
-    let bar = progress(checked.valid.len(), "importing members");
-    // Written in chunks so the bar moves; each chunk is one transaction of creates/updates by
-    // email, so a re-run after an interruption finishes the job without duplicates.
-    let mut created = 0;
-    let mut updated = 0;
-    for chunk in checked.valid.chunks(100) {
-        let counts = engine
-            .store()
-            .import_members(chunk, chrono::Utc::now())
-            .await?;
-        created += counts.created;
-        updated += counts.updated;
-        bar.inc(chunk.len() as u64);
+    let problems = &report.problems;
+    match report.written {
+        None => {
+            eprintln!(
+                "nothing imported: {} invalid row(s){}",
+                problems.errors.len(),
+                if problems.fatal.is_empty() {
+                    "; fix them or use --skip-invalid"
+                } else {
+                    ""
+                }
+            );
+            Ok(ExitCode::FAILURE)
+        }
+        Some(counts) => {
+            println!(
+                "{}: {} created, {} updated, {} skipped",
+                file.display(),
+                counts.created,
+                counts.updated,
+                problems.errors.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    bar.finish_and_clear();
-    println!(
-        "{}: {created} created, {updated} updated, {} skipped",
-        file.display(),
-        checked.errors.len()
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn import_interventions(
-    config: Config,
+    config: &Config,
     file: &Path,
     skip_invalid: bool,
 ) -> anyhow::Result<ExitCode> {
-    let engine = app::build_engine(&config).await?;
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let today = engine.today(chrono::Utc::now());
-    let directory = engine.directory(today).await?;
-    let emails = directory.members.iter().map(|m| m.email.clone()).collect();
-    let checked = passerelle::import::check_interventions_csv(
-        &bytes,
-        &emails,
-        &engine.knowledge().vocabulary,
-        today,
-    );
-    print_problems(&checked.fatal, &checked.errors, file);
-    if !checked.fatal.is_empty() || (!checked.errors.is_empty() && !skip_invalid) {
-        eprintln!("nothing imported: {} invalid row(s)", checked.errors.len());
-        return Ok(ExitCode::FAILURE);
+    let report = flows::import_interventions(config, file, skip_invalid, |progress| {
+        if let Progress::Checked(problems) = progress {
+            print_problems(problems, file);
+        }
+    })
+    .await?;
+    let skipped = report.problems.errors.len();
+    match report.written {
+        None => {
+            eprintln!("nothing imported: {skipped} invalid row(s)");
+            Ok(ExitCode::FAILURE)
+        }
+        Some(counts) => {
+            println!(
+                "{}: {} talks added, {} already known, {skipped} skipped",
+                file.display(),
+                counts.added,
+                counts.already_known
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
-    let added = engine.store().import_interventions(&checked.valid).await?;
-    println!(
-        "{}: {added} talks added, {} already known, {} skipped",
-        file.display(),
-        checked.valid.len() - added,
-        checked.errors.len()
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
-async fn backfill(config: Config, mbox: &Path) -> anyhow::Result<ExitCode> {
-    let engine = app::build_engine(&config).await?;
-    let size = std::fs::metadata(mbox)
-        .with_context(|| format!("cannot read {}", mbox.display()))?
-        .len();
-    let bar = indicatif::ProgressBar::new(size);
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("backfill [{bar:40}] {bytes}/{total_bytes} {msg}")
-    {
-        bar.set_style(style.progress_chars("=> "));
+async fn backfill(config: &Config, mbox: &Path) -> anyhow::Result<ExitCode> {
+    let mut bar = None;
+    let summary = flows::backfill(config, mbox, |bytes, size| {
+        bar.get_or_insert_with(|| {
+            progress_bar(size, "backfill [{bar:40}] {bytes}/{total_bytes} {msg}")
+        })
+        .set_position(bytes)
+    })
+    .await?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
     }
-    let started = std::time::Instant::now();
-    let report =
-        passerelle::connectors::mbox::backfill(&engine, mbox, |bytes| bar.set_position(bytes))
-            .await?;
-    bar.finish_and_clear();
-    let seconds = started.elapsed().as_secs_f64();
+    let report = &summary.report;
     println!(
-        "{}: {} messages in {seconds:.1} s ({:.0}/s), {} already known, {} with a ticket",
+        "{}: {} messages in {:.1} s ({:.0}/s), {} already known, {} with a ticket",
         mbox.display(),
         report.messages,
-        report.messages as f64 / seconds.max(1e-9),
+        summary.elapsed.as_secs_f64(),
+        summary.rate(),
         report.duplicates,
         report.tickets
     );
@@ -401,12 +345,7 @@ async fn backfill(config: Config, mbox: &Path) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn outbox(config: Config, what: OutboxCommand) -> anyhow::Result<ExitCode> {
-    let store = passerelle::store::open(&config.store_url(), 1)
-        .await
-        .with_context(|| format!("cannot open the store {}", config.store_url()))?;
-    store.migrate().await?;
-    let now = chrono::Utc::now();
+async fn outbox(config: &Config, what: OutboxCommand) -> anyhow::Result<ExitCode> {
     match what {
         OutboxCommand::List {
             dead,
@@ -418,7 +357,7 @@ async fn outbox(config: Config, what: OutboxCommand) -> anyhow::Result<ExitCode>
             } else {
                 status
             };
-            let rows = store.outbox_list(status.as_deref(), limit).await?;
+            let rows = admin::outbox_list(config, status.as_deref(), limit).await?;
             if rows.is_empty() {
                 println!("no messages");
             }
@@ -444,7 +383,7 @@ async fn outbox(config: Config, what: OutboxCommand) -> anyhow::Result<ExitCode>
             Ok(ExitCode::SUCCESS)
         }
         OutboxCommand::Retry { id, all_dead } => {
-            let n = store.outbox_requeue(id.filter(|_| !all_dead), now).await?;
+            let n = admin::outbox_retry(config, id.filter(|_| !all_dead)).await?;
             match (id, n) {
                 (Some(id), 0) => {
                     eprintln!(
@@ -459,7 +398,7 @@ async fn outbox(config: Config, what: OutboxCommand) -> anyhow::Result<ExitCode>
             }
         }
         OutboxCommand::Drop { id } => {
-            if store.outbox_drop(id).await? {
+            if admin::outbox_drop(config, id).await? {
                 println!("message {id} dropped: it will not be sent");
                 Ok(ExitCode::SUCCESS)
             } else {
@@ -468,147 +407,4 @@ async fn outbox(config: Config, what: OutboxCommand) -> anyhow::Result<ExitCode>
             }
         }
     }
-}
-
-async fn doctor(path: &Path) -> anyhow::Result<ExitCode> {
-    let mut problems = 0;
-    let config = match Config::load(path) {
-        Ok(config) => {
-            println!("ok   config {}", path.display());
-            config
-        }
-        Err(e) => {
-            println!("FAIL {e}");
-            return Ok(ExitCode::FAILURE);
-        }
-    };
-    match app::load_knowledge(&config) {
-        Ok(knowledge) => {
-            println!(
-                "ok   {} commands, {} prompts per language, {} topics, {} departments",
-                knowledge.registry.commands().len(),
-                knowledge.prompts.keys().count(),
-                knowledge.vocabulary.len(),
-                knowledge.geography.departments().len()
-            );
-            let samples = config.resolve(&config.bot.prompts_dir).join("samples.toml");
-            match passerelle::prompts::render_samples(&knowledge.prompts, &samples) {
-                Ok(n) => println!("ok   {n} prompt renderings from {}", samples.display()),
-                Err(errors) => {
-                    for e in errors {
-                        problems += 1;
-                        println!("FAIL {e}");
-                    }
-                }
-            }
-        }
-        Err(errors) => {
-            for e in errors {
-                problems += 1;
-                println!("FAIL {e}");
-            }
-        }
-    }
-    match passerelle::store::open(&config.store_url(), 1).await {
-        Ok(store) => match store.migrate().await {
-            Ok(()) => {
-                println!(
-                    "ok   store {} migrated: {} members, {} organisations",
-                    store.backend(),
-                    store.member_count().await.unwrap_or(-1),
-                    store.organisation_count().await.unwrap_or(-1)
-                );
-                problems += doctor_runtime(store.as_ref()).await?;
-            }
-            Err(e) => {
-                problems += 1;
-                println!("FAIL store: {e}");
-            }
-        },
-        Err(e) => {
-            problems += 1;
-            println!("FAIL store {}: {e}", config.store_url());
-        }
-    }
-    if problems > 0 {
-        println!("{problems} problem(s)");
-        Ok(ExitCode::FAILURE)
-    } else {
-        Ok(ExitCode::SUCCESS)
-    }
-}
-
-/// What the running instances recorded: task health, the outbox, quarantined items.
-async fn doctor_runtime(store: &dyn passerelle::store::Store) -> anyhow::Result<usize> {
-    let mut problems = 0;
-    if let Some((holder, until)) = store.lease_holder(passerelle::leadership::LEASE).await? {
-        let live = until > chrono::Utc::now();
-        println!(
-            "ok   leader for the singleton jobs: {holder}, lease {} {}",
-            if live { "until" } else { "ran out at" },
-            until.format("%Y-%m-%d %H:%M:%S UTC")
-        );
-    }
-    for task in store.task_health().await? {
-        let failing = task.state == "restarting";
-        if failing {
-            problems += 1;
-        }
-        println!(
-            "{} task {} on {}: {} since {}, {} restart(s){}",
-            if failing { "FAIL" } else { "ok  " },
-            task.name,
-            task.instance,
-            task.state,
-            task.updated_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            task.restarts,
-            task.last_error
-                .map(|e| format!(", last error: {e}"))
-                .unwrap_or_default()
-        );
-    }
-    let counts = store.outbox_counts().await?;
-    let count = |status: &str| {
-        counts
-            .iter()
-            .find(|(s, _)| s == status)
-            .map(|(_, n)| *n)
-            .unwrap_or(0)
-    };
-    let dead = count("dead");
-    if dead > 0 {
-        problems += 1;
-    }
-    println!(
-        "{} outbox: {} waiting, {} sent, {dead} dead, {} dropped{}",
-        if dead > 0 { "FAIL" } else { "ok  " },
-        count("pending"),
-        count("done"),
-        count("dropped"),
-        if dead > 0 {
-            " (passerelle outbox list --dead; passerelle outbox retry --all-dead)"
-        } else {
-            ""
-        }
-    );
-    let quarantined = store.quarantine_count().await?;
-    if quarantined > 0 {
-        problems += 1;
-        println!("FAIL {quarantined} inbound item(s) quarantined after failing:");
-        for item in store.quarantined(10).await? {
-            println!(
-                "       {} {} at {}: {}{}",
-                item.source,
-                item.external_id,
-                item.at.format("%Y-%m-%d %H:%M"),
-                item.error,
-                item.location
-                    .map(|l| format!(" (moved to {l})"))
-                    .unwrap_or_default()
-            );
-        }
-    } else {
-        println!("ok   no inbound item quarantined");
-    }
-    Ok(problems)
 }

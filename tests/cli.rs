@@ -470,12 +470,13 @@ fn doctor_passes_on_a_shipped_like_config() {
     let run = sandbox.run(&["doctor"]);
     run.assert_code(0);
     let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 6, "{}", run.stdout);
+    assert_eq!(lines.len(), 7, "{}", run.stdout);
+    assert_eq!(lines[3], "ok   connectors: console");
     assert_eq!(
-        lines[4],
+        lines[5],
         "ok   outbox: 0 waiting, 0 sent, 0 dead, 0 dropped"
     );
-    assert_eq!(lines[5], "ok   no inbound item quarantined");
+    assert_eq!(lines[6], "ok   no inbound item quarantined");
     assert!(
         lines.iter().all(|l| l.starts_with("ok   ")),
         "{}",
@@ -506,9 +507,9 @@ fn doctor_passes_on_a_shipped_like_config() {
         lines[1]
     );
     assert!(
-        lines[3].starts_with("ok   store sqlite migrated: "),
+        lines[4].starts_with("ok   store sqlite migrated: "),
         "{}",
-        lines[3]
+        lines[4]
     );
     assert_eq!(run.stderr, "");
 }

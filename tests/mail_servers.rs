@@ -384,3 +384,86 @@ async fn a_changed_uidvalidity_resynchronises_without_doubles() {
         "one ticket per message in carol's mailbox"
     );
 }
+
+/// Logs in to dana's mailbox (the quarantine test's own), as the MTA's user would.
+async fn dana_session() -> async_imap::Session<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", IMAP_PORT))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    client
+        .login("dana@example.test", "secret")
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_imap_message_that_cannot_be_handled_is_flagged_aside_and_the_next_one_is_handled() {
+    let (_dir, config, engine) = bot("dana@example.test").await;
+    let mut session = dana_session().await;
+    // Found by fuzzing: mail-parser 0.11 cannot read it ("Invalid part ID").
+    let poison =
+        std::fs::read(common::root().join("tests/fixtures/poison/mail-parser-invalid-part-id.eml"))
+            .unwrap();
+    let id = unique("after-poison");
+    session.select("INBOX").await.unwrap();
+    let before: Vec<_> = session
+        .uid_search("ALL")
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    session.append("INBOX", None, None, &poison).await.unwrap();
+    session
+        .append(
+            "INBOX",
+            None,
+            None,
+            request(
+                "bob@example.test",
+                "dana@example.test",
+                &id,
+                "Intervention après un message illisible",
+            )
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n"),
+        )
+        .await
+        .unwrap();
+    let watcher = Watcher::start(&engine, &config);
+    eventually("the message after the unreadable one", async || {
+        ticket_for(&engine, &id).await
+    })
+    .await;
+    watcher.stop().await;
+
+    let quarantined = engine.store().quarantined(10).await.unwrap();
+    let poisoned: Vec<_> = quarantined
+        .iter()
+        .filter(|q| q.source == "imap" && q.error.contains("Invalid part ID"))
+        .collect();
+    assert_eq!(poisoned.len(), 1, "{quarantined:?}");
+    let location = poisoned[0].location.clone().unwrap_or_default();
+    assert!(
+        location.contains("flagged $PasserelleQuarantine"),
+        "{location}"
+    );
+    // On the server: the unreadable message, and only it, carries the keyword.
+    session.select("INBOX").await.unwrap();
+    let flagged: Vec<u32> = session
+        .uid_search("KEYWORD $PasserelleQuarantine")
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|uid| !before.contains(uid))
+        .collect();
+    assert_eq!(flagged.len(), 1, "{flagged:?}");
+    let (_, last_uid) = checkpoint(&engine).await;
+    assert!(
+        last_uid > i64::from(flagged[0]),
+        "the checkpoint moved past it"
+    );
+    session.logout().await.unwrap();
+}
