@@ -106,6 +106,9 @@ pub fn check_as<T: DeserializeOwned>(section: &toml::Table) -> Result<(), String
     parse_section::<T>(section).map(|_: T| ())
 }
 
+/// Names of the tasks the app supervises besides the connectors.
+const RESERVED_NAMES: &[&str] = &["outbox", "leadership", "reminders"];
+
 /// One enabled `[connectors.NAME]` section, checked.
 pub struct Instance<'r> {
     pub name: String,
@@ -121,8 +124,15 @@ pub fn instances<'r>(
 ) -> Result<Vec<Instance<'r>>, Vec<String>> {
     let mut problems = Vec::new();
     let mut found = Vec::new();
+    let mut kinds_named = std::collections::HashSet::new();
     let sections = &config.connectors.0;
     for (name, section) in sections {
+        if RESERVED_NAMES.contains(&name.as_str()) {
+            problems.push(format!(
+                "connectors.{name}: '{name}' names one of the bot's own tasks; choose another name"
+            ));
+            continue;
+        }
         let mut section = section.clone();
         let kind = match section.remove("type") {
             None => name.clone(),
@@ -140,6 +150,7 @@ pub fn instances<'r>(
                 continue;
             }
         };
+        kinds_named.insert(kind.clone());
         let Some(registration) = registry.iter().find(|r| r.kind == kind) else {
             let known: Vec<&str> = registry.iter().map(|r| r.kind).collect();
             problems.push(format!(
@@ -160,9 +171,9 @@ pub fn instances<'r>(
             });
         }
     }
-    // A kind on by default runs under its own name when no section mentions it.
+    // A kind on by default runs under its own name when no section is of that kind.
     for registration in registry.iter().filter(|r| r.enabled_by_default) {
-        if !sections.contains_key(registration.kind) {
+        if !kinds_named.contains(registration.kind) {
             found.push(Instance {
                 name: registration.kind.to_string(),
                 registration,
@@ -242,6 +253,14 @@ mod tests {
             (
                 "[connectors.smtp]\nenabled = \"yes\"\n",
                 Err("enabled must be true or false"),
+            ),
+            (
+                "[connectors.terminal]\ntype = \"console\"\n",
+                Ok(vec![("terminal", "console")]),
+            ),
+            (
+                "[connectors.outbox]\ntype = \"smtp\"\nenabled = true\n",
+                Err("names one of the bot's own tasks"),
             ),
         ];
         for (source, expected) in cases {
