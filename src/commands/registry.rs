@@ -1,6 +1,7 @@
 //! Commands are data: one TOML file per command in `commands/`, loaded into a registry that
 //! parses chat lines into invocations and generates help.
 
+use super::handlers::{CommandHandler, HandlerFn};
 use crate::core::directory::Role;
 use crate::core::lang::Lang;
 use crate::core::text::{Folded, normalize};
@@ -23,6 +24,16 @@ pub enum ArgKind {
     SpeakerQuery,
     Command,
     Ticket,
+}
+
+/// What a command reads from the store, loaded by the engine before the pure handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    /// The ticket named by the `ticket` argument, with its history.
+    Ticket,
+    /// The open tickets assigned to the asker.
+    MyTickets,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +78,9 @@ pub struct CommandSpec {
     #[serde(default)]
     pub args: Vec<ArgSpec>,
     pub examples: PerLang<Vec<String>>,
+    /// What the handler reads from the store; the engine loads it first.
+    #[serde(default)]
+    pub needs: Vec<Need>,
 }
 
 #[derive(Debug)]
@@ -74,6 +88,8 @@ pub struct Command {
     pub spec: CommandSpec,
     pub file: PathBuf,
     patterns: Vec<(Lang, Regex)>,
+    /// The handler of the same name, bound at load.
+    pub(super) run: HandlerFn,
 }
 
 /// A line recognised as a command, with its raw argument texts.
@@ -102,9 +118,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads every `*.toml` in `dir`. `handlers` lists the command names the code implements:
-    /// a file naming anything else is an error, and so is a handler without a file.
-    pub fn load(dir: &Path, handlers: &[&str]) -> Result<Self, Vec<RegistryError>> {
+    /// Loads every `*.toml` in `dir`. `handlers` lists the commands the code implements: a file
+    /// naming anything else is an error, and so is a handler without a file.
+    pub fn load(dir: &Path, handlers: &[CommandHandler]) -> Result<Self, Vec<RegistryError>> {
         let mut errors = Vec::new();
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
             Ok(entries) => entries
@@ -130,12 +146,19 @@ impl Registry {
             }
         }
         for handler in handlers {
-            let file = dir.join(format!("{handler}.toml"));
+            let file = dir.join(format!("{}.toml", handler.name));
             let already_reported = errors.iter().any(|e| matches!(e, RegistryError::Invalid { path, .. } | RegistryError::Read { path, .. } if *path == file));
-            if !already_reported && !commands.iter().any(|c: &Command| c.spec.name == *handler) {
+            if !already_reported
+                && !commands
+                    .iter()
+                    .any(|c: &Command| c.spec.name == handler.name)
+            {
                 errors.push(RegistryError::Invalid {
-                    path: dir.join(format!("{handler}.toml")),
-                    message: format!("no command file for the built-in command '{handler}'"),
+                    path: file,
+                    message: format!(
+                        "no command file for the built-in command '{}'",
+                        handler.name
+                    ),
                 });
             }
         }
@@ -157,14 +180,26 @@ impl Registry {
         }
     }
 
-    fn compile(path: &Path, source: &str, handlers: &[&str]) -> Result<Command, String> {
+    fn compile(path: &Path, source: &str, handlers: &[CommandHandler]) -> Result<Command, String> {
         let spec: CommandSpec = toml::from_str(source).map_err(|e| e.to_string())?;
-        if !handlers.contains(&spec.name.as_str()) {
+        let Some(handler) = handlers.iter().find(|h| h.name == spec.name) else {
+            let known: Vec<&str> = handlers.iter().map(|h| h.name).collect();
             return Err(format!(
                 "'{}' is not a command the bot implements (known: {})",
                 spec.name,
-                handlers.join(", ")
+                known.join(", ")
             ));
+        };
+        // The engine reads the ticket number from the `ticket` argument's text.
+        if spec.needs.contains(&Need::Ticket)
+            && !spec
+                .args
+                .iter()
+                .any(|a| a.name == "ticket" && a.kind == ArgKind::Ticket)
+        {
+            return Err(
+                "needs = [\"ticket\"] requires an argument named 'ticket' of kind 'ticket'".into(),
+            );
         }
         let mut patterns = Vec::new();
         for lang in Lang::ALL {
@@ -191,6 +226,7 @@ impl Registry {
             spec,
             file: path.to_path_buf(),
             patterns,
+            run: handler.run,
         })
     }
 
