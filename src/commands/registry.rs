@@ -327,3 +327,206 @@ fn clean_line(line: &str) -> &str {
         .trim_end_matches(['?', '!', '.', ' ', '\u{a0}', '\u{202f}'])
         .trim()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::HANDLERS;
+
+    fn shipped() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("commands")
+    }
+
+    /// The entries of the real table for `names`, so a small directory can be complete.
+    fn table(names: &[&str]) -> Vec<CommandHandler> {
+        names
+            .iter()
+            .map(|name| *HANDLERS.iter().find(|h| h.name == *name).unwrap())
+            .collect()
+    }
+
+    /// A minimal command file: `pattern` in both languages, then `rest` (more top-level keys,
+    /// then `[[args]]` tables).
+    fn command_file(name: &str, pattern: &str, rest: &str) -> String {
+        format!(
+            "name = \"{name}\"\nrole = \"anyone\"\n\
+             summary.fr = \"r\"\nsummary.en = \"s\"\nhelp.fr = \"a\"\nhelp.en = \"h\"\n\
+             patterns.fr = ['{pattern}']\npatterns.en = ['{pattern}']\n\
+             examples.fr = [\"{name}\"]\nexamples.en = [\"{name}\"]\n{rest}"
+        )
+    }
+
+    const TICKET_ARG: &str =
+        "[[args]]\nname = \"ticket\"\nkind = \"ticket\"\nrequired = true\nfr = \"n\"\nen = \"n\"\n";
+
+    /// A commands directory: file names and contents.
+    type Files = Vec<(&'static str, String)>;
+
+    /// Loads `files` from a fresh directory with the handlers `names`.
+    fn load(names: &[&str], files: &[(&str, String)]) -> Result<Registry, String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, contents) in files {
+            std::fs::write(dir.path().join(file), contents).unwrap();
+        }
+        Registry::load(dir.path(), &table(names)).map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    #[test]
+    fn every_handler_has_its_file_and_every_file_its_handler() {
+        let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(registry.commands().len(), HANDLERS.len());
+        for handler in HANDLERS {
+            let i = registry
+                .by_name(handler.name)
+                .unwrap_or_else(|| panic!("no command file for {}", handler.name));
+            assert_eq!(
+                registry.get(i).file.file_stem().unwrap(),
+                handler.name,
+                "a command's file is named after it"
+            );
+            assert!(
+                std::ptr::fn_addr_eq(registry.get(i).run, handler.run),
+                "{} is bound to another handler",
+                handler.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_small_directory_loads_and_parses() {
+        let registry = load(
+            &["stats", "ticket-show"],
+            &[
+                ("stats.toml", command_file("stats", "stats", "")),
+                (
+                    "ticket-show.toml",
+                    command_file(
+                        "ticket-show",
+                        r"ticket #?(?P<ticket>\d+)",
+                        &format!("needs = [\"ticket\"]\n{TICKET_ARG}"),
+                    ),
+                ),
+            ],
+        )
+        .unwrap();
+        let invocation = registry.parse("Ticket #12 ?").unwrap();
+        assert_eq!(registry.get(invocation.command).spec.name, "ticket-show");
+        assert_eq!(invocation.args["ticket"], "12");
+        assert_eq!(registry.get(invocation.command).spec.needs, [Need::Ticket]);
+        assert_eq!(registry.parse("bonjour"), None);
+    }
+
+    #[test]
+    fn broken_directories_are_refused_naming_the_file() {
+        let stats = || ("stats.toml", command_file("stats", "stats", ""));
+        let cases: Vec<(&str, Files, &[&str])> = vec![
+            (
+                "a handler without a file",
+                vec![],
+                &[
+                    "stats.toml",
+                    "no command file for the built-in command 'stats'",
+                ],
+            ),
+            (
+                "a file without a handler",
+                vec![stats(), ("dance.toml", command_file("dance", "dance", ""))],
+                &[
+                    "dance.toml",
+                    "'dance' is not a command the bot implements (known: stats)",
+                ],
+            ),
+            (
+                "a name defined twice",
+                vec![
+                    stats(),
+                    ("stats2.toml", command_file("stats", "statistics", "")),
+                ],
+                &["stats2.toml", "command 'stats' is defined twice"],
+            ),
+            (
+                "a pattern group that is not an argument",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", "stats (?P<nope>.+)", ""),
+                )],
+                &[
+                    "stats.toml",
+                    "patterns.fr[0]: group 'nope' is not a declared argument",
+                ],
+            ),
+            (
+                "a pattern that is not a regex",
+                vec![("stats.toml", command_file("stats", "(unclosed", ""))],
+                &["stats.toml", "patterns.fr[0]", "regex"],
+            ),
+            (
+                "an unknown key",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", "stats", "colour = \"blue\"\n"),
+                )],
+                &["stats.toml", "unknown field `colour`"],
+            ),
+            (
+                "an unknown need",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", "stats", "needs = [\"tickets\"]\n"),
+                )],
+                &[
+                    "stats.toml",
+                    "unknown variant `tickets`",
+                    "`ticket`",
+                    "`my-tickets`",
+                ],
+            ),
+            (
+                "a ticket needed without a ticket argument",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", "stats", "needs = [\"ticket\"]\n"),
+                )],
+                &[
+                    "stats.toml",
+                    "needs = [\"ticket\"] requires an argument named 'ticket'",
+                ],
+            ),
+            (
+                "a ticket needed from an argument of another kind",
+                vec![(
+                    "stats.toml",
+                    command_file(
+                        "stats",
+                        r"stats (?P<ticket>\d+)",
+                        &format!(
+                            "needs = [\"ticket\"]\n{}",
+                            TICKET_ARG.replace("kind = \"ticket\"", "kind = \"text\"")
+                        ),
+                    ),
+                )],
+                &["stats.toml", "of kind 'ticket'"],
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (case, files, expected) in cases {
+            match load(&["stats"], &files) {
+                Ok(_) => failures.push(format!("{case}: loaded")),
+                Err(message) => {
+                    for part in expected {
+                        if !message.contains(part) {
+                            failures.push(format!("{case}: {message:?} lacks {part:?}"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+}

@@ -478,3 +478,265 @@ impl<'a> Handler<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::actions::Change;
+    use crate::core::directory::{DirectoryData, JobRole};
+    use std::path::Path;
+
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+    }
+
+    fn today() -> NaiveDate {
+        "2026-11-26".parse().unwrap()
+    }
+
+    /// The shipped commands, prompts and vocabulary, and one core-team member.
+    struct Fixture {
+        registry: Registry,
+        prompts: Prompts,
+        vocabulary: Vocabulary,
+        geography: Geography,
+        directory: Directory,
+        weights: Weights,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let vocabulary =
+                Vocabulary::from_toml(include_str!("../../../data/topics.toml")).unwrap();
+            let geography = crate::core::geo::tests::geography();
+            let camille = Member {
+                id: 1,
+                email: "camille.roux@example.org".into(),
+                name: "Camille Roux".into(),
+                organisation: None,
+                job_role: JobRole::Staff,
+                department: Some("35".into()),
+                topics: vec!["licensing".into()],
+                languages: vec!["fr".into()],
+                bio: String::new(),
+                matrix_id: None,
+                speaker_consent: true,
+                access: Role::CoreTeam,
+                preferred_lang: None,
+                unavailable: Vec::new(),
+            };
+            let data = DirectoryData {
+                members: vec![camille],
+                ..Default::default()
+            };
+            Fixture {
+                registry: Registry::load(&root().join("commands"), HANDLERS).unwrap(),
+                prompts: Prompts::load(&root().join("prompts")).unwrap(),
+                directory: Directory::build(data, &vocabulary, &geography, today()),
+                vocabulary,
+                geography,
+                weights: Weights::default(),
+            }
+        }
+
+        /// Handles `line` from the member, or from a stranger given `role`.
+        fn run(
+            &self,
+            line: &str,
+            asker: Option<&Member>,
+            role: Role,
+            tickets: &TicketData,
+        ) -> Result<Outcome, HandlerError> {
+            let ctx = Context {
+                registry: &self.registry,
+                prompts: &self.prompts,
+                vocabulary: &self.vocabulary,
+                geography: &self.geography,
+                directory: &self.directory,
+                asker,
+                role,
+                today: today(),
+                default_lang: Lang::Fr,
+                max_results: 5,
+                weights: &self.weights,
+                tickets,
+                ticket_prefix: "ODF",
+            };
+            handle_line(&ctx, line, None)
+        }
+
+        fn camille(&self) -> &Member {
+            &self.directory.members[0]
+        }
+    }
+
+    fn ticket(state: TicketState) -> TicketData {
+        let ticket = Ticket {
+            number: 12,
+            state,
+            subject: "Rencontres".into(),
+            requester_email: "ada@example.org".into(),
+            requester_name: None,
+            lang: Lang::Fr,
+            organisation: None,
+            event: None,
+            dates: Vec::new(),
+            places: Vec::new(),
+            topics: Vec::new(),
+            format: None,
+            assignee: Some(1),
+            secret: "k3f9a0c1".into(),
+        };
+        TicketData {
+            by_number: [(12, (ticket, Vec::new()))].into(),
+            mine: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn what_a_line_needs_loaded_comes_from_its_command_file() {
+        let fixture = Fixture::new();
+        let needed = |number, mine| TicketsNeeded { number, mine };
+        let cases = [
+            ("demande 12", needed(Some(12), false)),
+            ("voir la demande n° 12", needed(Some(12), false)),
+            ("accept ticket #12", needed(Some(12), false)),
+            ("confie la demande 7 à Yanis Benali", needed(Some(7), false)),
+            ("reply to ticket 3: Hello", needed(Some(3), false)),
+            (
+                "la demande 12 est en attente du demandeur",
+                needed(Some(12), false),
+            ),
+            ("my tickets", needed(None, true)),
+            ("mes demandes", needed(None, true)),
+            ("aide", needed(None, false)),
+            ("find a speaker on licensing", needed(None, false)),
+            ("bonjour", needed(None, false)),
+        ];
+        let failures: Vec<String> = cases
+            .into_iter()
+            .filter_map(|(line, want)| {
+                let got = tickets_needed(&fixture.registry, line);
+                (got != want).then(|| format!("{line:?}: got {got:?}, want {want:?}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn a_ticket_argument_alone_loads_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = std::fs::read_to_string(root().join("commands/ticket-show.toml")).unwrap();
+        let without_needs: String = file
+            .lines()
+            .filter(|l| !l.starts_with("needs"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(dir.path().join("ticket-show.toml"), without_needs).unwrap();
+        let table: Vec<CommandHandler> = HANDLERS
+            .iter()
+            .filter(|h| h.name == "ticket-show")
+            .copied()
+            .collect();
+        let registry = Registry::load(dir.path(), &table).unwrap();
+        assert_eq!(
+            tickets_needed(&registry, "demande 12"),
+            TicketsNeeded::default()
+        );
+    }
+
+    #[test]
+    fn each_ticket_command_moves_the_ticket_to_its_state() {
+        let fixture = Fixture::new();
+        let cases = [
+            (
+                "accept ticket 12",
+                TicketState::Assigned,
+                TicketState::Accepted,
+            ),
+            (
+                "j'accepte la demande 12",
+                TicketState::Assigned,
+                TicketState::Accepted,
+            ),
+            ("decline ticket 12", TicketState::New, TicketState::Declined),
+            ("close ticket 12", TicketState::Accepted, TicketState::Done),
+            (
+                "la demande 12 est terminée",
+                TicketState::Accepted,
+                TicketState::Done,
+            ),
+            (
+                "ticket 12 is waiting for the requester",
+                TicketState::Accepted,
+                TicketState::WaitingForRequester,
+            ),
+            (
+                "annuler la demande 12",
+                TicketState::Assigned,
+                TicketState::Cancelled,
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (line, from, to) in cases {
+            let outcome = fixture
+                .run(line, Some(fixture.camille()), Role::CoreTeam, &ticket(from))
+                .unwrap();
+            let moved = Action::Change(Change::SetTicketState {
+                ticket: 12,
+                state: to,
+            });
+            if !outcome.actions.contains(&moved) {
+                failures.push(format!("{line:?}: {:?}", outcome.actions));
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn a_ticket_the_engine_did_not_find_is_answered_not_an_error() {
+        let fixture = Fixture::new();
+        let outcome = fixture
+            .run(
+                "accept ticket 99",
+                Some(fixture.camille()),
+                Role::CoreTeam,
+                &ticket(TicketState::New),
+            )
+            .unwrap();
+        assert_eq!(outcome.command.as_deref(), Some("ticket-accept"));
+        assert!(
+            matches!(outcome.actions.as_slice(), [Action::Reply(text)] if text.contains("99")),
+            "{:?}",
+            outcome.actions
+        );
+    }
+
+    #[test]
+    fn a_member_command_without_a_member_is_a_handler_error() {
+        let fixture = Fixture::new();
+        let error = fixture
+            .run("my profile", None, Role::Member, &TicketData::default())
+            .err()
+            .expect("no member to show");
+        assert!(
+            matches!(&error, HandlerError::NoMember { command } if command == "my-profile"),
+            "{error:?}"
+        );
+        assert_eq!(
+            error.to_string(),
+            "'my-profile' is a member command and ran without a member"
+        );
+    }
+
+    #[test]
+    fn the_table_names_each_command_once() {
+        for (i, handler) in HANDLERS.iter().enumerate() {
+            assert!(
+                !HANDLERS[..i].iter().any(|h| h.name == handler.name),
+                "{} twice",
+                handler.name
+            );
+        }
+    }
+}
