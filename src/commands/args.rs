@@ -321,3 +321,504 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerQuery, 
         date,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::HANDLERS;
+    use crate::core::directory::{DirectoryData, JobRole, Member, Role};
+    use crate::core::geo::tests::geography;
+    use std::fmt::Debug;
+    use std::path::Path;
+
+    /// Thursday.
+    fn today() -> NaiveDate {
+        "2026-11-26".parse().unwrap()
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn member(id: i64, name: &str) -> Member {
+        Member {
+            id,
+            email: format!("{}@example.org", normalize(name).replace(' ', ".")),
+            name: name.to_string(),
+            organisation: None,
+            job_role: JobRole::Staff,
+            department: None,
+            topics: Vec::new(),
+            languages: vec!["fr".into()],
+            bio: String::new(),
+            matrix_id: None,
+            speaker_consent: true,
+            access: Role::Member,
+            preferred_lang: None,
+            unavailable: Vec::new(),
+        }
+    }
+
+    /// The shipped vocabulary, geography and commands, and a handful of members.
+    struct World {
+        vocabulary: Vocabulary,
+        geography: Geography,
+        directory: Directory,
+        registry: Registry,
+    }
+
+    impl World {
+        fn new() -> World {
+            let vocabulary = Vocabulary::from_toml(include_str!("../../data/topics.toml")).unwrap();
+            let geography = geography();
+            let members = [
+                "Camille Roux",
+                "Camille Martin",
+                "Yanis Benali",
+                "Élodie Lefèvre",
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, name)| member(i as i64 + 1, name))
+            .collect();
+            let data = DirectoryData {
+                members,
+                ..Default::default()
+            };
+            let directory = Directory::build(data, &vocabulary, &geography, today());
+            let registry = Registry::load(
+                &Path::new(env!("CARGO_MANIFEST_DIR")).join("commands"),
+                HANDLERS,
+            )
+            .unwrap();
+            World {
+                vocabulary,
+                geography,
+                directory,
+                registry,
+            }
+        }
+
+        fn parse(&self, kind: ArgKind, raw: &str) -> Result<ArgValue, ArgError> {
+            let spec = ArgSpec {
+                name: "value".into(),
+                kind,
+                required: true,
+                fr: String::new(),
+                en: String::new(),
+            };
+            let ctx = ArgContext {
+                vocabulary: &self.vocabulary,
+                geography: &self.geography,
+                directory: &self.directory,
+                registry: &self.registry,
+                today: today(),
+            };
+            parse(&spec, raw, &ctx)
+        }
+
+        fn topics(&self, ids: &[&str]) -> Vec<TopicIdx> {
+            ids.iter()
+                .map(|id| self.vocabulary.by_id(id).unwrap())
+                .collect()
+        }
+
+        fn place(&self, name: &str) -> Place {
+            self.geography.lookup(name).unwrap()
+        }
+
+        fn member(&self, id: i64) -> usize {
+            self.directory.index_of(id).unwrap()
+        }
+
+        fn command(&self, name: &str) -> usize {
+            self.registry.by_name(name).unwrap()
+        }
+    }
+
+    /// Runs every case and reports all mismatches at once.
+    fn check<T: PartialEq + Debug>(cases: Vec<(&str, T)>, f: impl Fn(&str) -> T) {
+        let failures: Vec<String> = cases
+            .into_iter()
+            .filter_map(|(input, want)| {
+                let got = f(input);
+                (got != want).then(|| format!("{input:?}: got {got:?}, want {want:?}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    /// Topic look-alikes follow the vocabulary file; the cases check what was not understood.
+    fn without_topic_suggestions(result: Result<ArgValue, ArgError>) -> Result<ArgValue, ArgError> {
+        result.map_err(|error| match error {
+            ArgError::UnknownTopic { typed, .. } => ArgError::UnknownTopic {
+                typed,
+                suggestions: Vec::new(),
+            },
+            other => other,
+        })
+    }
+
+    fn unknown_topic(typed: &str) -> Result<ArgValue, ArgError> {
+        Err(ArgError::UnknownTopic {
+            typed: typed.into(),
+            suggestions: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn text_is_kept_as_typed() {
+        let world = World::new();
+        check(
+            vec![
+                (
+                    "Bonjour, à bientôt !",
+                    Ok(ArgValue::Text("Bonjour, à bientôt !".into())),
+                ),
+                (
+                    "Hello: see you",
+                    Ok(ArgValue::Text("Hello: see you".into())),
+                ),
+            ],
+            |raw| world.parse(ArgKind::Text, raw),
+        );
+    }
+
+    #[test]
+    fn topics() {
+        let world = World::new();
+        let ok = |ids: &[&str]| Ok(ArgValue::Topics(world.topics(ids)));
+        check(
+            vec![
+                ("RGPD", ok(&["legal"])),
+                ("GDPR", ok(&["legal"])),
+                ("licences et RGPD", ok(&["licensing", "legal"])),
+                (
+                    "licences, qualité des données",
+                    ok(&["licensing", "data-quality"]),
+                ),
+                ("licensing and metadata", ok(&["licensing", "metadata"])),
+                ("Licensing, GDPR", ok(&["licensing", "legal"])),
+                ("astrologie", unknown_topic("astrologie")),
+                ("RGPD et astrologie", unknown_topic("astrologie")),
+                ("knitting", unknown_topic("knitting")),
+                ("GDPR and knitting", unknown_topic("knitting")),
+            ],
+            |raw| without_topic_suggestions(world.parse(ArgKind::Topics, raw)),
+        );
+    }
+
+    #[test]
+    fn dates() {
+        let world = World::new();
+        let ok = |s: &str| Ok(ArgValue::Date(day(s)));
+        let unparseable = |s: &str| {
+            Err(ArgError::UnparseableDate {
+                typed: s.to_string(),
+            })
+        };
+        check(
+            vec![
+                ("12 mars 2027", ok("2027-03-12")),
+                ("le 1er mars", ok("2027-03-01")),
+                ("demain", ok("2026-11-27")),
+                ("March 12, 2027", ok("2027-03-12")),
+                ("tomorrow", ok("2026-11-27")),
+                ("2027-03-12", ok("2027-03-12")),
+                ("bientôt", unparseable("bientôt")),
+                ("soon", unparseable("soon")),
+                (
+                    "31/02/2027",
+                    Err(ArgError::InvalidDate {
+                        typed: "31/02/2027".into(),
+                    }),
+                ),
+                (
+                    "12 mars 2020",
+                    Err(ArgError::PastDate {
+                        date: day("2020-03-12"),
+                    }),
+                ),
+                (
+                    "March 12, 2020",
+                    Err(ArgError::PastDate {
+                        date: day("2020-03-12"),
+                    }),
+                ),
+            ],
+            |raw| world.parse(ArgKind::Date, raw),
+        );
+    }
+
+    #[test]
+    fn periods() {
+        let world = World::new();
+        let ok = |start: &str, end: &str| {
+            Ok(ArgValue::Period(Period {
+                start: day(start),
+                end: day(end),
+            }))
+        };
+        check(
+            vec![
+                ("jusqu'au 15 janvier", ok("2026-11-26", "2027-01-15")),
+                ("du 3 au 14 mars", ok("2027-03-03", "2027-03-14")),
+                ("la semaine prochaine", ok("2026-11-30", "2026-12-06")),
+                ("until 2027-01-15", ok("2026-11-26", "2027-01-15")),
+                (
+                    "from 20 December to 5 January",
+                    ok("2026-12-20", "2027-01-05"),
+                ),
+                ("next week", ok("2026-11-30", "2026-12-06")),
+                ("demain", ok("2026-11-27", "2026-11-27")),
+                (
+                    "quand je peux",
+                    Err(ArgError::UnparseableDate {
+                        typed: "quand je peux".into(),
+                    }),
+                ),
+                (
+                    "whenever",
+                    Err(ArgError::UnparseableDate {
+                        typed: "whenever".into(),
+                    }),
+                ),
+                (
+                    "du 2027-03-14 au 2027-03-03",
+                    Err(ArgError::EndBeforeStart {
+                        start: day("2027-03-14"),
+                        end: day("2027-03-03"),
+                    }),
+                ),
+                (
+                    "until 2020-01-15",
+                    Err(ArgError::PastDate {
+                        date: day("2020-01-15"),
+                    }),
+                ),
+                (
+                    "until 30/02/2027",
+                    Err(ArgError::InvalidDate {
+                        typed: "until 30/02/2027".into(),
+                    }),
+                ),
+            ],
+            |raw| world.parse(ArgKind::Period, raw),
+        );
+    }
+
+    #[test]
+    fn languages() {
+        let world = World::new();
+        let ok = |code: &str| Ok(ArgValue::Language(code.into()));
+        let unknown = |s: &str| {
+            Err(ArgError::UnknownLanguage {
+                typed: s.to_string(),
+            })
+        };
+        check(
+            vec![
+                ("anglais", ok("en")),
+                ("Français", ok("fr")),
+                ("espagnol", ok("es")),
+                ("occitan", ok("oc")),
+                ("English", ok("en")),
+                ("german", ok("de")),
+                ("fr", ok("fr")),
+                // The region far more often than the language.
+                ("corse", unknown("corse")),
+                ("klingon", unknown("klingon")),
+                ("elvish", unknown("elvish")),
+            ],
+            |raw| world.parse(ArgKind::Language, raw),
+        );
+    }
+
+    #[test]
+    fn places() {
+        let world = World::new();
+        let ok = |name: &str| Ok(ArgValue::Place(world.place(name)));
+        let unknown = |s: &str, suggestions: &[&str]| {
+            Err(ArgError::UnknownPlace {
+                typed: s.to_string(),
+                suggestions: suggestions.iter().map(|s| s.to_string()).collect(),
+            })
+        };
+        check(
+            vec![
+                ("Bretagne", ok("Bretagne")),
+                ("Brittany", ok("Bretagne")),
+                ("Gironde", ok("Gironde")),
+                ("33", ok("Gironde")),
+                ("Lyon", ok("Rhône")),
+                ("Narnie", unknown("Narnie", &["Normandie", "Marne"])),
+                ("Narnia", unknown("Narnia", &[])),
+                ("Bretagn", unknown("Bretagn", &["Bretagne"])),
+            ],
+            |raw| world.parse(ArgKind::Place, raw),
+        );
+    }
+
+    #[test]
+    fn members() {
+        let world = World::new();
+        let ok = |id: i64| Ok(ArgValue::Member(world.member(id)));
+        check(
+            vec![
+                ("Camille Roux", ok(1)),
+                ("camille roux", ok(1)),
+                ("camille.roux@example.org", ok(1)),
+                ("Elodie Lefevre", ok(4)),
+                ("Yanis", ok(3)),
+                ("Yanis Benalli", ok(3)),
+                (
+                    "Camille",
+                    Err(ArgError::AmbiguousMember {
+                        typed: "Camille".into(),
+                        candidates: vec![world.member(1), world.member(2)],
+                    }),
+                ),
+                (
+                    "Dominique Personne",
+                    Err(ArgError::UnknownMember {
+                        typed: "Dominique Personne".into(),
+                    }),
+                ),
+            ],
+            |raw| world.parse(ArgKind::Member, raw),
+        );
+    }
+
+    #[test]
+    fn tickets() {
+        let world = World::new();
+        let bad = |s: &str| {
+            Err(ArgError::BadTicket {
+                typed: s.to_string(),
+            })
+        };
+        check(
+            vec![
+                ("12", Ok(ArgValue::Ticket(12))),
+                ("#12", Ok(ArgValue::Ticket(12))),
+                (" 7 ", Ok(ArgValue::Ticket(7))),
+                ("douze", bad("douze")),
+                ("twelve", bad("twelve")),
+                ("12a", bad("12a")),
+            ],
+            |raw| world.parse(ArgKind::Ticket, raw),
+        );
+    }
+
+    #[test]
+    fn commands() {
+        let world = World::new();
+        let ok = |name: &str| Ok(ArgValue::Command(world.command(name)));
+        let unknown = |s: &str| {
+            Err(ArgError::UnknownCommand {
+                typed: s.to_string(),
+            })
+        };
+        check(
+            vec![
+                // By name, as the list shows it.
+                ("find-speaker", ok("find-speaker")),
+                ("find speaker", ok("find-speaker")),
+                ("away", ok("away")),
+                // As the command is typed.
+                ("trouve un intervenant", ok("find-speaker")),
+                ("absente", ok("away")),
+                ("statistiques", ok("stats")),
+                ("who am I", ok("my-profile")),
+                // The start of an example.
+                ("mes thèmes", ok("my-topics-add")),
+                ("my topics", ok("my-topics-add")),
+                ("danse", unknown("danse")),
+                ("dance", unknown("dance")),
+            ],
+            |raw| world.parse(ArgKind::Command, raw),
+        );
+    }
+
+    #[test]
+    fn speaker_queries() {
+        let world = World::new();
+        let ok =
+            |topics: &[&str], place: Option<&str>, language: Option<&str>, date: Option<&str>| {
+                Ok(ArgValue::Speaker(SpeakerQuery {
+                    topics: world.topics(topics),
+                    place: place.map(|p| world.place(p)),
+                    language: language.map(str::to_string),
+                    date: date.map(day),
+                }))
+            };
+        check(
+            vec![
+                ("RGPD", ok(&["legal"], None, None, None)),
+                (
+                    "les licences en Bretagne",
+                    ok(&["licensing"], Some("Bretagne"), None, None),
+                ),
+                (
+                    "la qualité des données à Lyon",
+                    ok(&["data-quality"], Some("Rhône"), None, None),
+                ),
+                (
+                    "le RGPD en Occitanie en anglais le 12 mars 2027",
+                    ok(
+                        &["legal"],
+                        Some("Occitanie"),
+                        Some("en"),
+                        Some("2027-03-12"),
+                    ),
+                ),
+                (
+                    "RGPD in Occitanie in English on 2027-03-12",
+                    ok(
+                        &["legal"],
+                        Some("Occitanie"),
+                        Some("en"),
+                        Some("2027-03-12"),
+                    ),
+                ),
+                (
+                    "data quality in Gironde",
+                    ok(&["data-quality"], Some("Gironde"), None, None),
+                ),
+                (
+                    "licensing in Spanish",
+                    ok(&["licensing"], None, Some("es"), None),
+                ),
+                ("astrologie", unknown_topic("astrologie")),
+                ("astrology in Brittany", unknown_topic("astrology")),
+                (
+                    "licences en Narnie",
+                    Err(ArgError::UnknownPlace {
+                        typed: "Narnie".into(),
+                        suggestions: vec!["Normandie".into(), "Marne".into()],
+                    }),
+                ),
+                (
+                    "licensing in Narnia",
+                    Err(ArgError::UnknownPlace {
+                        typed: "Narnia".into(),
+                        suggestions: Vec::new(),
+                    }),
+                ),
+                (
+                    "RGPD le 31/02/2027",
+                    Err(ArgError::InvalidDate {
+                        typed: "le 31/02/2027".into(),
+                    }),
+                ),
+                (
+                    "GDPR on 12 March 2020",
+                    Err(ArgError::PastDate {
+                        date: day("2020-03-12"),
+                    }),
+                ),
+            ],
+            |raw| without_topic_suggestions(world.parse(ArgKind::SpeakerQuery, raw)),
+        );
+    }
+}

@@ -5,6 +5,7 @@ pub mod handlers;
 pub mod registry;
 
 pub use handlers::{
-    Context, HANDLERS, Outcome, TicketData, TicketsNeeded, handle_line, tickets_needed,
+    CommandHandler, Context, HANDLERS, HandlerError, Outcome, TicketData, TicketsNeeded,
+    handle_line, tickets_needed,
 };
 pub use registry::{Invocation, Registry, RegistryError};

@@ -1,6 +1,7 @@
 //! Commands are data: one TOML file per command in `commands/`, loaded into a registry that
 //! parses chat lines into invocations and generates help.
 
+use super::handlers::{CommandHandler, HandlerFn};
 use crate::core::directory::Role;
 use crate::core::lang::Lang;
 use crate::core::text::{Folded, normalize};
@@ -23,6 +24,16 @@ pub enum ArgKind {
     SpeakerQuery,
     Command,
     Ticket,
+}
+
+/// What a command reads from the store, loaded by the engine before the pure handler runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    /// The ticket named by the `ticket` argument, with its history.
+    Ticket,
+    /// The open tickets assigned to the asker.
+    MyTickets,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -67,6 +78,9 @@ pub struct CommandSpec {
     #[serde(default)]
     pub args: Vec<ArgSpec>,
     pub examples: PerLang<Vec<String>>,
+    /// What the handler reads from the store; the engine loads it first.
+    #[serde(default)]
+    pub needs: Vec<Need>,
 }
 
 #[derive(Debug)]
@@ -74,6 +88,8 @@ pub struct Command {
     pub spec: CommandSpec,
     pub file: PathBuf,
     patterns: Vec<(Lang, Regex)>,
+    /// The handler of the same name, bound at load.
+    pub(super) run: HandlerFn,
 }
 
 /// A line recognised as a command, with its raw argument texts.
@@ -102,9 +118,9 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Loads every `*.toml` in `dir`. `handlers` lists the command names the code implements:
-    /// a file naming anything else is an error, and so is a handler without a file.
-    pub fn load(dir: &Path, handlers: &[&str]) -> Result<Self, Vec<RegistryError>> {
+    /// Loads every `*.toml` in `dir`. `handlers` lists the commands the code implements: a file
+    /// naming anything else is an error, and so is a handler without a file.
+    pub fn load(dir: &Path, handlers: &[CommandHandler]) -> Result<Self, Vec<RegistryError>> {
         let mut errors = Vec::new();
         let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
             Ok(entries) => entries
@@ -130,12 +146,19 @@ impl Registry {
             }
         }
         for handler in handlers {
-            let file = dir.join(format!("{handler}.toml"));
+            let file = dir.join(format!("{}.toml", handler.name));
             let already_reported = errors.iter().any(|e| matches!(e, RegistryError::Invalid { path, .. } | RegistryError::Read { path, .. } if *path == file));
-            if !already_reported && !commands.iter().any(|c: &Command| c.spec.name == *handler) {
+            if !already_reported
+                && !commands
+                    .iter()
+                    .any(|c: &Command| c.spec.name == handler.name)
+            {
                 errors.push(RegistryError::Invalid {
-                    path: dir.join(format!("{handler}.toml")),
-                    message: format!("no command file for the built-in command '{handler}'"),
+                    path: file,
+                    message: format!(
+                        "no command file for the built-in command '{}'",
+                        handler.name
+                    ),
                 });
             }
         }
@@ -157,14 +180,26 @@ impl Registry {
         }
     }
 
-    fn compile(path: &Path, source: &str, handlers: &[&str]) -> Result<Command, String> {
+    fn compile(path: &Path, source: &str, handlers: &[CommandHandler]) -> Result<Command, String> {
         let spec: CommandSpec = toml::from_str(source).map_err(|e| e.to_string())?;
-        if !handlers.contains(&spec.name.as_str()) {
+        let Some(handler) = handlers.iter().find(|h| h.name == spec.name) else {
+            let known: Vec<&str> = handlers.iter().map(|h| h.name).collect();
             return Err(format!(
                 "'{}' is not a command the bot implements (known: {})",
                 spec.name,
-                handlers.join(", ")
+                known.join(", ")
             ));
+        };
+        // The engine reads the ticket number from the `ticket` argument's text.
+        if spec.needs.contains(&Need::Ticket)
+            && !spec
+                .args
+                .iter()
+                .any(|a| a.name == "ticket" && a.kind == ArgKind::Ticket)
+        {
+            return Err(
+                "needs = [\"ticket\"] requires an argument named 'ticket' of kind 'ticket'".into(),
+            );
         }
         let mut patterns = Vec::new();
         for lang in Lang::ALL {
@@ -191,6 +226,7 @@ impl Registry {
             spec,
             file: path.to_path_buf(),
             patterns,
+            run: handler.run,
         })
     }
 
@@ -290,4 +326,207 @@ fn clean_line(line: &str) -> &str {
     line.trim()
         .trim_end_matches(['?', '!', '.', ' ', '\u{a0}', '\u{202f}'])
         .trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::HANDLERS;
+
+    fn shipped() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("commands")
+    }
+
+    /// The entries of the real table for `names`, so a small directory can be complete.
+    fn table(names: &[&str]) -> Vec<CommandHandler> {
+        names
+            .iter()
+            .map(|name| *HANDLERS.iter().find(|h| h.name == *name).unwrap())
+            .collect()
+    }
+
+    /// A minimal command file: `pattern` in both languages, then `rest` (more top-level keys,
+    /// then `[[args]]` tables).
+    fn command_file(name: &str, pattern: &str, rest: &str) -> String {
+        format!(
+            "name = \"{name}\"\nrole = \"anyone\"\n\
+             summary.fr = \"r\"\nsummary.en = \"s\"\nhelp.fr = \"a\"\nhelp.en = \"h\"\n\
+             patterns.fr = ['{pattern}']\npatterns.en = ['{pattern}']\n\
+             examples.fr = [\"{name}\"]\nexamples.en = [\"{name}\"]\n{rest}"
+        )
+    }
+
+    const TICKET_ARG: &str =
+        "[[args]]\nname = \"ticket\"\nkind = \"ticket\"\nrequired = true\nfr = \"n\"\nen = \"n\"\n";
+
+    /// A commands directory: file names and contents.
+    type Files = Vec<(&'static str, String)>;
+
+    /// Loads `files` from a fresh directory with the handlers `names`.
+    fn load(names: &[&str], files: &[(&str, String)]) -> Result<Registry, String> {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, contents) in files {
+            std::fs::write(dir.path().join(file), contents).unwrap();
+        }
+        Registry::load(dir.path(), &table(names)).map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+    }
+
+    #[test]
+    fn every_handler_has_its_file_and_every_file_its_handler() {
+        let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(registry.commands().len(), HANDLERS.len());
+        for handler in HANDLERS {
+            let i = registry
+                .by_name(handler.name)
+                .unwrap_or_else(|| panic!("no command file for {}", handler.name));
+            assert_eq!(
+                registry.get(i).file.file_stem().unwrap(),
+                handler.name,
+                "a command's file is named after it"
+            );
+            assert!(
+                std::ptr::fn_addr_eq(registry.get(i).run, handler.run),
+                "{} is bound to another handler",
+                handler.name
+            );
+        }
+    }
+
+    #[test]
+    fn a_small_directory_loads_and_parses() {
+        let registry = load(
+            &["stats", "ticket-show"],
+            &[
+                ("stats.toml", command_file("stats", "stats", "")),
+                (
+                    "ticket-show.toml",
+                    command_file(
+                        "ticket-show",
+                        r"ticket #?(?P<ticket>\d+)",
+                        &format!("needs = [\"ticket\"]\n{TICKET_ARG}"),
+                    ),
+                ),
+            ],
+        )
+        .unwrap();
+        let invocation = registry.parse("Ticket #12 ?").unwrap();
+        assert_eq!(registry.get(invocation.command).spec.name, "ticket-show");
+        assert_eq!(invocation.args["ticket"], "12");
+        assert_eq!(registry.get(invocation.command).spec.needs, [Need::Ticket]);
+        assert_eq!(registry.parse("bonjour"), None);
+    }
+
+    #[test]
+    fn broken_directories_are_refused_naming_the_file() {
+        let stats = || ("stats.toml", command_file("stats", "stats", ""));
+        let cases: Vec<(&str, Files, &[&str])> = vec![
+            (
+                "a handler without a file",
+                vec![],
+                &[
+                    "stats.toml",
+                    "no command file for the built-in command 'stats'",
+                ],
+            ),
+            (
+                "a file without a handler",
+                vec![stats(), ("dance.toml", command_file("dance", "dance", ""))],
+                &[
+                    "dance.toml",
+                    "'dance' is not a command the bot implements (known: stats)",
+                ],
+            ),
+            (
+                "a name defined twice",
+                vec![
+                    stats(),
+                    ("stats2.toml", command_file("stats", "statistics", "")),
+                ],
+                &["stats2.toml", "command 'stats' is defined twice"],
+            ),
+            (
+                "a pattern group that is not an argument",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", "stats (?P<nope>.+)", ""),
+                )],
+                &[
+                    "stats.toml",
+                    "patterns.fr[0]: group 'nope' is not a declared argument",
+                ],
+            ),
+            (
+                "a pattern that is not a regex",
+                vec![("stats.toml", command_file("stats", "(unclosed", ""))],
+                &["stats.toml", "patterns.fr[0]", "regex"],
+            ),
+            (
+                "an unknown key",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", "stats", "colour = \"blue\"\n"),
+                )],
+                &["stats.toml", "unknown field `colour`"],
+            ),
+            (
+                "an unknown need",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", "stats", "needs = [\"tickets\"]\n"),
+                )],
+                &[
+                    "stats.toml",
+                    "unknown variant `tickets`",
+                    "`ticket`",
+                    "`my-tickets`",
+                ],
+            ),
+            (
+                "a ticket needed without a ticket argument",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", "stats", "needs = [\"ticket\"]\n"),
+                )],
+                &[
+                    "stats.toml",
+                    "needs = [\"ticket\"] requires an argument named 'ticket'",
+                ],
+            ),
+            (
+                "a ticket needed from an argument of another kind",
+                vec![(
+                    "stats.toml",
+                    command_file(
+                        "stats",
+                        r"stats (?P<ticket>\d+)",
+                        &format!(
+                            "needs = [\"ticket\"]\n{}",
+                            TICKET_ARG.replace("kind = \"ticket\"", "kind = \"text\"")
+                        ),
+                    ),
+                )],
+                &["stats.toml", "of kind 'ticket'"],
+            ),
+        ];
+        let mut failures = Vec::new();
+        for (case, files, expected) in cases {
+            match load(&["stats"], &files) {
+                Ok(_) => failures.push(format!("{case}: loaded")),
+                Err(message) => {
+                    for part in expected {
+                        if !message.contains(part) {
+                            failures.push(format!("{case}: {message:?} lacks {part:?}"));
+                        }
+                    }
+                }
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
 }
