@@ -201,6 +201,12 @@ impl Registry {
                 "needs = [\"ticket\"] requires an argument named 'ticket' of kind 'ticket'".into(),
             );
         }
+        // Without it the ticket would never be loaded and every use would answer "unknown".
+        if spec.args.iter().any(|a| a.kind == ArgKind::Ticket)
+            && !spec.needs.contains(&Need::Ticket)
+        {
+            return Err("a ticket argument needs needs = [\"ticket\"]".into());
+        }
         let mut patterns = Vec::new();
         for lang in Lang::ALL {
             if spec.patterns.get(lang).is_empty() {
@@ -512,6 +518,14 @@ mod tests {
                     ),
                 )],
                 &["stats.toml", "of kind 'ticket'"],
+            ),
+            (
+                "a ticket argument never loaded",
+                vec![(
+                    "stats.toml",
+                    command_file("stats", r"stats (?P<ticket>\d+)", TICKET_ARG),
+                )],
+                &["stats.toml", "a ticket argument needs needs = [\"ticket\"]"],
             ),
         ];
         let mut failures = Vec::new();

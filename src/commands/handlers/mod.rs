@@ -624,7 +624,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ticket_argument_alone_loads_nothing() {
+    fn a_shipped_ticket_command_without_its_needs_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = std::fs::read_to_string(root().join("commands/ticket-show.toml")).unwrap();
         let without_needs: String = file
@@ -638,10 +638,11 @@ mod tests {
             .filter(|h| h.name == "ticket-show")
             .copied()
             .collect();
-        let registry = Registry::load(dir.path(), &table).unwrap();
-        assert_eq!(
-            tickets_needed(&registry, "demande 12"),
-            TicketsNeeded::default()
+        // What a command loads is declared, never guessed from its name or its arguments.
+        let errors = Registry::load(dir.path(), &table).unwrap_err();
+        assert!(
+            errors[0].to_string().contains("needs = [\"ticket\"]"),
+            "{errors:?}"
         );
     }
 
