@@ -9,6 +9,8 @@
 pub mod console;
 pub mod imap;
 pub mod maildir;
+#[cfg(feature = "matrix")]
+pub mod matrix;
 pub mod mbox;
 pub mod smtp;
 
@@ -25,6 +27,8 @@ pub static REGISTRY: &[Registration] = &[
     maildir::REGISTRATION,
     imap::REGISTRATION,
     smtp::REGISTRATION,
+    #[cfg(feature = "matrix")]
+    matrix::REGISTRATION,
 ];
 
 /// Where and how a connector's inbound side runs.

@@ -25,6 +25,13 @@ pub enum DeliveryError {
 #[async_trait]
 pub trait Outbound: Send + Sync {
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError>;
+
+    /// Whether this instance can deliver now. A connector whose session lives on one instance
+    /// only (a Matrix device on the leader) says no elsewhere, so that instance's worker leaves
+    /// its rows to the one that can, instead of failing them.
+    fn ready(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +112,9 @@ impl OutboxWorker {
         let mut names: Vec<&String> = self.connectors.keys().collect();
         names.sort();
         for name in names {
+            if !self.connectors[name].ready() {
+                continue;
+            }
             loop {
                 let claimed = self
                     .store

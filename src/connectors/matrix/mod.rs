@@ -1,0 +1,535 @@
+//! Matrix (matrix-sdk): the bot in the network's rooms. Logs in once and then restores its
+//! session and device from its encrypted store, so end-to-end encrypted rooms work across
+//! restarts. Commands come from direct chats (any line) and from rooms (with the prefix, the
+//! bot's name, or a mention); answers go back as `m.notice` in the thread of the command.
+//!
+//! Delivery is at least once, never twice: the sync position the connector trusts is its own,
+//! saved only after every event of a sync batch went through the engine; after a crash the batch
+//! comes again and the engine recognises each event by its id. The first sync after a fresh
+//! login is history and is never answered.
+
+mod text;
+
+use super::{Connector, InboundMode, Registration, Setup, check_as};
+use crate::core::address::Address;
+use crate::core::inbound::{Inbound, InboundKey, OutboxMessage, ReplyTo};
+use crate::engine::{DeliveryError, Engine, Outbound};
+use async_trait::async_trait;
+use matrix_sdk::authentication::matrix::MatrixSession;
+use matrix_sdk::config::{RequestConfig, SyncSettings, SyncToken};
+use matrix_sdk::ruma::events::relation::Thread;
+use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId};
+use matrix_sdk::{Client, LoopCtrl, Room, RoomState};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+pub const REGISTRATION: Registration = Registration {
+    kind: "matrix",
+    enabled_by_default: false,
+    check: check_as::<MatrixConfig>,
+    build,
+};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MatrixConfig {
+    /// The homeserver's client API, e.g. "https://matrix.example.org".
+    pub homeserver: String,
+    /// The bot's account: a localpart or a full id.
+    pub user: String,
+    /// Environment variable holding the password (used for the first login only).
+    pub password_env: String,
+    /// Or a file holding it.
+    pub password_file: Option<PathBuf>,
+    /// The bot's own folder: its session and the SDK's encrypted stores (room keys). Keep it:
+    /// losing it means a new device that cannot read older encrypted messages.
+    pub store_dir: PathBuf,
+    /// Environment variable holding the passphrase that encrypts the store.
+    pub store_passphrase_env: String,
+    /// Or a file holding it.
+    pub store_passphrase_file: Option<PathBuf>,
+    /// The device name other members see.
+    pub device_name: String,
+    /// In rooms, a line for the bot starts with this (or with the bot's name, or mentions it);
+    /// in a direct chat every line is for the bot.
+    pub prefix: String,
+    /// Who may invite the bot into a room: user ids (`@camille:example.org`) or whole servers
+    /// (`:example.org`). Nobody else: invitations from others are declined.
+    pub invite_from: Vec<String>,
+    /// Other bots whose messages are never read.
+    pub ignore: Vec<String>,
+}
+
+impl Default for MatrixConfig {
+    fn default() -> Self {
+        MatrixConfig {
+            homeserver: "https://matrix.example.org".into(),
+            user: "passerelle".into(),
+            password_env: "PASSERELLE_MATRIX_PASSWORD".into(),
+            password_file: None,
+            store_dir: "state/matrix".into(),
+            store_passphrase_env: "PASSERELLE_MATRIX_STORE_PASSPHRASE".into(),
+            store_passphrase_file: None,
+            device_name: "Passerelle".into(),
+            prefix: "!p".into(),
+            invite_from: Vec::new(),
+            ignore: Vec::new(),
+        }
+    }
+}
+
+fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
+    let mut config: MatrixConfig = setup.parse().map_err(anyhow::Error::msg)?;
+    config.store_dir = setup.config.resolve(&config.store_dir);
+    config.password_file = config.password_file.map(|p| setup.config.resolve(&p));
+    config.store_passphrase_file = config
+        .store_passphrase_file
+        .map(|p| setup.config.resolve(&p));
+    let shared = Arc::new(Shared::default());
+    Ok(Arc::new(Matrix {
+        name: setup.name.to_string(),
+        config,
+        shared,
+    }))
+}
+
+/// The logged-in client, once there is one, for the outbound side.
+#[derive(Default)]
+struct Shared {
+    client: Mutex<Option<Client>>,
+}
+
+impl Shared {
+    fn client(&self) -> Option<Client> {
+        self.client.lock().ok().and_then(|c| c.clone())
+    }
+
+    fn set(&self, client: Option<Client>) {
+        if let Ok(mut slot) = self.client.lock() {
+            *slot = client;
+        }
+    }
+}
+
+pub struct Matrix {
+    name: String,
+    config: MatrixConfig,
+    shared: Arc<Shared>,
+}
+
+/// A secret from a file (trimmed) or else an environment variable.
+fn secret(file: &Option<PathBuf>, env: &str, what: &str) -> anyhow::Result<String> {
+    match file {
+        Some(path) => Ok(std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{what}: cannot read {}: {e}", path.display()))?
+            .trim()
+            .to_string()),
+        None => std::env::var(env)
+            .map_err(|_| anyhow::anyhow!("{what}: environment variable {env} is not set")),
+    }
+}
+
+/// The connector-state key of the sync position the connector trusts.
+const SYNC_KEY: &str = "sync-token";
+
+impl Matrix {
+    /// A client with the encrypted store, logged in: the saved session restored, or a first
+    /// password login whose session is saved (readable by the bot's user only).
+    async fn connect(&self) -> anyhow::Result<(Client, bool)> {
+        let config = &self.config;
+        let passphrase = secret(
+            &config.store_passphrase_file,
+            &config.store_passphrase_env,
+            "matrix store passphrase",
+        )?;
+        std::fs::create_dir_all(&config.store_dir)?;
+        let client = Client::builder()
+            .homeserver_url(&config.homeserver)
+            .sqlite_store(&config.store_dir, Some(&passphrase))
+            // A login answer naming another base URL must not move the bot off the configured one.
+            .respect_login_well_known(false)
+            .request_config(
+                RequestConfig::new()
+                    .timeout(Duration::from_secs(30))
+                    .max_retry_time(Duration::from_secs(60)),
+            )
+            .build()
+            .await?;
+        let session_path = config.store_dir.join("session.json");
+        if session_path.exists() {
+            let session: MatrixSession =
+                serde_json::from_str(&std::fs::read_to_string(&session_path)?)?;
+            client.restore_session(session).await?;
+            return Ok((client, false));
+        }
+        let password = secret(
+            &config.password_file,
+            &config.password_env,
+            "matrix password",
+        )?;
+        client
+            .matrix_auth()
+            .login_username(&config.user, &password)
+            .initial_device_display_name(&config.device_name)
+            .await?;
+        let session = client
+            .matrix_auth()
+            .session()
+            .ok_or_else(|| anyhow::anyhow!("logged in without a session"))?;
+        write_private(&session_path, &serde_json::to_string(&session)?)?;
+        tracing::info!(user = %session.meta.user_id, device = %session.meta.device_id, "matrix: logged in, new device");
+        Ok((client, true))
+    }
+}
+
+/// Writes a file only its owner can read.
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// What the message handler needs, shared by every call.
+struct Context {
+    engine: Arc<Engine>,
+    connector: String,
+    prefix: String,
+    names: Vec<String>,
+    me: OwnedUserId,
+    ignore: Vec<String>,
+}
+
+impl Context {
+    async fn on_message(&self, event: OriginalSyncRoomMessageEvent, room: Room) {
+        if room.state() != RoomState::Joined
+            || event.sender == self.me
+            || self
+                .ignore
+                .iter()
+                .any(|u| u.as_str() == event.sender.as_str())
+        {
+            return;
+        }
+        // Notices are what bots write; edits would run a command twice.
+        let MessageType::Text(text) = &event.content.msgtype else {
+            return;
+        };
+        if matches!(event.content.relates_to, Some(Relation::Replacement(_))) {
+            return;
+        }
+        let direct = room.is_direct().await.unwrap_or(false) || room.joined_members_count() == 2;
+        let mentioned = event
+            .content
+            .mentions
+            .as_ref()
+            .is_some_and(|m| m.user_ids.contains(&self.me));
+        let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
+        let Some(command) = text::command_in(&text.body, direct, &self.prefix, &names, mentioned)
+        else {
+            return;
+        };
+        let Ok(sender) = Address::parse(event.sender.as_str()) else {
+            return;
+        };
+        let thread = match &event.content.relates_to {
+            Some(Relation::Thread(thread)) => thread.event_id.clone(),
+            _ => event.event_id.clone(),
+        };
+        let inbound = Inbound {
+            key: InboundKey::new(self.connector.as_str(), event.event_id.as_str()),
+            connector: self.connector.clone(),
+            reply_to: ReplyTo::Matrix {
+                room: room.room_id().to_string(),
+                thread: Some(thread.to_string()),
+            },
+            sender,
+            text: command.to_string(),
+            lang: None,
+        };
+        if let Err(error) = self.engine.handle(&inbound).await {
+            tracing::error!(source = %self.connector, id = %inbound.key.external_id, %error, "cannot handle a matrix message");
+            // The store is down: say so directly, the outbox cannot carry it.
+            if let Some(text) = self.engine.unavailable_message(&inbound) {
+                let content = notice(&text, Some(thread));
+                if let Err(error) = room.send(content).await {
+                    tracing::warn!(%error, "cannot tell the sender the bot is unavailable");
+                }
+            }
+        }
+    }
+}
+
+/// An answer as it is posted: a notice, escaped, in the thread when there is one.
+fn notice(text: &str, thread: Option<OwnedEventId>) -> RoomMessageEventContent {
+    let (plain, html) = text::notice_bodies(text);
+    let mut content = RoomMessageEventContent::notice_html(plain, html);
+    // No one is pinged by an answer: intentional mentions, none.
+    content.mentions = Some(Default::default());
+    if let Some(root) = thread {
+        content.relates_to = Some(Relation::Thread(Thread::without_fallback(root)));
+    }
+    content
+}
+
+/// Whether `user` may invite the bot: listed by id, or on a listed server (`:example.org`).
+fn may_invite(allowed: &[String], user: &str) -> bool {
+    allowed.iter().any(|entry| {
+        if entry.starts_with(':') {
+            user.ends_with(entry.as_str())
+        } else {
+            entry == user
+        }
+    })
+}
+
+/// Joins a room, retrying: a homeserver may announce an invite before the join can succeed.
+async fn join(room: Room) {
+    let mut delay = Duration::from_secs(1);
+    for _ in 0..8 {
+        match room.join().await {
+            Ok(()) => {
+                tracing::info!(room = %room.room_id(), "matrix: joined");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(room = %room.room_id(), %error, "matrix: join failed; will retry");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(120));
+            }
+        }
+    }
+}
+
+async fn on_invite(
+    event: StrippedRoomMemberEvent,
+    room: Room,
+    client: Client,
+    allowed: Vec<String>,
+) {
+    let Some(me) = client.user_id() else {
+        return;
+    };
+    if event.state_key != me || event.content.membership != MembershipState::Invite {
+        return;
+    }
+    if may_invite(&allowed, event.sender.as_str()) {
+        tokio::spawn(join(room));
+    } else {
+        tracing::warn!(room = %room.room_id(), inviter = %event.sender, "matrix: invitation declined (not in invite_from)");
+        if let Err(error) = room.leave().await {
+            tracing::warn!(%error, "matrix: cannot decline an invitation");
+        }
+    }
+}
+
+#[async_trait]
+impl Connector for Matrix {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// One device, one store: the session runs on the elected leader only.
+    fn inbound_mode(&self) -> InboundMode {
+        InboundMode::Leader
+    }
+
+    async fn receive(
+        &self,
+        engine: Arc<Engine>,
+        mut shutdown: watch::Receiver<bool>,
+    ) -> anyhow::Result<()> {
+        let (client, fresh) = self.connect().await?;
+        let me = client
+            .user_id()
+            .ok_or_else(|| anyhow::anyhow!("no user id after login"))?
+            .to_owned();
+        let allowed = self.config.invite_from.clone();
+        client.add_event_handler(
+            move |event: StrippedRoomMemberEvent, room: Room, client: Client| {
+                on_invite(event, room, client, allowed.clone())
+            },
+        );
+        // Invitations that came while the bot was away.
+        for room in client.invited_rooms() {
+            if let Ok(details) = room.invite_details().await
+                && may_invite(&self.config.invite_from, details.inviter_id.as_str())
+            {
+                tokio::spawn(join(room));
+            }
+        }
+        let context = Arc::new(Context {
+            engine: engine.clone(),
+            connector: self.name.clone(),
+            prefix: self.config.prefix.clone(),
+            names: vec![
+                me.to_string(),
+                me.localpart().to_string(),
+                self.config.device_name.clone(),
+            ],
+            me: me.clone(),
+            ignore: self.config.ignore.clone(),
+        });
+        let saved = engine.connector_state(&self.name, SYNC_KEY).await?;
+        let settings = SyncSettings::default().timeout(Duration::from_secs(30));
+        let register = |client: &Client| {
+            let context = context.clone();
+            client.add_event_handler(move |event: OriginalSyncRoomMessageEvent, room: Room| {
+                let context = context.clone();
+                async move { context.on_message(event, room).await }
+            });
+        };
+        // From where the engine last saw everything: the batch a crash interrupted comes
+        // again (the engine drops what it already handled). Without that position (a fresh
+        // login, a new store), the first sync is history: synced, never answered.
+        let first = match saved.filter(|_| !fresh) {
+            Some(token) => {
+                register(&client);
+                client
+                    .sync_once(settings.clone().token(SyncToken::Specific(token)))
+                    .await?
+            }
+            None => {
+                let response = client.sync_once(settings.clone()).await?;
+                register(&client);
+                response
+            }
+        };
+        engine
+            .save_connector_state(&self.name, SYNC_KEY, &first.next_batch)
+            .await?;
+        self.shared.set(Some(client.clone()));
+        // Answers queued while the bot was away can go now.
+        engine.outbox_signal().notify_one();
+        tracing::info!(user = %me, "matrix: syncing");
+        let (name, state_engine) = (self.name.clone(), engine.clone());
+        let sync = client.sync_with_result_callback(
+            settings.token(SyncToken::Specific(first.next_batch)),
+            move |result| {
+                let (name, engine) = (name.clone(), state_engine.clone());
+                async move {
+                    match result {
+                        // Every handler of the batch has run: the engine has all of it.
+                        Ok(response) => {
+                            if let Err(error) = engine
+                                .save_connector_state(&name, SYNC_KEY, &response.next_batch)
+                                .await
+                            {
+                                tracing::warn!(%error, "matrix: cannot save the sync position");
+                            }
+                            Ok(LoopCtrl::Continue)
+                        }
+                        Err(error) => Err(error),
+                    }
+                }
+            },
+        );
+        let outcome = tokio::select! {
+            result = sync => result.map_err(anyhow::Error::from),
+            _ = shutdown.changed() => Ok(()),
+        };
+        self.shared.set(None);
+        outcome
+    }
+
+    fn outbound(&self) -> Option<Arc<dyn Outbound>> {
+        Some(Arc::new(MatrixOutbound {
+            shared: self.shared.clone(),
+        }))
+    }
+}
+
+struct MatrixOutbound {
+    shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl Outbound for MatrixOutbound {
+    fn ready(&self) -> bool {
+        self.shared.client().is_some()
+    }
+
+    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+        let client = self
+            .shared
+            .client()
+            .ok_or_else(|| DeliveryError::Transient("not connected to the homeserver".into()))?;
+        let ReplyTo::Matrix { room, thread } = ReplyTo::from_target(&message.target) else {
+            return Err(DeliveryError::Permanent(format!(
+                "'{}' is not a Matrix room",
+                message.target
+            )));
+        };
+        let room_id: OwnedRoomId = room
+            .parse()
+            .map_err(|e| DeliveryError::Permanent(format!("room '{room}': {e}")))?;
+        let thread: Option<OwnedEventId> = match thread {
+            Some(id) => Some(
+                id.parse()
+                    .map_err(|e| DeliveryError::Permanent(format!("event '{id}': {e}")))?,
+            ),
+            None => None,
+        };
+        let room = client
+            .get_room(&room_id)
+            .ok_or_else(|| DeliveryError::Transient(format!("room {room_id} not known yet")))?;
+        if room.state() != RoomState::Joined {
+            return Err(DeliveryError::Permanent(format!(
+                "not in room {room_id} any more"
+            )));
+        }
+        // The same outbox row always has the same transaction id: a resend after a crash is
+        // the same event to the homeserver.
+        let transaction = OwnedTransactionId::from(text::transaction_id(&message.idempotency_key));
+        room.send(notice(&message.body, thread))
+            .with_transaction_id(transaction)
+            .await
+            .map(|_| ())
+            .map_err(|error| match error.as_client_api_error() {
+                Some(api)
+                    if api.status_code.is_client_error() && api.status_code.as_u16() != 429 =>
+                {
+                    DeliveryError::Permanent(error.to_string())
+                }
+                _ => DeliveryError::Transient(error.to_string()),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invitations_are_accepted_from_listed_people_and_servers_only() {
+        let allowed = vec![
+            "@camille:example.org".to_string(),
+            ":opendatafrance.example".to_string(),
+        ];
+        let cases = [
+            ("@camille:example.org", true),
+            ("@camille:example.org.evil", false),
+            ("@yanis:opendatafrance.example", true),
+            ("@yanis:evil-opendatafrance.example", false),
+            ("@mallory:example.org", false),
+        ];
+        for (user, expected) in cases {
+            assert_eq!(may_invite(&allowed, user), expected, "{user}");
+        }
+        assert!(
+            !may_invite(&[], "@camille:example.org"),
+            "nobody by default"
+        );
+    }
+}

@@ -1,0 +1,405 @@
+//! The bot in Matrix rooms, against a real Synapse (`scripts/synapse.sh`, started by
+//! `scripts/test.sh`), driven by a real second client (matrix-sdk, as a member would use
+//! Element): commands in a room and a direct chat, a refusal, an encrypted room, invitations
+//! from allowed and foreign people, and a restart in the middle.
+
+#![cfg(feature = "matrix")]
+
+mod common;
+
+use matrix_sdk::config::SyncSettings;
+use matrix_sdk::ruma::api::client::room::create_room::v3::{
+    Request as CreateRoomRequest, RoomPreset,
+};
+use matrix_sdk::ruma::events::room::encryption::RoomEncryptionEventContent;
+use matrix_sdk::ruma::events::room::member::MembershipState;
+use matrix_sdk::ruma::events::room::message::{
+    MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
+};
+use matrix_sdk::ruma::events::{
+    AnySyncMessageLikeEvent, AnySyncTimelineEvent, InitialStateEvent, SyncMessageLikeEvent,
+};
+use matrix_sdk::ruma::{OwnedEventId, OwnedUserId, RoomId, UserId};
+use matrix_sdk::{Client, Room};
+use passerelle::app;
+use passerelle::config::Config;
+use std::time::{Duration, Instant};
+
+fn homeserver() -> String {
+    std::env::var("PASSERELLE_TEST_SYNAPSE").unwrap_or_else(|_| "http://127.0.0.1:8008".into())
+}
+
+/// A user name no earlier run used: each run gets fresh accounts and devices.
+fn unique(tag: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{tag}{nanos:x}")
+}
+
+const PASSWORD: &str = "secret-passphrase";
+
+/// Registers a user on the test homeserver; returns its id.
+fn register(name: &str) -> OwnedUserId {
+    let status = std::process::Command::new(common::root().join("scripts/synapse.sh"))
+        .args(["register", name, PASSWORD])
+        .status()
+        .expect("scripts/synapse.sh runs");
+    assert!(
+        status.success(),
+        "cannot register {name}: is Synapse up (scripts/synapse.sh start)?"
+    );
+    UserId::parse(format!("@{name}:localhost")).unwrap()
+}
+
+/// A person with a Matrix client (in-memory stores, its own device).
+async fn person(name: &str) -> Client {
+    let client = Client::builder()
+        .homeserver_url(homeserver())
+        .respect_login_well_known(false)
+        .build()
+        .await
+        .unwrap();
+    client
+        .matrix_auth()
+        .login_username(name, PASSWORD)
+        .initial_device_display_name("test person")
+        .await
+        .unwrap();
+    client
+        .sync_once(SyncSettings::default().timeout(Duration::ZERO))
+        .await
+        .unwrap();
+    client
+}
+
+/// The bot's config: Matrix on, the console and Maildir off, `admin` an admin by the config.
+fn bot_config(dir: &std::path::Path, bot: &str, admin: &UserId, invite_from: &[&str]) -> Config {
+    let mut config =
+        common::config_with_store(&format!("sqlite://{}", dir.join("bot.db").display()));
+    config.access.admins = vec![admin.to_string()];
+    config.connectors.set("console", "enabled", false);
+    config.connectors.set("maildir", "enabled", false);
+    std::fs::write(dir.join("password"), PASSWORD).unwrap();
+    std::fs::write(dir.join("store-passphrase"), "store secret").unwrap();
+    let set = |config: &mut Config, key: &str, value: toml::Value| {
+        config.connectors.set("matrix", key, value)
+    };
+    set(&mut config, "enabled", true.into());
+    set(&mut config, "homeserver", homeserver().into());
+    set(&mut config, "user", bot.into());
+    set(
+        &mut config,
+        "password_file",
+        dir.join("password").display().to_string().into(),
+    );
+    set(
+        &mut config,
+        "store_dir",
+        dir.join("matrix").display().to_string().into(),
+    );
+    set(
+        &mut config,
+        "store_passphrase_file",
+        dir.join("store-passphrase").display().to_string().into(),
+    );
+    set(
+        &mut config,
+        "invite_from",
+        toml::Value::Array(invite_from.iter().map(|s| (*s).into()).collect()),
+    );
+    config
+}
+
+/// `passerelle run` in the background, as the binary runs it.
+struct Running {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+fn start(config: &Config) -> Running {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let config = config.clone();
+    let task = tokio::spawn(async move {
+        app::run_with(config, passerelle::connectors::REGISTRY, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Running { stop, task }
+}
+
+impl Running {
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .expect("the bot stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+async fn create_room(client: &Client, invite: &UserId, direct: bool, encrypted: bool) -> Room {
+    let mut request = CreateRoomRequest::new();
+    request.invite = vec![invite.to_owned()];
+    request.is_direct = direct;
+    request.preset = Some(RoomPreset::PrivateChat);
+    if encrypted {
+        request.initial_state = vec![
+            InitialStateEvent::with_empty_state_key(
+                RoomEncryptionEventContent::with_recommended_defaults(),
+            )
+            .to_raw_any(),
+        ];
+    }
+    client.create_room(request).await.unwrap()
+}
+
+async fn membership(client: &Client, room: &RoomId, who: &UserId) -> Option<MembershipState> {
+    client
+        .sync_once(SyncSettings::default().timeout(Duration::from_millis(300)))
+        .await
+        .unwrap();
+    let room = client.get_room(room)?;
+    let member = room.get_member_no_sync(who).await.ok()??;
+    Some(member.membership().clone())
+}
+
+async fn wait_membership(client: &Client, room: &RoomId, who: &UserId, wanted: MembershipState) {
+    let started = Instant::now();
+    while membership(client, room, who).await != Some(wanted.clone()) {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{who} never reached {wanted:?} in {room}"
+        );
+    }
+}
+
+/// Messages from `from` in `room` arriving within `within` (stops early once `enough` came).
+async fn messages_from(
+    client: &Client,
+    room: &RoomId,
+    from: &UserId,
+    within: Duration,
+    enough: usize,
+) -> Vec<(OriginalSyncRoomMessageEvent, bool)> {
+    let started = Instant::now();
+    let mut found = Vec::new();
+    while started.elapsed() < within && found.len() < enough {
+        let response = client
+            .sync_once(SyncSettings::default().timeout(Duration::from_millis(500)))
+            .await
+            .unwrap();
+        let Some(update) = response.rooms.joined.get(room) else {
+            continue;
+        };
+        for event in &update.timeline.events {
+            let encrypted = event.encryption_info().is_some();
+            if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                SyncMessageLikeEvent::Original(message),
+            ))) = event.raw().deserialize()
+                && message.sender == from
+            {
+                found.push((message, encrypted));
+            }
+        }
+    }
+    found
+}
+
+async fn say(room: &Room, text: &str) -> OwnedEventId {
+    room.send(RoomMessageEventContent::text_plain(text))
+        .await
+        .unwrap()
+        .response
+        .event_id
+}
+
+fn notice_body(message: &OriginalSyncRoomMessageEvent) -> &str {
+    match &message.content.msgtype {
+        MessageType::Notice(notice) => &notice.body,
+        other => panic!("the bot answers with notices, not {other:?}"),
+    }
+}
+
+fn thread_root(message: &OriginalSyncRoomMessageEvent) -> Option<&OwnedEventId> {
+    match &message.content.relates_to {
+        Some(Relation::Thread(thread)) => Some(&thread.event_id),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_in_rooms_and_direct_chats_are_answered_in_their_thread_once_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_name, alice_name, olivia_name) = (unique("bot"), unique("alice"), unique("olivia"));
+    let bot = register(&bot_name);
+    let alice = register(&alice_name);
+    register(&olivia_name);
+    let config = bot_config(dir.path(), &bot_name, &alice, &[":localhost"]);
+    let running = start(&config);
+
+    let alice_client = person(&alice_name).await;
+    let room = create_room(&alice_client, &bot, false, false).await;
+    wait_membership(&alice_client, room.room_id(), &bot, MembershipState::Join).await;
+    // A third member, so the room is not taken for a direct chat.
+    let olivia_client = person(&olivia_name).await;
+    room.invite_user_by_id(olivia_client.user_id().unwrap())
+        .await
+        .unwrap();
+    olivia_client.join_room_by_id(room.room_id()).await.unwrap();
+
+    let asked = say(&room, "!p aide").await;
+    say(&room, "bonjour à tous, réunion demain").await;
+    let answers = messages_from(
+        &alice_client,
+        room.room_id(),
+        &bot,
+        Duration::from_secs(20),
+        1,
+    )
+    .await;
+    assert_eq!(answers.len(), 1, "one answer");
+    let (answer, _) = &answers[0];
+    assert!(
+        notice_body(answer).contains("Voici ce que je sais faire"),
+        "{}",
+        notice_body(answer)
+    );
+    assert_eq!(
+        thread_root(answer),
+        Some(&asked),
+        "answered in the command's thread"
+    );
+    let html = match &answer.content.msgtype {
+        MessageType::Notice(notice) => notice.formatted.clone().map(|f| f.body).unwrap_or_default(),
+        _ => String::new(),
+    };
+    // Line breaks are the only markup: every other character is text, escaped.
+    assert!(
+        html.contains("<br>") && !html.replace("<br>", "").contains('<'),
+        "{html}"
+    );
+    assert!(html.contains("jusqu&#39;au"), "{html}");
+
+    // A direct chat needs no prefix; an outsider is told which role a command needs.
+    let direct = create_room(&olivia_client, &bot, true, false).await;
+    wait_membership(
+        &olivia_client,
+        direct.room_id(),
+        &bot,
+        MembershipState::Join,
+    )
+    .await;
+    say(&direct, "mes demandes").await;
+    let refused = messages_from(
+        &olivia_client,
+        direct.room_id(),
+        &bot,
+        Duration::from_secs(20),
+        1,
+    )
+    .await;
+    assert_eq!(refused.len(), 1);
+    assert!(
+        notice_body(&refused[0].0).contains("réservé à l'équipe d'animation"),
+        "{}",
+        notice_body(&refused[0].0)
+    );
+
+    // Stopped, a command waits; started again, the bot answers it once and nothing older.
+    running.stop().await;
+    let while_away = say(&room, "!p help").await;
+    let running = start(&config);
+    let later = messages_from(
+        &alice_client,
+        room.room_id(),
+        &bot,
+        Duration::from_secs(25),
+        2,
+    )
+    .await;
+    assert_eq!(
+        later.len(),
+        1,
+        "only the command sent while away is answered: {later:?}"
+    );
+    assert!(notice_body(&later[0].0).contains("Here is what I can do"));
+    assert_eq!(thread_root(&later[0].0), Some(&while_away));
+    let quiet = messages_from(
+        &alice_client,
+        room.room_id(),
+        &bot,
+        Duration::from_secs(3),
+        1,
+    )
+    .await;
+    assert!(quiet.is_empty(), "nothing answered twice: {quiet:?}");
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encrypted_room_is_read_and_answered_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_name, alice_name) = (unique("bot"), unique("alice"));
+    let bot = register(&bot_name);
+    let alice = register(&alice_name);
+    let running = start(&bot_config(dir.path(), &bot_name, &alice, &[":localhost"]));
+    let alice_client = person(&alice_name).await;
+    let room = create_room(&alice_client, &bot, false, true).await;
+    wait_membership(&alice_client, room.room_id(), &bot, MembershipState::Join).await;
+    say(&room, "!p help").await;
+    let answers = messages_from(
+        &alice_client,
+        room.room_id(),
+        &bot,
+        Duration::from_secs(30),
+        1,
+    )
+    .await;
+    assert_eq!(
+        answers.len(),
+        1,
+        "the bot read the encrypted command and answered"
+    );
+    let (answer, encrypted) = &answers[0];
+    assert!(encrypted, "the answer was encrypted");
+    assert!(notice_body(answer).contains("Here is what I can do"));
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invitations_from_people_not_allowed_are_declined() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_name, alice_name, mallory_name) = (unique("bot"), unique("alice"), unique("mallory"));
+    let bot = register(&bot_name);
+    let alice = register(&alice_name);
+    register(&mallory_name);
+    let running = start(&bot_config(
+        dir.path(),
+        &bot_name,
+        &alice,
+        &[alice.as_str()],
+    ));
+    let mallory_client = person(&mallory_name).await;
+    let foreign = create_room(&mallory_client, &bot, false, false).await;
+    wait_membership(
+        &mallory_client,
+        foreign.room_id(),
+        &bot,
+        MembershipState::Leave,
+    )
+    .await;
+    let alice_client = person(&alice_name).await;
+    let allowed = create_room(&alice_client, &bot, false, false).await;
+    wait_membership(
+        &alice_client,
+        allowed.room_id(),
+        &bot,
+        MembershipState::Join,
+    )
+    .await;
+    running.stop().await;
+}
