@@ -34,6 +34,7 @@ pub async fn ask(
         sender,
         text,
         lang,
+        vouched_role: None,
     };
     let outbox_ids = match engine.handle(&inbound).await? {
         Handled::Done { outbox_ids, .. } => outbox_ids,

@@ -88,6 +88,7 @@ impl Bot {
             sender: passerelle::core::address::Address::parse(sender).unwrap(),
             text: text.into(),
             lang: None,
+            vouched_role: None,
         }
     }
 

@@ -634,6 +634,7 @@ async fn chat(bot: &Bot, sender: &str, text: &str) -> String {
         sender: passerelle::core::address::Address::parse(sender).unwrap(),
         text: text.into(),
         lang: None,
+        vouched_role: None,
     };
     let Handled::Done { outbox_ids, .. } = bot.engine.handle_at(&inbound, now()).await.unwrap()
     else {

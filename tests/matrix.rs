@@ -76,6 +76,17 @@ async fn person(name: &str) -> Client {
 
 /// The bot's config: Matrix on, the console and Maildir off, `admin` an admin by the config.
 fn bot_config(dir: &std::path::Path, bot: &str, admin: &UserId, invite_from: &[&str]) -> Config {
+    bot_config_with_roles(dir, bot, admin, invite_from, &[])
+}
+
+/// [`bot_config`], with rooms whose power levels give roles.
+fn bot_config_with_roles(
+    dir: &std::path::Path,
+    bot: &str,
+    admin: &UserId,
+    invite_from: &[&str],
+    role_rooms: &[&str],
+) -> Config {
     let mut config =
         common::config_with_store(&format!("sqlite://{}", dir.join("bot.db").display()));
     config.access.admins = vec![admin.to_string()];
@@ -108,6 +119,11 @@ fn bot_config(dir: &std::path::Path, bot: &str, admin: &UserId, invite_from: &[&
         &mut config,
         "invite_from",
         toml::Value::Array(invite_from.iter().map(|s| (*s).into()).collect()),
+    );
+    set(
+        &mut config,
+        "role_rooms",
+        toml::Value::Array(role_rooms.iter().map(|s| (*s).into()).collect()),
     );
     config
 }
@@ -401,5 +417,80 @@ async fn invitations_from_people_not_allowed_are_declined() {
         MembershipState::Join,
     )
     .await;
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_levels_give_roles_in_the_networks_rooms_and_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_name, alice_name, olivia_name) = (unique("bot"), unique("alice"), unique("olivia"));
+    let bot = register(&bot_name);
+    let alice = register(&alice_name);
+    let olivia = register(&olivia_name);
+    let alice_client = person(&alice_name).await;
+    let olivia_client = person(&olivia_name).await;
+    // The network's room, where Olivia (in no directory, on no list) is a moderator.
+    let mut request = CreateRoomRequest::new();
+    request.invite = vec![bot.clone(), olivia.clone()];
+    request.preset = Some(RoomPreset::PrivateChat);
+    let levels = serde_json::json!({ "users": { alice.as_str(): 100, olivia.as_str(): 50 } });
+    request.power_level_content_override = Some(matrix_sdk::ruma::serde::Raw::from_json(
+        serde_json::value::to_raw_value(&levels).unwrap(),
+    ));
+    let network = alice_client.create_room(request).await.unwrap();
+    olivia_client
+        .join_room_by_id(network.room_id())
+        .await
+        .unwrap();
+    // Her own room, where she is the administrator.
+    let own = create_room(&olivia_client, &bot, false, false).await;
+    let config = bot_config_with_roles(
+        dir.path(),
+        &bot_name,
+        &alice,
+        &[":localhost"],
+        &[network.room_id().as_str()],
+    );
+    let running = start(&config);
+    wait_membership(
+        &olivia_client,
+        network.room_id(),
+        &bot,
+        MembershipState::Join,
+    )
+    .await;
+    wait_membership(&olivia_client, own.room_id(), &bot, MembershipState::Join).await;
+    let network = olivia_client.get_room(network.room_id()).unwrap();
+
+    say(&own, "!p demande 1").await;
+    let refused = messages_from(
+        &olivia_client,
+        own.room_id(),
+        &bot,
+        Duration::from_secs(20),
+        1,
+    )
+    .await;
+    assert_eq!(refused.len(), 1);
+    assert!(
+        notice_body(&refused[0].0).contains("réservé à l'équipe d'animation"),
+        "{}",
+        notice_body(&refused[0].0)
+    );
+    say(&network, "!p demande 1").await;
+    let served = messages_from(
+        &olivia_client,
+        network.room_id(),
+        &bot,
+        Duration::from_secs(20),
+        1,
+    )
+    .await;
+    assert_eq!(served.len(), 1);
+    assert_eq!(
+        notice_body(&served[0].0),
+        "Il n'y a pas de demande n° 1.",
+        "a moderator of the network's room is core team"
+    );
     running.stop().await;
 }

@@ -83,6 +83,7 @@ impl Connector for Room {
                         sender: self.speaker.clone(),
                         text: text.to_string(),
                         lang: None,
+                        vouched_role: None,
                     })
                     .await?;
             }

@@ -3,6 +3,7 @@
 //! in the core, so a channel never has to pass meaning through a bare string.
 
 use super::address::Address;
+use super::directory::Role;
 use super::lang::Lang;
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -115,6 +116,9 @@ pub struct Inbound {
     pub text: String,
     /// A language the sender explicitly asked for.
     pub lang: Option<Lang>,
+    /// A role the channel itself vouches for (a member's power level in one of the network's
+    /// own rooms); the engine takes the highest of it, the directory's and the config lists'.
+    pub vouched_role: Option<Role>,
 }
 
 /// A message to send, written to the outbox with the changes that caused it.

@@ -141,7 +141,7 @@ impl Engine {
         };
         let reference = key.reference();
         let (actions, command, lang, _) = self
-            .command_actions(&sender, line, None, &reference, now)
+            .command_actions(&sender, None, line, None, &reference, now)
             .await?;
         let actions: Vec<Action> = actions
             .into_iter()

@@ -204,7 +204,12 @@ impl Engine {
     }
 
     /// The role of a sender: the higher of the directory's and the config lists'.
-    pub fn role_of(&self, sender: &Address, member: Option<&Member>) -> Role {
+    pub fn role_of(
+        &self,
+        sender: &Address,
+        member: Option<&Member>,
+        vouched: Option<Role>,
+    ) -> Role {
         let listed = |list: &[Address]| list.contains(sender);
         let from_config = if listed(&self.settings.admins) {
             Role::Admin
@@ -213,7 +218,9 @@ impl Engine {
         } else {
             Role::Anyone
         };
-        from_config.max(member.map(|m| m.access).unwrap_or(Role::Anyone))
+        from_config
+            .max(member.map(|m| m.access).unwrap_or(Role::Anyone))
+            .max(vouched.unwrap_or(Role::Anyone))
     }
 
     pub async fn handle(&self, inbound: &Inbound) -> Result<Handled, EngineError> {
@@ -259,11 +266,12 @@ impl Engine {
                 "errors/too_long",
                 serde_json::json!({ "length": length, "max": MAX_LINE_CHARS }),
             )?;
-            let role = self.role_of(&inbound.sender, None);
+            let role = self.role_of(&inbound.sender, None, inbound.vouched_role);
             (vec![Action::Reply(text)], None, lang, role)
         } else {
             self.command_actions(
                 &inbound.sender,
+                inbound.vouched_role,
                 &inbound.text,
                 inbound.lang,
                 &reference,
@@ -302,6 +310,7 @@ impl Engine {
     pub async fn command_actions(
         &self,
         sender: &Address,
+        vouched: Option<Role>,
         text: &str,
         forced: Option<Lang>,
         reference: &str,
@@ -310,7 +319,7 @@ impl Engine {
         let today = self.today(now);
         let directory = self.directory(today).await?;
         let asker = directory.by_address(sender);
-        let role = self.role_of(sender, asker);
+        let role = self.role_of(sender, asker, vouched);
         let k = &self.knowledge;
         let needed = commands::tickets_needed(&k.registry, text);
         let mut tickets = commands::TicketData::default();

@@ -261,7 +261,18 @@ pub fn handle_line(
         lang,
         args: &values,
     };
-    let actions = (command.run)(&handler)?;
+    let actions = match (command.run)(&handler) {
+        // Vouched for by a role (a room's power levels, the config lists) but not in the
+        // directory: the command acts on a directory entry there is none of.
+        Err(HandlerError::NoMember { .. }) => {
+            let required = command.spec.role.max(Role::Member);
+            return reply(say(
+                "errors/permission",
+                json!({ "command": name, "required": required.as_str(), "known": false }),
+            )?);
+        }
+        result => result?,
+    };
     Ok(Outcome {
         lang,
         actions,
@@ -714,16 +725,20 @@ mod tests {
     }
 
     #[test]
-    fn a_member_command_without_a_member_is_a_handler_error() {
+    fn a_member_command_without_a_directory_entry_says_how_to_get_one() {
         let fixture = Fixture::new();
-        let error = fixture
+        // A member by a room's power levels, not in the directory.
+        let outcome = fixture
             .run("my profile", None, Role::Member, &TicketData::default())
-            .err()
-            .expect("no member to show");
+            .expect("an answer, not an error");
         assert!(
-            matches!(&error, HandlerError::NoMember { command } if command == "my-profile"),
-            "{error:?}"
+            matches!(outcome.actions.as_slice(), [Action::Reply(text)] if text.contains("add your address to the directory")),
+            "{:?}",
+            outcome.actions
         );
+        let error = HandlerError::NoMember {
+            command: "my-profile".into(),
+        };
         assert_eq!(
             error.to_string(),
             "'my-profile' is a member command and ran without a member"

@@ -12,11 +12,13 @@ mod text;
 
 use super::{Connector, InboundMode, Registration, Setup, check_as};
 use crate::core::address::Address;
+use crate::core::directory::Role;
 use crate::core::inbound::{Inbound, InboundKey, OutboxMessage, ReplyTo};
 use crate::engine::{DeliveryError, Engine, Outbound};
 use async_trait::async_trait;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings, SyncToken};
+use matrix_sdk::room::RoomMemberRole;
 use matrix_sdk::ruma::events::relation::Thread;
 use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{
@@ -65,6 +67,11 @@ pub struct MatrixConfig {
     pub invite_from: Vec<String>,
     /// Other bots whose messages are never read.
     pub ignore: Vec<String>,
+    /// The network's own rooms (ids): a person's power level there is a role for the bot, on
+    /// top of the directory and `[access]`: creator or administrator → admin, moderator →
+    /// core team, anyone else there → member. Power levels in any other room count for nothing
+    /// (anyone can create a room and be its administrator).
+    pub role_rooms: Vec<String>,
 }
 
 impl Default for MatrixConfig {
@@ -81,6 +88,7 @@ impl Default for MatrixConfig {
             prefix: "!p".into(),
             invite_from: Vec::new(),
             ignore: Vec::new(),
+            role_rooms: Vec::new(),
         }
     }
 }
@@ -209,9 +217,28 @@ struct Context {
     names: Vec<String>,
     me: OwnedUserId,
     ignore: Vec<String>,
+    role_rooms: Vec<String>,
 }
 
 impl Context {
+    /// The role `user`'s power level gives in `room`, when it is one of the network's rooms.
+    async fn role_in(&self, room: &Room, user: &OwnedUserId) -> Option<Role> {
+        if !self
+            .role_rooms
+            .iter()
+            .any(|r| r.as_str() == room.room_id().as_str())
+        {
+            return None;
+        }
+        match room.get_suggested_user_role(user).await {
+            Ok(role) => Some(role_of(role)),
+            Err(error) => {
+                tracing::warn!(room = %room.room_id(), %user, %error, "matrix: cannot read power levels");
+                None
+            }
+        }
+    }
+
     async fn on_message(&self, event: OriginalSyncRoomMessageEvent, room: Room) {
         if room.state() != RoomState::Joined
             || event.sender == self.me
@@ -243,6 +270,7 @@ impl Context {
         let Ok(sender) = Address::parse(event.sender.as_str()) else {
             return;
         };
+        let vouched_role = self.role_in(&room, &event.sender).await;
         let thread = match &event.content.relates_to {
             Some(Relation::Thread(thread)) => thread.event_id.clone(),
             _ => event.event_id.clone(),
@@ -257,6 +285,7 @@ impl Context {
             sender,
             text: command.to_string(),
             lang: None,
+            vouched_role,
         };
         if let Err(error) = self.engine.handle(&inbound).await {
             tracing::error!(source = %self.connector, id = %inbound.key.external_id, %error, "cannot handle a matrix message");
@@ -268,6 +297,15 @@ impl Context {
                 }
             }
         }
+    }
+}
+
+/// The bot's role for the SDK's suggested role in one of the network's rooms.
+fn role_of(role: RoomMemberRole) -> Role {
+    match role {
+        RoomMemberRole::Creator | RoomMemberRole::Administrator => Role::Admin,
+        RoomMemberRole::Moderator => Role::CoreTeam,
+        RoomMemberRole::User => Role::Member,
     }
 }
 
@@ -380,6 +418,7 @@ impl Connector for Matrix {
             ],
             me: me.clone(),
             ignore: self.config.ignore.clone(),
+            role_rooms: self.config.role_rooms.clone(),
         });
         let saved = engine.connector_state(&self.name, SYNC_KEY).await?;
         let settings = SyncSettings::default().timeout(Duration::from_secs(30));
