@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::connectors::InboundMode;
 use crate::core::directory::Directory;
 use crate::core::geo::Geography;
+use crate::core::inbound::ReplyTo;
 use crate::core::search::Weights;
 use crate::core::topics::Vocabulary;
 use crate::engine::{Engine, EngineSettings, Knowledge, OutboxWorker, RetryPolicy};
@@ -91,6 +92,13 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
         proposal_window_days: config.search.proposal_window_days,
         mail_domain: config.mail.domain().to_string(),
         mail_connector: config.mail.connector.clone(),
+        team: config.tickets.team_connector.clone().zip(
+            config
+                .tickets
+                .team_target
+                .as_deref()
+                .map(ReplyTo::from_target),
+        ),
         mail: crate::engine::MailSettings {
             context: crate::mail::MailContext {
                 ticket_prefix: config.mail.ticket_prefix.clone(),

@@ -35,6 +35,7 @@ pub async fn ask(
         text,
         lang,
         vouched_role: None,
+        ticket: None,
     };
     let outbox_ids = match engine.handle(&inbound).await? {
         Handled::Done { outbox_ids, .. } => outbox_ids,

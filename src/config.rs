@@ -240,6 +240,10 @@ pub struct TicketsConfig {
     pub closed_days: Vec<chrono::NaiveDate>,
     /// How often tickets are checked for reminders.
     pub check_interval_secs: u64,
+    /// The connector where the core team follows tickets (e.g. "matrix"), and the place in
+    /// that connector's terms (`matrix:!room:server`): each new ticket starts a thread there.
+    pub team_connector: Option<String>,
+    pub team_target: Option<String>,
 }
 
 impl Default for TicketsConfig {
@@ -252,6 +256,8 @@ impl Default for TicketsConfig {
             closes: chrono::NaiveTime::from_hms_opt(18, 0, 0).expect("valid time"),
             closed_days: Vec::new(),
             check_interval_secs: 300,
+            team_connector: None,
+            team_target: None,
         }
     }
 }
@@ -359,6 +365,11 @@ impl Config {
         {
             return Err(invalid(
                 "mail.authentication.authserv_id must name our MTA when method = \"authentication-results\"".into(),
+            ));
+        }
+        if config.tickets.team_connector.is_some() != config.tickets.team_target.is_some() {
+            return Err(invalid(
+                "tickets: team_connector and team_target go together".into(),
             ));
         }
         if config.store.leader_lease_secs < 3 {

@@ -161,6 +161,7 @@ impl World {
             weights: &Weights::default(),
             tickets: &tickets,
             ticket_prefix: &self.context.ticket_prefix,
+            thread_ticket: None,
         };
         let _ = handle_line(&ctx, line, None);
     }

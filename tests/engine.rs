@@ -89,6 +89,7 @@ impl Bot {
             text: text.into(),
             lang: None,
             vouched_role: None,
+            ticket: None,
         }
     }
 

@@ -635,6 +635,7 @@ async fn chat(bot: &Bot, sender: &str, text: &str) -> String {
         text: text.into(),
         lang: None,
         vouched_role: None,
+        ticket: None,
     };
     let Handled::Done { outbox_ids, .. } = bot.engine.handle_at(&inbound, now()).await.unwrap()
     else {

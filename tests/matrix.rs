@@ -135,6 +135,10 @@ struct Running {
 }
 
 fn start(config: &Config) -> Running {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("passerelle=info")
+        .with_test_writer()
+        .try_init();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let config = config.clone();
     let task = tokio::spawn(async move {
@@ -492,5 +496,169 @@ async fn power_levels_give_roles_in_the_networks_rooms_and_nowhere_else() {
         "Il n'y a pas de demande n° 1.",
         "a moderator of the network's room is core team"
     );
+    running.stop().await;
+}
+
+/// A room message from `from` whose body contains `text`, within 30 s.
+async fn wait_for_text(
+    client: &Client,
+    room: &RoomId,
+    from: &UserId,
+    text: &str,
+) -> OriginalSyncRoomMessageEvent {
+    let started = Instant::now();
+    loop {
+        for (message, _) in messages_from(client, room, from, Duration::from_secs(2), 1).await {
+            if message.content.body().contains(text) {
+                return message;
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no message with {text:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_core_team_works_a_ticket_from_its_thread() {
+    use passerelle::core::directory::{JobRole, Member, Role};
+    use passerelle::core::inbound::ReplyTo;
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_name, alice_name) = (unique("bot"), unique("alice"));
+    let bot = register(&bot_name);
+    let alice = register(&alice_name);
+    let alice_client = person(&alice_name).await;
+    let team_room = create_room(&alice_client, &bot, false, false).await;
+
+    let mut config = bot_config(dir.path(), &bot_name, &alice, &[":localhost"]);
+    let inbox = dir.path().join("inbox");
+    config.connectors.set("maildir", "enabled", true);
+    config
+        .connectors
+        .set("maildir", "path", inbox.display().to_string());
+    config.connectors.set("maildir", "scan_interval_ms", 100);
+    config.tickets.team_connector = Some("matrix".into());
+    config.tickets.team_target = Some(
+        ReplyTo::Matrix {
+            room: team_room.room_id().to_string(),
+            thread: None,
+        }
+        .target(),
+    );
+    // Alice is in the directory, core team, with her Matrix id.
+    let engine = app::build_engine(&config).await.unwrap();
+    engine
+        .store()
+        .import_members(
+            &[Member {
+                id: 0,
+                email: "alice@team.example".into(),
+                name: "Alice Martin".into(),
+                organisation: None,
+                job_role: JobRole::Staff,
+                department: None,
+                topics: Vec::new(),
+                languages: vec!["fr".into()],
+                bio: String::new(),
+                matrix_id: Some(alice.to_string()),
+                speaker_consent: false,
+                access: Role::CoreTeam,
+                preferred_lang: None,
+                unavailable: Vec::new(),
+            }],
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+    let running = start(&config);
+    wait_membership(
+        &alice_client,
+        team_room.room_id(),
+        &bot,
+        MembershipState::Join,
+    )
+    .await;
+
+    // A request arrives by mail: its ticket is the root of a thread in the team's room.
+    passerelle::connectors::maildir::prepare(&inbox).unwrap();
+    std::fs::copy(
+        common::root().join("tests/fixtures/mail-requests/request-en-keynote.eml"),
+        inbox.join("new/1.request"),
+    )
+    .unwrap();
+    let root = wait_for_text(&alice_client, team_room.room_id(), &bot, "Demande n° ").await;
+    assert!(thread_root(&root).is_none(), "a new thread: {root:?}");
+    let body = root.content.body().to_string();
+    assert!(
+        body.contains("Tom Keller") && body.contains("Open Data Summit 2027"),
+        "{body}"
+    );
+    let number: i64 = body
+        .split("Demande n° ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("the ticket number");
+    let thread = |text: &str| {
+        let mut content = RoomMessageEventContent::text_plain(text);
+        content.relates_to = Some(Relation::Thread(
+            matrix_sdk::ruma::events::relation::Thread::without_fallback(root.event_id.clone()),
+        ));
+        content
+    };
+    let team_room = alice_client.get_room(team_room.room_id()).unwrap();
+
+    // A plain message in the thread is an internal note.
+    team_room
+        .send(thread("Camille connaît bien le sujet, je lui demande."))
+        .await
+        .unwrap();
+    let noted = wait_for_text(&alice_client, team_room.room_id(), &bot, "Note ajoutée").await;
+    assert_eq!(thread_root(&noted), Some(&root.event_id));
+    // "réponse : …" writes to the requester.
+    team_room
+        .send(thread("réponse : Bonjour, Camille Roux pourra intervenir."))
+        .await
+        .unwrap();
+    wait_for_text(
+        &alice_client,
+        team_room.room_id(),
+        &bot,
+        "tom.keller@civicdata.example",
+    )
+    .await;
+    let events = engine.store().ticket_events(number).await.unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "comment" && e.actor == "alice@team.example"),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| e.kind == "reply"), "{events:?}");
+    let sent = engine.store().outbox_list(None, 50).await.unwrap();
+    let mail = sent
+        .iter()
+        .find(|m| {
+            m.connector == "smtp"
+                && m.target == "tom.keller@civicdata.example"
+                && m.body.contains("Camille Roux pourra")
+        })
+        .expect("the reply to the requester is queued");
+    assert_eq!(mail.ticket, Some(number));
+    let envelope: passerelle::core::actions::MailEnvelope =
+        serde_json::from_str(&mail.body).unwrap();
+
+    // The requester answers by mail: it shows in the same thread.
+    std::fs::write(
+        inbox.join("new/2.answer"),
+        format!(
+            "From: Tom Keller <tom.keller@civicdata.example>\r\nTo: passerelle@localhost\r\nSubject: Re: {}\r\nMessage-ID: <answer-{}@civicdata.example>\r\nIn-Reply-To: <{}>\r\nReferences: <{}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMerci, parfait pour nous.\r\n",
+            envelope.mail.subject, number, envelope.message_id, envelope.message_id
+        ),
+    )
+    .unwrap();
+    let echoed = wait_for_text(&alice_client, team_room.room_id(), &bot, "Merci, parfait").await;
+    assert_eq!(thread_root(&echoed), Some(&root.event_id));
     running.stop().await;
 }

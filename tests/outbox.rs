@@ -25,6 +25,7 @@ fn messages(n: usize) -> Vec<NewMessage> {
             connector: "smtp".into(),
             target: format!("r{i}@example.org"),
             body: format!("body {i}"),
+            ticket: None,
         })
         .collect()
 }

@@ -84,6 +84,7 @@ impl Connector for Room {
                         text: text.to_string(),
                         lang: None,
                         vouched_role: None,
+                        ticket: None,
                     })
                     .await?;
             }

@@ -52,6 +52,7 @@ fn message(key: &str, connector: &str) -> NewMessage {
         connector: connector.into(),
         target: "stdout".into(),
         body: format!("body {key}"),
+        ticket: (connector == "matrix").then_some(7),
     }
 }
 
@@ -310,6 +311,14 @@ async fn outbox_claims_lease_retries_and_gives_up() {
 
         let first = claim(&t, "console", 0).await;
         assert_eq!(first.len(), 2, "{backend:?}: only this connector's rows");
+        assert!(first.iter().all(|m| m.ticket.is_none()), "{backend:?}");
+        let matrix = claim(&t, "matrix", 0).await;
+        assert_eq!(
+            matrix[0].ticket,
+            Some(7),
+            "{backend:?}: the ticket a row is about"
+        );
+        t.store.outbox_delivered(matrix[0].id, now()).await.unwrap();
         assert!(first.iter().all(|m| m.attempts == 1), "{backend:?}");
         assert!(
             claim(&t, "console", 0).await.is_empty(),
@@ -576,7 +585,7 @@ async fn tickets_round_trip_with_history_threading_and_workload() {
         );
         assert_eq!(
             t.store
-                .mails_to_since("stdout", now() - Duration::hours(1))
+                .mails_to_since("smtp", "stdout", now() - Duration::hours(1))
                 .await
                 .unwrap(),
             1,
@@ -584,7 +593,7 @@ async fn tickets_round_trip_with_history_threading_and_workload() {
         );
         assert_eq!(
             t.store
-                .mails_to_since("stdout", now() + Duration::seconds(1))
+                .mails_to_since("smtp", "stdout", now() + Duration::seconds(1))
                 .await
                 .unwrap(),
             0,

@@ -81,6 +81,13 @@ pub struct CommandSpec {
     /// What the handler reads from the store; the engine loads it first.
     #[serde(default)]
     pub needs: Vec<Need>,
+    /// Patterns matched in a ticket's own thread (a Matrix room's), where the ticket goes
+    /// without saying: "réponse : …" there is "réponds à la demande 12 : …".
+    #[serde(default)]
+    pub thread_patterns: Option<PerLang<Vec<String>>>,
+    /// In a ticket's thread, a line no command recognises runs this one, as its `text`.
+    #[serde(default)]
+    pub thread_fallback: bool,
 }
 
 #[derive(Debug)]
@@ -88,6 +95,7 @@ pub struct Command {
     pub spec: CommandSpec,
     pub file: PathBuf,
     patterns: Vec<(Lang, Regex)>,
+    thread_patterns: Vec<(Lang, Regex)>,
     /// The handler of the same name, bound at load.
     pub(super) run: HandlerFn,
 }
@@ -228,10 +236,39 @@ impl Registry {
                 patterns.push((lang, regex));
             }
         }
+        let in_thread = spec.thread_patterns.is_some() || spec.thread_fallback;
+        if in_thread && !spec.needs.contains(&Need::Ticket) {
+            return Err("thread_patterns and thread_fallback need needs = [\"ticket\"]".into());
+        }
+        if spec.thread_fallback && !spec.args.iter().any(|a| a.name == "text") {
+            return Err("thread_fallback needs an argument named 'text'".into());
+        }
+        let mut thread_patterns = Vec::new();
+        for lang in Lang::ALL {
+            let listed = spec
+                .thread_patterns
+                .as_ref()
+                .map(|p| p.get(lang).as_slice());
+            for (n, pattern) in listed.unwrap_or_default().iter().enumerate() {
+                let regex = Regex::new(&format!("(?i)^(?:{pattern})$"))
+                    .map_err(|e| format!("thread_patterns.{lang}[{n}]: {e}"))?;
+                if let Some(group) = regex
+                    .capture_names()
+                    .flatten()
+                    .find(|g| !spec.args.iter().any(|a| a.name == *g))
+                {
+                    return Err(format!(
+                        "thread_patterns.{lang}[{n}]: group '{group}' is not a declared argument"
+                    ));
+                }
+                thread_patterns.push((lang, regex));
+            }
+        }
         Ok(Command {
             spec,
             file: path.to_path_buf(),
             patterns,
+            thread_patterns,
             run: handler.run,
         })
     }
@@ -284,6 +321,52 @@ impl Registry {
             }
         }
         None
+    }
+
+    /// The command a line invokes in the thread of ticket `ticket`: any command as written,
+    /// else a thread pattern with the ticket implied, else the thread's fallback (a note).
+    pub fn parse_in_thread(&self, line: &str, ticket: i64) -> Option<Invocation> {
+        if let Some(invocation) = self.parse(line) {
+            return Some(invocation);
+        }
+        let trimmed = clean_line(line);
+        let folded = Folded::new(trimmed);
+        let with_ticket = |command: usize, lang: Lang, mut args: BTreeMap<String, String>| {
+            args.insert("ticket".into(), ticket.to_string());
+            Invocation {
+                command,
+                lang,
+                args,
+            }
+        };
+        for (i, command) in self.commands.iter().enumerate() {
+            for (lang, regex) in &command.thread_patterns {
+                if let Some(captures) = regex.captures(&folded.text) {
+                    let mut args = BTreeMap::new();
+                    for name in regex.capture_names().flatten() {
+                        if let Some(m) = captures.name(name) {
+                            let (from, to) = folded.original_range(m.start(), m.end());
+                            let value = trimmed[from..to].trim();
+                            if !value.is_empty() {
+                                args.insert(name.to_string(), value.to_string());
+                            }
+                        }
+                    }
+                    return Some(with_ticket(i, *lang, args));
+                }
+            }
+        }
+        let fallback = self.commands.iter().position(|c| c.spec.thread_fallback)?;
+        let text = line.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let lang = crate::core::lang::detect(text).unwrap_or(Lang::Fr);
+        Some(with_ticket(
+            fallback,
+            lang,
+            BTreeMap::from([("text".to_string(), text.to_string())]),
+        ))
     }
 
     /// Commands whose examples look most like an unrecognised line: "did you mean …".

@@ -17,6 +17,12 @@ pub enum Action {
         mail: OutgoingMail,
         body: Prompt,
     },
+    /// Tell the core team about a ticket where `[tickets] team_connector`/`team_target` say (a
+    /// Matrix room keeps one thread per ticket); nothing when no team channel is configured.
+    TeamNotice {
+        ticket: i64,
+        body: Prompt,
+    },
     Change(Change),
 }
 

@@ -119,6 +119,9 @@ pub struct Inbound {
     /// A role the channel itself vouches for (a member's power level in one of the network's
     /// own rooms); the engine takes the highest of it, the directory's and the config lists'.
     pub vouched_role: Option<Role>,
+    /// The ticket whose thread it was written in (a Matrix room keeps one per ticket): there a
+    /// plain message is a note on the ticket and "réponse : …" writes to its requester.
+    pub ticket: Option<i64>,
 }
 
 /// A message to send, written to the outbox with the changes that caused it.
@@ -128,6 +131,8 @@ pub struct NewMessage {
     pub connector: String,
     pub target: String,
     pub body: String,
+    /// The ticket it is about, if any (a channel may keep one thread per ticket).
+    pub ticket: Option<i64>,
 }
 
 /// An outbox row, as a connector's outbound side receives it.
@@ -145,6 +150,8 @@ pub struct OutboxMessage {
     pub created_at: DateTime<Utc>,
     /// Temporary failures are retried until then; set at the first failure.
     pub retry_until: Option<DateTime<Utc>>,
+    /// The ticket it is about, if any.
+    pub ticket: Option<i64>,
 }
 
 #[cfg(test)]

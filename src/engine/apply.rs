@@ -115,6 +115,7 @@ impl Engine {
                         connector: origin.connector.to_string(),
                         target: origin.reply_to.target(),
                         body,
+                        ticket: None,
                     }),
                     None => {
                         tracing::error!(id = %key.reference(), "an answer with nowhere to go was dropped")
@@ -122,6 +123,20 @@ impl Engine {
                 },
                 Action::SendMail(mail) => {
                     messages.push(self.mail_row(idempotency_key, mail, &mut changes));
+                }
+                Action::TeamNotice { ticket, body } => {
+                    if let Some((connector, target)) = &self.settings.team {
+                        messages.push(NewMessage {
+                            idempotency_key,
+                            connector: connector.clone(),
+                            target: target.target(),
+                            body: self
+                                .knowledge
+                                .prompts
+                                .render(body.lang, &body.key, &body.vars)?,
+                            ticket: Some(ticket),
+                        });
+                    }
                 }
                 Action::SendPromptedMail { mut mail, body } => {
                     mail.body = self
@@ -154,12 +169,14 @@ impl Engine {
                 direction: "out",
             });
         }
+        let ticket = mail.ticket;
         let envelope = MailEnvelope { message_id, mail };
         NewMessage {
             idempotency_key,
             connector: self.settings.mail_connector.clone(),
             target: envelope.mail.to.clone(),
             body: serde_json::to_string(&envelope).expect("a mail serialises"),
+            ticket,
         }
     }
 

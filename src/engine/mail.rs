@@ -141,7 +141,17 @@ impl Engine {
         };
         let reference = key.reference();
         let (actions, command, lang, _) = self
-            .command_actions(&sender, None, line, None, &reference, now)
+            .command_actions(
+                super::Asked {
+                    sender: &sender,
+                    vouched: None,
+                    thread_ticket: None,
+                    text: line,
+                    forced: None,
+                },
+                &reference,
+                now,
+            )
             .await?;
         let actions: Vec<Action> = actions
             .into_iter()
@@ -200,7 +210,11 @@ impl Engine {
                 Some(HeldBecause::Muted(until))
             } else if self
                 .store
-                .mails_to_since(&to, now - chrono::Duration::hours(1))
+                .mails_to_since(
+                    &self.settings.mail_connector,
+                    &to,
+                    now - chrono::Duration::hours(1),
+                )
                 .await?
                 + queued_here
                 >= settings.max_per_recipient_hour
@@ -208,7 +222,11 @@ impl Engine {
                 Some(HeldBecause::RecipientHour(settings.max_per_recipient_hour))
             } else if self
                 .store
-                .mails_to_since(&to, now - chrono::Duration::days(1))
+                .mails_to_since(
+                    &self.settings.mail_connector,
+                    &to,
+                    now - chrono::Duration::days(1),
+                )
                 .await?
                 + queued_here
                 >= settings.max_per_recipient_day
@@ -460,6 +478,7 @@ impl Engine {
                                 a,
                                 Action::SendMail(_)
                                 | Action::SendPromptedMail { .. }
+                                | Action::TeamNotice { .. }
                                 | Action::Change(
                                     Change::RecordProposals { .. } | Change::MuteAddress { .. }
                                 )

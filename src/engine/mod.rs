@@ -69,6 +69,19 @@ pub fn outbox_key_of_message_id(message_id: &str, domain: &str) -> Option<String
 /// The longest chat line the bot reads, in characters; a longer one gets a short answer.
 pub const MAX_LINE_CHARS: usize = 2000;
 
+/// A command line and who asks it, where: what [`Engine::command_actions`] decides on.
+#[derive(Debug, Clone, Copy)]
+pub struct Asked<'a> {
+    pub sender: &'a Address,
+    /// A role the channel vouches for.
+    pub vouched: Option<Role>,
+    /// The ticket whose thread the line was written in.
+    pub thread_ticket: Option<i64>,
+    pub text: &'a str,
+    /// A language the asker explicitly asked for.
+    pub forced: Option<Lang>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Handled {
     Done {
@@ -114,6 +127,8 @@ pub struct EngineSettings {
     pub mail_domain: String,
     /// The connector (its name in `bot.toml`) that sends mail.
     pub mail_connector: String,
+    /// Where the core team hears about tickets: a connector and a place in its terms.
+    pub team: Option<(String, ReplyTo)>,
     pub mail: MailSettings,
     /// Working hours for reminder delays.
     pub calendar: crate::core::business_hours::BusinessCalendar,
@@ -270,10 +285,13 @@ impl Engine {
             (vec![Action::Reply(text)], None, lang, role)
         } else {
             self.command_actions(
-                &inbound.sender,
-                inbound.vouched_role,
-                &inbound.text,
-                inbound.lang,
+                Asked {
+                    sender: &inbound.sender,
+                    vouched: inbound.vouched_role,
+                    thread_ticket: inbound.ticket,
+                    text: &inbound.text,
+                    forced: inbound.lang,
+                },
                 &reference,
                 now,
             )
@@ -309,19 +327,23 @@ impl Engine {
     /// carrying `reference` so the team can find the log line.
     pub async fn command_actions(
         &self,
-        sender: &Address,
-        vouched: Option<Role>,
-        text: &str,
-        forced: Option<Lang>,
+        asked: Asked<'_>,
         reference: &str,
         now: DateTime<Utc>,
     ) -> Result<(Vec<Action>, Option<String>, Lang, Role), EngineError> {
+        let Asked {
+            sender,
+            vouched,
+            thread_ticket,
+            text,
+            forced,
+        } = asked;
         let today = self.today(now);
         let directory = self.directory(today).await?;
         let asker = directory.by_address(sender);
         let role = self.role_of(sender, asker, vouched);
         let k = &self.knowledge;
-        let needed = commands::tickets_needed(&k.registry, text);
+        let needed = commands::tickets_needed(&k.registry, text, thread_ticket);
         let mut tickets = commands::TicketData::default();
         if let Some(number) = needed.number
             && let Some(ticket) = self.store.ticket(number).await?
@@ -337,6 +359,7 @@ impl Engine {
         let ctx = Context {
             tickets: &tickets,
             ticket_prefix: &self.settings.mail.context.ticket_prefix,
+            thread_ticket,
             registry: &k.registry,
             prompts: &k.prompts,
             vocabulary: &k.vocabulary,

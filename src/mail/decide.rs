@@ -179,8 +179,25 @@ fn on_ticket(case: &MailCase<'_>, ticket: &Ticket, world: &MailWorld<'_>) -> Vec
         }));
     }
     let excerpt: String = mail.new_text.chars().take(280).collect();
-    actions.push(event(ticket.number, &from, "message", excerpt));
+    actions.push(event(ticket.number, &from, "message", excerpt.clone()));
     actions.extend(attachments_event(mail, ticket.number, &from));
+    let reopened = ticket.state.is_closed() && world.reopen_closed;
+    let resumed = ticket.state == TicketState::WaitingForRequester
+        && from.eq_ignore_ascii_case(&ticket.requester_email);
+    actions.push(Action::TeamNotice {
+        ticket: ticket.number,
+        body: Prompt {
+            lang: world.default_lang,
+            key: "team/message".into(),
+            vars: json!({
+                "from": from,
+                "number": ticket.number,
+                "excerpt": excerpt,
+                "reopened": reopened,
+                "resumed": resumed,
+            }),
+        },
+    });
     if ticket.state.is_closed() {
         if world.reopen_closed {
             actions.push(Action::Change(Change::SetTicketState {
@@ -346,6 +363,7 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
         language: (lang != Lang::Fr).then(|| lang.code().to_string()),
         date: dates.iter().copied().find(|d| *d >= world.today),
     };
+    let mut speakers: Vec<String> = Vec::new();
     if !query.topics.is_empty() {
         let outcome = search::search(
             world.directory,
@@ -367,6 +385,7 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
                 .map(|r| world.directory.members[r.member].name.as_str())
                 .collect();
             actions.push(event(number, "passerelle", "suggested", names.join(", ")));
+            speakers = names.iter().map(|n| n.to_string()).collect();
             actions.push(Action::Change(Change::SuggestSpeakers {
                 ticket: number,
                 member_ids: ids.clone(),
@@ -378,6 +397,30 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
         }
     }
 
+    let team_lang = world.default_lang;
+    actions.push(Action::TeamNotice {
+        ticket: number,
+        body: Prompt {
+            lang: team_lang,
+            key: "team/new_ticket".into(),
+            vars: json!({
+                "number": number,
+                "subject": ticket.subject,
+                "requester": match &contact.name {
+                    Some(name) => format!("{name} <{}>", contact.address),
+                    None => contact.address.clone(),
+                },
+                "organisation": ticket.organisation,
+                "event": ticket.event,
+                "dates": dates.iter().map(|d| crate::commands::handlers::format_day(team_lang, *d)).collect::<Vec<_>>(),
+                "places": places,
+                "topics": topics.iter().map(|t| world.vocabulary.by_id(t).map(|i| world.vocabulary.get(i).label(team_lang).to_string()).unwrap_or_else(|| t.clone())).collect::<Vec<_>>(),
+                "speakers": speakers,
+                "assignee": assignee.map(|m| m.name.clone()),
+                "reason": decision.as_ref().map(|d| d.reason.clone()),
+            }),
+        },
+    });
     if mail.may_answer() {
         actions.push(Action::SendPromptedMail {
             mail: mail.answer(

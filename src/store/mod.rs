@@ -185,8 +185,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         address: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<DateTime<Utc>>, StoreError>;
-    /// Mails queued to an address since then.
-    async fn mails_to_since(&self, address: &str, since: DateTime<Utc>) -> Result<i64, StoreError>;
+    /// Mails queued to an address through `connector` (the one that sends mail) since then.
+    async fn mails_to_since(
+        &self,
+        connector: &str,
+        address: &str,
+        since: DateTime<Utc>,
+    ) -> Result<i64, StoreError>;
     /// Mails sent on a ticket since then.
     async fn mails_for_ticket_since(
         &self,

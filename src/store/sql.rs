@@ -271,6 +271,7 @@ where
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> i32: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
     for<'a> Option<DateTime<Utc>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
@@ -286,6 +287,7 @@ where
         last_error: row.try_get("last_error")?,
         created_at: row.try_get("created_at")?,
         retry_until: row.try_get("retry_until")?,
+        ticket: row.try_get("ticket")?,
     })
 }
 
@@ -339,7 +341,7 @@ const SAVE_CONNECTOR_STATE: &str = "INSERT INTO connector_state (connector, key,
 /// Rows per multi-row insert: far below the bind-parameter limits of SQLite and PostgreSQL.
 const BULK_ROWS: usize = 500;
 
-const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until";
+const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket";
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, $backend:literal, $begin:literal, $claim:literal, $migrations:literal) => {
@@ -571,13 +573,14 @@ macro_rules! sql_store {
                     }
                     let mut outbox_ids = Vec::with_capacity(item.messages.len());
                     for message in &item.messages {
-                        let row = sqlx::query("INSERT INTO outbox (idempotency_key, connector, target, body, next_attempt_at, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+                        let row = sqlx::query("INSERT INTO outbox (idempotency_key, connector, target, body, next_attempt_at, created_at, ticket) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
                             .bind(&message.idempotency_key)
                             .bind(&message.connector)
                             .bind(&message.target)
                             .bind(&message.body)
                             .bind(now)
                             .bind(now)
+                            .bind(message.ticket)
                             .fetch_one(&mut *tx)
                             .await?;
                         outbox_ids.push(row.try_get("id")?);
@@ -814,8 +817,8 @@ macro_rules! sql_store {
                 })
             }
 
-            async fn mails_to_since(&self, address: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
-                let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE connector = 'smtp' AND target = $1 AND created_at >= $2").bind(address).bind(since).fetch_one(&self.pool).await?;
+            async fn mails_to_since(&self, connector: &str, address: &str, since: DateTime<Utc>) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE connector = $1 AND target = $2 AND created_at >= $3").bind(connector).bind(address).bind(since).fetch_one(&self.pool).await?;
                 Ok(row.try_get("n")?)
             }
 
@@ -1007,7 +1010,7 @@ sql_store!(
     sqlx::Sqlite,
     "sqlite",
     "BEGIN IMMEDIATE",
-    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until",
+    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket",
     "migrations/sqlite"
 );
 
@@ -1016,6 +1019,6 @@ sql_store!(
     sqlx::Postgres,
     "postgres",
     "BEGIN",
-    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until",
+    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket",
     "migrations/postgres"
 );

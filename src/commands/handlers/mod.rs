@@ -124,6 +124,10 @@ pub static HANDLERS: &[CommandHandler] = &[
         name: "ticket-reply",
         run: tickets::reply,
     },
+    CommandHandler {
+        name: "ticket-comment",
+        run: tickets::comment,
+    },
 ];
 
 /// Why a handler could not answer. Each is a defect (a prompt, a command file or the code),
@@ -158,6 +162,9 @@ pub struct Context<'a> {
     pub tickets: &'a TicketData,
     /// The subject tag prefix of tickets ("ODF"), for mail written from chat.
     pub ticket_prefix: &'a str,
+    /// The ticket whose thread the line was written in, if any: there the ticket goes without
+    /// saying.
+    pub thread_ticket: Option<i64>,
 }
 
 /// The tickets a command line needs, read from the store before the pure handler runs.
@@ -176,8 +183,12 @@ pub struct TicketsNeeded {
 }
 
 /// Reads the command's `needs` (its TOML file) to tell the engine what to load for `line`.
-pub fn tickets_needed(registry: &Registry, line: &str) -> TicketsNeeded {
-    let Some(invocation) = registry.parse(line) else {
+pub fn tickets_needed(registry: &Registry, line: &str, thread: Option<i64>) -> TicketsNeeded {
+    let invocation = match thread {
+        Some(ticket) => registry.parse_in_thread(line, ticket),
+        None => registry.parse(line),
+    };
+    let Some(invocation) = invocation else {
         return TicketsNeeded::default();
     };
     let needs = &registry.get(invocation.command).spec.needs;
@@ -206,7 +217,10 @@ pub fn handle_line(
     line: &str,
     forced: Option<Lang>,
 ) -> Result<Outcome, HandlerError> {
-    let invocation = ctx.registry.parse(line);
+    let invocation = match ctx.thread_ticket {
+        Some(ticket) => ctx.registry.parse_in_thread(line, ticket),
+        None => ctx.registry.parse(line),
+    };
     let written = invocation
         .as_ref()
         .map(|i| i.lang)
@@ -572,6 +586,7 @@ mod tests {
                 weights: &self.weights,
                 tickets,
                 ticket_prefix: "ODF",
+                thread_ticket: None,
             };
             handle_line(&ctx, line, None)
         }
@@ -627,7 +642,7 @@ mod tests {
         let failures: Vec<String> = cases
             .into_iter()
             .filter_map(|(line, want)| {
-                let got = tickets_needed(&fixture.registry, line);
+                let got = tickets_needed(&fixture.registry, line, None);
                 (got != want).then(|| format!("{line:?}: got {got:?}, want {want:?}"))
             })
             .collect();

@@ -3,7 +3,7 @@
 
 use super::{Handler, HandlerError, format_day};
 use crate::commands::args::ArgValue;
-use crate::core::actions::{Action, Change, OutgoingMail};
+use crate::core::actions::{Action, Change, OutgoingMail, Prompt};
 use crate::core::directory::Role;
 use crate::core::tickets::{Ticket, TicketEvent, TicketState};
 use serde_json::{Value, json};
@@ -55,12 +55,19 @@ pub(super) fn move_to(
         }),
     ];
     // Accepting an unassigned ticket takes it.
-    if to == TicketState::Accepted && ticket.assignee.is_none() {
+    let taken = to == TicketState::Accepted && ticket.assignee.is_none();
+    if taken {
         actions.push(Action::Change(Change::AssignTicket {
             ticket: ticket.number,
             member_id: me.id,
         }));
     }
+    actions.push(team_changed(
+        h,
+        ticket.number,
+        to,
+        taken.then_some(me.name.as_str()),
+    ));
     actions.push(h.say(
         "tickets/changed",
         json!({ "number": ticket.number, "state": to.as_str(), "subject": ticket.subject }),
@@ -104,11 +111,56 @@ pub(super) fn assign(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
             kind: "assigned".into(),
             detail: format!("{}: by hand", member.email),
         }),
+        team_changed(
+            h,
+            ticket.number,
+            TicketState::Assigned,
+            Some(member.name.as_str()),
+        ),
         h.say(
             "tickets/assigned",
             json!({ "number": ticket.number, "name": member.name }),
         )?,
     ])
+}
+
+/// An internal note: kept in the ticket's history, never sent to the requester.
+pub(super) fn comment(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
+    let (ticket, _) = match named_ticket(h)? {
+        Ok(found) => found,
+        Err(answer) => return Ok(vec![answer]),
+    };
+    let Some(ArgValue::Text(text)) = h.args.get("text") else {
+        return Err(h.bad_argument("text"));
+    };
+    let me = h.me()?;
+    Ok(vec![
+        Action::Change(Change::TicketEvent {
+            ticket: ticket.number,
+            actor: me.email.clone(),
+            kind: "comment".into(),
+            detail: text.chars().take(2000).collect(),
+        }),
+        h.say("tickets/commented", json!({ "number": ticket.number }))?,
+    ])
+}
+
+/// The team's thread of the ticket hears who changed it, in the team's language.
+fn team_changed(
+    h: &Handler<'_>,
+    number: i64,
+    state: TicketState,
+    assignee: Option<&str>,
+) -> Action {
+    let by = h.ctx.asker.map(|m| m.name.clone()).unwrap_or_default();
+    Action::TeamNotice {
+        ticket: number,
+        body: Prompt {
+            lang: h.ctx.default_lang,
+            key: "team/changed".into(),
+            vars: json!({ "by": by, "number": number, "state": state.as_str(), "assignee": assignee }),
+        },
+    }
 }
 
 /// A core-team member writes to the requester: the mail goes out in the requester's

@@ -154,6 +154,7 @@ pub async fn run(engine: Arc<Engine>, connector: &str, user: Address) -> std::io
             text: line.trim_end_matches(['\n', '\r']).to_string(),
             lang: None,
             vouched_role: None,
+            ticket: None,
         };
         if let Err(error) = engine.handle(&inbound).await {
             tracing::error!(source = "console", id = %inbound.key.external_id, %error, "cannot handle console line");

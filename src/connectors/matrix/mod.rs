@@ -108,22 +108,31 @@ fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
     }))
 }
 
-/// The logged-in client, once there is one, for the outbound side.
+/// The logged-in client and the engine, once there are, for the outbound side.
 #[derive(Default)]
 struct Shared {
-    client: Mutex<Option<Client>>,
+    session: Mutex<Option<(Client, Arc<Engine>)>>,
 }
 
 impl Shared {
-    fn client(&self) -> Option<Client> {
-        self.client.lock().ok().and_then(|c| c.clone())
+    fn session(&self) -> Option<(Client, Arc<Engine>)> {
+        self.session.lock().ok().and_then(|c| c.clone())
     }
 
-    fn set(&self, client: Option<Client>) {
-        if let Ok(mut slot) = self.client.lock() {
-            *slot = client;
+    fn set(&self, session: Option<(Client, Arc<Engine>)>) {
+        if let Ok(mut slot) = self.session.lock() {
+            *slot = session;
         }
     }
+}
+
+/// Connector-state keys of a ticket's thread, both ways.
+fn ticket_thread_key(ticket: i64) -> String {
+    format!("ticket-thread:{ticket}")
+}
+
+fn thread_ticket_key(root: &str) -> String {
+    format!("thread-ticket:{root}")
 }
 
 pub struct Matrix {
@@ -240,6 +249,7 @@ impl Context {
     }
 
     async fn on_message(&self, event: OriginalSyncRoomMessageEvent, room: Room) {
+        tracing::debug!(room = %room.room_id(), sender = %event.sender, id = %event.event_id, "matrix: message");
         if room.state() != RoomState::Joined
             || event.sender == self.me
             || self
@@ -263,18 +273,35 @@ impl Context {
             .as_ref()
             .is_some_and(|m| m.user_ids.contains(&self.me));
         let names: Vec<&str> = self.names.iter().map(String::as_str).collect();
-        let Some(command) = text::command_in(&text.body, direct, &self.prefix, &names, mentioned)
-        else {
+        let thread_root = match &event.content.relates_to {
+            Some(Relation::Thread(thread)) => Some(thread.event_id.clone()),
+            _ => None,
+        };
+        // In a ticket's thread every line is for the bot: a note, a reply, a command.
+        let ticket = match &thread_root {
+            Some(root) => self
+                .engine
+                .connector_state(&self.connector, &thread_ticket_key(root.as_str()))
+                .await
+                .ok()
+                .flatten()
+                .and_then(|n| n.parse::<i64>().ok()),
+            None => None,
+        };
+        let Some(command) = text::command_in(
+            &text.body,
+            direct || ticket.is_some(),
+            &self.prefix,
+            &names,
+            mentioned,
+        ) else {
             return;
         };
         let Ok(sender) = Address::parse(event.sender.as_str()) else {
             return;
         };
         let vouched_role = self.role_in(&room, &event.sender).await;
-        let thread = match &event.content.relates_to {
-            Some(Relation::Thread(thread)) => thread.event_id.clone(),
-            _ => event.event_id.clone(),
-        };
+        let thread = thread_root.unwrap_or_else(|| event.event_id.clone());
         let inbound = Inbound {
             key: InboundKey::new(self.connector.as_str(), event.event_id.as_str()),
             connector: self.connector.clone(),
@@ -286,6 +313,7 @@ impl Context {
             text: command.to_string(),
             lang: None,
             vouched_role,
+            ticket,
         };
         if let Err(error) = self.engine.handle(&inbound).await {
             tracing::error!(source = %self.connector, id = %inbound.key.external_id, %error, "cannot handle a matrix message");
@@ -448,7 +476,7 @@ impl Connector for Matrix {
         engine
             .save_connector_state(&self.name, SYNC_KEY, &first.next_batch)
             .await?;
-        self.shared.set(Some(client.clone()));
+        self.shared.set(Some((client.clone(), engine.clone())));
         // Answers queued while the bot was away can go now.
         engine.outbox_signal().notify_one();
         tracing::info!(user = %me, "matrix: syncing");
@@ -484,25 +512,27 @@ impl Connector for Matrix {
 
     fn outbound(&self) -> Option<Arc<dyn Outbound>> {
         Some(Arc::new(MatrixOutbound {
+            name: self.name.clone(),
             shared: self.shared.clone(),
         }))
     }
 }
 
 struct MatrixOutbound {
+    name: String,
     shared: Arc<Shared>,
 }
 
 #[async_trait]
 impl Outbound for MatrixOutbound {
     fn ready(&self) -> bool {
-        self.shared.client().is_some()
+        self.shared.session().is_some()
     }
 
     async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
-        let client = self
+        let (client, engine) = self
             .shared
-            .client()
+            .session()
             .ok_or_else(|| DeliveryError::Transient("not connected to the homeserver".into()))?;
         let ReplyTo::Matrix { room, thread } = ReplyTo::from_target(&message.target) else {
             return Err(DeliveryError::Permanent(format!(
@@ -513,6 +543,21 @@ impl Outbound for MatrixOutbound {
         let room_id: OwnedRoomId = room
             .parse()
             .map_err(|e| DeliveryError::Permanent(format!("room '{room}': {e}")))?;
+        // A row about a ticket goes in the ticket's thread; the first one starts it.
+        let ticket_root = match (message.ticket, &thread) {
+            (Some(ticket), None) => Some((
+                ticket,
+                engine
+                    .connector_state(&self.name, &ticket_thread_key(ticket))
+                    .await
+                    .map_err(|e| DeliveryError::Transient(e.to_string()))?,
+            )),
+            _ => None,
+        };
+        let thread = match &ticket_root {
+            Some((_, root)) => root.clone(),
+            None => thread,
+        };
         let thread: Option<OwnedEventId> = match thread {
             Some(id) => Some(
                 id.parse()
@@ -531,10 +576,10 @@ impl Outbound for MatrixOutbound {
         // The same outbox row always has the same transaction id: a resend after a crash is
         // the same event to the homeserver.
         let transaction = OwnedTransactionId::from(text::transaction_id(&message.idempotency_key));
-        room.send(notice(&message.body, thread))
+        let sent = room
+            .send(notice(&message.body, thread))
             .with_transaction_id(transaction)
             .await
-            .map(|_| ())
             .map_err(|error| match error.as_client_api_error() {
                 Some(api)
                     if api.status_code.is_client_error() && api.status_code.as_u16() != 429 =>
@@ -542,7 +587,22 @@ impl Outbound for MatrixOutbound {
                     DeliveryError::Permanent(error.to_string())
                 }
                 _ => DeliveryError::Transient(error.to_string()),
-            })
+            })?;
+        // A new ticket thread is remembered both ways. A crash before this resends with the
+        // same transaction id, which the homeserver answers with the same event.
+        if let Some((ticket, None)) = ticket_root {
+            let root = sent.response.event_id.to_string();
+            for (key, value) in [
+                (ticket_thread_key(ticket), root.clone()),
+                (thread_ticket_key(&root), ticket.to_string()),
+            ] {
+                engine
+                    .save_connector_state(&self.name, &key, &value)
+                    .await
+                    .map_err(|e| DeliveryError::Transient(e.to_string()))?;
+            }
+        }
+        Ok(())
     }
 }
 
