@@ -660,5 +660,31 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
     .unwrap();
     let echoed = wait_for_text(&alice_client, team_room.room_id(), &bot, "Merci, parfait").await;
     assert_eq!(thread_root(&echoed), Some(&root.event_id));
+
+    // ✅ on the ticket's first message accepts it, answered once, in the thread.
+    team_room
+        .send(
+            matrix_sdk::ruma::events::reaction::ReactionEventContent::new(
+                matrix_sdk::ruma::events::relation::Annotation::new(
+                    root.event_id.clone(),
+                    "✅".into(),
+                ),
+            ),
+        )
+        .await
+        .unwrap();
+    let accepted = wait_for_text(&alice_client, team_room.room_id(), &bot, "acceptée").await;
+    assert_eq!(thread_root(&accepted), Some(&root.event_id));
+    let ticket = engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(ticket.state.as_str(), "accepted");
+    let more = messages_from(
+        &alice_client,
+        team_room.room_id(),
+        &bot,
+        Duration::from_secs(3),
+        1,
+    )
+    .await;
+    assert!(more.is_empty(), "said once, not twice: {more:?}");
     running.stop().await;
 }

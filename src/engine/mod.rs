@@ -297,6 +297,12 @@ impl Engine {
             )
             .await?
         };
+        // Written in the ticket's own thread, the answer is already where the team looks: a
+        // notice about the same ticket there would say it twice.
+        let mut actions = actions;
+        if let Some(ticket) = inbound.ticket {
+            actions.retain(|a| !matches!(a, Action::TeamNotice { ticket: t, .. } if *t == ticket));
+        }
         // Mail asked for from chat goes through the same loop guard as any other; the person
         // is told what was held back instead of being told it was sent.
         let origin = Origin {

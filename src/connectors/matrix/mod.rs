@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings, SyncToken};
 use matrix_sdk::room::RoomMemberRole;
+use matrix_sdk::ruma::events::reaction::OriginalSyncReactionEvent;
 use matrix_sdk::ruma::events::relation::Thread;
 use matrix_sdk::ruma::events::room::member::{MembershipState, StrippedRoomMemberEvent};
 use matrix_sdk::ruma::events::room::message::{
@@ -248,6 +249,52 @@ impl Context {
         }
     }
 
+    /// The ticket whose thread starts at `root`, if it is one.
+    async fn ticket_of_thread(&self, root: &str) -> Option<i64> {
+        self.engine
+            .connector_state(&self.connector, &thread_ticket_key(root))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|n| n.parse().ok())
+    }
+
+    /// A reaction on a ticket's first message is an action on the ticket: ✅ or 🙋 accepts it
+    /// (and takes it when nobody has). Reactions anywhere else mean nothing to the bot.
+    async fn on_reaction(&self, event: OriginalSyncReactionEvent, room: Room) {
+        if event.sender == self.me || room.state() != RoomState::Joined {
+            return;
+        }
+        let annotation = &event.content.relates_to;
+        let action = match annotation.key.trim_end_matches('\u{fe0f}') {
+            "✅" | "✔" | "🙋" | "🙋‍♀" | "🙋‍♂" => "accept",
+            _ => return,
+        };
+        let root = annotation.event_id.to_string();
+        let Some(ticket) = self.ticket_of_thread(&root).await else {
+            return;
+        };
+        let Ok(sender) = Address::parse(event.sender.as_str()) else {
+            return;
+        };
+        let inbound = Inbound {
+            key: InboundKey::new(self.connector.as_str(), event.event_id.as_str()),
+            connector: self.connector.clone(),
+            reply_to: ReplyTo::Matrix {
+                room: room.room_id().to_string(),
+                thread: Some(root),
+            },
+            sender,
+            text: action.to_string(),
+            lang: None,
+            vouched_role: self.role_in(&room, &event.sender).await,
+            ticket: Some(ticket),
+        };
+        if let Err(error) = self.engine.handle(&inbound).await {
+            tracing::error!(source = %self.connector, id = %inbound.key.external_id, %error, "cannot handle a matrix reaction");
+        }
+    }
+
     async fn on_message(&self, event: OriginalSyncRoomMessageEvent, room: Room) {
         tracing::debug!(room = %room.room_id(), sender = %event.sender, id = %event.event_id, "matrix: message");
         if room.state() != RoomState::Joined
@@ -279,13 +326,7 @@ impl Context {
         };
         // In a ticket's thread every line is for the bot: a note, a reply, a command.
         let ticket = match &thread_root {
-            Some(root) => self
-                .engine
-                .connector_state(&self.connector, &thread_ticket_key(root.as_str()))
-                .await
-                .ok()
-                .flatten()
-                .and_then(|n| n.parse::<i64>().ok()),
+            Some(root) => self.ticket_of_thread(root.as_str()).await,
             None => None,
         };
         let Some(command) = text::command_in(
@@ -451,10 +492,15 @@ impl Connector for Matrix {
         let saved = engine.connector_state(&self.name, SYNC_KEY).await?;
         let settings = SyncSettings::default().timeout(Duration::from_secs(30));
         let register = |client: &Client| {
-            let context = context.clone();
+            let on_message = context.clone();
             client.add_event_handler(move |event: OriginalSyncRoomMessageEvent, room: Room| {
-                let context = context.clone();
+                let context = on_message.clone();
                 async move { context.on_message(event, room).await }
+            });
+            let on_reaction = context.clone();
+            client.add_event_handler(move |event: OriginalSyncReactionEvent, room: Room| {
+                let context = on_reaction.clone();
+                async move { context.on_reaction(event, room).await }
             });
         };
         // From where the engine last saw everything: the batch a crash interrupted comes
