@@ -3,7 +3,7 @@
 //! if the check runs twice or the process restarts in the middle.
 
 use super::{Engine, EngineError};
-use crate::core::actions::{Action, Change, OutgoingMail};
+use crate::core::actions::{Action, Change, OutgoingMail, Prompt};
 use crate::core::directory::Role;
 use crate::core::reminders::{Level, due};
 use crate::store::{Committed, InboundKey};
@@ -73,6 +73,20 @@ impl Engine {
                         .join(", ")
                 ),
             })];
+            // The ticket's thread, where the team works, hears it too.
+            actions.push(Action::TeamNotice {
+                ticket: ticket.number,
+                body: Prompt {
+                    lang: self.settings.default_lang,
+                    key: "team/reminder".into(),
+                    vars: json!({
+                        "number": ticket.number,
+                        "hours": format!("{hours:.0}"),
+                        "escalation": due.level == Level::Escalate,
+                        "assignee": assignee,
+                    }),
+                },
+            });
             for member in &recipients {
                 let lang = member.preferred_lang.unwrap_or(self.settings.default_lang);
                 let vars = json!({
