@@ -26,7 +26,7 @@ use matrix_sdk::ruma::events::room::message::{
     MessageType, OriginalSyncRoomMessageEvent, Relation, RoomMessageEventContent,
 };
 use matrix_sdk::ruma::{OwnedEventId, OwnedRoomId, OwnedTransactionId, OwnedUserId};
-use matrix_sdk::{Client, LoopCtrl, Room, RoomState};
+use matrix_sdk::{Client, Room, RoomState};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -390,6 +390,32 @@ fn notice(text: &str, thread: Option<OwnedEventId>) -> RoomMessageEventContent {
     content
 }
 
+/// Long-polls until shutdown. Each sync runs its event handlers before it returns, so its
+/// position is saved only once the engine has every event of it. An error ends the loop (the
+/// supervisor restarts the connector with backoff).
+async fn sync_forever(
+    client: &Client,
+    engine: &Engine,
+    connector: &str,
+    settings: SyncSettings,
+    mut token: String,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        let response = tokio::select! {
+            response = client.sync_once(settings.clone().token(SyncToken::Specific(token.clone()))) => response?,
+            _ = shutdown.changed() => return Ok(()),
+        };
+        token = response.next_batch;
+        if let Err(error) = engine
+            .save_connector_state(connector, SYNC_KEY, &token)
+            .await
+        {
+            tracing::warn!(%error, "matrix: cannot save the sync position");
+        }
+    }
+}
+
 /// Whether `user` may invite the bot: listed by id, or on a listed server (`:example.org`).
 fn may_invite(allowed: &[String], user: &str) -> bool {
     allowed.iter().any(|entry| {
@@ -526,32 +552,18 @@ impl Connector for Matrix {
         // Answers queued while the bot was away can go now.
         engine.outbox_signal().notify_one();
         tracing::info!(user = %me, "matrix: syncing");
-        let (name, state_engine) = (self.name.clone(), engine.clone());
-        let sync = client.sync_with_result_callback(
-            settings.token(SyncToken::Specific(first.next_batch)),
-            move |result| {
-                let (name, engine) = (name.clone(), state_engine.clone());
-                async move {
-                    match result {
-                        // Every handler of the batch has run: the engine has all of it.
-                        Ok(response) => {
-                            if let Err(error) = engine
-                                .save_connector_state(&name, SYNC_KEY, &response.next_batch)
-                                .await
-                            {
-                                tracing::warn!(%error, "matrix: cannot save the sync position");
-                            }
-                            Ok(LoopCtrl::Continue)
-                        }
-                        Err(error) => Err(error),
-                    }
-                }
-            },
-        );
-        let outcome = tokio::select! {
-            result = sync => result.map_err(anyhow::Error::from),
-            _ = shutdown.changed() => Ok(()),
-        };
+        // Our own loop of single syncs: the SDK's loop sleeps a second whenever two answers
+        // come less than a second apart (the echo of the bot's own reply always does), which
+        // delayed a command sent right after an answer by up to a second.
+        let outcome = sync_forever(
+            &client,
+            &engine,
+            &self.name,
+            settings,
+            first.next_batch,
+            &mut shutdown,
+        )
+        .await;
         self.shared.set(None);
         outcome
     }
