@@ -300,24 +300,13 @@ impl Registry {
                 if only.is_some_and(|o| o != *lang) {
                     continue;
                 }
-                let Some(captures) = regex.captures(&folded.text) else {
-                    continue;
-                };
-                let mut args = BTreeMap::new();
-                for name in regex.capture_names().flatten() {
-                    if let Some(m) = captures.name(name) {
-                        let (from, to) = folded.original_range(m.start(), m.end());
-                        let value = trimmed[from..to].trim();
-                        if !value.is_empty() {
-                            args.insert(name.to_string(), value.to_string());
-                        }
-                    }
+                if let Some(args) = captured(regex, &folded, trimmed) {
+                    return Some(Invocation {
+                        command: i,
+                        lang: *lang,
+                        args,
+                    });
                 }
-                return Some(Invocation {
-                    command: i,
-                    lang: *lang,
-                    args,
-                });
             }
         }
         None
@@ -341,17 +330,7 @@ impl Registry {
         };
         for (i, command) in self.commands.iter().enumerate() {
             for (lang, regex) in &command.thread_patterns {
-                if let Some(captures) = regex.captures(&folded.text) {
-                    let mut args = BTreeMap::new();
-                    for name in regex.capture_names().flatten() {
-                        if let Some(m) = captures.name(name) {
-                            let (from, to) = folded.original_range(m.start(), m.end());
-                            let value = trimmed[from..to].trim();
-                            if !value.is_empty() {
-                                args.insert(name.to_string(), value.to_string());
-                            }
-                        }
-                    }
+                if let Some(args) = captured(regex, &folded, trimmed) {
                     return Some(with_ticket(i, *lang, args));
                 }
             }
@@ -408,6 +387,23 @@ impl Registry {
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         scored.into_iter().take(limit).map(|(_, i)| i).collect()
     }
+}
+
+/// The named groups of `regex` matched on the folded line, as the original text typed; `None`
+/// when the line does not match.
+fn captured(regex: &Regex, folded: &Folded, original: &str) -> Option<BTreeMap<String, String>> {
+    let captures = regex.captures(&folded.text)?;
+    let mut args = BTreeMap::new();
+    for name in regex.capture_names().flatten() {
+        if let Some(m) = captures.name(name) {
+            let (from, to) = folded.original_range(m.start(), m.end());
+            let value = original[from..to].trim();
+            if !value.is_empty() {
+                args.insert(name.to_string(), value.to_string());
+            }
+        }
+    }
+    Some(args)
 }
 
 /// A chat line without the trailing punctuation people add ("qui peut parler de RGPD ?").

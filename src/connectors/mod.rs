@@ -98,6 +98,32 @@ pub struct Registration {
     pub build: fn(&Setup<'_>) -> anyhow::Result<Arc<dyn Connector>>,
 }
 
+/// A secret a connector needs (a password, a store passphrase): never in `bot.toml`, but in a
+/// file it names or else in an environment variable.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("{}: cannot read: {source}", path.display())]
+    File {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+}
+
+/// The secret in `file` (trimmed), or else in the environment variable `env`.
+pub fn secret(file: Option<&std::path::Path>, env: &str) -> Result<String, SecretError> {
+    match file {
+        Some(path) => std::fs::read_to_string(path)
+            .map(|text| text.trim().to_string())
+            .map_err(|source| SecretError::File {
+                path: path.to_path_buf(),
+                source,
+            }),
+        None => std::env::var(env).map_err(|_| SecretError::MissingEnv(env.to_string())),
+    }
+}
+
 /// A section read as `T`; unknown keys are errors when `T` denies them.
 pub fn parse_section<T: DeserializeOwned>(section: &toml::Table) -> Result<T, String> {
     toml::Value::Table(section.clone())

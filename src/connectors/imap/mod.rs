@@ -103,8 +103,8 @@ pub enum ImapError {
     Protocol(#[from] async_imap::error::Error),
     #[error("imap: {0}")]
     Io(#[from] std::io::Error),
-    #[error("imap: environment variable {0} (password_env) is not set")]
-    MissingPassword(String),
+    #[error("imap password: {0}")]
+    Password(#[from] super::SecretError),
     #[error("imap: the server closed the connection before its greeting")]
     NoGreeting,
     #[error(transparent)]
@@ -134,11 +134,7 @@ async fn connect(config: &ImapConfig) -> Result<Box<dyn Stream>, ImapError> {
 }
 
 async fn login(config: &ImapConfig) -> Result<async_imap::Session<Box<dyn Stream>>, ImapError> {
-    let password = match &config.password_file {
-        Some(path) => std::fs::read_to_string(path)?.trim().to_string(),
-        None => std::env::var(&config.password_env)
-            .map_err(|_| ImapError::MissingPassword(config.password_env.clone()))?,
-    };
+    let password = super::secret(config.password_file.as_deref(), &config.password_env)?;
     let mut client = async_imap::Client::new(connect(config).await?);
     client.read_response().await?.ok_or(ImapError::NoGreeting)?;
     Ok(client

@@ -10,7 +10,7 @@
 
 mod text;
 
-use super::{Connector, InboundMode, Registration, Setup, check_as};
+use super::{Connector, InboundMode, Registration, Setup, check_as, secret};
 use crate::core::address::Address;
 use crate::core::directory::Role;
 use crate::core::inbound::{Inbound, InboundKey, OutboxMessage, ReplyTo};
@@ -142,18 +142,6 @@ pub struct Matrix {
     shared: Arc<Shared>,
 }
 
-/// A secret from a file (trimmed) or else an environment variable.
-fn secret(file: &Option<PathBuf>, env: &str, what: &str) -> anyhow::Result<String> {
-    match file {
-        Some(path) => Ok(std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{what}: cannot read {}: {e}", path.display()))?
-            .trim()
-            .to_string()),
-        None => std::env::var(env)
-            .map_err(|_| anyhow::anyhow!("{what}: environment variable {env} is not set")),
-    }
-}
-
 /// The connector-state key of the sync position the connector trusts.
 const SYNC_KEY: &str = "sync-token";
 
@@ -163,10 +151,10 @@ impl Matrix {
     async fn connect(&self) -> anyhow::Result<(Client, bool)> {
         let config = &self.config;
         let passphrase = secret(
-            &config.store_passphrase_file,
+            config.store_passphrase_file.as_deref(),
             &config.store_passphrase_env,
-            "matrix store passphrase",
-        )?;
+        )
+        .map_err(|e| anyhow::anyhow!("matrix store passphrase: {e}"))?;
         std::fs::create_dir_all(&config.store_dir)?;
         let client = Client::builder()
             .homeserver_url(&config.homeserver)
@@ -187,11 +175,8 @@ impl Matrix {
             client.restore_session(session).await?;
             return Ok((client, false));
         }
-        let password = secret(
-            &config.password_file,
-            &config.password_env,
-            "matrix password",
-        )?;
+        let password = secret(config.password_file.as_deref(), &config.password_env)
+            .map_err(|e| anyhow::anyhow!("matrix password: {e}"))?;
         client
             .matrix_auth()
             .login_username(&config.user, &password)
