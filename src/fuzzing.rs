@@ -162,6 +162,8 @@ impl World {
             tickets: &tickets,
             ticket_prefix: &self.context.ticket_prefix,
             thread_ticket: None,
+            routing: &[],
+            now: chrono::Utc::now(),
         };
         let _ = handle_line(&ctx, line, None);
     }

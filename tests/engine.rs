@@ -476,7 +476,7 @@ async fn help_is_generated_from_the_command_files_in_the_askers_language() {
         &help,
         &[
             "Here is what I can do",
-            "Directory figures",
+            "Directory and request figures",
             "Find a speaker on a topic",
         ],
     );

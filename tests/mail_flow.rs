@@ -641,13 +641,15 @@ async fn chat(bot: &Bot, sender: &str, text: &str) -> String {
     else {
         panic!("{text}")
     };
-    bot.engine
-        .store()
-        .outbox_get(outbox_ids[0])
-        .await
-        .unwrap()
-        .unwrap()
-        .body
+    // Every answer to the asker, in order.
+    let mut answers = Vec::new();
+    for id in outbox_ids {
+        let row = bot.engine.store().outbox_get(id).await.unwrap().unwrap();
+        if row.connector == "console" {
+            answers.push(row.body);
+        }
+    }
+    answers.join("\n")
 }
 
 #[tokio::test]
@@ -683,7 +685,8 @@ async fn the_core_team_works_tickets_from_chat_with_full_history() {
         .await
         .contains("rappels sont suspendus")
     );
-    let refused = chat(&bot, CAMILLE, &format!("la demande {n} est terminée")).await;
+    // Only a closed request can be reopened.
+    let refused = chat(&bot, CAMILLE, &format!("rouvre la demande {n}")).await;
     assert!(refused.contains("ne peut pas passer"), "{refused}");
     assert!(
         chat(&bot, CAMILLE, &format!("assign ticket {n} to Yanis Benali"))
@@ -714,6 +717,65 @@ async fn the_core_team_works_tickets_from_chat_with_full_history() {
             .await
             .contains("réservé à l'équipe d'animation")
     );
+    // The team's lists, as people ask for them.
+    let open = chat(&bot, CAMILLE, "quelles sont les demandes en cours ?").await;
+    assert!(
+        open.contains(&format!("n° {n}")) && open.contains("confiée, Yanis Benali"),
+        "{open}"
+    );
+    let unassigned = chat(&bot, CAMILLE, "show me the unassigned requests").await;
+    assert!(!unassigned.contains(&format!("#{n}")), "{unassigned}");
+    // Yanis cannot take it: it goes to someone else in the team, never back to him.
+    let store = bot.engine.store();
+    let directory = bot.engine.directory(now().date_naive()).await.unwrap();
+    let id_of = |email: &str| directory.by_email(email).unwrap().id;
+    let passed = chat(
+        &bot,
+        "yanis.benali@example.org",
+        &format!("I can't take ticket {n}"),
+    )
+    .await;
+    assert!(passed.contains("no longer yours"), "{passed}");
+    let ticket = store.ticket(n).await.unwrap().unwrap();
+    assert!(
+        ticket.assignee.is_some() && ticket.assignee != Some(id_of("yanis.benali@example.org")),
+        "{ticket:?}"
+    );
+    assert_eq!(ticket.state.as_str(), "assigned");
+    // Closed with the speaker named: the talk counts for her from now on.
+    let closed = chat(
+        &bot,
+        CAMILLE,
+        &format!("clore la demande {n}, intervenante : Camille Roux"),
+    )
+    .await;
+    assert!(
+        closed.contains("est terminée")
+            && closed.contains("Intervention enregistrée pour Camille Roux"),
+        "{closed}"
+    );
+    let talks = store
+        .load_directory(now().date_naive())
+        .await
+        .unwrap()
+        .interventions;
+    assert!(
+        talks
+            .iter()
+            .any(|t| t.member_id == id_of(CAMILLE) && t.event.contains(&format!("#{n})"))),
+        "{talks:?}"
+    );
+    let stats = chat(&bot, CAMILLE, "statistiques des demandes").await;
+    assert!(
+        stats.contains("1 demande reçue, 1 acceptée ; délai médian avant acceptation"),
+        "{stats}"
+    );
+    let reopened = chat(&bot, CAMILLE, &format!("rouvre la demande {n}")).await;
+    assert!(reopened.contains("est rouverte"), "{reopened}");
+    assert_eq!(
+        store.ticket(n).await.unwrap().unwrap().state.as_str(),
+        "assigned"
+    );
     let kinds: Vec<String> = bot
         .engine
         .store()
@@ -728,6 +790,9 @@ async fn the_core_team_works_tickets_from_chat_with_full_history() {
         "accepted by camille.roux@example.org",
         "waiting by camille.roux@example.org",
         "assigned by camille.roux@example.org",
+        "passed by yanis.benali@example.org",
+        "intervention by camille.roux@example.org",
+        "reopened by camille.roux@example.org",
     ] {
         assert!(kinds.iter().any(|k| k == expected), "{expected}: {kinds:?}");
     }

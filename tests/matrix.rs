@@ -525,10 +525,12 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
     use passerelle::core::directory::{JobRole, Member, Role};
     use passerelle::core::inbound::ReplyTo;
     let dir = tempfile::tempdir().unwrap();
-    let (bot_name, alice_name) = (unique("bot"), unique("alice"));
+    let (bot_name, alice_name, bob_name) = (unique("bot"), unique("alice"), unique("bob"));
     let bot = register(&bot_name);
     let alice = register(&alice_name);
+    let bob = register(&bob_name);
     let alice_client = person(&alice_name).await;
+    let bob_client = person(&bob_name).await;
     let team_room = create_room(&alice_client, &bot, false, false).await;
 
     let mut config = bot_config(dir.path(), &bot_name, &alice, &[":localhost"]);
@@ -546,29 +548,36 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
         }
         .target(),
     );
-    // Alice is in the directory, core team, with her Matrix id.
+    // Alice and Bob are the directory, core team, with their Matrix ids. Routing gives a
+    // new ticket to Alice (same load, the first imported).
+    config.directory.seed_members = None;
+    config.directory.seed_interventions = None;
     let engine = app::build_engine(&config).await.unwrap();
+    let alice_member = Member {
+        id: 0,
+        email: "alice@team.example".into(),
+        name: "Alice Martin".into(),
+        organisation: None,
+        job_role: JobRole::Staff,
+        department: None,
+        topics: Vec::new(),
+        languages: vec!["fr".into()],
+        bio: String::new(),
+        matrix_id: Some(alice.to_string()),
+        speaker_consent: false,
+        access: Role::CoreTeam,
+        preferred_lang: None,
+        unavailable: Vec::new(),
+    };
+    let bob_member = Member {
+        email: "bob@team.example".into(),
+        name: "Bob Durand".into(),
+        matrix_id: Some(bob.to_string()),
+        ..alice_member.clone()
+    };
     engine
         .store()
-        .import_members(
-            &[Member {
-                id: 0,
-                email: "alice@team.example".into(),
-                name: "Alice Martin".into(),
-                organisation: None,
-                job_role: JobRole::Staff,
-                department: None,
-                topics: Vec::new(),
-                languages: vec!["fr".into()],
-                bio: String::new(),
-                matrix_id: Some(alice.to_string()),
-                speaker_consent: false,
-                access: Role::CoreTeam,
-                preferred_lang: None,
-                unavailable: Vec::new(),
-            }],
-            chrono::Utc::now(),
-        )
+        .import_members(&[alice_member, bob_member], chrono::Utc::now())
         .await
         .unwrap();
     let running = start(&config);
@@ -600,6 +609,17 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .expect("the ticket number");
+    assert!(
+        body.contains("De : Tom Keller <tom.keller@civicdata.example> (BORDEAUX)\n"),
+        "one line each: {body}"
+    );
+    // Alice, its assignee, hears of it in a direct chat, with a link to the thread.
+    let direct = direct_message(&alice_client, &bot, &format!("demande n° {number}")).await;
+    let link = format!("{}/{}", team_room.room_id(), root.event_id);
+    assert!(
+        direct.contains("https://matrix.to/#/") && direct.contains(&link),
+        "{direct}"
+    );
     let thread = |text: &str| {
         let mut content = RoomMessageEventContent::text_plain(text);
         content.relates_to = Some(Relation::Thread(
@@ -686,5 +706,76 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
     )
     .await;
     assert!(more.is_empty(), "said once, not twice: {more:?}");
+
+    // ❌ by Alice hands it back: it goes to Bob, who hears of it directly.
+    team_room
+        .send(
+            matrix_sdk::ruma::events::reaction::ReactionEventContent::new(
+                matrix_sdk::ruma::events::relation::Annotation::new(
+                    root.event_id.clone(),
+                    "❌".into(),
+                ),
+            ),
+        )
+        .await
+        .unwrap();
+    let passed = wait_for_text(
+        &alice_client,
+        team_room.room_id(),
+        &bot,
+        "ne vous est plus confiée",
+    )
+    .await;
+    assert_eq!(thread_root(&passed), Some(&root.event_id));
+    assert!(
+        passed.content.body().contains("Bob Durand"),
+        "{}",
+        passed.content.body()
+    );
+    let to_bob = direct_message(&bob_client, &bot, &format!("demande n° {number}")).await;
+    assert!(to_bob.contains(&link), "{to_bob}");
+    let ticket = engine.store().ticket(number).await.unwrap().unwrap();
+    let bob_id = engine
+        .directory(chrono::Utc::now().date_naive())
+        .await
+        .unwrap()
+        .by_email("bob@team.example")
+        .unwrap()
+        .id;
+    assert_eq!(
+        (ticket.state.as_str(), ticket.assignee),
+        ("assigned", Some(bob_id))
+    );
     running.stop().await;
+}
+
+/// The text of a message from `from` containing `text` in a direct chat `client` was invited
+/// to (joined here), within 30 s.
+async fn direct_message(client: &Client, from: &UserId, text: &str) -> String {
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no direct message with {text:?}"
+        );
+        let response = client
+            .sync_once(SyncSettings::default().timeout(Duration::from_millis(500)))
+            .await
+            .unwrap();
+        for room in client.invited_rooms() {
+            room.join().await.unwrap();
+        }
+        for update in response.rooms.joined.values() {
+            for event in &update.timeline.events {
+                if let Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                    SyncMessageLikeEvent::Original(message),
+                ))) = event.raw().deserialize()
+                    && message.sender == from
+                    && message.content.body().contains(text)
+                {
+                    return message.content.body().to_string();
+                }
+            }
+        }
+    }
 }

@@ -661,6 +661,124 @@ async fn tickets_round_trip_with_history_threading_and_workload() {
 }
 
 #[tokio::test]
+async fn team_work_open_lists_accept_times_handing_back_and_talks_given() {
+    use passerelle::core::tickets::TicketState;
+    for backend in BACKENDS {
+        let (t, id) = seeded(backend).await;
+        let first = t.store.allocate_ticket_number().await.unwrap();
+        let second = t.store.allocate_ticket_number().await.unwrap();
+        let created = now() - Duration::days(3);
+        t.store
+            .commit(
+                &key("in"),
+                &[
+                    Change::CreateTicket(ticket(first, Some(id))),
+                    Change::CreateTicket(ticket(second, None)),
+                ],
+                &[],
+                created,
+            )
+            .await
+            .unwrap();
+        let accepted = |n| Change::TicketEvent {
+            ticket: n,
+            actor: "a@example.org".into(),
+            kind: "accepted".into(),
+            detail: String::new(),
+        };
+        // Accepted 5 hours in, then again a day later: the first time counts.
+        t.store
+            .commit(
+                &key("acc-1"),
+                &[accepted(first)],
+                &[],
+                created + Duration::hours(5),
+            )
+            .await
+            .unwrap();
+        t.store
+            .commit(
+                &key("acc-2"),
+                &[accepted(first)],
+                &[],
+                created + Duration::days(1),
+            )
+            .await
+            .unwrap();
+        let open: Vec<i64> = t
+            .store
+            .open_tickets()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.number)
+            .collect();
+        assert_eq!(open, vec![first, second], "{backend:?}: oldest first");
+        let timings = t
+            .store
+            .ticket_timings(now() - Duration::days(90))
+            .await
+            .unwrap();
+        assert_eq!(timings.len(), 2, "{backend:?}");
+        assert_eq!(
+            timings[0].accepted_at.map(|at| at - timings[0].created_at),
+            Some(Duration::hours(5)),
+            "{backend:?}"
+        );
+        assert_eq!(timings[1].accepted_at, None, "{backend:?}");
+        assert!(
+            t.store.ticket_timings(now()).await.unwrap().is_empty(),
+            "{backend:?}: outside the window"
+        );
+
+        let version = t.store.directory_version().await.unwrap();
+        t.store
+            .commit(
+                &key("pass-and-done"),
+                &[
+                    Change::UnassignTicket { ticket: first },
+                    Change::SetTicketState {
+                        ticket: second,
+                        state: TicketState::Done,
+                    },
+                    Change::RecordIntervention {
+                        member_id: id,
+                        day: day("2027-03-12"),
+                        topic: Some("licensing".into()),
+                        event: "Forum, Rhône (ODF #2)".into(),
+                    },
+                ],
+                &[],
+                now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            t.store.ticket(first).await.unwrap().unwrap().assignee,
+            None,
+            "{backend:?}"
+        );
+        assert_eq!(
+            t.store.open_tickets().await.unwrap().len(),
+            1,
+            "{backend:?}"
+        );
+        assert!(
+            t.store.directory_version().await.unwrap() > version,
+            "{backend:?}: a talk given changes the directory's history"
+        );
+        let data = t.store.load_directory(day("2026-01-01")).await.unwrap();
+        assert!(
+            data.interventions.iter().any(|i| i.member_id == id
+                && i.date == day("2027-03-12")
+                && i.event == "Forum, Rhône (ODF #2)"),
+            "{backend:?}: {:?}",
+            data.interventions
+        );
+    }
+}
+
+#[tokio::test]
 async fn dead_rows_are_listed_requeued_and_dropped() {
     for backend in BACKENDS {
         let t = common::test_store(backend).await;

@@ -34,6 +34,12 @@ pub enum Need {
     Ticket,
     /// The open tickets assigned to the asker.
     MyTickets,
+    /// Every open ticket.
+    OpenTickets,
+    /// The team's workload and the routing rules, to route a ticket again.
+    Routing,
+    /// When recent tickets came in and were accepted, for the statistics.
+    TicketTimings,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -23,6 +23,14 @@ pub enum Action {
         ticket: i64,
         body: Prompt,
     },
+    /// Tell one core-team member about a ticket in a direct chat on the team's channel (the
+    /// assignee of a new or handed-over ticket); nothing when the team channel cannot reach
+    /// them (no team channel, or not a Matrix one, or no Matrix id in the directory).
+    DirectNotice {
+        to: crate::core::address::Address,
+        ticket: i64,
+        body: Prompt,
+    },
     Change(Change),
 }
 
@@ -91,6 +99,13 @@ pub enum Change {
         member_ids: Vec<i64>,
         on: NaiveDate,
     },
+    /// A talk given (a ticket closed as done): fairness ranks by real work.
+    RecordIntervention {
+        member_id: i64,
+        day: NaiveDate,
+        topic: Option<String>,
+        event: String,
+    },
     CreateTicket(Ticket),
     SetTicketState {
         ticket: i64,
@@ -99,6 +114,10 @@ pub enum Change {
     AssignTicket {
         ticket: i64,
         member_id: i64,
+    },
+    /// Nobody handles the ticket any more (everyone declined it): it is up for grabs.
+    UnassignTicket {
+        ticket: i64,
     },
     /// A line of history: who did what, and why.
     TicketEvent {
@@ -141,6 +160,7 @@ impl Change {
             Change::CreateTicket(_)
                 | Change::MuteAddress { .. }
                 | Change::AssignTicket { .. }
+                | Change::UnassignTicket { .. }
                 | Change::ConnectorState { .. }
                 | Change::SetTicketState { .. }
                 | Change::TicketEvent { .. }

@@ -36,7 +36,8 @@ pub enum ReplyTo {
     Console,
     /// A mail to this address.
     Mail { address: String },
-    /// A Matrix room, inside the thread rooted at `thread` when there is one.
+    /// A Matrix room, inside the thread rooted at `thread` when there is one. `room` may be a
+    /// user id (`@camille:example.org`): the direct chat with that user.
     Matrix {
         room: String,
         thread: Option<String>,

@@ -60,10 +60,12 @@ impl TicketState {
             (Assigned, Accepted) | (Assigned, New) => true,
             (Accepted | Assigned, WaitingForRequester) => true,
             (WaitingForRequester, Accepted | Assigned) => true,
-            (Accepted, Done) => true,
+            // The talk is arranged, whether or not anyone said "accept" first.
+            (Assigned | Accepted | WaitingForRequester, Done) => true,
             (New | Assigned | Accepted | WaitingForRequester, Declined | Cancelled) => true,
-            // Reopening, when a requester writes again on a closed ticket.
-            (Done | Declined | Cancelled, New) => true,
+            // Reopening: a requester writes again on a closed ticket, or the team reopens it
+            // (with its assignee, when it had one).
+            (Done | Declined | Cancelled, New | Assigned) => true,
             _ => false,
         }
     }
@@ -104,6 +106,8 @@ pub struct RoutingInput {
     pub topics: Vec<String>,
     /// Region indexes in the geography.
     pub regions: Vec<usize>,
+    /// Members who must not get it: those who declined it already.
+    pub excluded: Vec<i64>,
 }
 
 /// The core team's current work, as the store counts it.
@@ -131,7 +135,10 @@ pub fn route(
     today: NaiveDate,
 ) -> Option<RoutingDecision> {
     let team: Vec<usize> = (0..directory.len())
-        .filter(|&i| directory.members[i].access >= Role::CoreTeam)
+        .filter(|&i| {
+            let member = &directory.members[i];
+            member.access >= Role::CoreTeam && !input.excluded.contains(&member.id)
+        })
         .collect();
     if team.is_empty() {
         return None;
@@ -290,6 +297,7 @@ mod tests {
             (WaitingForRequester, Accepted),
             (New, Cancelled),
             (Done, New),
+            (Declined, Assigned),
         ];
         for (from, to) in allowed {
             assert!(from.can_become(to), "{from} -> {to}");
@@ -297,7 +305,7 @@ mod tests {
         let refused = [
             (New, Done),
             (Done, Accepted),
-            (Cancelled, Assigned),
+            (Cancelled, Accepted),
             (New, New),
             (New, Accepted),
         ];
@@ -341,6 +349,7 @@ mod tests {
         let licensing = RoutingInput {
             topics: vec!["licensing".into()],
             regions: vec![],
+            ..Default::default()
         };
         let chosen = route(&licensing, &rules, &directory, &geo, &work, today).unwrap();
         assert_eq!(chosen.member_id, 2, "{}", chosen.reason);
@@ -353,6 +362,7 @@ mod tests {
         let in_brittany = RoutingInput {
             topics: vec![],
             regions: vec![bretagne],
+            ..Default::default()
         };
         assert_eq!(
             route(&in_brittany, &rules, &directory, &geo, &work, today)
@@ -377,6 +387,22 @@ mod tests {
         let decision = route(&nothing, &rules, &directory, &geo, &work, today).unwrap();
         assert_eq!(decision.member_id, 1, "{}", decision.reason);
         assert!(decision.reason.contains("whole core team"));
+
+        // Whoever declined it is passed over, even as the rule's owner.
+        let declined_by_owner = RoutingInput {
+            excluded: vec![2],
+            ..licensing.clone()
+        };
+        let decision = route(&declined_by_owner, &rules, &directory, &geo, &work, today).unwrap();
+        assert_eq!(decision.member_id, 3, "{}", decision.reason);
+        let everyone_declined = RoutingInput {
+            excluded: vec![1, 2, 3],
+            ..RoutingInput::default()
+        };
+        assert_eq!(
+            route(&everyone_declined, &rules, &directory, &geo, &work, today),
+            None
+        );
     }
 
     #[test]
@@ -427,6 +453,15 @@ impl Ticket {
     pub fn mail_subject(&self, prefix: &str) -> String {
         format!("Re: [{prefix} #{}] {}", self.number, self.subject)
     }
+}
+
+/// When a ticket came in and when the team first accepted it, for the statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TicketTiming {
+    pub number: i64,
+    pub state: TicketState,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub accepted_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// One line of a ticket's history.

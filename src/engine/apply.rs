@@ -4,6 +4,7 @@
 
 use super::{Engine, EngineError, Held, HeldBecause, mail_message_id};
 use crate::core::actions::{Action, Change, MailEnvelope, OutgoingMail};
+use crate::core::address::Address;
 use crate::core::inbound::{InboundKey, NewMessage, ReplyTo};
 use crate::core::lang::Lang;
 use crate::store::{BatchItem, Committed};
@@ -130,6 +131,30 @@ impl Engine {
                             idempotency_key,
                             connector: connector.clone(),
                             target: target.target(),
+                            body: self
+                                .knowledge
+                                .prompts
+                                .render(body.lang, &body.key, &body.vars)?,
+                            ticket: Some(ticket),
+                        });
+                    }
+                }
+                Action::DirectNotice { to, ticket, body } => {
+                    let reachable = match (&self.settings.team, to) {
+                        (Some((connector, ReplyTo::Matrix { .. })), Address::Matrix(user)) => {
+                            Some((connector, user))
+                        }
+                        _ => None,
+                    };
+                    if let Some((connector, user)) = reachable {
+                        messages.push(NewMessage {
+                            idempotency_key,
+                            connector: connector.clone(),
+                            target: ReplyTo::Matrix {
+                                room: user,
+                                thread: None,
+                            }
+                            .target(),
                             body: self
                                 .knowledge
                                 .prompts

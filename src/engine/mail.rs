@@ -479,6 +479,7 @@ impl Engine {
                                 Action::SendMail(_)
                                 | Action::SendPromptedMail { .. }
                                 | Action::TeamNotice { .. }
+                                | Action::DirectNotice { .. }
                                 | Action::Change(
                                     Change::RecordProposals { .. } | Change::MuteAddress { .. }
                                 )

@@ -362,6 +362,18 @@ impl Engine {
         {
             tickets.mine = self.store.open_tickets_of(me.id).await?;
         }
+        if needed.open {
+            tickets.open = self.store.open_tickets().await?;
+        }
+        if needed.work {
+            tickets.work = self.store.workload().await?;
+        }
+        if needed.timings {
+            tickets.timings = self
+                .store
+                .ticket_timings(now - chrono::Duration::days(commands::handlers::STATS_WINDOW_DAYS))
+                .await?;
+        }
         let ctx = Context {
             tickets: &tickets,
             ticket_prefix: &self.settings.mail.context.ticket_prefix,
@@ -377,6 +389,8 @@ impl Engine {
             default_lang: self.settings.default_lang,
             max_results: self.settings.max_results,
             weights: &self.settings.weights,
+            routing: &self.settings.mail.routing,
+            now,
         };
         Ok(match commands::handle_line(&ctx, text, forced) {
             Ok(outcome) => (outcome.actions, outcome.command, outcome.lang, role),

@@ -6,7 +6,7 @@ mod sql;
 
 use crate::core::actions::Change;
 use crate::core::directory::{DirectoryData, Intervention, Member, Organisation};
-use crate::core::tickets::{Ticket, TicketEvent, Workload};
+use crate::core::tickets::{Ticket, TicketEvent, TicketTiming, Workload};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
@@ -172,6 +172,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn ticket_for_messages(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError>;
     /// Open tickets assigned to a member.
     async fn open_tickets_of(&self, member_id: i64) -> Result<Vec<Ticket>, StoreError>;
+    /// Every open ticket, oldest first.
+    async fn open_tickets(&self) -> Result<Vec<Ticket>, StoreError>;
+    /// Tickets created since `since`, with when each was first accepted.
+    async fn ticket_timings(&self, since: DateTime<Utc>) -> Result<Vec<TicketTiming>, StoreError>;
     /// Tickets waiting for the team (new or assigned), oldest first.
     async fn tickets_awaiting_team(&self) -> Result<Vec<Ticket>, StoreError>;
     async fn ticket_events(&self, number: i64) -> Result<Vec<TicketEvent>, StoreError>;

@@ -10,7 +10,7 @@ use crate::core::directory::{
     DirectoryData, Intervention, Member, Organisation, Period, ProposalCount,
 };
 use crate::core::lang::Lang;
-use crate::core::tickets::{Ticket, TicketEvent, Workload};
+use crate::core::tickets::{Ticket, TicketEvent, TicketTiming, Workload};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
@@ -520,11 +520,23 @@ macro_rules! sql_store {
                         Change::AssignTicket { ticket, member_id } => {
                             sqlx::query("UPDATE tickets SET assignee = $1, updated_at = $2 WHERE id = $3").bind(member_id).bind(now).bind(ticket).execute(&mut *tx).await?;
                         }
+                        Change::UnassignTicket { ticket } => {
+                            sqlx::query("UPDATE tickets SET assignee = NULL, updated_at = $1 WHERE id = $2").bind(now).bind(ticket).execute(&mut *tx).await?;
+                        }
                         Change::SetTicketState { ticket, state } => {
                             sqlx::query("UPDATE tickets SET state = $1, updated_at = $2 WHERE id = $3")
                                 .bind(state.as_str())
                                 .bind(now)
                                 .bind(ticket)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::RecordIntervention { member_id, day, topic, event } => {
+                            sqlx::query("INSERT INTO interventions (member_id, day, topic, event) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
+                                .bind(member_id)
+                                .bind(day)
+                                .bind(topic)
+                                .bind(event)
                                 .execute(&mut *tx)
                                 .await?;
                         }
@@ -775,6 +787,29 @@ macro_rules! sql_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.iter().map(ticket_from_row).collect()
+            }
+
+            async fn open_tickets(&self) -> Result<Vec<Ticket>, StoreError> {
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE state NOT IN ('done', 'declined', 'cancelled') ORDER BY id"))).fetch_all(&self.pool).await?;
+                rows.iter().map(ticket_from_row).collect()
+            }
+
+            async fn ticket_timings(&self, since: DateTime<Utc>) -> Result<Vec<TicketTiming>, StoreError> {
+                let rows = sqlx::query("SELECT t.id, t.state, t.created_at, MIN(e.at) AS accepted_at FROM tickets t LEFT JOIN ticket_events e ON e.ticket_id = t.id AND e.kind = 'accepted' WHERE t.created_at >= $1 GROUP BY t.id, t.state, t.created_at ORDER BY t.id")
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter()
+                    .map(|row| {
+                        let state: String = row.try_get("state")?;
+                        Ok(TicketTiming {
+                            number: row.try_get("id")?,
+                            state: state.parse().map_err(|_| corrupt("ticket state", &state))?,
+                            created_at: row.try_get("created_at")?,
+                            accepted_at: row.try_get("accepted_at")?,
+                        })
+                    })
+                    .collect()
             }
 
             async fn tickets_awaiting_team(&self) -> Result<Vec<Ticket>, StoreError> {

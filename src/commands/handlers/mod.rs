@@ -9,6 +9,8 @@ mod search;
 mod stats;
 mod tickets;
 
+pub use stats::STATS_WINDOW_DAYS;
+
 use super::args::{self, ArgContext, ArgError, ArgValue};
 use super::registry::{Invocation, Need, Registry};
 use crate::core::actions::Action;
@@ -16,7 +18,7 @@ use crate::core::directory::{Directory, Member, Role};
 use crate::core::geo::Geography;
 use crate::core::lang::{self, Lang};
 use crate::core::search::Weights;
-use crate::core::tickets::{Ticket, TicketEvent, TicketState};
+use crate::core::tickets::{RoutingRule, Ticket, TicketEvent, TicketState, TicketTiming, Workload};
 use crate::core::topics::{TopicIdx, Vocabulary};
 use crate::prompts::{PromptError, Prompts};
 use chrono::NaiveDate;
@@ -102,7 +104,23 @@ pub static HANDLERS: &[CommandHandler] = &[
     },
     CommandHandler {
         name: "ticket-done",
-        run: |h| tickets::move_to(h, TicketState::Done, "done"),
+        run: tickets::done,
+    },
+    CommandHandler {
+        name: "ticket-reopen",
+        run: tickets::reopen,
+    },
+    CommandHandler {
+        name: "ticket-pass",
+        run: tickets::pass,
+    },
+    CommandHandler {
+        name: "tickets-open",
+        run: |h| tickets::open(h, false),
+    },
+    CommandHandler {
+        name: "tickets-unassigned",
+        run: |h| tickets::open(h, true),
     },
     CommandHandler {
         name: "ticket-wait",
@@ -165,6 +183,10 @@ pub struct Context<'a> {
     /// The ticket whose thread the line was written in, if any: there the ticket goes without
     /// saying.
     pub thread_ticket: Option<i64>,
+    /// The routing rules of `bot.toml`, to route a declined ticket again.
+    pub routing: &'a [RoutingRule],
+    /// Now, for durations in the statistics.
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 /// The tickets a command line needs, read from the store before the pure handler runs.
@@ -173,13 +195,23 @@ pub struct TicketData {
     pub by_number: std::collections::HashMap<i64, (Ticket, Vec<TicketEvent>)>,
     /// Open tickets assigned to the asker (for "my tickets").
     pub mine: Vec<Ticket>,
+    /// Every open ticket, oldest first.
+    pub open: Vec<Ticket>,
+    /// Open tickets per member and last assignments, to route again.
+    pub work: Workload,
+    /// Tickets of the statistics window, with when each was first accepted.
+    pub timings: Vec<TicketTiming>,
 }
 
-/// What the engine must load for a line: the ticket number it names, the asker's list.
+/// What the engine must load for a line: the ticket number it names, and the lists its
+/// command's `needs` asks for.
 #[derive(Debug, Default, PartialEq)]
 pub struct TicketsNeeded {
     pub number: Option<i64>,
     pub mine: bool,
+    pub open: bool,
+    pub work: bool,
+    pub timings: bool,
 }
 
 /// Reads the command's `needs` (its TOML file) to tell the engine what to load for `line`.
@@ -200,6 +232,9 @@ pub fn tickets_needed(registry: &Registry, line: &str, thread: Option<i64>) -> T
             .filter(|_| needs.contains(&Need::Ticket))
             .and_then(|t| t.trim_start_matches('#').parse().ok()),
         mine: needs.contains(&Need::MyTickets),
+        open: needs.contains(&Need::OpenTickets),
+        work: needs.contains(&Need::Routing),
+        timings: needs.contains(&Need::TicketTimings),
     }
 }
 
@@ -550,8 +585,16 @@ mod tests {
                 preferred_lang: None,
                 unavailable: Vec::new(),
             };
+            let yanis = Member {
+                id: 2,
+                email: "yanis.benali@example.org".into(),
+                name: "Yanis Benali".into(),
+                matrix_id: Some("@yanis:example.org".into()),
+                preferred_lang: Some(Lang::En),
+                ..camille.clone()
+            };
             let data = DirectoryData {
-                members: vec![camille],
+                members: vec![camille, yanis],
                 ..Default::default()
             };
             Fixture {
@@ -587,6 +630,8 @@ mod tests {
                 tickets,
                 ticket_prefix: "ODF",
                 thread_ticket: None,
+                routing: &[],
+                now: today().and_hms_opt(12, 0, 0).unwrap().and_utc(),
             };
             handle_line(&ctx, line, None)
         }
@@ -615,14 +660,34 @@ mod tests {
         };
         TicketData {
             by_number: [(12, (ticket, Vec::new()))].into(),
-            mine: Vec::new(),
+            ..Default::default()
         }
+    }
+
+    /// The answers a line gave, as text.
+    fn replies(outcome: &Outcome) -> Vec<&str> {
+        outcome
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Reply(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
     fn what_a_line_needs_loaded_comes_from_its_command_file() {
         let fixture = Fixture::new();
-        let needed = |number, mine| TicketsNeeded { number, mine };
+        let needed = |number, mine| TicketsNeeded {
+            number,
+            mine,
+            ..Default::default()
+        };
+        let open = || TicketsNeeded {
+            open: true,
+            ..Default::default()
+        };
         let cases = [
             ("demande 12", needed(Some(12), false)),
             ("voir la demande n° 12", needed(Some(12), false)),
@@ -638,10 +703,29 @@ mod tests {
             ("aide", needed(None, false)),
             ("find a speaker on licensing", needed(None, false)),
             ("bonjour", needed(None, false)),
+            ("show me the open tickets", open()),
+            ("quelles sont les demandes en cours ?", open()),
+            ("demandes sans responsable", open()),
+            (
+                "stats",
+                TicketsNeeded {
+                    open: true,
+                    timings: true,
+                    ..Default::default()
+                },
+            ),
+            (
+                "je ne peux pas prendre la demande 12",
+                TicketsNeeded {
+                    number: Some(12),
+                    work: true,
+                    ..Default::default()
+                },
+            ),
         ];
         let failures: Vec<String> = cases
             .into_iter()
-            .filter_map(|(line, want)| {
+            .filter_map(|(line, want): (&str, TicketsNeeded)| {
                 let got = tickets_needed(&fixture.registry, line, None);
                 (got != want).then(|| format!("{line:?}: got {got:?}, want {want:?}"))
             })
@@ -757,6 +841,340 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "'my-profile' is a member command and ran without a member"
+        );
+    }
+
+    #[test]
+    fn the_team_asks_for_its_work_as_people_say_it() {
+        let fixture = Fixture::new();
+        let cases = [
+            ("show me the open tickets", "tickets-open"),
+            ("Show me the open tickets please", "tickets-open"),
+            ("what are the open requests?", "tickets-open"),
+            ("list all requests", "tickets-open"),
+            ("quelles sont les demandes en cours ?", "tickets-open"),
+            ("Quelles sont les demandes en cours", "tickets-open"),
+            ("montre-moi les demandes ouvertes", "tickets-open"),
+            ("où en sont les demandes ?", "tickets-open"),
+            ("tickets ouverts", "tickets-open"),
+            ("demandes sans responsable", "tickets-unassigned"),
+            (
+                "quelles sont les demandes non attribuées ?",
+                "tickets-unassigned",
+            ),
+            ("show me the unassigned requests", "tickets-unassigned"),
+            ("which tickets have no owner?", "tickets-unassigned"),
+            ("mes demandes en cours", "my-tickets"),
+            ("show me my tickets", "my-tickets"),
+            ("which requests are assigned to me?", "my-tickets"),
+            ("réattribue la demande 12 à Yanis Benali", "ticket-assign"),
+            ("reassign ticket 12 to Yanis Benali", "ticket-assign"),
+            ("rouvre la demande 12", "ticket-reopen"),
+            ("reopen request #12", "ticket-reopen"),
+            ("je ne peux pas prendre la demande 12", "ticket-pass"),
+            ("I can't take ticket 12", "ticket-pass"),
+            ("pass on request 12", "ticket-pass"),
+            (
+                "clore la demande 12, intervenante : Yanis Benali",
+                "ticket-done",
+            ),
+            ("close ticket 12 speaker: Yanis Benali", "ticket-done"),
+            ("statistiques des demandes", "stats"),
+            ("team stats", "stats"),
+            // Declining the request for the network stays apart from handing it back.
+            ("refuse la demande 12", "ticket-decline"),
+        ];
+        let failures: Vec<String> = cases
+            .into_iter()
+            .filter_map(|(line, want)| {
+                let got = fixture
+                    .registry
+                    .parse(line)
+                    .map(|i| fixture.registry.get(i.command).spec.name.clone());
+                (got.as_deref() != Some(want))
+                    .then(|| format!("{line:?}: got {got:?}, want {want}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn in_a_ticket_thread_the_team_reassigns_passes_closes_and_reopens_without_the_number() {
+        let fixture = Fixture::new();
+        let cases = [
+            ("passe-la à Yanis Benali", Some("ticket-assign")),
+            ("confie-la à Yanis Benali", Some("ticket-assign")),
+            ("Yanis Benali pourrait le faire", None),
+            ("passe à Yanis Benali", Some("ticket-assign")),
+            ("give it to Yanis Benali", Some("ticket-assign")),
+            ("je passe", Some("ticket-pass")),
+            ("pas dispo, désolée", Some("ticket-pass")),
+            ("pas dispo le 12 mais le 13 oui", None),
+            ("pas dispo", Some("ticket-pass")),
+            ("pass", Some("ticket-pass")),
+            ("c'est fait", Some("ticket-done")),
+            ("done, speaker: Yanis Benali", Some("ticket-done")),
+            ("rouvrir", Some("ticket-reopen")),
+            ("reopen it", Some("ticket-reopen")),
+        ];
+        let mut failures = Vec::new();
+        for (line, want) in cases {
+            let got = fixture
+                .registry
+                .parse_in_thread(line, 12)
+                .map(|i| fixture.registry.get(i.command).spec.name.clone());
+            // Lines no pattern knows are notes (the fallback), never another command.
+            let want = want.unwrap_or("ticket-comment");
+            if got.as_deref() != Some(want) {
+                failures.push(format!("{line:?}: got {got:?}, want {want}"));
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn handing_a_ticket_back_routes_it_to_the_next_member_once_then_leaves_it_up_for_grabs() {
+        let fixture = Fixture::new();
+        let camille = fixture.camille();
+        let run = |tickets: &TicketData| {
+            fixture
+                .run(
+                    "je passe sur la demande 12",
+                    Some(camille),
+                    Role::CoreTeam,
+                    tickets,
+                )
+                .unwrap()
+        };
+        let outcome = run(&ticket(TicketState::Assigned));
+        let actions = &outcome.actions;
+        assert!(
+            actions.contains(&Action::Change(Change::AssignTicket {
+                ticket: 12,
+                member_id: 2
+            })),
+            "{actions:?}"
+        );
+        // Yanis hears of it directly, in his language.
+        assert!(
+            actions.iter().any(|a| matches!(a, Action::DirectNotice { to: crate::core::address::Address::Matrix(id), ticket: 12, body } if id == "@yanis:example.org" && body.lang == Lang::En && body.key == "team/assigned_to_you")),
+            "{actions:?}"
+        );
+        assert!(
+            actions.iter().any(|a| matches!(a, Action::TeamNotice { ticket: 12, body } if body.key == "team/passed" && body.vars["assignee"] == "Yanis Benali")),
+            "{actions:?}"
+        );
+        assert!(replies(&outcome)[0].contains("Yanis Benali"), "{actions:?}");
+
+        // Yanis declined it before: nobody is left, so it is up for grabs.
+        let mut declined = ticket(TicketState::Assigned);
+        declined
+            .by_number
+            .get_mut(&12)
+            .unwrap()
+            .1
+            .push(TicketEvent {
+                at: chrono::Utc::now(),
+                actor: "yanis.benali@example.org".into(),
+                kind: "passed".into(),
+                detail: String::new(),
+            });
+        let actions = run(&declined).actions;
+        assert!(
+            actions.contains(&Action::Change(Change::UnassignTicket { ticket: 12 }))
+                && actions.contains(&Action::Change(Change::SetTicketState {
+                    ticket: 12,
+                    state: TicketState::New
+                })),
+            "{actions:?}"
+        );
+        assert!(
+            !actions
+                .iter()
+                .any(|a| matches!(a, Action::DirectNotice { .. })),
+            "{actions:?}"
+        );
+
+        // Only the assignee can hand it back; the others are told how to reassign.
+        let mut theirs = ticket(TicketState::Assigned);
+        theirs.by_number.get_mut(&12).unwrap().0.assignee = Some(2);
+        let outcome = run(&theirs);
+        assert!(
+            matches!(replies(&outcome).as_slice(), [text] if text.contains("Yanis Benali") && text.contains("confie la demande 12")),
+            "{:?}",
+            outcome.actions
+        );
+        assert!(
+            outcome
+                .actions
+                .iter()
+                .all(|a| matches!(a, Action::Reply(_)))
+        );
+    }
+
+    #[test]
+    fn closing_records_the_talk_for_the_named_speaker_or_the_assignee() {
+        let fixture = Fixture::new();
+        let mut accepted = ticket(TicketState::Accepted);
+        {
+            let t = &mut accepted.by_number.get_mut(&12).unwrap().0;
+            t.dates = vec!["2027-03-12".parse().unwrap()];
+            t.places = vec!["Lyon".into()];
+            t.topics = vec!["licensing".into()];
+            t.event = Some("Rencontres de la donnée".into());
+        }
+        let recorded = |line: &str, tickets: &TicketData| -> Vec<(i64, NaiveDate, String)> {
+            fixture
+                .run(line, Some(fixture.camille()), Role::CoreTeam, tickets)
+                .unwrap()
+                .actions
+                .into_iter()
+                .filter_map(|a| match a {
+                    Action::Change(Change::RecordIntervention {
+                        member_id,
+                        day,
+                        event,
+                        ..
+                    }) => Some((member_id, day, event)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let day: NaiveDate = "2027-03-12".parse().unwrap();
+        let event = "Rencontres de la donnée, Lyon (ODF #12)".to_string();
+        assert_eq!(
+            recorded("close ticket 12", &accepted),
+            vec![(1, day, event.clone())],
+            "the assignee spoke"
+        );
+        assert_eq!(
+            recorded("clore la demande 12, intervenant : Yanis Benali", &accepted),
+            vec![(2, day, event)],
+            "the named speaker spoke"
+        );
+        // A refused move records nothing.
+        assert!(recorded("close ticket 12", &ticket(TicketState::New)).is_empty());
+        // Nobody to credit: the answer says how to name the speaker.
+        let mut nobody = ticket(TicketState::Accepted);
+        nobody.by_number.get_mut(&12).unwrap().0.assignee = None;
+        let outcome = fixture
+            .run(
+                "close ticket 12",
+                Some(fixture.camille()),
+                Role::CoreTeam,
+                &nobody,
+            )
+            .unwrap();
+        assert!(
+            replies(&outcome).iter().any(|r| r.contains("speaker:")),
+            "{:?}",
+            outcome.actions
+        );
+    }
+
+    #[test]
+    fn reopening_a_closed_ticket_gives_it_back_to_its_assignee() {
+        let fixture = Fixture::new();
+        let mut done = ticket(TicketState::Done);
+        done.by_number.get_mut(&12).unwrap().0.assignee = Some(2);
+        let outcome = fixture
+            .run(
+                "rouvre la demande 12",
+                Some(fixture.camille()),
+                Role::CoreTeam,
+                &done,
+            )
+            .unwrap();
+        assert!(
+            outcome
+                .actions
+                .contains(&Action::Change(Change::SetTicketState {
+                    ticket: 12,
+                    state: TicketState::Assigned
+                })),
+            "{:?}",
+            outcome.actions
+        );
+        assert!(
+            outcome.actions.iter().any(|a| matches!(a, Action::DirectNotice { body, .. } if body.vars["by"] == "Camille Roux")),
+            "{:?}",
+            outcome.actions
+        );
+        // An open ticket is not reopened.
+        let outcome = fixture
+            .run(
+                "reopen ticket 12",
+                Some(fixture.camille()),
+                Role::CoreTeam,
+                &ticket(TicketState::Accepted),
+            )
+            .unwrap();
+        assert!(
+            outcome
+                .actions
+                .iter()
+                .all(|a| matches!(a, Action::Reply(_))),
+            "{:?}",
+            outcome.actions
+        );
+    }
+
+    #[test]
+    fn open_and_unassigned_lists_and_the_team_figures() {
+        let fixture = Fixture::new();
+        let mut data = TicketData::default();
+        let base = ticket(TicketState::Assigned)
+            .by_number
+            .remove(&12)
+            .unwrap()
+            .0;
+        for (number, assignee, state) in [
+            (3, Some(1), TicketState::Accepted),
+            (5, None, TicketState::New),
+            (8, Some(1), TicketState::WaitingForRequester),
+        ] {
+            data.open.push(Ticket {
+                number,
+                assignee,
+                state,
+                ..base.clone()
+            });
+        }
+        let at =
+            |h: i64| today().and_hms_opt(8, 0, 0).unwrap().and_utc() + chrono::Duration::hours(h);
+        data.timings = [(3, Some(2)), (5, None), (8, Some(10)), (9, Some(30))]
+            .into_iter()
+            .map(|(number, accepted)| crate::core::tickets::TicketTiming {
+                number,
+                state: TicketState::Accepted,
+                created_at: at(0),
+                accepted_at: accepted.map(at),
+            })
+            .collect();
+        let camille = Some(fixture.camille());
+        let text = |line: &str| {
+            let outcome = fixture.run(line, camille, Role::CoreTeam, &data).unwrap();
+            replies(&outcome).join("\n")
+        };
+        let open = text("show me the open tickets");
+        assert!(
+            open.contains("Open requests (3)")
+                && open.contains("#3")
+                && open.contains("#8")
+                && open.contains("waiting for the requester, Camille Roux"),
+            "{open}"
+        );
+        let unassigned = text("demandes sans responsable");
+        assert!(
+            unassigned.contains("n° 5") && !unassigned.contains("n° 3"),
+            "{unassigned}"
+        );
+        let stats = text("team stats");
+        assert!(
+            stats.contains("Open requests: 3 (1 new, 0 assigned, 1 accepted, 1 waiting")
+                && stats.contains("4 requests received, 3 accepted; median time to accept: 10.0 h")
+                && stats.contains("Camille Roux 2, Yanis Benali 0"),
+            "{stats}"
         );
     }
 

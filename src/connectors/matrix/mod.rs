@@ -132,6 +132,17 @@ fn ticket_thread_key(ticket: i64) -> String {
     format!("ticket-thread:{ticket}")
 }
 
+/// The room a ticket's thread is in, for links to it.
+fn ticket_room_key(ticket: i64) -> String {
+    format!("ticket-room:{ticket}")
+}
+
+/// The direct chat the bot opened with a user: remembered at once, since the SDK learns a new
+/// room is direct only from a later sync.
+fn direct_room_key(user: &str) -> String {
+    format!("direct:{user}")
+}
+
 fn thread_ticket_key(root: &str) -> String {
     format!("thread-ticket:{root}")
 }
@@ -245,15 +256,15 @@ impl Context {
     }
 
     /// A reaction on a ticket's first message is an action on the ticket: ✅ or 🙋 accepts it
-    /// (and takes it when nobody has). Reactions anywhere else mean nothing to the bot.
+    /// (and takes it when nobody has); ❌ by the assignee hands it back, and it goes to the next
+    /// best member. Reactions anywhere else mean nothing to the bot.
     async fn on_reaction(&self, event: OriginalSyncReactionEvent, room: Room) {
         if event.sender == self.me || room.state() != RoomState::Joined {
             return;
         }
         let annotation = &event.content.relates_to;
-        let action = match annotation.key.trim_end_matches('\u{fe0f}') {
-            "✅" | "✔" | "🙋" | "🙋‍♀" | "🙋‍♂" => "accept",
-            _ => return,
+        let Some(action) = reaction_command(&annotation.key) else {
+            return;
         };
         let root = annotation.event_id.to_string();
         let Some(ticket) = self.ticket_of_thread(&root).await else {
@@ -351,6 +362,21 @@ impl Context {
                 }
             }
         }
+    }
+}
+
+/// The command a reaction on a ticket's first message stands for (read in the ticket's
+/// thread, where the ticket goes without saying). Emoji come with or without the variation
+/// selector, and with any skin tone.
+fn reaction_command(key: &str) -> Option<&'static str> {
+    let bare: String = key
+        .chars()
+        .filter(|c| *c != '\u{fe0f}' && !('\u{1f3fb}'..='\u{1f3ff}').contains(c))
+        .collect();
+    match bare.as_str() {
+        "✅" | "✔" | "☑" | "🙋" | "🙋\u{200d}♀" | "🙋\u{200d}♂" => Some("accept"),
+        "❌" | "✖" | "❎" | "🙅" | "🙅\u{200d}♀" | "🙅\u{200d}♂" => Some("pass"),
+        _ => None,
     }
 }
 
@@ -583,6 +609,11 @@ impl Outbound for MatrixOutbound {
                 message.target
             )));
         };
+        // A user id stands for the direct chat with that user: a note to one member, with a
+        // link to the ticket's thread, never inside a thread.
+        if room.starts_with('@') {
+            return self.deliver_direct(&client, &engine, &room, message).await;
+        }
         let room_id: OwnedRoomId = room
             .parse()
             .map_err(|e| DeliveryError::Permanent(format!("room '{room}': {e}")))?;
@@ -637,6 +668,7 @@ impl Outbound for MatrixOutbound {
             let root = sent.response.event_id.to_string();
             for (key, value) in [
                 (ticket_thread_key(ticket), root.clone()),
+                (ticket_room_key(ticket), room_id.to_string()),
                 (thread_ticket_key(&root), ticket.to_string()),
             ] {
                 engine
@@ -649,9 +681,93 @@ impl Outbound for MatrixOutbound {
     }
 }
 
+impl MatrixOutbound {
+    /// Sends a row addressed to a user in the direct chat with them, opening one if needed.
+    async fn deliver_direct(
+        &self,
+        client: &Client,
+        engine: &Engine,
+        user: &str,
+        message: &OutboxMessage,
+    ) -> Result<(), DeliveryError> {
+        let transient = |e: &dyn std::fmt::Display| DeliveryError::Transient(e.to_string());
+        let user_id: OwnedUserId = user
+            .parse()
+            .map_err(|e| DeliveryError::Permanent(format!("user '{user}': {e}")))?;
+        let key = direct_room_key(user);
+        let saved = engine
+            .connector_state(&self.name, &key)
+            .await
+            .map_err(|e| transient(&e))?
+            .and_then(|id| id.parse::<OwnedRoomId>().ok())
+            .and_then(|id| client.get_room(&id))
+            .filter(|room| room.state() == RoomState::Joined);
+        let room = match saved.or_else(|| client.get_dm_room(&user_id)) {
+            Some(room) => room,
+            None => {
+                let room = client
+                    .create_dm(&user_id)
+                    .await
+                    .map_err(|e| transient(&e))?;
+                tracing::info!(%user, room = %room.room_id(), "matrix: opened a direct chat");
+                room
+            }
+        };
+        engine
+            .save_connector_state(&self.name, &key, room.room_id().as_str())
+            .await
+            .map_err(|e| transient(&e))?;
+        let mut body = message.body.clone();
+        if let Some(ticket) = message.ticket
+            && let Some(link) = self.thread_link(engine, ticket).await
+        {
+            body = format!("{}\n{link}", body.trim_end());
+        }
+        let transaction = OwnedTransactionId::from(text::transaction_id(&message.idempotency_key));
+        room.send(notice(&body, None))
+            .with_transaction_id(transaction)
+            .await
+            .map_err(|e| transient(&e))?;
+        Ok(())
+    }
+
+    /// A matrix.to link to a ticket's thread, once its first message is posted.
+    async fn thread_link(&self, engine: &Engine, ticket: i64) -> Option<String> {
+        let state = |key: String| async move {
+            engine
+                .connector_state(&self.name, &key)
+                .await
+                .ok()
+                .flatten()
+        };
+        let root: OwnedEventId = state(ticket_thread_key(ticket)).await?.parse().ok()?;
+        let room: OwnedRoomId = state(ticket_room_key(ticket)).await?.parse().ok()?;
+        Some(room.matrix_to_event_uri(root).to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reactions_stand_for_accept_or_pass_whatever_their_variant() {
+        let cases = [
+            ("✅", Some("accept")),
+            ("✅\u{fe0f}", Some("accept")),
+            ("🙋🏽", Some("accept")),
+            // A thumbs-up says "seen", not "mine".
+            ("👍", None),
+            ("🙋\u{200d}♀\u{fe0f}", Some("accept")),
+            ("❌", Some("pass")),
+            ("🙅🏿\u{200d}♂\u{fe0f}", Some("pass")),
+            ("🎉", None),
+            ("", None),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(reaction_command(key), expected, "{key:?}");
+        }
+    }
 
     #[test]
     fn invitations_are_accepted_from_listed_people_and_servers_only() {
