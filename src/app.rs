@@ -99,6 +99,13 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
                 .as_deref()
                 .map(ReplyTo::from_target),
         ),
+        list_relay: config.mail.list_relay_connector.clone().zip(
+            config
+                .mail
+                .list_relay_target
+                .as_deref()
+                .map(ReplyTo::from_target),
+        ),
         mail: crate::engine::MailSettings {
             context: crate::mail::MailContext {
                 ticket_prefix: config.mail.ticket_prefix.clone(),

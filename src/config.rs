@@ -168,6 +168,10 @@ pub struct MailConfig {
     pub ticket_prefix: String,
     /// List-Id of the network's mailing list: its mail is discussion, not robot mail.
     pub watched_list: Option<String>,
+    /// Where posts of the watched list are relayed (a connector, and a place in its terms such
+    /// as `matrix:!room:server`): one message per email thread, replies in its thread.
+    pub list_relay_connector: Option<String>,
+    pub list_relay_target: Option<String>,
     /// Classification rules and keyword lists.
     pub rules: PathBuf,
     /// A reply on a closed ticket reopens it (true) or opens a new ticket linked to it (false).
@@ -203,6 +207,8 @@ impl Default for MailConfig {
             name: "Passerelle".into(),
             ticket_prefix: "ODF".into(),
             watched_list: None,
+            list_relay_connector: None,
+            list_relay_target: None,
             rules: "data/mail/rules.toml".into(),
             reopen_closed: true,
             mute_days: 60,
@@ -367,6 +373,17 @@ impl Config {
                 "mail.authentication.authserv_id must name our MTA when method = \"authentication-results\"".into(),
             ));
         }
+        if config.mail.list_relay_connector.is_some() != config.mail.list_relay_target.is_some() {
+            return Err(invalid(
+                "mail: list_relay_connector and list_relay_target go together".into(),
+            ));
+        }
+        if config.mail.list_relay_connector.is_some() && config.mail.watched_list.is_none() {
+            return Err(invalid(
+                "mail: list_relay_connector needs watched_list (the List-Id of the list to relay)"
+                    .into(),
+            ));
+        }
         if config.tickets.team_connector.is_some() != config.tickets.team_target.is_some() {
             return Err(invalid(
                 "tickets: team_connector and team_target go together".into(),
@@ -434,6 +451,14 @@ mod tests {
             ("[bot]\ndefault_language = \"de\"\n", "default_language"),
             ("[bot]\ntimezone = \"Mars/Olympus\"\n", "timezone"),
             ("[search]\nmax_results = 0\n", "max_results"),
+            (
+                "[mail]\nlist_relay_connector = \"matrix\"\n",
+                "list_relay_target go together",
+            ),
+            (
+                "[mail]\nlist_relay_connector = \"matrix\"\nlist_relay_target = \"matrix:!r:x\"\n",
+                "needs watched_list",
+            ),
         ];
         for (source, expected) in cases {
             let message = Config::parse(source, Path::new("bot.toml"))

@@ -1316,3 +1316,101 @@ async fn a_mail_that_panics_the_parser_is_quarantined_and_the_next_one_is_handle
         "{quarantined:?}"
     );
 }
+
+#[tokio::test]
+async fn the_lists_posts_are_relayed_one_thread_per_email_thread_without_quotes() {
+    const LIST: &str = "membres.opendatafrance.example";
+    let bot = Bot::with(|config| {
+        config.mail.watched_list = Some(LIST.into());
+        config.mail.list_relay_connector = Some("matrix".into());
+        config.mail.list_relay_target = Some("matrix:!relay:example.org".into());
+    })
+    .await;
+    let post = |id: &str, list: &str, headers: &str, body: &str| {
+        format!(
+            "From: Hélène Vasseur <helene@ville.example>\r\nTo: membres@opendatafrance.example\r\nSubject: Re: Atelier SCDL à Nantes\r\nMessage-ID: <{id}@ville.example>\r\nList-Id: Membres <{list}>\r\nPrecedence: list\r\n{headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+        )
+    };
+    let relayed = |handled: MailHandled| async {
+        let MailHandled::Done { outbox_ids, .. } = handled else {
+            panic!("{handled:?}")
+        };
+        let mut rows = Vec::new();
+        for id in outbox_ids {
+            let row = bot.engine.store().outbox_get(id).await.unwrap().unwrap();
+            if row.connector == "matrix" {
+                rows.push(row);
+            }
+        }
+        rows
+    };
+    let first = relayed(
+        bot.mail(&post(
+            "root",
+            LIST,
+            "",
+            "Bonjour à toutes et tous,\r\nles supports de l'atelier sont en ligne.\r\n-- \r\nHélène",
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].target, "matrix:!relay:example.org");
+    assert_eq!(
+        first[0].thread_key.as_deref(),
+        Some("list:root@ville.example")
+    );
+    assert!(
+        first[0]
+            .body
+            .contains("Hélène Vasseur sur la liste : Atelier SCDL à Nantes")
+            && first[0]
+                .body
+                .contains("les supports de l'atelier sont en ligne.")
+            && !first[0].body.contains("-- "),
+        "{}",
+        first[0].body
+    );
+    // A reply of the same email thread: its Matrix thread, without the quoted mail.
+    let reply = relayed(
+        bot.mail(&post(
+            "reply",
+            LIST,
+            "In-Reply-To: <root@ville.example>\r\nReferences: <root@ville.example>\r\n",
+            "Merci, très utile !\r\n\r\nLe 12/03/2027, Hélène Vasseur a écrit :\r\n> Bonjour à toutes et tous,\r\n> les supports de l'atelier sont en ligne.",
+        ))
+        .await,
+    )
+    .await;
+    assert_eq!(reply.len(), 1, "{reply:?}");
+    assert_eq!(reply[0].thread_key, first[0].thread_key);
+    assert!(
+        reply[0].body.starts_with("↪ Hélène Vasseur :")
+            && reply[0].body.contains("Merci, très utile !")
+            && !reply[0].body.contains("> Bonjour"),
+        "{}",
+        reply[0].body
+    );
+    // Another list's mail, and an auto-reply sent to the list, are not relayed.
+    assert!(
+        relayed(
+            bot.mail(&post("other", "annonces.example.com", "", "Promo !"))
+                .await
+        )
+        .await
+        .is_empty()
+    );
+    assert!(
+        relayed(
+            bot.mail(&post(
+                "away",
+                LIST,
+                "Auto-Submitted: auto-replied\r\n",
+                "Je suis absente."
+            ))
+            .await
+        )
+        .await
+        .is_empty()
+    );
+}

@@ -26,6 +26,7 @@ fn messages(n: usize) -> Vec<NewMessage> {
             target: format!("r{i}@example.org"),
             body: format!("body {i}"),
             ticket: None,
+            thread_key: None,
         })
         .collect()
 }

@@ -53,6 +53,7 @@ fn message(key: &str, connector: &str) -> NewMessage {
         target: "stdout".into(),
         body: format!("body {key}"),
         ticket: (connector == "matrix").then_some(7),
+        thread_key: (connector == "matrix").then(|| "list:<root@example.org>".to_string()),
     }
 }
 
@@ -354,9 +355,9 @@ async fn outbox_claims_lease_retries_and_gives_up() {
         let matrix = claim(&t, "matrix", 0).await;
         assert_eq!(matrix.len(), 1);
         assert_eq!(
-            matrix[0].ticket,
-            Some(7),
-            "{backend:?}: the ticket a row is about"
+            (matrix[0].ticket, matrix[0].thread_key.as_deref()),
+            (Some(7), Some("list:<root@example.org>")),
+            "{backend:?}: the ticket and conversation a row is about"
         );
         let taken_over = claim_as(&t, "w2", "matrix", 61).await;
         assert_eq!(

@@ -31,6 +31,13 @@ pub enum Action {
         ticket: i64,
         body: Prompt,
     },
+    /// Relay a post of the mailing list where `[mail] list_relay_*` say, one thread per email
+    /// thread (`thread` names it: the Message-ID of its first mail); nothing when no relay is
+    /// configured.
+    Relay {
+        thread: String,
+        body: Prompt,
+    },
     Change(Change),
 }
 

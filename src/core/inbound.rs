@@ -134,6 +134,9 @@ pub struct NewMessage {
     pub body: String,
     /// The ticket it is about, if any (a channel may keep one thread per ticket).
     pub ticket: Option<i64>,
+    /// The conversation it belongs to otherwise (an email thread of the mailing list): a
+    /// channel may keep one thread per conversation.
+    pub thread_key: Option<String>,
 }
 
 /// An outbox row, as a connector's outbound side receives it.
@@ -153,6 +156,8 @@ pub struct OutboxMessage {
     pub retry_until: Option<DateTime<Utc>>,
     /// The ticket it is about, if any.
     pub ticket: Option<i64>,
+    /// The conversation it belongs to, if any (see [`NewMessage::thread_key`]).
+    pub thread_key: Option<String>,
 }
 
 #[cfg(test)]

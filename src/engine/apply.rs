@@ -117,6 +117,7 @@ impl Engine {
                         target: origin.reply_to.target(),
                         body,
                         ticket: None,
+                        thread_key: None,
                     }),
                     None => {
                         tracing::error!(id = %key.reference(), "an answer with nowhere to go was dropped")
@@ -136,6 +137,22 @@ impl Engine {
                                 .prompts
                                 .render(body.lang, &body.key, &body.vars)?,
                             ticket: Some(ticket),
+                            thread_key: None,
+                        });
+                    }
+                }
+                Action::Relay { thread, body } => {
+                    if let Some((connector, target)) = &self.settings.list_relay {
+                        messages.push(NewMessage {
+                            idempotency_key,
+                            connector: connector.clone(),
+                            target: target.target(),
+                            body: self
+                                .knowledge
+                                .prompts
+                                .render(body.lang, &body.key, &body.vars)?,
+                            ticket: None,
+                            thread_key: Some(format!("list:{thread}")),
                         });
                     }
                 }
@@ -160,6 +177,7 @@ impl Engine {
                                 .prompts
                                 .render(body.lang, &body.key, &body.vars)?,
                             ticket: Some(ticket),
+                            thread_key: None,
                         });
                     }
                 }
@@ -202,6 +220,7 @@ impl Engine {
             target: envelope.mail.to.clone(),
             body: serde_json::to_string(&envelope).expect("a mail serialises"),
             ticket,
+            thread_key: None,
         }
     }
 

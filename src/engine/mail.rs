@@ -480,6 +480,7 @@ impl Engine {
                                 | Action::SendPromptedMail { .. }
                                 | Action::TeamNotice { .. }
                                 | Action::DirectNotice { .. }
+                                | Action::Relay { .. }
                                 | Action::Change(
                                     Change::RecordProposals { .. } | Change::MuteAddress { .. }
                                 )

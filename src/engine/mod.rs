@@ -129,6 +129,8 @@ pub struct EngineSettings {
     pub mail_connector: String,
     /// Where the core team hears about tickets: a connector and a place in its terms.
     pub team: Option<(String, ReplyTo)>,
+    /// Where posts of the watched mailing list are relayed, if anywhere.
+    pub list_relay: Option<(String, ReplyTo)>,
     pub mail: MailSettings,
     /// Working hours for reminder delays.
     pub calendar: crate::core::business_hours::BusinessCalendar,

@@ -290,7 +290,7 @@ pub fn classify(mail: &MailMessage, rules: &MailRules, ctx: &MailContext) -> Cla
     verdict(Class::Other, format!("request words score {score}"))
 }
 
-fn is_watched_list(mail: &MailMessage, ctx: &MailContext) -> bool {
+pub(crate) fn is_watched_list(mail: &MailMessage, ctx: &MailContext) -> bool {
     matches!((&mail.robot.list_id, &ctx.watched_list), (Some(id), Some(w)) if id.contains(w.as_str()))
 }
 

@@ -94,6 +94,48 @@ fn sender(mail: &Understanding) -> String {
 }
 
 pub fn decide(case: &MailCase<'_>, world: &MailWorld<'_>) -> Vec<Action> {
+    let mut actions = act_on(case, world);
+    actions.extend(relay(case.mail, world.default_lang));
+    actions
+}
+
+/// Longest excerpt of a list post in the relay: a chat room is not a mail client.
+const RELAY_CHARS: usize = 1500;
+
+/// A post of the watched list, for the relay room: who wrote, the subject on a thread's first
+/// mail, and what they wrote without quotes and signature. Robot mail is never relayed.
+fn relay(mail: &Understanding, lang: Lang) -> Option<Action> {
+    if !mail.list_post
+        || mail.classification.machine.is_some()
+        || matches!(mail.classification.class, Class::AutoReply | Class::Bounce)
+    {
+        return None;
+    }
+    let thread = mail
+        .thread_root
+        .clone()
+        .or(mail.message_id.clone())
+        .unwrap_or_else(|| mail.content_key.clone());
+    let text = mail.new_text.trim();
+    let excerpt: String = text.chars().take(RELAY_CHARS).collect();
+    Some(Action::Relay {
+        thread,
+        body: Prompt {
+            lang,
+            key: "relay/list_post".into(),
+            vars: json!({
+                "from": mail.from.as_ref().map(|f| f.name.clone().unwrap_or_else(|| f.address.clone())),
+                "subject": bare_subject(&mail.subject),
+                "text": excerpt,
+                "cut": excerpt.len() < text.len(),
+                "reply": mail.thread_root.is_some(),
+            }),
+        },
+    })
+}
+
+/// What the mail itself calls for: a ticket, a note on one, a muted address.
+fn act_on(case: &MailCase<'_>, world: &MailWorld<'_>) -> Vec<Action> {
     let mail = case.mail;
     match (case.ticket, mail.classification.class) {
         (ticket, Class::Bounce) => {

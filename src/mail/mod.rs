@@ -48,6 +48,13 @@ pub struct Understanding {
     /// Why the message could not be parsed at all (it is then `Other` and never answered).
     #[serde(skip)]
     pub parse_error: Option<String>,
+    /// A post of the watched mailing list (`[mail] watched_list`).
+    #[serde(skip)]
+    pub list_post: bool,
+    /// The Message-ID of the first mail of its email thread (the first of References, else
+    /// In-Reply-To); none for the first mail itself.
+    #[serde(skip)]
+    pub thread_root: Option<String>,
 }
 
 impl Understanding {
@@ -130,6 +137,8 @@ pub fn understand(
                 auth_results: Vec::new(),
                 content_key: hex_sha256(&[raw]),
                 parse_error: Some(error.to_string()),
+                list_post: false,
+                thread_root: None,
             };
         }
     };
@@ -160,6 +169,12 @@ pub fn understand(
     }
     let marker = classify::find_marker(&mail.text, &ctx.ticket_prefix);
     let new_text = quotes::new_text(&mail.text, rules);
+    let list_post = classify::is_watched_list(&mail, ctx);
+    let thread_root = mail
+        .references
+        .first()
+        .or(mail.in_reply_to.first())
+        .cloned();
     let request = (classification.class == Class::Request)
         .then(|| extract::extract(&mail, &new_text, rules, knowledge, today, default_lang));
     Understanding {
@@ -177,5 +192,7 @@ pub fn understand(
         auth_results: mail.auth_results,
         content_key,
         parse_error: None,
+        list_post,
+        thread_root,
     }
 }

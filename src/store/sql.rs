@@ -288,6 +288,7 @@ where
         created_at: row.try_get("created_at")?,
         retry_until: row.try_get("retry_until")?,
         ticket: row.try_get("ticket")?,
+        thread_key: row.try_get("thread_key")?,
     })
 }
 
@@ -341,7 +342,7 @@ const SAVE_CONNECTOR_STATE: &str = "INSERT INTO connector_state (connector, key,
 /// Rows per multi-row insert: far below the bind-parameter limits of SQLite and PostgreSQL.
 const BULK_ROWS: usize = 500;
 
-const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket";
+const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key";
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, $backend:literal, $begin:literal, $claim:literal, $migrations:literal) => {
@@ -585,7 +586,7 @@ macro_rules! sql_store {
                     }
                     let mut outbox_ids = Vec::with_capacity(item.messages.len());
                     for message in &item.messages {
-                        let row = sqlx::query("INSERT INTO outbox (idempotency_key, connector, target, body, next_attempt_at, created_at, ticket) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id")
+                        let row = sqlx::query("INSERT INTO outbox (idempotency_key, connector, target, body, next_attempt_at, created_at, ticket, thread_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id")
                             .bind(&message.idempotency_key)
                             .bind(&message.connector)
                             .bind(&message.target)
@@ -593,6 +594,7 @@ macro_rules! sql_store {
                             .bind(now)
                             .bind(now)
                             .bind(message.ticket)
+                            .bind(&message.thread_key)
                             .fetch_one(&mut *tx)
                             .await?;
                         outbox_ids.push(row.try_get("id")?);
@@ -1045,7 +1047,7 @@ sql_store!(
     sqlx::Sqlite,
     "sqlite",
     "BEGIN IMMEDIATE",
-    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket",
+    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key",
     "migrations/sqlite"
 );
 
@@ -1054,6 +1056,6 @@ sql_store!(
     sqlx::Postgres,
     "postgres",
     "BEGIN",
-    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket",
+    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key",
     "migrations/postgres"
 );

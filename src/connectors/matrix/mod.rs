@@ -132,6 +132,11 @@ fn ticket_thread_key(ticket: i64) -> String {
     format!("ticket-thread:{ticket}")
 }
 
+/// The thread of a conversation that is not a ticket (an email thread of the list).
+fn conversation_thread_key(key: &str) -> String {
+    format!("thread:{key}")
+}
+
 /// The room a ticket's thread is in, for links to it.
 fn ticket_room_key(ticket: i64) -> String {
     format!("ticket-room:{ticket}")
@@ -617,21 +622,21 @@ impl Outbound for MatrixOutbound {
         let room_id: OwnedRoomId = room
             .parse()
             .map_err(|e| DeliveryError::Permanent(format!("room '{room}': {e}")))?;
-        // A row about a ticket goes in the ticket's thread; the first one starts it.
-        let ticket_root = match (message.ticket, &thread) {
-            (Some(ticket), None) => Some((
-                ticket,
-                engine
-                    .connector_state(&self.name, &ticket_thread_key(ticket))
-                    .await
-                    .map_err(|e| DeliveryError::Transient(e.to_string()))?,
-            )),
+        // A row about a ticket, or of a conversation (an email thread of the list), goes in
+        // its thread; the first one starts it.
+        let conversation = match (&thread, message.ticket, &message.thread_key) {
+            (None, Some(ticket), _) => Some(ticket_thread_key(ticket)),
+            (None, None, Some(key)) => Some(conversation_thread_key(key)),
             _ => None,
         };
-        let thread = match &ticket_root {
-            Some((_, root)) => root.clone(),
-            None => thread,
+        let known_root = match &conversation {
+            Some(key) => engine
+                .connector_state(&self.name, key)
+                .await
+                .map_err(|e| DeliveryError::Transient(e.to_string()))?,
+            None => None,
         };
+        let thread = known_root.clone().or(thread);
         let thread: Option<OwnedEventId> = match thread {
             Some(id) => Some(
                 id.parse()
@@ -662,15 +667,17 @@ impl Outbound for MatrixOutbound {
                 }
                 _ => DeliveryError::Transient(error.to_string()),
             })?;
-        // A new ticket thread is remembered both ways. A crash before this resends with the
-        // same transaction id, which the homeserver answers with the same event.
-        if let Some((ticket, None)) = ticket_root {
+        // A new thread is remembered (a ticket's both ways, with its room for links). A crash
+        // before this resends with the same transaction id, which the homeserver answers with
+        // the same event.
+        if let Some(conversation) = conversation.filter(|_| known_root.is_none()) {
             let root = sent.response.event_id.to_string();
-            for (key, value) in [
-                (ticket_thread_key(ticket), root.clone()),
-                (ticket_room_key(ticket), room_id.to_string()),
-                (thread_ticket_key(&root), ticket.to_string()),
-            ] {
+            let mut remembered = vec![(conversation, root.clone())];
+            if let Some(ticket) = message.ticket {
+                remembered.push((ticket_room_key(ticket), room_id.to_string()));
+                remembered.push((thread_ticket_key(&root), ticket.to_string()));
+            }
+            for (key, value) in remembered {
                 engine
                     .save_connector_state(&self.name, &key, &value)
                     .await
