@@ -17,7 +17,7 @@ pub struct Check {
 }
 
 impl Check {
-    fn ok(summary: impl Into<String>) -> Self {
+    pub fn ok(summary: impl Into<String>) -> Self {
         Check {
             ok: true,
             summary: summary.into(),
@@ -25,7 +25,7 @@ impl Check {
         }
     }
 
-    fn fail(summary: impl Into<String>) -> Self {
+    pub fn fail(summary: impl Into<String>) -> Self {
         Check {
             ok: false,
             ..Check::ok(summary)
@@ -117,21 +117,36 @@ pub async fn doctor(path: &Path, mut on_check: impl FnMut(&Check)) -> anyhow::Re
         Err(errors) => errors.into_iter().for_each(|e| record(Check::fail(e))),
     }
     match crate::connectors::instances(&config, crate::connectors::REGISTRY) {
-        Ok(found) => record(Check::ok(format!(
-            "connectors: {}",
-            if found.is_empty() {
-                "none enabled".to_string()
-            } else {
-                found
-                    .iter()
-                    .map(|c| match c.registration.kind {
-                        kind if kind == c.name => c.name.clone(),
-                        kind => format!("{} ({kind})", c.name),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", ")
+        Ok(found) => {
+            record(Check::ok(format!(
+                "connectors: {}",
+                if found.is_empty() {
+                    "none enabled".to_string()
+                } else {
+                    found
+                        .iter()
+                        .map(|c| match c.registration.kind {
+                            kind if kind == c.name => c.name.clone(),
+                            kind => format!("{} ({kind})", c.name),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                }
+            )));
+            // The homeserver, the bot's session, device and rooms.
+            #[cfg(feature = "matrix")]
+            for instance in found
+                .iter()
+                .filter(|i| i.registration.kind == crate::connectors::matrix::REGISTRATION.kind)
+            {
+                let setup = crate::connectors::Setup {
+                    name: &instance.name,
+                    section: &instance.section,
+                    config: &config,
+                };
+                crate::connectors::matrix::doctor(&setup, &mut record).await;
             }
-        ))),
+        }
         Err(problems) => problems.into_iter().for_each(|p| record(Check::fail(p))),
     }
     match crate::store::open(&config.store_url(), 1).await {

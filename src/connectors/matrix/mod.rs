@@ -8,7 +8,11 @@
 //! comes again and the engine recognises each event by its id. The first sync after a fresh
 //! login is history and is never answered.
 
+mod doctor;
 mod text;
+mod trust;
+
+pub use doctor::doctor;
 
 use super::{Connector, InboundMode, Registration, Setup, check_as, secret};
 use crate::core::address::Address;
@@ -18,6 +22,7 @@ use crate::engine::{DeliveryError, Engine, Outbound};
 use async_trait::async_trait;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings, SyncToken};
+use matrix_sdk::encryption::{BackupDownloadStrategy, EncryptionSettings};
 use matrix_sdk::room::RoomMemberRole;
 use matrix_sdk::ruma::events::reaction::OriginalSyncReactionEvent;
 use matrix_sdk::ruma::events::relation::Thread;
@@ -58,6 +63,13 @@ pub struct MatrixConfig {
     pub store_passphrase_env: String,
     /// Or a file holding it.
     pub store_passphrase_file: Option<PathBuf>,
+    /// Environment variable holding the recovery key: the passphrase of the account's secret
+    /// storage, which keeps the cross-signing keys and the key of the server-side backup of
+    /// room keys. With it the bot's device is verified and a new device (after a lost store)
+    /// gets the keys back. Optional: without it, no backup and no cross-signing.
+    pub recovery_key_env: String,
+    /// Or a file holding it.
+    pub recovery_key_file: Option<PathBuf>,
     /// The device name other members see.
     pub device_name: String,
     /// In rooms, a line for the bot starts with this (or with the bot's name, or mentions it);
@@ -85,6 +97,8 @@ impl Default for MatrixConfig {
             store_dir: "state/matrix".into(),
             store_passphrase_env: "PASSERELLE_MATRIX_STORE_PASSPHRASE".into(),
             store_passphrase_file: None,
+            recovery_key_env: "PASSERELLE_MATRIX_RECOVERY_KEY".into(),
+            recovery_key_file: None,
             device_name: "Passerelle".into(),
             prefix: "!p".into(),
             invite_from: Vec::new(),
@@ -94,19 +108,78 @@ impl Default for MatrixConfig {
     }
 }
 
-fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
+/// The section, its paths resolved against `bot.toml`'s folder.
+fn config_of(setup: &Setup<'_>) -> anyhow::Result<MatrixConfig> {
     let mut config: MatrixConfig = setup.parse().map_err(anyhow::Error::msg)?;
+    let resolve = |path: Option<PathBuf>| path.map(|p| setup.config.resolve(&p));
     config.store_dir = setup.config.resolve(&config.store_dir);
-    config.password_file = config.password_file.map(|p| setup.config.resolve(&p));
-    config.store_passphrase_file = config
-        .store_passphrase_file
-        .map(|p| setup.config.resolve(&p));
+    config.password_file = resolve(config.password_file);
+    config.store_passphrase_file = resolve(config.store_passphrase_file);
+    config.recovery_key_file = resolve(config.recovery_key_file);
+    Ok(config)
+}
+
+fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
     let shared = Arc::new(Shared::default());
     Ok(Arc::new(Matrix {
         name: setup.name.to_string(),
-        config,
+        config: config_of(setup)?,
         shared,
     }))
+}
+
+/// The recovery key, when one is configured. A named file that cannot be read is an error;
+/// an unset variable means none.
+fn recovery_key(config: &MatrixConfig) -> anyhow::Result<Option<String>> {
+    match secret(
+        config.recovery_key_file.as_deref(),
+        &config.recovery_key_env,
+    ) {
+        Ok(key) if !key.is_empty() => Ok(Some(key)),
+        Ok(_) | Err(super::SecretError::MissingEnv(_)) => Ok(None),
+        Err(error) => Err(anyhow::anyhow!("matrix recovery key: {error}")),
+    }
+}
+
+/// A client on the bot's encrypted store, not logged in yet.
+async fn open_client(
+    config: &MatrixConfig,
+    encryption: EncryptionSettings,
+) -> anyhow::Result<Client> {
+    let passphrase = secret(
+        config.store_passphrase_file.as_deref(),
+        &config.store_passphrase_env,
+    )
+    .map_err(|e| anyhow::anyhow!("matrix store passphrase: {e}"))?;
+    Ok(Client::builder()
+        .homeserver_url(&config.homeserver)
+        .sqlite_store(&config.store_dir, Some(&passphrase))
+        // A login answer naming another base URL must not move the bot off the configured one.
+        .respect_login_well_known(false)
+        .with_encryption_settings(encryption)
+        .request_config(
+            RequestConfig::new()
+                .timeout(Duration::from_secs(30))
+                .max_retry_time(Duration::from_secs(60)),
+        )
+        .build()
+        .await?)
+}
+
+/// Where the session of the bot's device is saved.
+fn session_path(config: &MatrixConfig) -> PathBuf {
+    config.store_dir.join("session.json")
+}
+
+/// The session saved at the first login, if there is one.
+fn saved_session(config: &MatrixConfig) -> anyhow::Result<Option<MatrixSession>> {
+    let path = session_path(config);
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(serde_json::from_str(&std::fs::read_to_string(
+        &path,
+    )?)?))
 }
 
 /// The logged-in client and the engine, once there are, for the outbound side.
@@ -164,30 +237,17 @@ const SYNC_KEY: &str = "sync-token";
 impl Matrix {
     /// A client with the encrypted store, logged in: the saved session restored, or a first
     /// password login whose session is saved (readable by the bot's user only).
-    async fn connect(&self) -> anyhow::Result<(Client, bool)> {
+    async fn connect(&self, recovering: bool) -> anyhow::Result<(Client, bool)> {
         let config = &self.config;
-        let passphrase = secret(
-            config.store_passphrase_file.as_deref(),
-            &config.store_passphrase_env,
-        )
-        .map_err(|e| anyhow::anyhow!("matrix store passphrase: {e}"))?;
         std::fs::create_dir_all(&config.store_dir)?;
-        let client = Client::builder()
-            .homeserver_url(&config.homeserver)
-            .sqlite_store(&config.store_dir, Some(&passphrase))
-            // A login answer naming another base URL must not move the bot off the configured one.
-            .respect_login_well_known(false)
-            .request_config(
-                RequestConfig::new()
-                    .timeout(Duration::from_secs(30))
-                    .max_retry_time(Duration::from_secs(60)),
-            )
-            .build()
-            .await?;
-        let session_path = config.store_dir.join("session.json");
-        if session_path.exists() {
-            let session: MatrixSession =
-                serde_json::from_str(&std::fs::read_to_string(&session_path)?)?;
+        let mut encryption = EncryptionSettings::default();
+        if recovering {
+            // A message the device has no key for (sent before a lost store) fetches its key
+            // from the backup; the SDK's one-shot download of every key does not scale.
+            encryption.backup_download_strategy = BackupDownloadStrategy::AfterDecryptionFailure;
+        }
+        let client = open_client(config, encryption).await?;
+        if let Some(session) = saved_session(config)? {
             client.restore_session(session).await?;
             return Ok((client, false));
         }
@@ -202,7 +262,7 @@ impl Matrix {
             .matrix_auth()
             .session()
             .ok_or_else(|| anyhow::anyhow!("logged in without a session"))?;
-        write_private(&session_path, &serde_json::to_string(&session)?)?;
+        write_private(&session_path(config), &serde_json::to_string(&session)?)?;
         tracing::info!(user = %session.meta.user_id, device = %session.meta.device_id, "matrix: logged in, new device");
         Ok((client, true))
     }
@@ -499,7 +559,8 @@ impl Connector for Matrix {
         engine: Arc<Engine>,
         mut shutdown: watch::Receiver<bool>,
     ) -> anyhow::Result<()> {
-        let (client, fresh) = self.connect().await?;
+        let recovery_key = recovery_key(&self.config)?;
+        let (client, fresh) = self.connect(recovery_key.is_some()).await?;
         let me = client
             .user_id()
             .ok_or_else(|| anyhow::anyhow!("no user id after login"))?
@@ -564,6 +625,14 @@ impl Connector for Matrix {
         engine
             .save_connector_state(&self.name, SYNC_KEY, &first.next_batch)
             .await?;
+        // After the first sync, which uploads a new device's keys: cross-signing signs them.
+        match &recovery_key {
+            Some(key) => trust::establish(&client, &self.config, key).await,
+            None => tracing::warn!(
+                variable = %self.config.recovery_key_env,
+                "matrix: no recovery key; the device is not cross-signed and room keys are not backed up"
+            ),
+        }
         self.shared.set(Some((client.clone(), engine.clone())));
         // Answers queued while the bot was away can go now.
         engine.outbox_signal().notify_one();
