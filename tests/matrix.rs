@@ -43,6 +43,10 @@ fn unique(tag: &str) -> String {
     format!("{tag}{nanos:x}")
 }
 
+/// How long to wait for an answer that must come: the wait ends at the answer, so the bound
+/// only has to survive a loaded machine (a debug build deriving a recovery key beside it).
+const FIRST_ANSWER_WITHIN: Duration = Duration::from_secs(60);
+
 const PASSWORD: &str = "secret-passphrase";
 
 /// Registers a user on the test homeserver; returns its id.
@@ -281,15 +285,7 @@ async fn commands_in_rooms_and_direct_chats_are_answered_in_their_thread_once_ac
 
     let asked = say(&room, "!p aide").await;
     say(&room, "bonjour à tous, réunion demain").await;
-    let answers = messages_from(
-        &alice_client,
-        room.room_id(),
-        &bot,
-        // Returns at the first answer; the bound only has to survive a loaded machine.
-        Duration::from_secs(60),
-        1,
-    )
-    .await;
+    let answers = messages_from(&alice_client, room.room_id(), &bot, FIRST_ANSWER_WITHIN, 1).await;
     assert_eq!(answers.len(), 1, "one answer");
     let (answer, _) = &answers[0];
     assert!(
@@ -327,8 +323,7 @@ async fn commands_in_rooms_and_direct_chats_are_answered_in_their_thread_once_ac
         &olivia_client,
         direct.room_id(),
         &bot,
-        // Returns at the first answer; the bound only has to survive a loaded machine.
-        Duration::from_secs(60),
+        FIRST_ANSWER_WITHIN,
         1,
     )
     .await;
@@ -480,15 +475,7 @@ async fn power_levels_give_roles_in_the_networks_rooms_and_nowhere_else() {
     let network = olivia_client.get_room(network.room_id()).unwrap();
 
     say(&own, "!p demande 1").await;
-    let refused = messages_from(
-        &olivia_client,
-        own.room_id(),
-        &bot,
-        // Returns at the first answer; the bound only has to survive a loaded machine.
-        Duration::from_secs(60),
-        1,
-    )
-    .await;
+    let refused = messages_from(&olivia_client, own.room_id(), &bot, FIRST_ANSWER_WITHIN, 1).await;
     assert_eq!(refused.len(), 1);
     assert!(
         notice_body(&refused[0].0).contains("réservé à l'équipe d'animation"),
@@ -500,8 +487,7 @@ async fn power_levels_give_roles_in_the_networks_rooms_and_nowhere_else() {
         &olivia_client,
         network.room_id(),
         &bot,
-        // Returns at the first answer; the bound only has to survive a loaded machine.
-        Duration::from_secs(60),
+        FIRST_ANSWER_WITHIN,
         1,
     )
     .await;
@@ -999,15 +985,7 @@ async fn a_command_after_synapse_restarts_under_the_bot_is_answered_once() {
     let room = create_room(&alice_client, &bot, false, false).await;
     wait_membership(&alice_client, room.room_id(), &bot, MembershipState::Join).await;
     say(&room, "!p help").await;
-    let answers = messages_from(
-        &alice_client,
-        room.room_id(),
-        &bot,
-        // Returns at the first answer; the bound only has to survive a loaded machine.
-        Duration::from_secs(60),
-        1,
-    )
-    .await;
+    let answers = messages_from(&alice_client, room.room_id(), &bot, FIRST_ANSWER_WITHIN, 1).await;
     assert_eq!(answers.len(), 1, "answered before the restart");
 
     synapse("stop");
