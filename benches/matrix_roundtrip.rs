@@ -9,11 +9,9 @@
 //!
 //! Pacing matters. `Client::sync` in matrix-sdk 0.18 sleeps a whole second before its next
 //! request when the previous answer came less than a second earlier (`delay_sync`). The members
-//! here therefore run their own loop of `sync_once` (a long poll always waiting, as Element
-//! does). The bot uses the SDK's loop, and its own answer's echo wakes it right after it
-//! answers: a command sent within the next second waits for that sleep. The main series leaves
-//! the bot a quiet second after each answer (its sync is back in its long poll when the next
-//! command comes); a shorter back-to-back series shows what the sleep costs.
+//! here and the bot therefore run their own loops of `sync_once` (a long poll always waiting,
+//! as Element does). The main series leaves a quiet second after each answer; a back-to-back
+//! series sends each command as soon as the previous answer arrived.
 //!
 //! `cargo bench --bench matrix_roundtrip` (optionally `-- 200` for the number of runs). Linux
 //! only (/proc). Fresh accounts on every run; the bot's files live in a temporary folder.

@@ -1163,6 +1163,20 @@ async fn the_team_writes_to_the_requester_from_chat_and_the_answer_threads_back(
         "{}",
         envelope.mail.body
     );
+    // It answers her request (and the acknowledgement the bot sent): one conversation in her
+    // mail client, not a new one.
+    let request_id = "req-fr-1@assoc-territoires.example";
+    assert_eq!(envelope.mail.in_reply_to.as_deref(), Some(request_id));
+    assert_eq!(
+        envelope.mail.references.first().map(String::as_str),
+        Some(request_id)
+    );
+    assert_eq!(
+        envelope.mail.references.len(),
+        2,
+        "{:?}",
+        envelope.mail.references
+    );
     let answer = reply(
         &[
             "From: helene.vasseur@assoc-territoires.example",

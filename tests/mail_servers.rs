@@ -4,16 +4,14 @@
 
 mod common;
 
-use futures::TryStreamExt;
 use passerelle::app;
 use passerelle::config::Config;
 use passerelle::connectors::smtp::SmtpOutbound;
 use passerelle::engine::{Engine, MailHandled, OutboxWorker};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const SMTP_PORT: u16 = 2525;
-const IMAP_PORT: u16 = 1143;
+use common::{IMAP_PORT, SMTP_PORT, eventually, mailbox, send};
 
 fn unique(tag: &str) -> String {
     let nanos = std::time::SystemTime::now()
@@ -54,87 +52,6 @@ fn request(from: &str, to: &str, message_id: &str, subject: &str) -> String {
         "From: Bob Example <{from}>\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n\
          Bonjour,\r\nNous cherchons un intervenant pour une table ronde sur les licences ouvertes\r\nle 12 mars 2027 à Lyon.\r\nMerci !\r\n"
     )
-}
-
-/// Sends raw mail to Postfix with plain SMTP, as any outside sender would.
-async fn send(from: &str, to: &str, raw: &str) {
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let stream = tokio::net::TcpStream::connect(("127.0.0.1", SMTP_PORT))
-        .await
-        .expect("Postfix on 2525 (scripts/mail-servers.sh)");
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read).lines();
-    let mut expect = async |code: &str| {
-        loop {
-            let line = lines.next_line().await.unwrap().unwrap();
-            assert!(line.starts_with(code), "expected {code}, got {line}");
-            if line.as_bytes().get(3) == Some(&b' ') {
-                break;
-            }
-        }
-    };
-    expect("220").await;
-    for (command, code) in [
-        ("EHLO test.example".to_string(), "250"),
-        (format!("MAIL FROM:<{from}>"), "250"),
-        (format!("RCPT TO:<{to}>"), "250"),
-        ("DATA".into(), "354"),
-    ] {
-        write
-            .write_all(format!("{command}\r\n").as_bytes())
-            .await
-            .unwrap();
-        expect(code).await;
-    }
-    write
-        .write_all(raw.replace("\r\n.", "\r\n..").as_bytes())
-        .await
-        .unwrap();
-    write.write_all(b"\r\n.\r\n").await.unwrap();
-    expect("250").await;
-    write.write_all(b"QUIT\r\n").await.unwrap();
-}
-
-/// Every message in a mailbox, raw.
-async fn mailbox(user: &str) -> Vec<Vec<u8>> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", IMAP_PORT))
-        .await
-        .unwrap();
-    let mut client = async_imap::Client::new(tcp);
-    client.read_response().await.unwrap().unwrap();
-    let mut session = client
-        .login(user, "secret")
-        .await
-        .map_err(|(e, _)| e)
-        .unwrap();
-    session.select("INBOX").await.unwrap();
-    let fetched: Vec<_> = session
-        .uid_fetch("1:*", "BODY.PEEK[]")
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let bodies = fetched
-        .iter()
-        .filter_map(|f| f.body().map(<[u8]>::to_vec))
-        .collect();
-    session.logout().await.unwrap();
-    bodies
-}
-
-async fn eventually<T, F: AsyncFnMut() -> Option<T>>(what: &str, mut probe: F) -> (T, Duration) {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return (value, start.elapsed());
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]

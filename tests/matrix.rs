@@ -51,8 +51,14 @@ const PASSWORD: &str = "secret-passphrase";
 
 /// Registers a user on the test homeserver; returns its id.
 fn register(name: &str) -> OwnedUserId {
+    register_as(name, false)
+}
+
+/// Registers a user, a server admin when `admin`; returns its id.
+fn register_as(name: &str, admin: bool) -> OwnedUserId {
     let status = std::process::Command::new(common::root().join("scripts/synapse.sh"))
         .args(["register", name, PASSWORD])
+        .args(admin.then_some("--admin"))
         .status()
         .expect("scripts/synapse.sh runs");
     assert!(
@@ -500,6 +506,28 @@ async fn power_levels_give_roles_in_the_networks_rooms_and_nowhere_else() {
     running.stop().await;
 }
 
+/// The (UIDVALIDITY, last UID) of a test mailbox's INBOX, as the IMAP connector saves its
+/// checkpoint: a bot starting there reads only mail that arrives after.
+async fn imap_position(user: &str) -> String {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", common::IMAP_PORT))
+        .await
+        .expect("Dovecot on 1143 (scripts/mail-servers.sh start)");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    let mut session = client
+        .login(user, "secret")
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    let inbox = session.examine("INBOX").await.unwrap();
+    session.logout().await.unwrap();
+    format!(
+        "{}:{}",
+        inbox.uid_validity.unwrap(),
+        inbox.uid_next.unwrap() - 1
+    )
+}
+
 /// A room message from `from` whose body contains `text`, within 30 s.
 async fn wait_for_text(
     client: &Client,
@@ -535,13 +563,28 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
     let bob_client = person(&bob_name).await;
     let team_room = create_room(&alice_client, &bot, false, false).await;
 
+    // Mail goes through the real Postfix → Dovecot pair (scripts/mail-servers.sh): the bot
+    // watches bot@example.test over IMAP and sends through SMTP; the requester is
+    // alice@example.test, whose mailbox the test reads.
+    let (bot_mail, requester) = ("bot@example.test", "alice@example.test");
     let mut config = bot_config(dir.path(), &bot_name, &alice, &[":localhost"]);
-    let inbox = dir.path().join("inbox");
-    config.connectors.set("maildir", "enabled", true);
+    config.mail.address = bot_mail.into();
+    std::fs::write(dir.path().join("imap-password"), "secret\n").unwrap();
+    config.connectors.set("imap", "enabled", true);
     config
         .connectors
-        .set("maildir", "path", inbox.display().to_string());
-    config.connectors.set("maildir", "scan_interval_ms", 100);
+        .set("imap", "port", i64::from(common::IMAP_PORT));
+    config.connectors.set("imap", "tls", false);
+    config.connectors.set("imap", "username", bot_mail);
+    config.connectors.set(
+        "imap",
+        "password_file",
+        dir.path().join("imap-password").display().to_string(),
+    );
+    config.connectors.set("smtp", "enabled", true);
+    config
+        .connectors
+        .set("smtp", "port", i64::from(common::SMTP_PORT));
     config.tickets.team_connector = Some("matrix".into());
     config.tickets.team_target = Some(
         ReplyTo::Matrix {
@@ -582,6 +625,11 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
         .import_members(&[alice_member, bob_member], chrono::Utc::now())
         .await
         .unwrap();
+    // The mailbox keeps earlier runs' mail: the bot starts past it, as after a restart.
+    engine
+        .save_connector_state("imap", "INBOX", &imap_position(bot_mail).await)
+        .await
+        .unwrap();
     let running = start(&config);
     wait_membership(
         &alice_client,
@@ -591,13 +639,21 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
     )
     .await;
 
-    // A request arrives by mail: its ticket is the root of a thread in the team's room.
-    passerelle::connectors::maildir::prepare(&inbox).unwrap();
-    std::fs::copy(
+    // A request arrives by mail (SMTP → Postfix → Dovecot → IMAP IDLE): its ticket is the root
+    // of a thread in the team's room.
+    let run = unique("run");
+    let request_id = format!("request-{run}@example.test");
+    let subject = format!("Speaker request - Open Data Summit 2027 ({run})");
+    let request = std::fs::read_to_string(
         common::root().join("tests/fixtures/mail-requests/request-en-keynote.eml"),
-        inbox.join("new/1.request"),
     )
-    .unwrap();
+    .unwrap()
+    .replace("tom.keller@civicdata.example", requester)
+    .replace("contact@odf.example", bot_mail)
+    .replace("req-en-1@civicdata.example", &request_id)
+    .replace("Speaker request - Open Data Summit 2027", &subject)
+    .replace('\n', "\r\n");
+    common::send(requester, bot_mail, &request).await;
     let root = wait_for_text(&alice_client, team_room.room_id(), &bot, "Demande n° ").await;
     assert!(thread_root(&root).is_none(), "a new thread: {root:?}");
     let body = root.content.body().to_string();
@@ -612,7 +668,7 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
         .and_then(|n| n.parse().ok())
         .expect("the ticket number");
     assert!(
-        body.contains("De : Tom Keller <tom.keller@civicdata.example> (BORDEAUX)\n"),
+        body.contains(&format!("De : Tom Keller <{requester}> (BORDEAUX)\n")),
         "one line each: {body}"
     );
     // Alice, its assignee, hears of it in a direct chat, with a link to the thread.
@@ -643,13 +699,7 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
         .send(thread("réponse : Bonjour, Camille Roux pourra intervenir."))
         .await
         .unwrap();
-    wait_for_text(
-        &alice_client,
-        team_room.room_id(),
-        &bot,
-        "tom.keller@civicdata.example",
-    )
-    .await;
+    wait_for_text(&alice_client, team_room.room_id(), &bot, requester).await;
     let events = engine.store().ticket_events(number).await.unwrap();
     assert!(
         events
@@ -658,28 +708,70 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
         "{events:?}"
     );
     assert!(events.iter().any(|e| e.kind == "reply"), "{events:?}");
-    let sent = engine.store().outbox_list(None, 50).await.unwrap();
-    let mail = sent
-        .iter()
-        .find(|m| {
-            m.connector == "smtp"
-                && m.target == "tom.keller@civicdata.example"
-                && m.body.contains("Camille Roux pourra")
-        })
-        .expect("the reply to the requester is queued");
-    assert_eq!(mail.ticket, Some(number));
-    let envelope: passerelle::core::actions::MailEnvelope =
-        serde_json::from_str(&mail.body).unwrap();
 
-    // The requester answers by mail: it shows in the same thread.
-    std::fs::write(
-        inbox.join("new/2.answer"),
-        format!(
-            "From: Tom Keller <tom.keller@civicdata.example>\r\nTo: passerelle@localhost\r\nSubject: Re: {}\r\nMessage-ID: <answer-{}@civicdata.example>\r\nIn-Reply-To: <{}>\r\nReferences: <{}>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMerci, parfait pour nous.\r\n",
-            envelope.mail.subject, number, envelope.message_id, envelope.message_id
-        ),
-    )
-    .unwrap();
+    // The acknowledgement, then the reply, arrive in the requester's mailbox, threaded on the
+    // ticket.
+    let in_mailbox = async |what: &str, wanted: &dyn Fn(&mail_parser::Message) -> bool| {
+        let (raw, _) = common::eventually(what, async || {
+            common::mailbox(requester).await.into_iter().find(|raw| {
+                mail_parser::MessageParser::default()
+                    .parse(raw)
+                    .is_some_and(|m| wanted(&m))
+            })
+        })
+        .await;
+        raw
+    };
+    let threaded_on_request = |m: &mail_parser::Message| {
+        m.header_raw("References")
+            .is_some_and(|ids| ids.contains(&format!("<{request_id}>")))
+    };
+    let tagged = format!("Re: [ODF #{number}] {subject}");
+    let ack = in_mailbox("the acknowledgement", &|m| {
+        threaded_on_request(m) && !m.body_text(0).unwrap_or_default().contains("Camille Roux")
+    })
+    .await;
+    let ack = mail_parser::MessageParser::default().parse(&ack).unwrap();
+    assert_eq!(ack.subject(), Some(tagged.as_str()));
+    assert_eq!(ack.in_reply_to().as_text(), Some(request_id.as_str()));
+    let reply = in_mailbox("the reply to the requester", &|m| {
+        m.subject().is_some_and(|s| s.contains(&run))
+            && m.body_text(0)
+                .unwrap_or_default()
+                .contains("Camille Roux pourra intervenir")
+    })
+    .await;
+    let reply = mail_parser::MessageParser::default().parse(&reply).unwrap();
+    let reply_subject = reply.subject().unwrap_or_default().to_string();
+    assert_eq!(reply_subject, tagged);
+    assert_eq!(
+        reply.from().unwrap().first().unwrap().address(),
+        Some(bot_mail)
+    );
+    let ticket = engine.store().ticket(number).await.unwrap().unwrap();
+    let body = reply.body_text(0).unwrap().to_string();
+    assert!(
+        body.contains(&format!("[ODF-{number}-{}]", ticket.secret)),
+        "{body}"
+    );
+    let reply_id = reply
+        .message_id()
+        .expect("the reply's Message-ID")
+        .to_string();
+    // It answers the requester's mail: their client shows one conversation.
+    assert_eq!(reply.in_reply_to().as_text(), Some(request_id.as_str()));
+    let references = reply.references().as_text_list().unwrap_or_default();
+    assert!(
+        references.first().map(|r| r.as_ref()) == Some(request_id.as_str()),
+        "{references:?}"
+    );
+
+    // The requester answers that mail by SMTP: it shows in the same thread.
+    let answer = format!(
+        "From: Tom Keller <{requester}>\r\nTo: {bot_mail}\r\nSubject: Re: {reply_subject}\r\nDate: {date}\r\nMessage-ID: <answer-{run}@example.test>\r\nIn-Reply-To: <{reply_id}>\r\nReferences: <{request_id}> <{reply_id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nMerci, parfait pour nous.\r\n",
+        date = chrono::Utc::now().to_rfc2822(),
+    );
+    common::send(requester, bot_mail, &answer).await;
     let echoed = wait_for_text(&alice_client, team_room.room_id(), &bot, "Merci, parfait").await;
     assert_eq!(thread_root(&echoed), Some(&root.event_id));
 
@@ -1240,5 +1332,234 @@ async fn the_lists_posts_appear_in_the_relay_room_one_thread_per_email_thread() 
     let html = &notice.formatted.as_ref().unwrap().body;
     assert!(html.contains("&lt;b&gt;beaucoup&lt;/b&gt;"), "{html}");
     assert!(!html.contains("@room"), "{html}");
+    running.stop().await;
+}
+
+/// Every room message `from` sent in `room`, from the room's history (up to 200 events).
+async fn history_from(room: &Room, from: &UserId) -> Vec<OriginalSyncRoomMessageEvent> {
+    let mut options = matrix_sdk::room::MessagesOptions::backward();
+    options.limit = 200u32.into();
+    let messages = room.messages(options).await.unwrap();
+    messages
+        .chunk
+        .iter()
+        .filter_map(|event| match event.raw().deserialize() {
+            Ok(AnySyncTimelineEvent::MessageLike(AnySyncMessageLikeEvent::RoomMessage(
+                SyncMessageLikeEvent::Original(message),
+            ))) if message.sender == from => Some(message),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A request to the homeserver with an access token: the status and the JSON answer.
+async fn homeserver_request(
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = homeserver();
+    let host = server
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let body = body.map(ToString::to_string).unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response);
+    let (head, rest) = response.split_once("\r\n\r\n").expect("an HTTP answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status");
+    // The JSON object, whether or not the body came in chunks.
+    let json = match (rest.find('{'), rest.rfind('}')) {
+        (Some(start), Some(end)) => serde_json::from_str(&rest[start..=end]).unwrap(),
+        _ => serde_json::Value::Null,
+    };
+    (status, json)
+}
+
+/// The Synapse database file named by the test homeserver's config (SQLite).
+fn synapse_database() -> std::path::PathBuf {
+    let config = std::env::var("PASSERELLE_TEST_SYNAPSE_CONFIG").unwrap_or_else(|_| {
+        common::root()
+            .join(".run/synapse/homeserver.yaml")
+            .display()
+            .to_string()
+    });
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("name: sqlite3"), "{config}: SQLite expected");
+    text.lines()
+        .filter_map(|line| line.trim().strip_prefix("database:"))
+        .map(str::trim)
+        .find(|value| !value.is_empty())
+        .map(std::path::PathBuf::from)
+        .expect("database.args.database")
+}
+
+/// Puts `user` on its own message limit (`rc_message` for that user alone), through the admin
+/// API when Synapse accepts the values. Its admin API takes whole messages per second only (a
+/// float such as Synapse's default 0.2 is refused with 400), so a fractional rate is written
+/// in the same table, `ratelimit_override`, before the user's first request (Synapse caches
+/// the row once read). Either way, the admin API must read back the limit asked for.
+async fn limit_messages(user: &UserId, admin_token: &str, per_second: f64, burst: u32) {
+    let path = format!("/_synapse/admin/v1/users/{user}/override_ratelimit");
+    let wanted = serde_json::json!({ "messages_per_second": per_second, "burst_count": burst });
+    let (status, answer) = homeserver_request("POST", &path, admin_token, Some(&wanted)).await;
+    if status == 400 && per_second.fract() != 0.0 {
+        use sqlx::Connection;
+        let database = synapse_database();
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", database.display()))
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO ratelimit_override (user_id, messages_per_second, burst_count) VALUES (?, ?, ?)",
+        )
+        .bind(user.as_str())
+        .bind(per_second)
+        .bind(i64::from(burst))
+        .execute(&mut db)
+        .await
+        .unwrap();
+        db.close().await.unwrap();
+    } else {
+        assert_eq!(status, 200, "{answer}");
+    }
+    let (status, answer) = homeserver_request("GET", &path, admin_token, None).await;
+    assert_eq!(
+        (status, &answer),
+        (200, &wanted),
+        "the limit Synapse applies"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_synapses_default_message_limit_every_answer_arrives_once() {
+    // Synapse's default rc_message (the test homeserver raises it for everyone else).
+    const PER_SECOND: f64 = 0.2;
+    const BURST: u32 = 10;
+    const COMMANDS: usize = 15;
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_name, alice_name, olivia_name, admin_name) = (
+        unique("bot"),
+        unique("alice"),
+        unique("olivia"),
+        unique("admin"),
+    );
+    let bot = register(&bot_name);
+    let alice = register(&alice_name);
+    register(&olivia_name);
+    register_as(&admin_name, true);
+    let admin_client = person(&admin_name).await;
+    limit_messages(
+        &bot,
+        &admin_client.access_token().expect("the admin's token"),
+        PER_SECOND,
+        BURST,
+    )
+    .await;
+
+    let config = bot_config(dir.path(), &bot_name, &alice, &[":localhost"]);
+    let engine = app::build_engine(&config).await.unwrap();
+    let running = start(&config);
+    let alice_client = person(&alice_name).await;
+    let room = create_room(&alice_client, &bot, false, false).await;
+    wait_membership(&alice_client, room.room_id(), &bot, MembershipState::Join).await;
+    let olivia_client = person(&olivia_name).await;
+    room.invite_user_by_id(olivia_client.user_id().unwrap())
+        .await
+        .unwrap();
+    olivia_client.join_room_by_id(room.room_id()).await.unwrap();
+
+    // As fast as a client can: more than the burst the bot may answer at once.
+    let started = Instant::now();
+    let mut asked = Vec::new();
+    for _ in 0..COMMANDS {
+        asked.push(say(&room, "!p aide").await);
+    }
+    let sent_in = started.elapsed();
+    let floor = Duration::from_secs_f64((COMMANDS as u32 - BURST) as f64 / PER_SECOND);
+    let bound = Duration::from_secs_f64(COMMANDS as f64 / PER_SECOND) + Duration::from_secs(15);
+    // Read from the room's history, not from syncs: a sync after many events returns only
+    // the last few (a limited timeline).
+    let took = loop {
+        if history_from(&room, &bot).await.len() >= COMMANDS || started.elapsed() >= bound {
+            break started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    // A second answer to any command would come within this quiet time.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let answers: Vec<_> = history_from(&room, &bot)
+        .await
+        .into_iter()
+        .map(|m| (m, false))
+        .collect();
+    let rows = engine.store().outbox_list(None, 100).await.unwrap();
+    assert_eq!(
+        answers.len(),
+        COMMANDS,
+        "every command answered within {bound:?} ({took:?}); outbox: {:#?}",
+        rows.iter()
+            .map(|m| (m.id, &m.status, m.attempts, &m.last_error))
+            .collect::<Vec<_>>()
+    );
+    let mut answered: std::collections::HashMap<OwnedEventId, usize> = Default::default();
+    for (answer, _) in &answers {
+        assert!(
+            notice_body(answer).contains("Voici ce que je sais faire"),
+            "{}",
+            notice_body(answer)
+        );
+        *answered
+            .entry(thread_root(answer).expect("in a thread").clone())
+            .or_default() += 1;
+    }
+    for command in &asked {
+        assert_eq!(answered.get(command), Some(&1), "{command} answered once");
+    }
+    assert_eq!(answered.len(), COMMANDS, "no answer to anything else");
+
+    // The limit was in force: past the burst, one message every 1/PER_SECOND seconds, so the
+    // last answer cannot come sooner than `floor` after the first (1 s of slack for the
+    // homeserver's clock and timestamps). The commands all went in at once, so the bot was
+    // refused (429) and waited at least (COMMANDS - BURST) times.
+    let stamps: Vec<u64> = answers
+        .iter()
+        .map(|(answer, _)| u64::from(answer.origin_server_ts.0))
+        .collect();
+    let spread = Duration::from_millis(stamps.iter().max().unwrap() - stamps.iter().min().unwrap());
+    eprintln!(
+        "{COMMANDS} commands sent in {sent_in:?}; answers spread over {spread:?} (floor {floor:?}); last answer after {took:?} (bound {bound:?})"
+    );
+    assert!(
+        spread + Duration::from_secs(1) >= floor,
+        "answers spread over {spread:?}, faster than the limit allows ({floor:?}): the limit was not applied"
+    );
+    assert!(
+        sent_in < Duration::from_secs(5),
+        "the commands went in together: {sent_in:?}"
+    );
+
+    // In the store: one row per answer, all delivered, none dead.
+    let rows = engine.store().outbox_list(None, 100).await.unwrap();
+    let dead: Vec<_> = rows.iter().filter(|m| m.status == "dead").collect();
+    assert!(dead.is_empty(), "{dead:?}");
+    let to_room: Vec<_> = rows
+        .iter()
+        .filter(|m| m.connector == "matrix" && m.target.contains(room.room_id().as_str()))
+        .collect();
+    assert_eq!(to_room.len(), COMMANDS, "{to_room:?}");
+    assert!(to_room.iter().all(|m| m.status == "done"), "{to_room:?}");
     running.stop().await;
 }

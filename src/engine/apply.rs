@@ -38,6 +38,11 @@ impl Engine {
         tell: Option<Lang>,
     ) -> Result<Planned, EngineError> {
         let (mut actions, held) = self.guard_telling(actions, now).await?;
+        for action in &mut actions {
+            if let Action::SendMail(mail) | Action::SendPromptedMail { mail, .. } = action {
+                self.thread_on_ticket(mail).await?;
+            }
+        }
         if let Some(lang) = tell
             && !held.is_empty()
         {
@@ -194,6 +199,34 @@ impl Engine {
             }
         }
         Ok((changes, messages))
+    }
+
+    /// A mail about a ticket written from chat (a reply to the requester) answers the ticket's
+    /// mail thread: In-Reply-To the requester's last mail, References its first mails and last
+    /// ones, so the requester's client shows one conversation.
+    async fn thread_on_ticket(&self, mail: &mut OutgoingMail) -> Result<(), EngineError> {
+        let Some(ticket) = mail.ticket else {
+            return Ok(());
+        };
+        if mail.in_reply_to.is_some() || !mail.references.is_empty() {
+            return Ok(());
+        }
+        let ids = self.store.ticket_message_ids(ticket).await?;
+        mail.in_reply_to = ids
+            .iter()
+            .rev()
+            .find(|(_, direction)| direction == "in")
+            .map(|(id, _)| id.clone());
+        // A long ticket keeps its header short: the thread's start and its latest mails.
+        const KEPT: usize = 10;
+        let start = ids.len().saturating_sub(KEPT - 1).max(1);
+        mail.references = ids
+            .iter()
+            .take(1)
+            .chain(ids.iter().skip(start))
+            .map(|(id, _)| id.clone())
+            .collect();
+        Ok(())
     }
 
     /// The outbox row of a mail, its Message-ID fixed from the row's key and threaded onto its

@@ -170,6 +170,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError>;
     /// The ticket one of these Message-IDs is threaded onto (the last one first).
     async fn ticket_for_messages(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError>;
+    /// The Message-IDs threaded onto a ticket, oldest first, each with its direction ("in"
+    /// from outside, "out" sent by the bot).
+    async fn ticket_message_ids(&self, number: i64) -> Result<Vec<(String, String)>, StoreError>;
     /// Open tickets assigned to a member.
     async fn open_tickets_of(&self, member_id: i64) -> Result<Vec<Ticket>, StoreError>;
     /// Every open ticket, oldest first.

@@ -783,6 +783,13 @@ macro_rules! sql_store {
                 Ok(message_ids.iter().rev().find_map(|id| found.get(id).copied()))
             }
 
+            async fn ticket_message_ids(&self, number: i64) -> Result<Vec<(String, String)>, StoreError> {
+                // One commit links a mail and the bot's answer to it at the same instant: "in"
+                // sorts before "out", as the mail came before its answer.
+                let rows = sqlx::query("SELECT message_id, direction FROM ticket_messages WHERE ticket_id = $1 ORDER BY at, direction, message_id").bind(number).fetch_all(&self.pool).await?;
+                rows.iter().map(|row| Ok((row.try_get("message_id")?, row.try_get("direction")?))).collect()
+            }
+
             async fn open_tickets_of(&self, member_id: i64) -> Result<Vec<Ticket>, StoreError> {
                 let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TICKET_COLUMNS} FROM tickets WHERE assignee = $1 AND state NOT IN ('done', 'declined', 'cancelled') ORDER BY id")))
                     .bind(member_id)

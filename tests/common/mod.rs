@@ -353,3 +353,91 @@ pub async fn recorded_copies() -> std::collections::HashMap<String, usize> {
     session.logout().await.unwrap();
     counts
 }
+
+/// Sends raw mail to Postfix with plain SMTP, as any outside sender would.
+pub async fn send(from: &str, to: &str, raw: &str) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", SMTP_PORT))
+        .await
+        .expect("Postfix on 2525 (scripts/mail-servers.sh)");
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    let mut expect = async |code: &str| {
+        loop {
+            let line = lines.next_line().await.unwrap().unwrap();
+            assert!(line.starts_with(code), "expected {code}, got {line}");
+            if line.as_bytes().get(3) == Some(&b' ') {
+                break;
+            }
+        }
+    };
+    expect("220").await;
+    for (command, code) in [
+        ("EHLO test.example".to_string(), "250"),
+        (format!("MAIL FROM:<{from}>"), "250"),
+        (format!("RCPT TO:<{to}>"), "250"),
+        ("DATA".into(), "354"),
+    ] {
+        write
+            .write_all(format!("{command}\r\n").as_bytes())
+            .await
+            .unwrap();
+        expect(code).await;
+    }
+    write
+        .write_all(raw.replace("\r\n.", "\r\n..").as_bytes())
+        .await
+        .unwrap();
+    write.write_all(b"\r\n.\r\n").await.unwrap();
+    expect("250").await;
+    write.write_all(b"QUIT\r\n").await.unwrap();
+}
+
+/// Every message in a mailbox of the test domain (password "secret"), raw.
+pub async fn mailbox(user: &str) -> Vec<Vec<u8>> {
+    use futures::TryStreamExt;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", IMAP_PORT))
+        .await
+        .unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap().unwrap();
+    let mut session = client
+        .login(user, "secret")
+        .await
+        .map_err(|(e, _)| e)
+        .unwrap();
+    session.select("INBOX").await.unwrap();
+    let fetched: Vec<_> = session
+        .uid_fetch("1:*", "BODY.PEEK[]")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    let bodies = fetched
+        .iter()
+        .filter_map(|f| f.body().map(<[u8]>::to_vec))
+        .collect();
+    session.logout().await.unwrap();
+    bodies
+}
+
+/// Asks `probe` every 20 ms until it finds something (returned with the time it took); fails
+/// after 15 s, naming `what`.
+pub async fn eventually<T, F: AsyncFnMut() -> Option<T>>(
+    what: &str,
+    mut probe: F,
+) -> (T, std::time::Duration) {
+    use std::time::{Duration, Instant};
+    let start = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return (value, start.elapsed());
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
