@@ -26,8 +26,23 @@ pub fn for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Lowercase ASCII with accents removed, every ASCII character kept. `deunicode` on a whole
+/// string drops line breaks and tabs once it has met a non-ASCII letter, which glued the last
+/// word of a line to the first of the next ("Lyon\nle 3 mars" → "lyonle 3 mars").
+pub fn ascii_fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if ch.is_ascii() {
+            out.push(ch.to_ascii_lowercase());
+        } else if let Some(ascii) = deunicode::deunicode_char(ch) {
+            out.extend(ascii.chars().map(|c| c.to_ascii_lowercase()));
+        }
+    }
+    out
+}
+
 pub fn normalize(text: &str) -> String {
-    let folded = deunicode::deunicode(text).to_ascii_lowercase();
+    let folded = ascii_fold(text);
     let mut out = String::with_capacity(folded.len());
     for word in folded.split(|c: char| !c.is_ascii_alphanumeric()) {
         if word.is_empty() {
@@ -187,6 +202,24 @@ impl Folded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folding_keeps_line_breaks_and_tabs_after_accented_letters() {
+        let cases = [
+            ("Réunion à Lyon\nle 3 mars", "reunion a lyon\nle 3 mars"),
+            ("Données\touvertes", "donnees\touvertes"),
+            ("ÉTÉ\r\nhiver", "ete\r\nhiver"),
+            ("l\u{2019}accessibilité", "l'accessibilite"),
+            ("plain ascii\nstays", "plain ascii\nstays"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(ascii_fold(text), expected, "{text:?}");
+        }
+        assert_eq!(
+            normalize("Réunion à Lyon\nle 3 mars"),
+            "reunion a lyon le 3 mars"
+        );
+    }
 
     #[test]
     fn terminal_text_keeps_lines_and_defuses_escape_sequences() {

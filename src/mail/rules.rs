@@ -76,9 +76,9 @@ pub struct MailRules {
     pub signature_markers: Vec<Regex>,
 }
 
-/// Lowercase ASCII with accents removed, as the rules are written.
+/// Lowercase ASCII with accents removed, as the rules are written (line breaks kept).
 pub fn fold(text: &str) -> String {
-    deunicode::deunicode(text).to_lowercase()
+    crate::core::text::ascii_fold(text)
 }
 
 fn compile(list: &[String], key: &str) -> Result<Vec<Regex>, String> {
