@@ -1286,15 +1286,15 @@ async fn the_lists_posts_appear_in_the_relay_room_one_thread_per_email_thread() 
             "From: Hélène Vasseur <helene@ville.example>\r\nTo: membres@opendatafrance.example\r\nSubject: Atelier SCDL à Nantes\r\nMessage-ID: <{id}@ville.example>\r\nList-Id: Membres <{LIST}>\r\n{headers}Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
         )
     };
-    std::fs::write(
-        inbox.join("new/1.post"),
-        post(
+    deliver(
+        &inbox,
+        "1.post",
+        &post(
             "root",
             "",
             "Les supports de l'atelier sont en ligne.\r\n-- \r\nHélène",
         ),
-    )
-    .unwrap();
+    );
     let root = wait_for_text(
         &alice_client,
         relay_room.room_id(),
@@ -1308,15 +1308,15 @@ async fn the_lists_posts_appear_in_the_relay_room_one_thread_per_email_thread() 
             .body()
             .contains("supports de l'atelier sont en ligne")
     );
-    std::fs::write(
-        inbox.join("new/2.reply"),
-        post(
+    deliver(
+        &inbox,
+        "2.reply",
+        &post(
             "reply",
             "In-Reply-To: <root@ville.example>\r\nReferences: <root@ville.example>\r\n",
             "Merci <b>beaucoup</b> @room !\r\n\r\n> Les supports de l'atelier sont en ligne.",
         ),
-    )
-    .unwrap();
+    );
     let reply = wait_for_text(&alice_client, relay_room.room_id(), &bot, "Merci").await;
     assert_eq!(
         thread_root(&reply),
@@ -1562,4 +1562,12 @@ async fn under_synapses_default_message_limit_every_answer_arrives_once() {
     assert_eq!(to_room.len(), COMMANDS, "{to_room:?}");
     assert!(to_room.iter().all(|m| m.status == "done"), "{to_room:?}");
     running.stop().await;
+}
+
+/// Delivers a mail into a Maildir as an MTA does: written in tmp/, then moved into new/, so the
+/// running bot never reads half a file.
+fn deliver(maildir: &std::path::Path, name: &str, raw: &str) {
+    let written = maildir.join("tmp").join(name);
+    std::fs::write(&written, raw).unwrap();
+    std::fs::rename(&written, maildir.join("new").join(name)).unwrap();
 }
