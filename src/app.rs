@@ -92,19 +92,10 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
         proposal_window_days: config.search.proposal_window_days,
         mail_domain: config.mail.domain().to_string(),
         mail_connector: config.mail.connector.clone(),
-        team: config.tickets.team_connector.clone().zip(
-            config
-                .tickets
-                .team_target
-                .as_deref()
-                .map(ReplyTo::from_target),
-        ),
-        list_relay: config.mail.list_relay_connector.clone().zip(
-            config
-                .mail
-                .list_relay_target
-                .as_deref()
-                .map(ReplyTo::from_target),
+        team: channel(&config.tickets.team_connector, &config.tickets.team_target),
+        list_relay: channel(
+            &config.mail.list_relay_connector,
+            &config.mail.list_relay_target,
         ),
         mail: crate::engine::MailSettings {
             context: crate::mail::MailContext {
@@ -124,6 +115,13 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
 }
 
 /// The access lists of `bot.toml`, parsed (the config checked them on load).
+/// A connector and a place in its terms, given together in `bot.toml` (checked at load).
+fn channel(connector: &Option<String>, target: &Option<String>) -> Option<(String, ReplyTo)> {
+    connector
+        .clone()
+        .zip(target.as_deref().map(ReplyTo::from_target))
+}
+
 fn addresses(list: &[String]) -> anyhow::Result<Vec<crate::core::address::Address>> {
     list.iter()
         .map(|a| crate::core::address::Address::parse(a).map_err(anyhow::Error::from))

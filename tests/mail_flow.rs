@@ -1428,3 +1428,58 @@ async fn the_lists_posts_are_relayed_one_thread_per_email_thread_without_quotes(
         .is_empty()
     );
 }
+
+#[tokio::test]
+async fn real_list_mail_from_the_corpus_is_relayed_and_a_real_bounce_is_not() {
+    // Mail nobody here wrote: a list post with an empty In-Reply-To and a List-Id without
+    // angle brackets, and a delivery report whose returned mail names a list.
+    let relayed = |file: &'static str, list: &'static str| async move {
+        let bot = Bot::with(|config| {
+            config.mail.watched_list = Some(list.into());
+            config.mail.list_relay_connector = Some("matrix".into());
+            config.mail.list_relay_target = Some("matrix:!relay:example.org".into());
+        })
+        .await;
+        let raw =
+            std::fs::read(common::root().join("tests/fixtures/mail-corpus").join(file)).unwrap();
+        let MailHandled::Done { outbox_ids, .. } =
+            bot.engine.handle_mail(&raw, now()).await.unwrap()
+        else {
+            panic!("{file}")
+        };
+        let mut rows = Vec::new();
+        for id in outbox_ids {
+            let row = bot.engine.store().outbox_get(id).await.unwrap().unwrap();
+            if row.connector == "matrix" {
+                rows.push(row);
+            }
+        }
+        rows
+    };
+    let post = relayed(
+        "ruby-mail-gem/error_emails/empty_in_reply_to.eml",
+        "abuser@rg.com",
+    )
+    .await;
+    assert_eq!(post.len(), 1, "{post:?}");
+    assert!(
+        post[0]
+            .body
+            .contains("Andrey Kuznetsov sur la liste : illegal copy"),
+        "{}",
+        post[0].body
+    );
+    // An empty In-Reply-To starts a thread of its own, keyed by the post's Message-ID.
+    assert_eq!(
+        post[0].thread_key.as_deref(),
+        Some("list:F194F88AF3E341A6B2B135CC17912811@articondell")
+    );
+    assert!(
+        relayed(
+            "sisimai-bounces-autoreplies/bounce-rfc3464/rfc3464-09.eml",
+            "neko.example.org",
+        )
+        .await
+        .is_empty()
+    );
+}

@@ -3,7 +3,7 @@
 //! or write an outbox row another way.
 
 use super::{Engine, EngineError, Held, HeldBecause, mail_message_id};
-use crate::core::actions::{Action, Change, MailEnvelope, OutgoingMail};
+use crate::core::actions::{Action, Change, MailEnvelope, OutgoingMail, Prompt};
 use crate::core::address::Address;
 use crate::core::inbound::{InboundKey, NewMessage, ReplyTo};
 use crate::core::lang::Lang;
@@ -137,10 +137,7 @@ impl Engine {
                             idempotency_key,
                             connector: connector.clone(),
                             target: target.target(),
-                            body: self
-                                .knowledge
-                                .prompts
-                                .render(body.lang, &body.key, &body.vars)?,
+                            body: self.render(&body)?,
                             ticket: Some(ticket),
                             thread_key: None,
                         });
@@ -152,23 +149,17 @@ impl Engine {
                             idempotency_key,
                             connector: connector.clone(),
                             target: target.target(),
-                            body: self
-                                .knowledge
-                                .prompts
-                                .render(body.lang, &body.key, &body.vars)?,
+                            body: self.render(&body)?,
                             ticket: None,
                             thread_key: Some(format!("list:{thread}")),
                         });
                     }
                 }
+                // Reachable only on a Matrix team channel, for a member with a Matrix id.
                 Action::DirectNotice { to, ticket, body } => {
-                    let reachable = match (&self.settings.team, to) {
-                        (Some((connector, ReplyTo::Matrix { .. })), Address::Matrix(user)) => {
-                            Some((connector, user))
-                        }
-                        _ => None,
-                    };
-                    if let Some((connector, user)) = reachable {
+                    if let (Some((connector, ReplyTo::Matrix { .. })), Address::Matrix(user)) =
+                        (&self.settings.team, to)
+                    {
                         messages.push(NewMessage {
                             idempotency_key,
                             connector: connector.clone(),
@@ -177,28 +168,27 @@ impl Engine {
                                 thread: None,
                             }
                             .target(),
-                            body: self
-                                .knowledge
-                                .prompts
-                                .render(body.lang, &body.key, &body.vars)?,
+                            body: self.render(&body)?,
                             ticket: Some(ticket),
                             thread_key: None,
                         });
                     }
                 }
                 Action::SendPromptedMail { mut mail, body } => {
-                    mail.body = self
-                        .knowledge
-                        .prompts
-                        .render(body.lang, &body.key, &body.vars)
-                        .inspect_err(
-                            |error| tracing::error!(%error, "a mail prompt failed to render"),
-                        )?;
+                    mail.body = self.render(&body).inspect_err(
+                        |error| tracing::error!(%error, "a mail prompt failed to render"),
+                    )?;
                     messages.push(self.mail_row(idempotency_key, mail, &mut changes));
                 }
             }
         }
         Ok((changes, messages))
+    }
+
+    fn render(&self, prompt: &Prompt) -> Result<String, crate::prompts::PromptError> {
+        self.knowledge
+            .prompts
+            .render(prompt.lang, &prompt.key, &prompt.vars)
     }
 
     /// A mail about a ticket written from chat (a reply to the requester) answers the ticket's

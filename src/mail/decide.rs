@@ -465,30 +465,15 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
         },
     });
     // The assignee hears of it directly too, in their own language.
-    if let Some(member) = assignee
-        && let Some(matrix_id) = &member.matrix_id
-    {
-        let lang = member.preferred_lang.unwrap_or(team_lang);
-        actions.push(Action::DirectNotice {
-            to: crate::core::address::Address::Matrix(matrix_id.clone()),
-            ticket: number,
-            body: Prompt {
-                lang,
-                key: "team/assigned_to_you".into(),
-                vars: json!({
-                    "number": number,
-                    "subject": ticket.subject,
-                    "requester": ticket.requester_name.clone().unwrap_or_else(|| ticket.requester_email.clone()),
-                    "organisation": ticket.organisation,
-                    "event": ticket.event,
-                    "dates": dates.iter().map(|d| crate::commands::handlers::format_day(lang, *d)).collect::<Vec<_>>(),
-                    "places": places,
-                    "topics": topics.iter().filter_map(|t| world.vocabulary.by_id(t)).map(|t| world.vocabulary.get(t).label(lang).to_string()).collect::<Vec<_>>(),
-                    "by": null,
-                }),
-            },
-        });
-    }
+    actions.extend(assignee.and_then(|member| {
+        crate::commands::handlers::assigned_notice(
+            &ticket,
+            member,
+            world.vocabulary,
+            team_lang,
+            None,
+        )
+    }));
     if mail.may_answer() {
         actions.push(Action::SendPromptedMail {
             mail: mail.answer(

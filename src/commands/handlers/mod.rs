@@ -10,6 +10,7 @@ mod stats;
 mod tickets;
 
 pub use stats::STATS_WINDOW_DAYS;
+pub use tickets::assigned_notice;
 
 use super::args::{self, ArgContext, ArgError, ArgValue};
 use super::registry::{Invocation, Need, Registry};
@@ -857,6 +858,15 @@ mod tests {
             ("montre-moi les demandes ouvertes", "tickets-open"),
             ("où en sont les demandes ?", "tickets-open"),
             ("tickets ouverts", "tickets-open"),
+            // Phrasings tried after the patterns were written, which the first version missed.
+            ("c'est quoi les demandes ouvertes ?", "tickets-open"),
+            ("liste les tickets", "tickets-open"),
+            ("any open requests?", "tickets-open"),
+            ("what's pending?", "tickets-open"),
+            (
+                "y a-t-il des demandes sans responsable ?",
+                "tickets-unassigned",
+            ),
             ("demandes sans responsable", "tickets-unassigned"),
             (
                 "quelles sont les demandes non attribuées ?",

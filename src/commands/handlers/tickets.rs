@@ -8,6 +8,7 @@ use crate::core::address::Address;
 use crate::core::directory::{Member, Role};
 use crate::core::lang::Lang;
 use crate::core::tickets::{RoutingInput, Ticket, TicketEvent, TicketState, route};
+use crate::core::topics::Vocabulary;
 use serde_json::{Value, json};
 
 pub(super) fn show(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
@@ -98,39 +99,21 @@ pub(super) fn assign(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
         )?]);
     }
     let me = h.me()?;
-    Ok([
-        Action::Change(Change::AssignTicket {
-            ticket: ticket.number,
-            member_id: member.id,
-        }),
-        Action::Change(Change::SetTicketState {
-            ticket: ticket.number,
-            state: TicketState::Assigned,
-        }),
-        Action::Change(Change::TicketEvent {
-            ticket: ticket.number,
-            actor: me.email.clone(),
-            kind: "assigned".into(),
-            detail: format!("{}: by hand", member.email),
-        }),
-        team_changed(
-            h,
-            ticket.number,
-            TicketState::Assigned,
-            Some(member.name.as_str()),
-        ),
-        h.say(
-            "tickets/assigned",
-            json!({ "number": ticket.number, "name": member.name }),
-        )?,
-    ]
-    .into_iter()
-    .chain(
-        (member.id != me.id)
-            .then(|| assignee_notice(h, ticket, member, Some(me.name.as_str())))
-            .flatten(),
-    )
-    .collect())
+    let mut actions = assigned_to(ticket.number, member, &me.email, "by hand").to_vec();
+    actions.push(team_changed(
+        h,
+        ticket.number,
+        TicketState::Assigned,
+        Some(member.name.as_str()),
+    ));
+    actions.push(h.say(
+        "tickets/assigned",
+        json!({ "number": ticket.number, "name": member.name }),
+    )?);
+    if member.id != me.id {
+        actions.extend(assignee_notice(h, ticket, member, Some(me.name.as_str())));
+    }
+    Ok(actions)
 }
 
 /// An internal note: kept in the ticket's history, never sent to the requester.
@@ -152,6 +135,26 @@ pub(super) fn comment(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
         }),
         h.say("tickets/commented", json!({ "number": ticket.number }))?,
     ])
+}
+
+/// A ticket given to `member`, with who did it and why in its history.
+fn assigned_to(number: i64, member: &Member, actor: &str, why: &str) -> [Action; 3] {
+    [
+        Action::Change(Change::AssignTicket {
+            ticket: number,
+            member_id: member.id,
+        }),
+        Action::Change(Change::SetTicketState {
+            ticket: number,
+            state: TicketState::Assigned,
+        }),
+        Action::Change(Change::TicketEvent {
+            ticket: number,
+            actor: actor.into(),
+            kind: "assigned".into(),
+            detail: format!("{}: {why}", member.email),
+        }),
+    ]
 }
 
 /// The team's thread of the ticket hears who changed it, in the team's language.
@@ -189,38 +192,44 @@ fn team_notice(h: &Handler<'_>, number: i64, key: &str, mut vars: Value) -> Acti
     }
 }
 
-/// The new assignee hears of the ticket directly, in their language, where the team works
-/// (a direct message on Matrix); `by` is who handed it over, when a person did.
+/// The new assignee hears of the ticket in chat; `by` is who handed it over, when a person did.
 fn assignee_notice(
     h: &Handler<'_>,
     ticket: &Ticket,
     member: &Member,
     by: Option<&str>,
 ) -> Option<Action> {
-    let lang = member.preferred_lang.unwrap_or(h.ctx.default_lang);
+    assigned_notice(ticket, member, h.ctx.vocabulary, h.ctx.default_lang, by)
+}
+
+/// The new assignee hears of the ticket directly, in their language, where the team works (a
+/// direct message on Matrix); nothing for a member without a Matrix id. Intake uses it too.
+pub fn assigned_notice(
+    ticket: &Ticket,
+    member: &Member,
+    vocabulary: &Vocabulary,
+    default_lang: Lang,
+    by: Option<&str>,
+) -> Option<Action> {
+    let lang = member.preferred_lang.unwrap_or(default_lang);
     Some(Action::DirectNotice {
         to: Address::Matrix(member.matrix_id.clone()?),
         ticket: ticket.number,
         body: Prompt {
             lang,
             key: "team/assigned_to_you".into(),
-            vars: assigned_view(h, ticket, lang, by),
+            vars: json!({
+                "number": ticket.number,
+                "subject": ticket.subject,
+                "requester": ticket.requester_name.clone().unwrap_or_else(|| ticket.requester_email.clone()),
+                "organisation": ticket.organisation,
+                "event": ticket.event,
+                "dates": ticket.dates.iter().map(|d| format_day(lang, *d)).collect::<Vec<_>>(),
+                "places": ticket.places,
+                "topics": ticket.topics.iter().filter_map(|t| vocabulary.by_id(t)).map(|t| vocabulary.get(t).label(lang).to_string()).collect::<Vec<_>>(),
+                "by": by,
+            }),
         },
-    })
-}
-
-/// What the assignee's direct message says of a ticket.
-fn assigned_view(h: &Handler<'_>, ticket: &Ticket, lang: Lang, by: Option<&str>) -> Value {
-    json!({
-        "number": ticket.number,
-        "subject": ticket.subject,
-        "requester": ticket.requester_name.clone().unwrap_or_else(|| ticket.requester_email.clone()),
-        "organisation": ticket.organisation,
-        "event": ticket.event,
-        "dates": ticket.dates.iter().map(|d| format_day(lang, *d)).collect::<Vec<_>>(),
-        "places": ticket.places,
-        "topics": ticket.topics.iter().filter_map(|t| h.ctx.vocabulary.by_id(t)).map(|t| h.ctx.vocabulary.get(t).label(lang).to_string()).collect::<Vec<_>>(),
-        "by": by,
     })
 }
 
@@ -403,22 +412,12 @@ pub(super) fn pass(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
     })];
     match (&decision, next) {
         (Some(decision), Some(next)) => {
-            actions.extend([
-                Action::Change(Change::AssignTicket {
-                    ticket: ticket.number,
-                    member_id: next.id,
-                }),
-                Action::Change(Change::SetTicketState {
-                    ticket: ticket.number,
-                    state: TicketState::Assigned,
-                }),
-                Action::Change(Change::TicketEvent {
-                    ticket: ticket.number,
-                    actor: "passerelle".into(),
-                    kind: "assigned".into(),
-                    detail: format!("{}: {}", next.email, decision.reason),
-                }),
-            ]);
+            actions.extend(assigned_to(
+                ticket.number,
+                next,
+                "passerelle",
+                &decision.reason,
+            ));
             actions.extend(assignee_notice(h, ticket, next, None));
         }
         _ => actions.extend([

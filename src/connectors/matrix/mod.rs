@@ -791,21 +791,28 @@ impl MatrixOutbound {
             .and_then(|id| id.parse::<OwnedRoomId>().ok())
             .and_then(|id| client.get_room(&id))
             .filter(|room| room.state() == RoomState::Joined);
-        let room = match saved.or_else(|| client.get_dm_room(&user_id)) {
+        // Remembered once, when first found or opened.
+        let room = match saved {
             Some(room) => room,
             None => {
-                let room = client
-                    .create_dm(&user_id)
+                let room = match client.get_dm_room(&user_id) {
+                    Some(room) => room,
+                    None => {
+                        let room = client
+                            .create_dm(&user_id)
+                            .await
+                            .map_err(|e| transient(&e))?;
+                        tracing::info!(%user, room = %room.room_id(), "matrix: opened a direct chat");
+                        room
+                    }
+                };
+                engine
+                    .save_connector_state(&self.name, &key, room.room_id().as_str())
                     .await
                     .map_err(|e| transient(&e))?;
-                tracing::info!(%user, room = %room.room_id(), "matrix: opened a direct chat");
                 room
             }
         };
-        engine
-            .save_connector_state(&self.name, &key, room.room_id().as_str())
-            .await
-            .map_err(|e| transient(&e))?;
         let mut body = message.body.clone();
         if let Some(ticket) = message.ticket
             && let Some(link) = self.thread_link(engine, ticket).await
