@@ -23,50 +23,7 @@ fn every_example_parses_to_its_command_with_valid_arguments() {
     let knowledge = common::knowledge();
     let registry = &knowledge.registry;
     assert_eq!(registry.commands().len(), HANDLERS.len());
-    let sample = std::fs::read(common::root().join("data/sample/members.csv")).unwrap();
-    let organisations = passerelle::import::parse_organisations_csv(
-        &std::fs::read(common::root().join("data/odf/organisations.csv")).unwrap(),
-    )
-    .unwrap();
-    let ids = organisations.iter().map(|o| o.id.clone()).collect();
-    let empty = Directory::build(
-        DirectoryData::default(),
-        &knowledge.vocabulary,
-        &knowledge.geography,
-        "2026-11-26".parse().unwrap(),
-    );
-    let ctx = passerelle::import::ImportContext {
-        vocabulary: &knowledge.vocabulary,
-        geography: &knowledge.geography,
-        organisations: &ids,
-        directory: &empty,
-    };
-    let members = passerelle::import::check_members_csv(&sample, &ctx);
-    assert!(
-        members.errors.is_empty() && members.fatal.is_empty(),
-        "{:?} {:?}",
-        members.fatal,
-        members.errors
-    );
-    let data = DirectoryData {
-        members: members
-            .valid
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut m)| {
-                m.id = i as i64 + 1;
-                m
-            })
-            .collect(),
-        organisations,
-        ..Default::default()
-    };
-    let directory = Directory::build(
-        data,
-        &knowledge.vocabulary,
-        &knowledge.geography,
-        "2026-11-26".parse().unwrap(),
-    );
+    let directory = common::sample_directory(&knowledge);
     let arg_ctx = ArgContext {
         vocabulary: &knowledge.vocabulary,
         geography: &knowledge.geography,

@@ -490,15 +490,15 @@ mod tests {
         let ok = |ids: &[&str]| Ok(ArgValue::Topics(world.topics(ids)));
         check(
             vec![
-                ("RGPD", ok(&["legal"])),
-                ("GDPR", ok(&["legal"])),
-                ("licences et RGPD", ok(&["licensing", "legal"])),
+                ("RGPD", ok(&["data-protection"])),
+                ("GDPR", ok(&["data-protection"])),
+                ("licences et RGPD", ok(&["licensing", "data-protection"])),
                 (
                     "licences, qualité des données",
                     ok(&["licensing", "data-quality"]),
                 ),
                 ("licensing and metadata", ok(&["licensing", "metadata"])),
-                ("Licensing, GDPR", ok(&["licensing", "legal"])),
+                ("Licensing, GDPR", ok(&["licensing", "data-protection"])),
                 ("astrologie", unknown_topic("astrologie")),
                 ("RGPD et astrologie", unknown_topic("astrologie")),
                 ("knitting", unknown_topic("knitting")),
@@ -754,7 +754,7 @@ mod tests {
             };
         check(
             vec![
-                ("RGPD", ok(&["legal"], None, None, None)),
+                ("RGPD", ok(&["data-protection"], None, None, None)),
                 (
                     "les licences en Bretagne",
                     ok(&["licensing"], Some("Bretagne"), None, None),
@@ -766,7 +766,7 @@ mod tests {
                 (
                     "le RGPD en Occitanie en anglais le 12 mars 2027",
                     ok(
-                        &["legal"],
+                        &["data-protection"],
                         Some("Occitanie"),
                         Some("en"),
                         Some("2027-03-12"),
@@ -775,7 +775,7 @@ mod tests {
                 (
                     "RGPD in Occitanie in English on 2027-03-12",
                     ok(
-                        &["legal"],
+                        &["data-protection"],
                         Some("Occitanie"),
                         Some("en"),
                         Some("2027-03-12"),

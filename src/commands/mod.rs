@@ -3,9 +3,10 @@
 pub mod args;
 pub mod handlers;
 pub mod registry;
+pub mod understand;
 
 pub use handlers::{
     CommandHandler, Context, HANDLERS, HandlerError, Outcome, TicketData, TicketsNeeded,
     handle_line, tickets_needed,
 };
-pub use registry::{Invocation, Registry, RegistryError};
+pub use registry::{Interpretation, Invocation, Registry, RegistryError};

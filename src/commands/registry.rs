@@ -2,6 +2,7 @@
 //! parses chat lines into invocations and generates help.
 
 use super::handlers::{CommandHandler, HandlerFn};
+use super::understand::{self, Cue, Words};
 use crate::core::directory::Role;
 use crate::core::lang::Lang;
 use crate::core::text::{Folded, normalize};
@@ -94,6 +95,10 @@ pub struct CommandSpec {
     /// In a ticket's thread, a line no command recognises runs this one, as its `text`.
     #[serde(default)]
     pub thread_fallback: bool,
+    /// Cue words for free phrasing (see [`super::understand`]): a line no pattern takes means
+    /// the command whose cue it holds most strongly; `*` ends a prefix, `...` skips a few words.
+    #[serde(default)]
+    pub cues: Option<PerLang<Vec<String>>>,
 }
 
 #[derive(Debug)]
@@ -102,8 +107,27 @@ pub struct Command {
     pub file: PathBuf,
     patterns: Vec<(Lang, Regex)>,
     thread_patterns: Vec<(Lang, Regex)>,
+    cues: Vec<Cue>,
     /// The handler of the same name, bound at load.
     pub(super) run: HandlerFn,
+}
+
+/// What a line means.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Interpretation {
+    Command(Invocation),
+    /// Commands the line could equally mean, to ask which.
+    Ambiguous(Vec<usize>),
+    Unknown,
+}
+
+impl Interpretation {
+    pub fn invocation(self) -> Option<Invocation> {
+        match self {
+            Interpretation::Command(invocation) => Some(invocation),
+            _ => None,
+        }
+    }
 }
 
 /// A line recognised as a command, with its raw argument texts.
@@ -270,11 +294,19 @@ impl Registry {
                 thread_patterns.push((lang, regex));
             }
         }
+        let mut cues = Vec::new();
+        for lang in Lang::ALL {
+            let listed = spec.cues.as_ref().map(|c| c.get(lang).as_slice());
+            for (n, cue) in listed.unwrap_or_default().iter().enumerate() {
+                cues.push(Cue::parse(cue, lang).map_err(|e| format!("cues.{lang}[{n}]: {e}"))?);
+            }
+        }
         Ok(Command {
             spec,
             file: path.to_path_buf(),
             patterns,
             thread_patterns,
+            cues,
             run: handler.run,
         })
     }
@@ -291,9 +323,87 @@ impl Registry {
         self.commands.iter().position(|c| c.spec.name == name)
     }
 
-    /// The command a line invokes, if any.
+    /// The command a line invokes, if any: a pattern of a command file, else free phrasing.
     pub fn parse(&self, line: &str) -> Option<Invocation> {
-        self.parse_in(line, None)
+        self.interpret(line, &|_| false).invocation()
+    }
+
+    /// What a line means: a command's pattern, else the command whose cue words it holds most
+    /// strongly, with its arguments read from the rest of the line; two commands cued equally
+    /// are a question to ask back. `is_member` tells whether a typed name is one member's.
+    pub fn interpret(&self, line: &str, is_member: &dyn Fn(&str) -> bool) -> Interpretation {
+        if let Some(invocation) = self.parse_in(line, None) {
+            return Interpretation::Command(invocation);
+        }
+        let trimmed = clean_line(line);
+        let words = Words::new(trimmed);
+        // (score, command, cue words, cue language)
+        let mut best: Vec<(usize, usize, Vec<usize>, Lang)> = Vec::new();
+        for (i, command) in self.commands.iter().enumerate() {
+            let Some((weight, cue_words, lang)) = command
+                .cues
+                .iter()
+                .filter_map(|cue| cue.find(&words).map(|at| (cue.weight, at, cue.lang)))
+                .max_by_key(|(weight, at, _)| (*weight, std::cmp::Reverse(at[0])))
+            else {
+                continue;
+            };
+            // A command whose arguments the line also gives is the likelier one; a ticket
+            // command without a ticket number the less likely.
+            let args = understand::fill_args(&command.spec.args, &words, &cue_words, is_member);
+            let given = command
+                .spec
+                .args
+                .iter()
+                .filter(|a| a.kind != ArgKind::Text && args.contains_key(&a.name))
+                .count();
+            let no_ticket = command
+                .spec
+                .args
+                .iter()
+                .any(|a| a.kind == ArgKind::Ticket && !args.contains_key(&a.name));
+            let score = (2 * weight + 2 * given).saturating_sub(2 * usize::from(no_ticket));
+            best.push((score, i, cue_words, lang));
+        }
+        best.sort_by(|a, b| b.0.cmp(&a.0));
+        match best.as_slice() {
+            [] => Interpretation::Unknown,
+            [(top, ..), (second, other, ..), ..]
+                if top == second
+                    && self.commands[best[0].1].spec.role == self.commands[*other].spec.role =>
+            {
+                Interpretation::Ambiguous(
+                    best.iter()
+                        .take_while(|b| b.0 == *top)
+                        .map(|b| b.1)
+                        .take(3)
+                        .collect(),
+                )
+            }
+            [(_, command, cue_words, cue_lang), ..] => {
+                let args = understand::fill_args(
+                    &self.commands[*command].spec.args,
+                    &words,
+                    cue_words,
+                    is_member,
+                );
+                // A cue shared by both languages ("stats", "ok") tells nothing of the language.
+                let shared = self.commands[*command]
+                    .cues
+                    .iter()
+                    .any(|c| c.lang != *cue_lang && c.find(&words).as_ref() == Some(cue_words));
+                let lang = if shared {
+                    crate::core::lang::detect(trimmed).unwrap_or(*cue_lang)
+                } else {
+                    *cue_lang
+                };
+                Interpretation::Command(Invocation {
+                    command: *command,
+                    lang,
+                    args,
+                })
+            }
+        }
     }
 
     /// Like [`Registry::parse`], trying only the patterns of `only` when given (a word such as

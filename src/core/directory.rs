@@ -3,12 +3,18 @@
 
 use super::geo::Geography;
 use super::lang::Lang;
-use super::topics::{TopicIdx, Vocabulary};
+use super::topics::{TopicGroup, TopicIdx, Vocabulary};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+
+/// The vocabulary's id for the network's whole field ("open data" in general).
+pub const GENERAL_FIELD: &str = "open-data";
+
+/// How many open-data practice topics make a member a generalist of the field.
+const GENERALIST_PRACTICES: usize = 3;
 
 /// What a person may do with the bot. Ordered: each level includes the ones before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -275,13 +281,28 @@ impl Directory {
                 histories[i].recent_proposals = proposal.recent;
             }
         }
+        let field = vocabulary.by_id(GENERAL_FIELD);
         let topic_indexes: Vec<Vec<TopicIdx>> = members
             .iter()
             .map(|m| {
-                m.topics
+                let mut topics: Vec<TopicIdx> = m
+                    .topics
                     .iter()
                     .filter_map(|t| vocabulary.by_id(t))
-                    .collect()
+                    .collect();
+                // Someone versed in several open-data practices can speak about the field as a
+                // whole: "quelqu'un pour parler d'open data" finds the generalists.
+                let practices = topics
+                    .iter()
+                    .filter(|&&t| vocabulary.get(t).group == TopicGroup::OpenData)
+                    .count();
+                if let Some(field) = field
+                    && practices >= GENERALIST_PRACTICES
+                    && !topics.contains(&field)
+                {
+                    topics.push(field);
+                }
+                topics
             })
             .collect();
         let mut speakers_by_topic = vec![Vec::new(); vocabulary.len()];

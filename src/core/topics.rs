@@ -23,6 +23,11 @@ pub struct Topic {
     pub related: Vec<String>,
     /// The observatory theme this sector topic comes from.
     pub observatory: Option<String>,
+    /// Phrases found in the whole text, filler words included, and only when no other topic
+    /// is: the network's general field ("open data", "données ouvertes") is made of the very
+    /// words the matcher drops, and "licences open data" is about licences.
+    #[serde(default)]
+    pub field_phrases: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -61,6 +66,16 @@ pub enum VocabularyError {
 #[serde(deny_unknown_fields)]
 struct TopicFile {
     topic: Vec<Topic>,
+    #[serde(default)]
+    ignore: Ignore,
+}
+
+/// Words and phrases that look like topics and never are ("environ 300 agents", "frais de
+/// déplacement", "Hôtel de Région").
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Ignore {
+    phrases: Vec<String>,
 }
 
 /// A piece of a query recognised as a topic.
@@ -107,13 +122,24 @@ pub struct Vocabulary {
     /// Single-word phrases, unstemmed, for typo tolerance.
     words: Vec<(String, TopicIdx)>,
     related: Vec<Vec<TopicIdx>>,
+    /// Normalised field phrases, space-padded for whole-word search, with their topic.
+    field: Vec<(String, TopicIdx)>,
+    /// Normalised ignored phrases, space-padded.
+    ignored: Vec<String>,
 }
 
 impl Vocabulary {
     pub fn from_toml(source: &str) -> Result<Self, VocabularyError> {
         let file: TopicFile =
             toml::from_str(source).map_err(|e| VocabularyError::Syntax(e.to_string()))?;
-        Self::new(file.topic)
+        let mut vocabulary = Self::new(file.topic)?;
+        vocabulary.ignored = file
+            .ignore
+            .phrases
+            .iter()
+            .map(|p| format!(" {} ", normalize(p)))
+            .collect();
+        Ok(vocabulary)
     }
 
     pub fn new(topics: Vec<Topic>) -> Result<Self, VocabularyError> {
@@ -148,6 +174,8 @@ impl Vocabulary {
             longest_phrase: 1,
             words: Vec::new(),
             related,
+            field: Vec::new(),
+            ignored: Vec::new(),
         };
         vocabulary.index()?;
         Ok(vocabulary)
@@ -156,6 +184,9 @@ impl Vocabulary {
     fn index(&mut self) -> Result<(), VocabularyError> {
         for (i, topic) in self.topics.iter().enumerate() {
             let idx = i as TopicIdx;
+            for phrase in &topic.field_phrases {
+                self.field.push((format!(" {} ", normalize(phrase)), idx));
+            }
             let id_words = topic.id.replace('-', " ");
             let names = [id_words.as_str(), topic.fr.as_str(), topic.en.as_str()];
             for phrase in names
@@ -250,8 +281,32 @@ impl Vocabulary {
     }
 
     fn scan(&self, text: &str, typos: bool) -> TopicMatch {
-        let normalized = normalize(text);
-        let words = content_words(&normalized);
+        let mut padded = format!(" {} ", normalize(text));
+        for phrase in &self.ignored {
+            while let Some(at) = padded.find(phrase.as_str()) {
+                padded.replace_range(at..at + phrase.len() - 1, &" ".repeat(phrase.len() - 1));
+            }
+        }
+        let mut result = self.scan_words(&padded, typos);
+        if result.hits.is_empty()
+            && let Some((phrase, topic)) =
+                self.field.iter().find(|(p, _)| padded.contains(p.as_str()))
+        {
+            result.hits.push(TopicHit {
+                topic: *topic,
+                matched: phrase.trim().to_string(),
+                fuzzy: false,
+            });
+            // The field's own words are not unknown topics.
+            result
+                .leftover
+                .retain(|w| !phrase.contains(&format!(" {w} ")));
+        }
+        result
+    }
+
+    fn scan_words(&self, normalized: &str, typos: bool) -> TopicMatch {
+        let words = content_words(normalized);
         // Stems of each distinct word, computed once: long texts repeat their words.
         let mut cache: HashMap<&str, [String; 2]> = HashMap::new();
         let stemmed: Vec<[String; 2]> = words
@@ -378,6 +433,41 @@ observatory = "Transport"
 "#,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn the_shipped_vocabulary_reads_everyday_words_as_people_mean_them() {
+        let vocabulary = Vocabulary::from_toml(include_str!("../../data/topics.toml")).unwrap();
+        let cases: &[(&str, &[&str])] = &[
+            // The network's general field, only when nothing narrower is named.
+            ("parler d'open data", &["open-data"]),
+            ("l'ouverture des données", &["open-data"]),
+            ("les données ouvertes", &["open-data"]),
+            ("licences open data", &["licensing"]),
+            ("open data quality", &["data-quality"]),
+            ("le budget", &["finance"]),
+            ("budget participatif", &["citizenship"]),
+            ("les données de mobilité", &["transport"]),
+            ("l'accessibilité", &["accessibility"]),
+            ("RGPD", &["data-protection"]),
+            // Ordinary words are not topics.
+            ("environ 300 agents", &[]),
+            ("à l'Hôtel de Région", &[]),
+            ("frais de déplacement pris en charge", &[]),
+        ];
+        let mut failures = Vec::new();
+        for (text, expected) in cases {
+            let ids: Vec<&str> = vocabulary
+                .match_phrases(text)
+                .topics()
+                .iter()
+                .map(|&t| vocabulary.get(t).id.as_str())
+                .collect();
+            if ids != *expected {
+                failures.push(format!("{text:?}: got {ids:?}, want {expected:?}"));
+            }
+        }
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
     }
 
     #[test]

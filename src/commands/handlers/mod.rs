@@ -13,7 +13,7 @@ pub use stats::STATS_WINDOW_DAYS;
 pub use tickets::assigned_notice;
 
 use super::args::{self, ArgContext, ArgError, ArgValue};
-use super::registry::{Invocation, Need, Registry};
+use super::registry::{Interpretation, Invocation, Need, Registry};
 use crate::core::actions::Action;
 use crate::core::directory::{Directory, Member, Role};
 use crate::core::geo::Geography;
@@ -253,9 +253,14 @@ pub fn handle_line(
     line: &str,
     forced: Option<Lang>,
 ) -> Result<Outcome, HandlerError> {
-    let invocation = match ctx.thread_ticket {
-        Some(ticket) => ctx.registry.parse_in_thread(line, ticket),
-        None => ctx.registry.parse(line),
+    let is_member = |typed: &str| ctx.directory.find_by_name(typed).len() == 1;
+    let (invocation, ambiguous) = match ctx.thread_ticket {
+        Some(ticket) => (ctx.registry.parse_in_thread(line, ticket), Vec::new()),
+        None => match ctx.registry.interpret(line, &is_member) {
+            Interpretation::Command(invocation) => (Some(invocation), Vec::new()),
+            Interpretation::Ambiguous(commands) => (None, commands),
+            Interpretation::Unknown => (None, Vec::new()),
+        },
     };
     let written = invocation
         .as_ref()
@@ -269,6 +274,20 @@ pub fn handle_line(
     let say = |key: &str, vars: Value| ctx.prompts.render(lang, key, vars);
 
     let Some(invocation) = invocation else {
+        if !ambiguous.is_empty() {
+            let choices: Vec<Value> = ambiguous
+                .into_iter()
+                .map(|i| command_view(ctx.registry, i, lang))
+                .collect();
+            return Ok(Outcome {
+                lang,
+                actions: vec![Action::Reply(say(
+                    "errors/which_command",
+                    json!({ "typed": line.trim(), "choices": choices }),
+                )?)],
+                command: None,
+            });
+        }
         let suggestions: Vec<Value> = ctx
             .registry
             .suggest(line, ctx.role, 3)
