@@ -322,7 +322,7 @@ fn end_to_end(f: &Fixture, line: &str) -> usize {
     };
     let raw = &invocation.args["query"];
     match args::parse(spec, raw, &ctx) {
-        Ok(ArgValue::Speaker(query)) => run_search(f, &query).ranked.len(),
+        Ok(ArgValue::Speaker(query)) => run_search(f, &query.query).ranked.len(),
         other => panic!("{raw}: {other:?}"),
     }
 }

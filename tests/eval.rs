@@ -91,7 +91,14 @@ fn read_slots(
     };
     for (name, value) in values {
         match value {
-            ArgValue::Speaker(query) => {
+            ArgValue::Speaker(request) => {
+                let query = &request.query;
+                if let Some(format) = request.format {
+                    out.insert("format".into(), Value::String(format.to_string()));
+                }
+                if request.online {
+                    out.insert("online".into(), Value::Boolean(true));
+                }
                 if !query.topics.is_empty() {
                     out.insert("topics".into(), topic_ids(&query.topics));
                 }
@@ -104,8 +111,14 @@ fn read_slots(
                 if let Some(language) = &query.language {
                     out.insert("language".into(), Value::String(language.clone()));
                 }
-                if let Some(date) = query.date {
-                    out.insert("date".into(), day(date));
+                match (query.date, request.until) {
+                    (Some(first), Some(last)) => {
+                        out.insert("dates".into(), Value::Array(vec![day(first), day(last)]));
+                    }
+                    (Some(date), None) => {
+                        out.insert("date".into(), day(date));
+                    }
+                    _ => {}
                 }
             }
             ArgValue::Topics(topics) => {
@@ -179,10 +192,12 @@ fn run_chat(file: &str) -> Score {
         registry: &knowledge.registry,
         today: set.today,
     };
-    let is_member = |typed: &str| directory.find_by_name(typed).len() == 1;
+    let valid = |spec: &passerelle::commands::registry::ArgSpec, raw: &str| {
+        args::parse(spec, raw, &arg_ctx).is_ok()
+    };
     let mut score = Score::default();
     for case in &set.case {
-        let interpretation = knowledge.registry.interpret(&case.line, &is_member);
+        let interpretation = knowledge.registry.interpret(&case.line, &valid);
         let (intent, lang, raw) = match &interpretation {
             Interpretation::Command(inv) => (
                 knowledge.registry.get(inv.command).spec.name.clone(),
@@ -285,4 +300,25 @@ fn chat_understanding_on_the_held_out_set() {
         "intent {:.1} %",
         100.0 * score.accuracy("intent")
     );
+}
+
+#[test]
+#[ignore = "a helper to see how one line is read: LINE=... cargo test --test eval -- --ignored"]
+fn debug_one() {
+    let knowledge = common::knowledge();
+    let directory = common::sample_directory(&knowledge);
+    let arg_ctx = ArgContext {
+        vocabulary: &knowledge.vocabulary,
+        geography: &knowledge.geography,
+        directory: &directory,
+        registry: &knowledge.registry,
+        today: "2026-11-26".parse().unwrap(),
+    };
+    let valid = |spec: &passerelle::commands::registry::ArgSpec, raw: &str| {
+        let r = args::parse(spec, raw, &arg_ctx);
+        println!("  valid {} {raw:?} -> {:?}", spec.name, r.is_ok());
+        r.is_ok()
+    };
+    let line = std::env::var("LINE").unwrap_or("passe en français".into());
+    println!("{:?}", knowledge.registry.interpret(&line, &valid));
 }

@@ -5,7 +5,6 @@ mod common;
 
 use passerelle::commands::args::{self, ArgContext};
 use passerelle::commands::{HANDLERS, Registry};
-use passerelle::core::directory::{Directory, DirectoryData};
 use passerelle::core::lang::Lang;
 use passerelle::prompts::{Prompts, render_samples};
 

@@ -22,7 +22,7 @@ pub enum ArgValue {
     Place(Place),
     /// Index into the directory.
     Member(usize),
-    Speaker(SpeakerQuery),
+    Speaker(SpeakerRequest),
     Command(usize),
     Ticket(i64),
 }
@@ -136,7 +136,7 @@ fn parse_topics(raw: &str, vocabulary: &Vocabulary) -> Result<Vec<TopicIdx>, Arg
     let leftover: Vec<&String> = found
         .leftover
         .iter()
-        .filter(|w| !matches!(w.as_str(), "and" | "et" | "puis" | "also" | "aussi"))
+        .filter(|w| !LIST_FILLER.contains(&w.as_str()))
         .collect();
     if found.hits.is_empty() || !leftover.is_empty() {
         let typed = if found.hits.is_empty() {
@@ -153,6 +153,83 @@ fn parse_topics(raw: &str, vocabulary: &Vocabulary) -> Result<Vec<TopicIdx>, Arg
     }
     Ok(found.topics())
 }
+
+/// Words around a list of topics that are not unknown topics: joining words, and what people
+/// add when they say it freely ("ajoute RGPD à mes thèmes", "add GDPR to my expertise").
+const LIST_FILLER: &[&str] = &[
+    "and",
+    "et",
+    "puis",
+    "also",
+    "aussi",
+    "mes",
+    "mon",
+    "ma",
+    "my",
+    "me",
+    "moi",
+    "je",
+    "i",
+    "tu",
+    "you",
+    "peux",
+    "can",
+    "could",
+    "please",
+    "svp",
+    "stp",
+    "merci",
+    "thanks",
+    "theme",
+    "themes",
+    "topic",
+    "topics",
+    "sujet",
+    "sujets",
+    "fiche",
+    "profil",
+    "profile",
+    "expertise",
+    "expertises",
+    "competence",
+    "competences",
+    "skills",
+    "skill",
+    "liste",
+    "list",
+    "it",
+    "them",
+    "les",
+    "from",
+    "into",
+    "dans",
+    "aux",
+    "ajoute",
+    "add",
+    "retire",
+    "remove",
+    "thematique",
+    "thematiques",
+    "domaine",
+    "domaines",
+    "plus",
+    "more",
+    "s",
+    "as",
+    "comme",
+    "well",
+    "bien",
+    "it",
+    "this",
+    "ca",
+    "cela",
+    "cette",
+    "ce",
+    "that",
+    "entry",
+    "dedans",
+    "too",
+];
 
 /// Languages a speaker may be asked to speak, by the names people use for them in French and
 /// English. "corse" is left out: it names the region far more often than the language.
@@ -224,7 +301,7 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
     let key = normalize(raw).replace(' ', "-");
     registry
         .by_name(&key)
-        .or_else(|| registry.parse(raw).map(|inv| inv.command))
+        .or_else(|| registry.parse_in(raw, None).map(|inv| inv.command))
         .or_else(|| {
             registry.commands().iter().position(|c| {
                 c.spec
@@ -243,83 +320,214 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
 /// Words that introduce a place or a language at the end of a query ("… en Bretagne",
 /// "… in English", "… à Lyon", "… qui parle anglais").
 static INTRODUCER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\s(?:in|en|a|near|around|pres de|autour de|dans(?: le| la| les)?|speaking|who speaks|qui parlent?|parlant)\s").expect("valid regex")
+    Regex::new(r"\s(?:in|en|a|au|at|sur|vers|near|around|pres de|autour de|du cote de|dans(?: le| la| les| l)?|speaking|who speaks|qui parlent?|parlant)\s").expect("valid regex")
 });
 
-/// "RGPD in Occitanie in English on 2027-03-12" → topics, place, language and date.
-fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerQuery, ArgError> {
-    let mut rest = raw.trim().to_string();
-    let mut date = None;
-    if let Some((before, result)) = dates::split_trailing_date(&rest, ctx.today) {
-        date = Some(result.map_err(|e| {
-            let typed = rest[before.len()..].trim().to_string();
-            date_error(e, &typed)
-        })?);
-        rest = before;
-    }
-    let (mut place, mut language) = (None, None);
-    loop {
-        let folded = Folded::new(&rest);
-        let Some(found) = INTRODUCER.find_iter(&folded.text).last() else {
-            break;
-        };
-        let (cut, tail_start) = (
-            folded.original_range(found.start(), found.end()).0,
-            folded.original_range(found.end(), found.end()).0,
-        );
-        let tail = &rest[tail_start..];
-        if language.is_none()
-            && let Some(code) = language_code(tail)
-        {
-            language = Some(code.to_string());
-        } else if place.is_none()
-            && let Some(p) = ctx.geography.lookup(tail)
-        {
-            place = Some(p);
-        } else {
-            break;
+/// A speaker search as asked: the query the ranking reads, and what else the line said.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeakerRequest {
+    pub query: SpeakerQuery,
+    /// The last day of a span of days ("du 3 au 5 mars", "en juin"); the query's date is the
+    /// first.
+    pub until: Option<NaiveDate>,
+    /// The kind of contribution ([`crate::core::formats`]).
+    pub format: Option<&'static str>,
+    pub online: bool,
+}
+
+/// Blanks a byte range of `text` (kept the same length, so later ranges stay valid).
+fn blank(text: &mut String, start: usize, end: usize) {
+    text.replace_range(start..end, &" ".repeat(end - start));
+}
+
+/// Languages named in a request: "en anglais", "in English", "qui parle espagnol",
+/// "Spanish-speaking", "anglophone".
+static LANGUAGE_ASKED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?-u:\b)(?:(?:en|in|qui parlent?|parlant|speaking|who speaks?|speaks?|can speak|peut parler|sachant parler)\s+(?P<a>[a-z]{4,12})|(?P<b>[a-z]{4,12})[ -]speaking)(?-u:\b)|(?-u:\b)(?P<c>anglophone|francophone|hispanophone|germanophone|lusophone|italophone|neerlandophone)s?(?-u:\b)")
+        .expect("valid regex")
+});
+
+const PHONE_LANGUAGES: &[(&str, &str)] = &[
+    ("anglophone", "en"),
+    ("francophone", "fr"),
+    ("hispanophone", "es"),
+    ("germanophone", "de"),
+    ("lusophone", "pt"),
+    ("italophone", "it"),
+    ("neerlandophone", "nl"),
+];
+
+/// "RGPD in Occitanie in English on 2027-03-12", "quelqu'un pour parler d'open data à Rennes
+/// le 3 mars": what is found anywhere in the text is taken out (date, format, online, language,
+/// place) and the topics are read from what is left.
+fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest, ArgError> {
+    let mut text = raw.trim().to_string();
+    let (mut date, mut until) = (None, None);
+    match dates::find_when(&text, ctx.today) {
+        Some(Ok(when)) => {
+            date = Some(when.first);
+            until = when.last;
+            blank(&mut text, when.start, when.end);
         }
-        rest.truncate(cut);
+        // A date that tries and fails ("le 31 février", a past year) is said so.
+        Some(Err((typed, e))) => return Err(date_error(e, &typed)),
+        None => {}
     }
-    let found = ctx.vocabulary.match_text(&rest);
-    if found.hits.is_empty() {
-        return Err(ArgError::UnknownTopic {
-            typed: rest.clone(),
-            suggestions: ctx.vocabulary.look_alikes(&rest, 3),
-        });
+    let mut online = false;
+    let mut format = None;
+    for found in crate::core::formats::find(&text) {
+        match found.kind {
+            crate::core::formats::Found::Online => online = true,
+            crate::core::formats::Found::Format(name) => {
+                format.get_or_insert(name);
+            }
+        }
+        blank(&mut text, found.start, found.end);
     }
-    if place.is_none() {
-        // "licences en Narnie": a capitalised tail after a place word, that matched nothing.
-        let folded = Folded::new(&rest);
-        if let Some(found_intro) = INTRODUCER.find_iter(&folded.text).last() {
-            let tail_start = folded
-                .original_range(found_intro.end(), found_intro.end())
-                .0;
-            let tail = rest[tail_start..].trim();
-            let tail_is_leftover = normalize(tail)
-                .split(' ')
-                .all(|w| found.leftover.iter().any(|l| l == w));
-            if tail.chars().next().is_some_and(char::is_uppercase)
-                && tail_is_leftover
-                && !ctx
-                    .vocabulary
-                    .match_text(&rest[..tail_start])
-                    .hits
-                    .is_empty()
+    let mut language = None;
+    let folded = Folded::new(&text);
+    let mut spoken = Vec::new();
+    for captures in LANGUAGE_ASKED.captures_iter(&folded.text) {
+        let code = match (
+            captures.name("a").or(captures.name("b")),
+            captures.name("c"),
+        ) {
+            (Some(name), _) => language_code(name.as_str()),
+            (None, Some(phone)) => PHONE_LANGUAGES
+                .iter()
+                .find(|(w, _)| *w == phone.as_str())
+                .map(|(_, c)| *c),
+            _ => None,
+        };
+        if let Some(code) = code {
+            let whole = captures.get(0).expect("whole match");
+            spoken.push(folded.original_range(whole.start(), whole.end()));
+            language.get_or_insert(code.to_string());
+        }
+    }
+    for (start, end) in spoken {
+        blank(&mut text, start, end);
+    }
+    let mut place = None;
+    let mut unknown_place = None;
+    // Places after a place word, anywhere ("à Rennes", "dans le 69", "in Brittany").
+    loop {
+        let folded = Folded::new(&text);
+        let mut taken = None;
+        for found in INTRODUCER.find_iter(&format!(" {} ", folded.text)) {
+            // Offsets in the padded text are one past those in the folded text.
+            let tail_start = folded.original_range(found.end() - 1, found.end() - 1).0;
+            let tail: Vec<(usize, usize)> = word_spans(&text[tail_start..])
+                .into_iter()
+                .take(5)
+                .map(|(a, b)| (a + tail_start, b + tail_start))
+                .collect();
+            let hit = (1..=tail.len()).rev().find_map(|n| {
+                let piece = &text[tail[0].0..tail[n - 1].1];
+                ctx.geography
+                    .lookup(piece)
+                    .map(|p| (p, tail[0].0, tail[n - 1].1))
+            });
+            if let Some((p, a, b)) = hit {
+                taken = Some((
+                    p,
+                    folded
+                        .original_range(found.start().saturating_sub(1), found.start())
+                        .0
+                        .min(a),
+                    b,
+                ));
+                break;
+            }
+            if unknown_place.is_none()
+                && let Some(&(a, b)) = tail.first()
+                && text[a..b].starts_with(char::is_uppercase)
             {
-                return Err(ArgError::UnknownPlace {
-                    typed: tail.to_string(),
-                    suggestions: ctx.geography.suggestions(tail, 3),
-                });
+                unknown_place = Some(text[a..b].to_string());
+            }
+        }
+        match taken {
+            Some((p, a, b)) if place.is_none() => {
+                place = Some(p);
+                blank(&mut text, a, b);
+            }
+            _ => break,
+        }
+    }
+    // Places written bare ("intervenant budget Grenoble", "(35)", ", Saint-Brieuc,"): a
+    // capitalised run of words, or a department number in brackets.
+    if place.is_none() {
+        let spans = word_spans(&text);
+        'bare: for len in (1..=3).rev() {
+            for start in 0..spans.len().saturating_sub(len - 1) {
+                let (a, b) = (spans[start].0, spans[start + len - 1].1);
+                let piece = &text[a..b];
+                let bracketed =
+                    text[..a].trim_end().ends_with('(') && text[b..].trim_start().starts_with(')');
+                if !(piece.starts_with(char::is_uppercase) || bracketed) {
+                    continue;
+                }
+                if piece.chars().all(|c| c.is_ascii_digit()) && !bracketed {
+                    continue;
+                }
+                if let Some(p) = ctx.geography.lookup(piece) {
+                    place = Some(p);
+                    blank(&mut text, a, b);
+                    break 'bare;
+                }
             }
         }
     }
-    Ok(SpeakerQuery {
-        topics: found.topics(),
-        place,
-        language,
-        date,
+    let found = ctx.vocabulary.match_text(&text);
+    if found.hits.is_empty() {
+        let typed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        return Err(ArgError::UnknownTopic {
+            suggestions: ctx.vocabulary.look_alikes(&typed, 3),
+            typed,
+        });
+    }
+    if place.is_none()
+        && let Some(typed) = unknown_place
+        && found.leftover.iter().any(|w| *w == normalize(&typed))
+    {
+        // "licences en Narnie": a capitalised word after a place word that is no place.
+        return Err(ArgError::UnknownPlace {
+            suggestions: ctx.geography.suggestions(&typed, 3),
+            typed,
+        });
+    }
+    Ok(SpeakerRequest {
+        query: SpeakerQuery {
+            topics: found.topics(),
+            place,
+            language,
+            date,
+        },
+        until,
+        format,
+        online,
     })
+}
+
+/// Byte ranges of the words of a text (letters, digits, hyphens and apostrophes inside).
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        let inside = c.is_alphanumeric() || (start.is_some() && matches!(c, '-' | '\'' | '’'));
+        match (inside, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -745,11 +953,16 @@ mod tests {
         let world = World::new();
         let ok =
             |topics: &[&str], place: Option<&str>, language: Option<&str>, date: Option<&str>| {
-                Ok(ArgValue::Speaker(SpeakerQuery {
-                    topics: world.topics(topics),
-                    place: place.map(|p| world.place(p)),
-                    language: language.map(str::to_string),
-                    date: date.map(day),
+                Ok(ArgValue::Speaker(SpeakerRequest {
+                    query: SpeakerQuery {
+                        topics: world.topics(topics),
+                        place: place.map(|p| world.place(p)),
+                        language: language.map(str::to_string),
+                        date: date.map(day),
+                    },
+                    until: None,
+                    format: None,
+                    online: false,
                 }))
             };
         check(
@@ -808,7 +1021,7 @@ mod tests {
                 (
                     "RGPD le 31/02/2027",
                     Err(ArgError::InvalidDate {
-                        typed: "le 31/02/2027".into(),
+                        typed: "31/02/2027".into(),
                     }),
                 ),
                 (

@@ -325,47 +325,68 @@ impl Registry {
 
     /// The command a line invokes, if any: a pattern of a command file, else free phrasing.
     pub fn parse(&self, line: &str) -> Option<Invocation> {
-        self.interpret(line, &|_| false).invocation()
+        self.interpret(line, &|_, _| true).invocation()
     }
 
     /// What a line means: a command's pattern, else the command whose cue words it holds most
     /// strongly, with its arguments read from the rest of the line; two commands cued equally
-    /// are a question to ask back. `is_member` tells whether a typed name is one member's.
-    pub fn interpret(&self, line: &str, is_member: &dyn Fn(&str) -> bool) -> Interpretation {
+    /// are a question to ask back. `valid` tells whether a text is a good value of an argument
+    /// (a known topic, one member's name…): a command whose arguments the line holds is likelier.
+    pub fn interpret(&self, line: &str, valid: &dyn Fn(&ArgSpec, &str) -> bool) -> Interpretation {
         if let Some(invocation) = self.parse_in(line, None) {
             return Interpretation::Command(invocation);
         }
         let trimmed = clean_line(line);
         let words = Words::new(trimmed);
+        // "réponds à la 12 : nous cherchons un intervenant": what follows a colon is the
+        // argument's text, not what the line asks, when what precedes says something.
+        let head_words = trimmed
+            .split_once(':')
+            .map(|(head, _)| Words::new(head))
+            .filter(|head| {
+                self.commands
+                    .iter()
+                    .any(|c| c.cues.iter().any(|cue| cue.find(head).is_some()))
+            });
+        let cue_words = head_words.as_ref().unwrap_or(&words);
         // (score, command, cue words, cue language)
         let mut best: Vec<(usize, usize, Vec<usize>, Lang)> = Vec::new();
         for (i, command) in self.commands.iter().enumerate() {
             let Some((weight, cue_words, lang)) = command
                 .cues
                 .iter()
-                .filter_map(|cue| cue.find(&words).map(|at| (cue.weight, at, cue.lang)))
+                .filter_map(|cue| cue.find(cue_words).map(|at| (cue.weight, at, cue.lang)))
                 .max_by_key(|(weight, at, _)| (*weight, std::cmp::Reverse(at[0])))
             else {
                 continue;
             };
             // A command whose arguments the line also gives is the likelier one; a ticket
             // command without a ticket number the less likely.
-            let args = understand::fill_args(&command.spec.args, &words, &cue_words, is_member);
+            let args = understand::fill_args(&command.spec.args, &words, &cue_words, valid);
+            // A ticket command names its ticket, a command about someone names them, a change
+            // of language names the language: without them the words meant something else
+            // ("je prends le train", "comment on fait", "talk about data in Reims").
+            if command.spec.args.iter().any(|a| {
+                a.required
+                    && matches!(
+                        a.kind,
+                        ArgKind::Ticket | ArgKind::Member | ArgKind::Language
+                    )
+                    && !args.get(&a.name).is_some_and(|v| valid(a, v))
+            }) {
+                continue;
+            }
             let given = command
                 .spec
                 .args
                 .iter()
-                .filter(|a| a.kind != ArgKind::Text && args.contains_key(&a.name))
+                .filter(|a| {
+                    a.kind != ArgKind::Text && args.get(&a.name).is_some_and(|v| valid(a, v))
+                })
                 .count();
-            let no_ticket = command
-                .spec
-                .args
-                .iter()
-                .any(|a| a.kind == ArgKind::Ticket && !args.contains_key(&a.name));
-            let score = (2 * weight + 2 * given).saturating_sub(2 * usize::from(no_ticket));
-            best.push((score, i, cue_words, lang));
+            best.push((2 * weight + 2 * given, i, cue_words, lang));
         }
-        best.sort_by(|a, b| b.0.cmp(&a.0));
+        best.sort_by_key(|b| std::cmp::Reverse(b.0));
         match best.as_slice() {
             [] => Interpretation::Unknown,
             [(top, ..), (second, other, ..), ..]
@@ -385,7 +406,7 @@ impl Registry {
                     &self.commands[*command].spec.args,
                     &words,
                     cue_words,
-                    is_member,
+                    valid,
                 );
                 // A cue shared by both languages ("stats", "ok") tells nothing of the language.
                 let shared = self.commands[*command]
@@ -431,7 +452,9 @@ impl Registry {
     /// The command a line invokes in the thread of ticket `ticket`: any command as written,
     /// else a thread pattern with the ticket implied, else the thread's fallback (a note).
     pub fn parse_in_thread(&self, line: &str, ticket: i64) -> Option<Invocation> {
-        if let Some(invocation) = self.parse(line) {
+        // Free phrasing is not guessed here: in a thread, a line no pattern takes is a note
+        // ("pas dispo le 12 mais le 13 oui" is not the writer going away).
+        if let Some(invocation) = self.parse_in(line, None) {
             return Some(invocation);
         }
         let trimmed = clean_line(line);

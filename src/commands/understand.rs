@@ -51,6 +51,10 @@ impl<'a> Words<'a> {
         self.spans.is_empty()
     }
 
+    pub fn iter_words(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map(|i| self.word(i))
+    }
+
     pub fn word(&self, i: usize) -> &str {
         let (s, e) = self.spans[i];
         &self.folded.text[s..e]
@@ -181,18 +185,20 @@ fn word_matches(part: &Part, word: &str) -> bool {
 /// Numbers that name a ticket: "#12", "n° 12", "demande 12", or a bare number that is not part
 /// of a date or a time.
 static TICKET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?:#\s*|\bn\s*[°o]\s*|\bno\.?\s+|\bnum(?:ero|ber)?\s+)?\b(\d{1,6})\b(?:\s*(?:er|e|eme)?\s*(janv|fev|mars|avr|mai|juin|juil|aout|sept|oct|nov|dec|jan|feb|mar|apr|may|jun|jul|aug|sep|h\b|h\d|:\d|/))?")
+    Regex::new(r"(?i)(?:(?:#|\bn\s*(?:°|o|deg)\.?|\bno\.?|\bnum(?:ero|ber)?)\s*(\d{1,6})|\b(\d{1,6}))\b(?:\s*(?:er|e|eme)?\s*(janv|fev|mars|avr|mai|juin|juil|aout|sept|oct|nov|dec|jan|feb|mar|apr|may|jun|jul|aug|sep|h\b|h\d|:\d|/))?")
         .expect("valid ticket regex")
 });
 
-/// The ticket number a line names, if any.
+/// The ticket number a line names, if any: (start, end) in the folded line, and the number.
 pub fn ticket_number(folded_line: &str) -> Option<(usize, usize, String)> {
     TICKET.captures_iter(folded_line).find_map(|c| {
-        if c.get(2).is_some() {
+        let whole = c.get(0)?;
+        // The second half of "12/03" or "14:30" is no ticket either.
+        let after_separator = folded_line[..whole.start()].ends_with(['/', ':', '.', '-']);
+        if c.get(3).is_some() || after_separator {
             return None;
         }
-        let whole = c.get(0)?;
-        let n = c.get(1)?;
+        let n = c.get(1).or(c.get(2))?;
         Some((whole.start(), whole.end(), n.as_str().to_string()))
     })
 }
@@ -203,7 +209,7 @@ pub fn fill_args(
     args: &[ArgSpec],
     words: &Words<'_>,
     cue: &[usize],
-    find_member: &dyn Fn(&str) -> bool,
+    valid: &dyn Fn(&ArgSpec, &str) -> bool,
 ) -> BTreeMap<String, String> {
     let line = words.line;
     let mut out = BTreeMap::new();
@@ -230,8 +236,25 @@ pub fn fill_args(
                 let text = line[from..].trim_start_matches([',', ';', ':', '-', ' ', '.']);
                 (!text.trim().is_empty()).then(|| text.trim().to_string())
             }),
-            ArgKind::Member => member_in(words, cue, find_member),
-            ArgKind::SpeakerQuery | ArgKind::Topics | ArgKind::Period | ArgKind::Language => {
+            ArgKind::Member => member_in(words, cue, &|typed| valid(spec, typed)),
+            // Cues may hold the language ("en anglais svp"): the whole line is read.
+            ArgKind::Language => words.iter_words().find_map(|w| {
+                (w.len() > 2 && super::args::language_code(w).is_some()).then(|| w.to_string())
+            }),
+            ArgKind::Period => {
+                // The longest run of words that reads as a period ("absente du 3 au 14 mars,
+                // merci" → "du 3 au 14 mars").
+                let text = trim_filler(rest);
+                let cut = Words::new(text);
+                let found = (0..cut.len()).find_map(|start| {
+                    (start + 1..=cut.len()).rev().find_map(|end| {
+                        let candidate = &text[cut.start_of(start)..cut.end_of(end - 1)];
+                        valid(spec, candidate).then(|| candidate.to_string())
+                    })
+                });
+                found.or_else(|| (!text.is_empty()).then(|| text.to_string()))
+            }
+            ArgKind::SpeakerQuery | ArgKind::Topics => {
                 let text = trim_filler(rest);
                 (!text.is_empty()).then(|| text.to_string())
             }
@@ -268,9 +291,10 @@ fn member_in(
             if cue.iter().any(|&i| (start..end).contains(&i)) {
                 continue;
             }
-            // A name is typed with capitals, or is an address.
+            // A name is typed with capitals, or is an address, or is a whole name typed in
+            // lowercase ("la fiche de nolwenn kervella").
             let first = &words.line[words.start_of(start)..];
-            if !first.starts_with(|c: char| c.is_uppercase()) && !first.contains('@') {
+            if len < 2 && !first.starts_with(|c: char| c.is_uppercase()) && !first.contains('@') {
                 continue;
             }
             let typed = &words.line[words.start_of(start)..words.end_of(end - 1)];
@@ -347,6 +371,7 @@ mod tests {
             ("je prends la 12", Some("12")),
             ("demande #34 svp", Some("34")),
             ("ticket n° 7", Some("7")),
+            ("la demande n°118", Some("118")),
             ("le 12 mars", None),
             ("a 14h", None),
             ("le 12/03", None),

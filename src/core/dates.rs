@@ -207,6 +207,148 @@ pub fn split_trailing_date(
     first_failure
 }
 
+/// A day or a span of days written somewhere in a line, with where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoundWhen {
+    /// Byte range in the text, introducer ("le", "on", "pour le") included.
+    pub start: usize,
+    pub end: usize,
+    pub first: NaiveDate,
+    /// The last day, for a span ("du 3 au 5 mars", "en juin", "next week").
+    pub last: Option<NaiveDate>,
+}
+
+/// The first date or span of days in free text ("… à Rennes le 3 mars, svp", "in June",
+/// "la semaine prochaine", "dans deux semaines", "entre le 3 et le 5 mars"). A number after
+/// "dans le" or in brackets is a department ("dans le 22", "(35)"), never a day.
+///
+/// A date that is written in full but cannot be (a past year, 31 February) is an error with
+/// the text typed, rather than a shorter date read inside it.
+pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (String, DateError)>> {
+    let toks = tokenize(text);
+    let found = |i: usize, j: usize, first: NaiveDate, last: Option<NaiveDate>| {
+        // Take the introducer with it.
+        let mut from = i;
+        while from > 0
+            && is_word(
+                &toks[from - 1],
+                &[
+                    "le", "on", "the", "pour", "for", "au", "a", "en", "in", "of", "du", "courant",
+                ],
+            )
+        {
+            from -= 1;
+        }
+        Some(Ok(FoundWhen {
+            start: toks[from].start,
+            end: toks[j - 1].end,
+            first,
+            last,
+        }))
+    };
+    for i in 0..toks.len() {
+        let tok = &toks[i];
+        let before = |n: usize| i.checked_sub(n).map(|k| &toks[k]);
+        // Spans named by words.
+        if let Some(w) = word(tok) {
+            let next = toks.get(i + 1).and_then(word);
+            let month_ahead = |months: u32| {
+                let start = today
+                    .with_day(1)?
+                    .checked_add_months(chrono::Months::new(months))?;
+                let end = start
+                    .checked_add_months(chrono::Months::new(1))?
+                    .pred_opt()?;
+                Some((start, end))
+            };
+            match (w, next) {
+                ("next", Some("month")) | ("mois", Some("prochain")) => {
+                    let (a, b) = month_ahead(1)?;
+                    return found(i, i + 2, a, Some(b));
+                }
+                ("next", Some("week")) | ("semaine", Some("prochaine")) => {
+                    let (a, b) = parse_period("next week", today).ok()?;
+                    return found(i, i + 2, a, Some(b));
+                }
+                ("semaine", Some("du")) | ("week", Some("of")) => {
+                    if let Some(end) = (i + 3..=(i + 6).min(toks.len()))
+                        .rev()
+                        .find(|&e| date_from_tokens(&toks[i + 2..e], text, today).is_ok())
+                    {
+                        let day = date_from_tokens(&toks[i + 2..end], text, today).ok()?;
+                        let monday = day
+                            - chrono::Duration::days(i64::from(
+                                day.weekday().num_days_from_monday(),
+                            ));
+                        return found(i, end, monday, Some(monday + chrono::Duration::days(6)));
+                    }
+                }
+                _ => {}
+            }
+            // A month alone: the whole month, its next occurrence ("en juin", "in June 2027").
+            if let Some((m, _)) = month(w)
+                && !before(1).is_some_and(|t| matches!(t.kind, Kind::Num { .. }))
+                && !toks
+                    .get(i + 1)
+                    .is_some_and(|t| matches!(t.kind, Kind::Num { digits: 1 | 2, .. }))
+            {
+                let (year, end) = match toks.get(i + 1).map(|t| &t.kind) {
+                    Some(Kind::Num { value, digits: 4 }) => (*value as i32, i + 2),
+                    _ => {
+                        let year = if m < today.month() {
+                            today.year() + 1
+                        } else {
+                            today.year()
+                        };
+                        (year, i + 1)
+                    }
+                };
+                let start = NaiveDate::from_ymd_opt(year, m, 1)?;
+                let last = start
+                    .checked_add_months(chrono::Months::new(1))?
+                    .pred_opt()?;
+                return found(i, end, start, Some(last));
+            }
+        }
+        let may_start = looks_like_date(tok)
+            || is_word(
+                tok,
+                &[
+                    "du", "from", "between", "entre", "dans", "in", "jusqu", "until",
+                ],
+            );
+        if !may_start {
+            continue;
+        }
+        if matches!(tok.kind, Kind::Num { .. }) {
+            let department = (before(1).is_some_and(|t| is_word(t, &["le", "la"]))
+                && before(2).is_some_and(|t| is_word(t, &["dans", "in"])))
+                || text[..tok.start].trim_end().ends_with('(');
+            if department {
+                continue;
+            }
+        }
+        for j in (i + 1..=(i + 8).min(toks.len())).rev() {
+            let piece = &text[tok.start..toks[j - 1].end];
+            let ranged = toks[i..j].iter().any(|t| {
+                t.kind == Kind::Range
+                    || is_word(t, &["au", "to", "and", "et", "until", "jusqu", "through"])
+            }) || is_word(tok, &["du", "from", "between", "entre"]);
+            let result = if ranged {
+                parse_period(piece, today).map(|(a, b)| (a, (a != b).then_some(b)))
+            } else {
+                date_from_tokens(&toks[i..j], piece, today).map(|day| (day, None))
+            };
+            match result {
+                Ok((first, last)) => return found(i, j, first, last),
+                Err(DateError::Unparseable(_)) => {}
+                Err(e) => return Some(Err((piece.to_string(), e))),
+            }
+        }
+    }
+    None
+}
+
 /// A token, with the byte span of the typed text it came from.
 struct Token {
     kind: Kind,

@@ -5,6 +5,7 @@ pub mod address;
 pub mod business_hours;
 pub mod dates;
 pub mod directory;
+pub mod formats;
 pub mod geo;
 pub mod inbound;
 pub mod lang;

@@ -351,7 +351,14 @@ impl Engine {
         let asker = directory.by_address(sender);
         let role = self.role_of(sender, asker, vouched);
         let k = &self.knowledge;
-        let needed = commands::tickets_needed(&k.registry, text, thread_ticket);
+        let arg_ctx = commands::args::ArgContext {
+            vocabulary: &k.vocabulary,
+            geography: &k.geography,
+            directory: &directory,
+            registry: &k.registry,
+            today,
+        };
+        let needed = commands::tickets_needed(&arg_ctx, text, thread_ticket);
         let mut tickets = commands::TicketData::default();
         if let Some(number) = needed.number
             && let Some(ticket) = self.store.ticket(number).await?

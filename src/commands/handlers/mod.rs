@@ -13,7 +13,7 @@ pub use stats::STATS_WINDOW_DAYS;
 pub use tickets::assigned_notice;
 
 use super::args::{self, ArgContext, ArgError, ArgValue};
-use super::registry::{Interpretation, Invocation, Need, Registry};
+use super::registry::{ArgSpec, Interpretation, Invocation, Need, Registry};
 use crate::core::actions::Action;
 use crate::core::directory::{Directory, Member, Role};
 use crate::core::geo::Geography;
@@ -215,11 +215,14 @@ pub struct TicketsNeeded {
     pub timings: bool,
 }
 
-/// Reads the command's `needs` (its TOML file) to tell the engine what to load for `line`.
-pub fn tickets_needed(registry: &Registry, line: &str, thread: Option<i64>) -> TicketsNeeded {
+/// Reads the command's `needs` (its TOML file) to tell the engine what to load for `line`,
+/// understood as [`handle_line`] will understand it.
+pub fn tickets_needed(arg_ctx: &ArgContext<'_>, line: &str, thread: Option<i64>) -> TicketsNeeded {
+    let registry = arg_ctx.registry;
+    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, arg_ctx).is_ok();
     let invocation = match thread {
         Some(ticket) => registry.parse_in_thread(line, ticket),
-        None => registry.parse(line),
+        None => registry.interpret(line, &valid).invocation(),
     };
     let Some(invocation) = invocation else {
         return TicketsNeeded::default();
@@ -253,10 +256,11 @@ pub fn handle_line(
     line: &str,
     forced: Option<Lang>,
 ) -> Result<Outcome, HandlerError> {
-    let is_member = |typed: &str| ctx.directory.find_by_name(typed).len() == 1;
+    let arg_ctx = arg_context(ctx);
+    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &arg_ctx).is_ok();
     let (invocation, ambiguous) = match ctx.thread_ticket {
         Some(ticket) => (ctx.registry.parse_in_thread(line, ticket), Vec::new()),
-        None => match ctx.registry.interpret(line, &is_member) {
+        None => match ctx.registry.interpret(line, &valid) {
             Interpretation::Command(invocation) => (Some(invocation), Vec::new()),
             Interpretation::Ambiguous(commands) => (None, commands),
             Interpretation::Unknown => (None, Vec::new()),
@@ -349,17 +353,21 @@ pub fn handle_line(
     })
 }
 
-fn typed_args(
-    ctx: &Context<'_>,
-    invocation: &Invocation,
-) -> Result<BTreeMap<String, ArgValue>, (String, ArgError)> {
-    let arg_ctx = ArgContext {
+fn arg_context<'a>(ctx: &Context<'a>) -> ArgContext<'a> {
+    ArgContext {
         vocabulary: ctx.vocabulary,
         geography: ctx.geography,
         directory: ctx.directory,
         registry: ctx.registry,
         today: ctx.today,
-    };
+    }
+}
+
+fn typed_args(
+    ctx: &Context<'_>,
+    invocation: &Invocation,
+) -> Result<BTreeMap<String, ArgValue>, (String, ArgError)> {
+    let arg_ctx = arg_context(ctx);
     let mut values = BTreeMap::new();
     for spec in &ctx.registry.get(invocation.command).spec.args {
         match invocation.args.get(&spec.name) {
@@ -746,7 +754,14 @@ mod tests {
         let failures: Vec<String> = cases
             .into_iter()
             .filter_map(|(line, want): (&str, TicketsNeeded)| {
-                let got = tickets_needed(&fixture.registry, line, None);
+                let arg_ctx = ArgContext {
+                    vocabulary: &fixture.vocabulary,
+                    geography: &fixture.geography,
+                    directory: &fixture.directory,
+                    registry: &fixture.registry,
+                    today: "2026-11-26".parse().unwrap(),
+                };
+                let got = tickets_needed(&arg_ctx, line, None);
                 (got != want).then(|| format!("{line:?}: got {got:?}, want {want:?}"))
             })
             .collect();

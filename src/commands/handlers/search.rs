@@ -23,9 +23,10 @@ pub(super) fn topics(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
 }
 
 pub(super) fn find_speaker(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
-    let Some(ArgValue::Speaker(query)) = h.args.get("query") else {
+    let Some(ArgValue::Speaker(request)) = h.args.get("query") else {
         return Err(h.bad_argument("query"));
     };
+    let query = &request.query;
     let ctx = h.ctx;
     let outcome = search::search(
         ctx.directory,
