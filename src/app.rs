@@ -40,9 +40,11 @@ pub fn load_knowledge(config: &Config) -> Result<Knowledge, Vec<String>> {
             .map_err(|e| format!("{}: {e}", geo_dir.join(name).display()))
     };
     let geography = read("prefectures.csv")
-        .and_then(|prefectures| Ok((prefectures, read("regions.csv")?)))
-        .and_then(|(p, r)| {
-            Geography::from_csv(&p, &r).map_err(|e| format!("{}: {e}", geo_dir.display()))
+        .and_then(|prefectures| Ok((prefectures, read("regions.csv")?, read("communes.csv")?)))
+        .and_then(|(p, r, c)| {
+            Geography::from_csv(&p, &r)
+                .and_then(|g| g.with_communes(&c))
+                .map_err(|e| format!("{}: {e}", geo_dir.display()))
         })
         .map_err(|e| problems.push(e))
         .ok();

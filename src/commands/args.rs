@@ -858,7 +858,7 @@ mod tests {
                 ("Brittany", ok("Bretagne")),
                 ("Gironde", ok("Gironde")),
                 ("33", ok("Gironde")),
-                ("Lyon", ok("Rhône")),
+                ("Lyon", ok("Lyon")),
                 ("Narnie", unknown("Narnie", &["Normandie", "Marne"])),
                 ("Narnia", unknown("Narnia", &[])),
                 ("Bretagn", unknown("Bretagn", &["Bretagne"])),
@@ -974,7 +974,7 @@ mod tests {
                 ),
                 (
                     "la qualité des données à Lyon",
-                    ok(&["data-quality"], Some("Rhône"), None, None),
+                    ok(&["data-quality"], Some("Lyon"), None, None),
                 ),
                 (
                     "le RGPD en Occitanie en anglais le 12 mars 2027",

@@ -102,6 +102,7 @@ pub fn search(
     candidates.dedup();
     outcome.matching = candidates.len();
 
+    let query_department = query.place.and_then(|p| geography.department_of(p));
     let query_region = query.place.map(|p| geography.region_of(p));
     let query_point = query.place.and_then(|p| geography.point(p));
     let today = directory.built_on;
@@ -127,9 +128,9 @@ pub fn search(
         let mut score = weights.topic * matched as f64 / query.topics.len() as f64;
 
         let nearness = match (query.place, directory.departments[i]) {
-            (Some(place), Some(department)) => {
+            (Some(_), Some(department)) => {
                 let region = geography.department(department).region;
-                if place == Place::Department(department) {
+                if query_department == Some(department) {
                     score += weights.same_department;
                     Some(Nearness::SameDepartment)
                 } else if query_region == Some(region) {
@@ -343,25 +344,28 @@ related = ["legal"]
     #[test]
     fn place_ranks_department_then_region_then_distance() {
         let geo = geography();
-        let place = geo.lookup("Ille-et-Vilaine");
-        let members = vec![
-            member(1, "13", &["licensing"], &["fr"], true), // Marseille: far
-            member(2, "29", &["licensing"], &["fr"], true), // Finistère: same region
-            member(3, "35", &["licensing"], &["fr"], true), // same department
-            member(4, "44", &["licensing"], &["fr"], true), // Nantes: near, other region
-        ];
-        let (ids, outcome) = run(
-            members,
-            vec![],
-            SpeakerQuery {
-                place,
-                ..query(&[0])
-            },
-        );
-        assert_eq!(ids, vec![3, 2, 4, 1]);
-        assert_eq!(outcome.ranked[0].nearness, Some(Nearness::SameDepartment));
-        assert_eq!(outcome.ranked[1].nearness, Some(Nearness::SameRegion));
-        assert!(matches!(outcome.ranked[2].nearness, Some(Nearness::Distance(km)) if km < 150));
+        // A department, a commune in it: the same ranking.
+        for name in ["Ille-et-Vilaine", "Saint-Malo"] {
+            let place = geo.lookup(name);
+            let members = vec![
+                member(1, "13", &["licensing"], &["fr"], true), // Marseille: far
+                member(2, "29", &["licensing"], &["fr"], true), // Finistère: same region
+                member(3, "35", &["licensing"], &["fr"], true), // same department
+                member(4, "44", &["licensing"], &["fr"], true), // Nantes: near, other region
+            ];
+            let (ids, outcome) = run(
+                members,
+                vec![],
+                SpeakerQuery {
+                    place,
+                    ..query(&[0])
+                },
+            );
+            assert_eq!(ids, vec![3, 2, 4, 1], "{name}");
+            assert_eq!(outcome.ranked[0].nearness, Some(Nearness::SameDepartment));
+            assert_eq!(outcome.ranked[1].nearness, Some(Nearness::SameRegion));
+            assert!(matches!(outcome.ranked[2].nearness, Some(Nearness::Distance(km)) if km < 150));
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use super::classify::{bare_subject, contains_word};
 use super::message::{MailMessage, Mailbox};
 use super::rules::{MailRules, fold};
 use crate::core::dates;
-use crate::core::geo::Geography;
+use crate::core::geo::{Geography, Mention};
 use crate::core::lang::{self, Lang};
 use crate::core::topics::Vocabulary;
 use chrono::NaiveDate;
@@ -20,6 +20,8 @@ pub struct RequestFields {
     pub event: Option<String>,
     pub dates: Vec<NaiveDate>,
     pub places: Vec<String>,
+    /// Held online ("en visio", "webinar", "Zoom"): a format, not a place.
+    pub online: bool,
     /// Topic ids of the vocabulary.
     pub topics: Vec<String>,
     pub format: Option<String>,
@@ -51,10 +53,6 @@ static DATE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid date regex")
 });
 
-static PLACE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[\s(])(?:à|a|in|at|en|sur|near|près de)\s+(\p{Lu}[\p{L}'’-]+(?:[\s-](?:sur|de|du|la|le|les|en|\p{Lu}[\p{L}'’-]+)){0,4})").expect("valid place regex")
-});
-
 static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"«\s*([^»]{3,120}?)\s*»|“([^”]{3,120})”|"([^"\n]{3,120})""#)
         .expect("valid quote regex")
@@ -74,25 +72,26 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
     out
 }
 
-/// Places introduced by "à", "in", "en" …: regions, departments or prefecture cities.
-pub fn find_places(text: &str, geography: &Geography) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for captures in PLACE_CANDIDATE.captures_iter(text) {
-        let phrase = &captures[1];
-        let words: Vec<&str> = phrase.split([' ', '-']).collect();
-        // The longest run of words from the start that names a place ("Saint-Brieuc", "Lyon").
-        let found = (1..=words.len()).rev().find_map(|n| {
-            let end = words[..n].iter().map(|w| w.len() + 1).sum::<usize>() - 1;
-            geography.lookup(&phrase[..end.min(phrase.len())])
-        });
-        if let Some(place) = found {
-            let name = geography.place_name(place).to_string();
-            if !out.contains(&name) {
-                out.push(name);
+/// The request's places, in order and without repeats, as labels that `Geography::lookup` reads
+/// back (French places, with the department for homonyms; places abroad as written), and
+/// whether the event is held online.
+pub fn find_places(text: &str, geography: &Geography) -> (Vec<String>, bool) {
+    let mut places: Vec<String> = Vec::new();
+    let mut online = false;
+    for mention in geography.find_places(text) {
+        let name = match mention.kind {
+            Mention::Found(place) => geography.label(place),
+            Mention::Abroad(name) => name,
+            Mention::Online => {
+                online = true;
+                continue;
             }
+        };
+        if !places.contains(&name) {
+            places.push(name);
         }
     }
-    out
+    (places, online)
 }
 
 pub fn extract(
@@ -137,12 +136,14 @@ pub fn extract(
         .or_else(|| (!subject.is_empty()).then(|| subject.to_string()));
     let normalized = crate::core::text::normalize(&all);
     let organisation = knowledge.organisations.longest_in_normalized(&normalized);
+    let (places, online) = find_places(&all, knowledge.geography);
     RequestFields {
         contact: mail.reply_to.clone().or_else(|| mail.from.clone()),
         organisation,
         event,
         dates: find_dates(&all, today),
-        places: find_places(&all, knowledge.geography),
+        places,
+        online,
         topics,
         format,
         language: lang::detect_normalized(&normalized).unwrap_or(default_lang),
@@ -180,20 +181,35 @@ mod tests {
     }
 
     #[test]
-    fn finds_places_after_prepositions() {
+    fn finds_places_venues_abroad_and_online() {
         let geo = geography();
-        let cases: [(&str, &[&str]); 5] = [
-            ("notre conférence à Lyon le 12 mars", &["Rhône"]),
+        let cases: [(&str, &[&str], bool); 9] = [
+            ("notre conférence à Lyon le 12 mars", &["Lyon"], false),
             (
                 "une table ronde en Bretagne, puis à Saint-Brieuc",
-                &["Bretagne", "Côtes-d'Armor"],
+                &["Bretagne", "Saint-Brieuc"],
+                false,
             ),
-            ("our conference in Bordeaux", &["Gironde"]),
-            ("à Bientôt", &[]),
-            ("en Narnie", &[]),
+            ("our conference in Bordeaux", &["Bordeaux"], false),
+            (
+                "au Palais des Congrès de Lille, le 3 mars",
+                &["Lille"],
+                false,
+            ),
+            ("une journée à Valence (82)", &["Valence (82)"], false),
+            (
+                "Forum in Brussels, also streamed online",
+                &["Brussels"],
+                true,
+            ),
+            ("en visio, données mises en ligne", &[], true),
+            ("à Bientôt", &[], false),
+            ("en Narnie", &[], false),
         ];
-        for (text, expected) in cases {
-            assert_eq!(find_places(text, &geo), expected, "{text}");
+        for (text, places, online) in cases {
+            let (found, held_online) = find_places(text, &geo);
+            assert_eq!(found, places, "{text}");
+            assert_eq!(held_online, online, "{text}");
         }
     }
 }

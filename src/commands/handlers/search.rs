@@ -38,7 +38,7 @@ pub(super) fn find_speaker(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError>
     );
     let asked = json!({
         "topics": query.topics.iter().map(|&t| h.label(t)).collect::<Vec<_>>(),
-        "place": query.place.map(|p| ctx.geography.place_name(p)),
+        "place": query.place.map(|p| ctx.geography.label(p)),
         "language": query.language,
         "date": query.date.map(|d| format_day(h.lang, d)),
     });

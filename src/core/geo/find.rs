@@ -1,0 +1,1253 @@
+//! Places in free text, for chat and mail alike: an index of folded names (first word → longest
+//! name), a tokenizer that remembers case, punctuation and the original spans, and the rules
+//! deciding when a name that is also an everyday word is meant as a place.
+
+use super::{Geography, Place};
+use crate::core::text::close_enough;
+use std::collections::HashMap;
+use std::ops::Range;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlaceMention {
+    /// Byte range in the text given.
+    pub span: Range<usize>,
+    pub kind: Mention,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Mention {
+    Found(Place),
+    /// A place outside France, as written ("Bruxelles", "Geneva"): no distance.
+    Abroad(String),
+    /// "en ligne", "online", "en visio", "Zoom": a format, not a place.
+    Online,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Target {
+    Place(Place),
+    Abroad,
+    Online,
+    /// A phrase holding a place-like word that names no place ("Hôtel de Ville", "mars").
+    NotAPlace,
+}
+
+/// How a name must appear in free text to count as a place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Guard {
+    /// Distinctive: anywhere, in any case.
+    None,
+    /// Capitalised (and not right after another capitalised word: a surname), or introduced.
+    Case,
+    /// Also an everyday word: capitalised and introduced by a place word ("à Tours").
+    Word,
+    /// An acronym: in capitals ("PACA"), or introduced by a place word.
+    Upper,
+    /// A product name ("Zoom", "Teams"): capitalised, not opening a sentence.
+    Capital,
+}
+
+/// The article of "Le Mans" merged into the preposition before it ("au Mans", "du Havre").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Elided {
+    Le,
+    Les,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Entry {
+    target: Target,
+    guard: Guard,
+    elided: Option<Elided>,
+}
+
+impl Entry {
+    pub(super) fn new(target: Target, guard: Guard) -> Self {
+        Entry {
+            target,
+            guard,
+            elided: None,
+        }
+    }
+
+    pub(super) fn elided(self, elided: Elided) -> Self {
+        Entry {
+            elided: Some(elided),
+            ..self
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    /// Folded name ("saint denis") → what it may name, most likely first.
+    keys: HashMap<String, Vec<Entry>>,
+    /// First word of a name → the most words a name starting with it has.
+    spans: HashMap<String, usize>,
+    pub(super) sirens: HashMap<String, usize>,
+    /// One-word names worth correcting a typo to, by first letter.
+    notable: HashMap<u8, Vec<(String, Place)>>,
+}
+
+impl Names {
+    pub(super) fn add(&mut self, key: String, entry: Entry) {
+        self.note_span(&key);
+        self.keys.entry(key).or_default().push(entry);
+    }
+
+    pub(super) fn add_first(&mut self, key: String, entry: Entry) {
+        self.note_span(&key);
+        self.keys.entry(key).or_default().insert(0, entry);
+    }
+
+    fn note_span(&mut self, key: &str) {
+        let words = key.split(' ').count();
+        let first = key.split(' ').next().unwrap_or_default();
+        let longest = self.spans.entry(first.to_string()).or_default();
+        *longest = (*longest).max(words);
+    }
+
+    pub(super) fn add_notable(&mut self, key: String, place: Place) {
+        if !key.contains(' ')
+            && let Some(&first) = key.as_bytes().first()
+        {
+            self.notable.entry(first).or_default().push((key, place));
+        }
+    }
+
+    /// The most likely place of a whole name, whatever its guard.
+    pub(super) fn first_place(&self, key: &str) -> Option<Place> {
+        self.keys.get(key)?.iter().find_map(|e| match e.target {
+            Target::Place(p) if e.elided.is_none() => Some(p),
+            _ => None,
+        })
+    }
+
+    /// True when several communes bear this name.
+    pub(super) fn homonyms(&self, key: &str) -> bool {
+        self.keys.get(key).is_some_and(|entries| {
+            entries
+                .iter()
+                .filter(|e| {
+                    e.elided.is_none() && matches!(e.target, Target::Place(Place::Commune(_)))
+                })
+                .count()
+                > 1
+        })
+    }
+}
+
+/// Places abroad that people in the network name: French and English names, folded.
+const ABROAD: &[&str] = &[
+    "bruxelles",
+    "brussels",
+    "geneve",
+    "geneva",
+    "genf",
+    "lausanne",
+    "basel",
+    "zurich",
+    "lugano",
+    "fribourg",
+    "neuchatel",
+    "luxembourg",
+    "montreal",
+    "quebec",
+    "ottawa",
+    "toronto",
+    "sherbrooke",
+    "gatineau",
+    "namur",
+    "charleroi",
+    "tournai",
+    "louvain",
+    "louvain la neuve",
+    "leuven",
+    "anvers",
+    "antwerp",
+    "ghent",
+    "arlon",
+    "londres",
+    "london",
+    "berlin",
+    "madrid",
+    "barcelone",
+    "barcelona",
+    "lisbonne",
+    "lisbon",
+    "lisboa",
+    "rome",
+    "roma",
+    "turin",
+    "amsterdam",
+    "rotterdam",
+    "the hague",
+    "munich",
+    "francfort",
+    "frankfurt",
+    "dublin",
+    "edimbourg",
+    "edinburgh",
+    "copenhague",
+    "copenhagen",
+    "stockholm",
+    "oslo",
+    "helsinki",
+    "tallinn",
+    "varsovie",
+    "warsaw",
+    "prague",
+    "vienna",
+    "budapest",
+    "athenes",
+    "athens",
+    "new york",
+    "washington",
+    "tunis",
+    "alger",
+    "algiers",
+    "rabat",
+    "casablanca",
+    "dakar",
+    "abidjan",
+    "cotonou",
+    "ouagadougou",
+    "bamako",
+    "kinshasa",
+    "yaounde",
+    "douala",
+    "beyrouth",
+    "beirut",
+    "monaco",
+    "andorre",
+    "andorra",
+    "belgique",
+    "belgium",
+    "switzerland",
+    "canada",
+    "allemagne",
+    "germany",
+    "espagne",
+    "spain",
+    "italie",
+    "italy",
+    "portugal",
+    "royaume uni",
+    "united kingdom",
+    "angleterre",
+    "england",
+    "ecosse",
+    "scotland",
+    "irlande",
+    "ireland",
+    "pays bas",
+    "netherlands",
+    "autriche",
+    "austria",
+    "pologne",
+    "poland",
+    "grece",
+    "greece",
+    "suede",
+    "sweden",
+    "norvege",
+    "norway",
+    "danemark",
+    "denmark",
+    "finlande",
+    "finland",
+    "estonie",
+    "estonia",
+    "etats unis",
+    "united states",
+    "usa",
+    "maroc",
+    "morocco",
+    "tunisie",
+    "tunisia",
+    "algerie",
+    "algeria",
+    "senegal",
+    "cote d ivoire",
+    "ivory coast",
+];
+
+/// Places abroad whose names are also words ("une banque suisse", "bale", "liege").
+const ABROAD_WORDS: &[&str] = &[
+    "suisse", "bale", "liege", "milan", "cologne", "berne", "gand",
+];
+
+const ONLINE: &[&str] = &[
+    "en ligne",
+    "online",
+    "on line",
+    "visio",
+    "visios",
+    "visioconference",
+    "visioconferences",
+    "visio conference",
+    "videoconference",
+    "video conference",
+    "webinar",
+    "webinars",
+    "webinaire",
+    "webinaires",
+    "distanciel",
+    "remote",
+    "remotely",
+    "microsoft teams",
+    "google meet",
+    "jitsi",
+    "webex",
+    "bigbluebutton",
+    "livestream",
+    "live stream",
+    "virtual event",
+    "virtual conference",
+];
+
+/// Phrases that hold a place-like word but name no place, and months (the commune "Mars"
+/// must not come out of "en Mars 2027").
+const NOT_A_PLACE: &[&str] = &[
+    "hotel de ville",
+    "hotel de region",
+    "hotel de la region",
+    "hotel du departement",
+    "hotel de metropole",
+    "palais des congres",
+    "centre des congres",
+    "cite des congres",
+    "janvier",
+    "fevrier",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "aout",
+    "septembre",
+    "octobre",
+    "novembre",
+    "decembre",
+];
+
+/// Words after which a name is a place ("à", "dans le", "in", "near").
+const STRONG_INTRODUCERS: &[&str] = &[
+    "au", "aux", "en", "dans", "vers", "in", "at", "near", "around", "chez",
+];
+
+/// Words after which a place is likely but not certain ("sur Lyon", "from Lyon", "de Lyon").
+const WEAK_INTRODUCERS: &[&str] = &[
+    "sur", "from", "to", "pour", "depuis", "a", "de", "d", "du", "des", "of", "for",
+];
+
+/// Nouns after which "de" introduces a place: venues, bodies, "près de".
+const VENUES: &[&str] = &[
+    "pres",
+    "proche",
+    "autour",
+    "cote",
+    "environs",
+    "region",
+    "ville",
+    "commune",
+    "metropole",
+    "agglomeration",
+    "agglo",
+    "mairie",
+    "universite",
+    "university",
+    "city",
+    "town",
+    "hotel",
+    "palais",
+    "congres",
+    "centre",
+    "center",
+    "salle",
+    "campus",
+    "musee",
+    "cite",
+    "parc",
+    "maison",
+    "halle",
+    "theatre",
+    "mediatheque",
+    "bibliotheque",
+    "prefecture",
+    "departement",
+    "gare",
+    "conseil",
+    "departemental",
+    "regional",
+    "communaute",
+    "ecole",
+    "institut",
+    "lycee",
+    "college",
+    "chu",
+    "chambre",
+    "archives",
+    "opera",
+    "auditorium",
+    "zenith",
+    "stade",
+    "aeroport",
+    "territoire",
+    "pays",
+];
+
+/// A label and a colon before a place ("Lieu : Tours", "Venue: Nice").
+const LABELS: &[&str] = &[
+    "lieu",
+    "location",
+    "venue",
+    "where",
+    "ou",
+    "ville",
+    "city",
+    "adresse",
+    "address",
+    "localisation",
+];
+
+/// "mis en ligne", "available online": published, not an online event.
+const PUBLISHED: &[&str] = &[
+    "mis",
+    "mise",
+    "mises",
+    "mettre",
+    "mettons",
+    "mettez",
+    "met",
+    "mettent",
+    "remis",
+    "disponible",
+    "disponibles",
+    "accessible",
+    "accessibles",
+    "publie",
+    "publiee",
+    "publies",
+    "publiees",
+    "publier",
+    "consultable",
+    "consultables",
+    "available",
+    "published",
+    "publicly",
+    "posted",
+    "put",
+];
+
+/// Words after "online" / "en ligne" that make it a thing, not an event ("online form").
+const NOT_ONLINE_AFTER: &[&str] = &[
+    "form", "forms", "survey", "platform", "portal", "tool", "tools", "shop", "store", "de",
+    "droite", "directe",
+];
+
+/// Words allowed between a commune and the department that tells homonyms apart.
+const HINT_WORDS: &[&str] = &[
+    "dans",
+    "en",
+    "in",
+    "le",
+    "la",
+    "les",
+    "l",
+    "the",
+    "departement",
+    "dept",
+];
+
+const ARTICLES: &[&str] = &["le", "la", "les", "l", "the"];
+
+pub(super) fn add_fixed_names(names: &mut Names) {
+    for key in ABROAD {
+        names.add(key.to_string(), Entry::new(Target::Abroad, Guard::None));
+    }
+    for key in ABROAD_WORDS {
+        names.add(key.to_string(), Entry::new(Target::Abroad, Guard::Case));
+    }
+    for key in ONLINE {
+        names.add(key.to_string(), Entry::new(Target::Online, Guard::None));
+    }
+    for key in ["zoom", "teams"] {
+        names.add(key.to_string(), Entry::new(Target::Online, Guard::Capital));
+    }
+    for key in NOT_A_PLACE {
+        names.add(key.to_string(), Entry::new(Target::NotAPlace, Guard::None));
+    }
+}
+
+/// The folded key of a name or a typed text: lowercase ASCII words joined by one space,
+/// "St"/"Ste" written out ("St-Malo" → "saint malo").
+pub(super) fn key_of(text: &str) -> String {
+    let tokens = Tokens::new(text);
+    let mut key = String::with_capacity(text.len());
+    for i in 0..tokens.t.len() {
+        if i > 0 {
+            key.push(' ');
+        }
+        key.push_str(tokens.word(i));
+    }
+    key
+}
+
+#[derive(Debug, Default, Clone)]
+struct Token {
+    /// Byte range in the original text.
+    start: usize,
+    end: usize,
+    /// Byte range of the folded word in [`Tokens::folded`].
+    word: Range<usize>,
+    capital: bool,
+    /// Every letter a capital, at least two letters ("PACA").
+    upper: bool,
+    accented: bool,
+    /// Nothing but punctuation ending a sentence, or nothing at all, before it.
+    sentence_start: bool,
+    after_paren: bool,
+    after_comma: bool,
+    after_colon: bool,
+    /// Part of an e-mail or web address ("contact@rennes.fr").
+    link: bool,
+}
+
+struct Tokens<'a> {
+    text: &'a str,
+    folded: String,
+    t: Vec<Token>,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut tokens = Tokens {
+            text,
+            folded: String::with_capacity(text.len() + 8),
+            t: Vec::with_capacity(text.len() / 5 + 1),
+        };
+        let mut current: Option<Token> = None;
+        let mut pending = Token {
+            sentence_start: true,
+            ..Token::default()
+        };
+        let mut chunk_start = 0;
+        let mut chunk_first_token = 0;
+        let mut chunk_is_link = false;
+        let mut previous = ' ';
+        for (at, ch) in text.char_indices() {
+            if ch.is_alphanumeric() {
+                let token = current.get_or_insert_with(|| Token {
+                    start: at,
+                    end: at,
+                    word: tokens.folded.len()..tokens.folded.len(),
+                    capital: ch.is_uppercase(),
+                    upper: true,
+                    ..pending.clone()
+                });
+                if ch.is_alphabetic() && !ch.is_uppercase() {
+                    token.upper = false;
+                }
+                if ch.is_ascii() {
+                    tokens.folded.push(ch.to_ascii_lowercase());
+                } else {
+                    token.accented = true;
+                    for c in deunicode::deunicode_char(ch).unwrap_or("").chars() {
+                        if c.is_ascii_alphanumeric() {
+                            tokens.folded.push(c.to_ascii_lowercase());
+                        }
+                    }
+                }
+                token.end = at + ch.len_utf8();
+            } else {
+                if let Some(token) = current.take() {
+                    tokens.close(token);
+                    pending = Token::default();
+                }
+                match ch {
+                    '(' | '[' => pending.after_paren = true,
+                    ',' => pending.after_comma = true,
+                    ':' => pending.after_colon = true,
+                    // "St. Malo" goes on.
+                    '.' if tokens.t.last().is_some_and(|t| {
+                        t.end == at && matches!(tokens.word_of(t), "saint" | "sainte")
+                    }) => {}
+                    '.' | '!' | '?' | ';' | '\n' | '\r' => pending.sentence_start = true,
+                    '@' => chunk_is_link = true,
+                    _ => {}
+                }
+                if ch == '/' && previous == ':' {
+                    chunk_is_link = true;
+                }
+                if ch.is_whitespace() {
+                    tokens.end_chunk(chunk_first_token, chunk_start, at, chunk_is_link);
+                    chunk_is_link = false;
+                    chunk_start = at + ch.len_utf8();
+                    chunk_first_token = tokens.t.len();
+                }
+            }
+            previous = ch;
+        }
+        if let Some(token) = current.take() {
+            tokens.close(token);
+        }
+        tokens.end_chunk(chunk_first_token, chunk_start, text.len(), chunk_is_link);
+        tokens
+    }
+
+    fn close(&mut self, mut token: Token) {
+        token.word.end = self.folded.len();
+        if token.word.is_empty() {
+            return;
+        }
+        token.upper &= token.end - token.start >= 2;
+        let replacement = match &self.folded[token.word.clone()] {
+            "st" => Some("saint"),
+            "ste" => Some("sainte"),
+            _ => None,
+        };
+        if let Some(full) = replacement {
+            self.folded.truncate(token.word.start);
+            self.folded.push_str(full);
+            token.word.end = self.folded.len();
+        }
+        self.t.push(token);
+    }
+
+    /// Marks the tokens of a run of non-space characters that is an address: "www." opening
+    /// it, a dot between two words ("rennes.fr"), an "@" or "://".
+    fn end_chunk(&mut self, first: usize, start: usize, end: usize, mut link: bool) {
+        let chunk = &self.text[start..end];
+        link |= chunk.starts_with("www.")
+            || chunk
+                .trim_end_matches(|c: char| !c.is_alphanumeric())
+                .split('.')
+                .filter(|part| !part.is_empty())
+                .count()
+                > 1
+                && chunk.chars().filter(|c| c.is_alphabetic()).count() > 3;
+        if link {
+            for token in &mut self.t[first..] {
+                token.link = true;
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    fn word(&self, i: usize) -> &str {
+        &self.folded[self.t[i].word.clone()]
+    }
+
+    fn word_of(&self, token: &Token) -> &str {
+        &self.folded[token.word.clone()]
+    }
+
+    fn is_number(&self, i: usize) -> bool {
+        self.word(i).starts_with(|c: char| c.is_ascii_digit())
+    }
+
+    /// The word before token `i` in the same sentence.
+    fn before(&self, i: usize) -> Option<usize> {
+        (i > 0 && !self.t[i].sentence_start).then(|| i - 1)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Intro {
+    None,
+    Weak,
+    Strong,
+}
+
+/// What comes before a candidate name starting at token `i`.
+struct Context {
+    intro: Intro,
+    /// The preposition merges an article ("au", "du" → le; "aux", "des" → les).
+    merged: Option<Elided>,
+    capital: bool,
+    upper: bool,
+    sentence_start: bool,
+    /// Right after another capitalised word: likely a surname ("Claire Fleury").
+    after_capitalised: bool,
+}
+
+impl Context {
+    fn of(tk: &Tokens<'_>, i: usize, end: usize, after_place: Option<usize>) -> Context {
+        // The first word that is not the name's own article ("La Rochelle").
+        let core = (i..end)
+            .find(|&j| !ARTICLES.contains(&tk.word(j)))
+            .unwrap_or(i);
+        let token = &tk.t[i];
+        let mut context = Context {
+            intro: Intro::None,
+            merged: None,
+            capital: tk.t[core].capital,
+            upper: tk.t[core].upper,
+            sentence_start: token.sentence_start,
+            after_capitalised: false,
+        };
+        let Some(p) = tk.before(i) else {
+            return context;
+        };
+        let previous = tk.word(p);
+        context.after_capitalised = tk.t[p].capital && !tk.t[p].sentence_start;
+        context.merged = match previous {
+            "au" | "du" => Some(Elided::Le),
+            "aux" | "des" => Some(Elided::Les),
+            _ => None,
+        };
+        if token.after_colon && LABELS.contains(&previous) {
+            context.intro = Intro::Strong;
+            return context;
+        }
+        // A postcode: "35000 Rennes".
+        if previous.len() == 5 && previous.bytes().all(|b| b.is_ascii_digit()) {
+            context.intro = Intro::Strong;
+            return context;
+        }
+        // "et", "ou", a comma after a place: the list goes on ("à Rennes et Tours").
+        if after_place == Some(p)
+            && (token.after_comma || matches!(previous, "et" | "and" | "ou" | "or"))
+            || after_place == Some(i)
+        {
+            context.intro = Intro::Strong;
+            return context;
+        }
+        // "dans le Nord", "dans la Drôme": the preposition is before the article.
+        let q = match tk.before(p) {
+            Some(q) if ARTICLES.contains(&previous) && !token.after_comma => q,
+            _ => p,
+        };
+        let word = tk.word(q);
+        context.intro = if word == "a" {
+            if tk.t[q].accented {
+                Intro::Strong
+            } else {
+                Intro::Weak
+            }
+        } else if STRONG_INTRODUCERS.contains(&word) {
+            Intro::Strong
+        } else if matches!(word, "de" | "d" | "du" | "des" | "of") {
+            match tk.before(q) {
+                Some(r) if VENUES.contains(&tk.word(r)) => Intro::Strong,
+                _ => Intro::Weak,
+            }
+        } else if WEAK_INTRODUCERS.contains(&word) {
+            Intro::Weak
+        } else {
+            Intro::None
+        };
+        context
+    }
+
+    fn accepts(&self, entry: &Entry, lenient: bool) -> bool {
+        if entry.elided.is_some() && entry.elided != self.merged {
+            return false;
+        }
+        if lenient {
+            return true;
+        }
+        match entry.guard {
+            Guard::None => true,
+            Guard::Case => {
+                self.intro > Intro::None || self.capital && !self.after_capitalised || self.upper
+            }
+            Guard::Word => self.capital && self.intro == Intro::Strong,
+            Guard::Upper => self.upper || self.intro == Intro::Strong,
+            Guard::Capital => self.capital && !self.sentence_start,
+        }
+    }
+}
+
+/// A department or region named right after a commune: "(93)", ", Drôme", "dans le 82".
+#[derive(Debug, Clone, Copy)]
+enum Hint {
+    Department(usize),
+    Region(usize),
+}
+
+pub(super) fn find(geo: &Geography, text: &str, lenient: bool) -> Vec<PlaceMention> {
+    let tokens = Tokens::new(text);
+    let mut out = Vec::new();
+    let mut after_place = None;
+    let mut i = 0;
+    while i < tokens.len() {
+        if tokens.t[i].link {
+            i += 1;
+            continue;
+        }
+        match match_at(geo, &tokens, i, lenient, after_place) {
+            Some((mention, end)) => {
+                after_place = mention
+                    .as_ref()
+                    .filter(|m| matches!(m.kind, Mention::Found(_) | Mention::Abroad(_)))
+                    .map(|_| end - 1);
+                out.extend(mention);
+                i = end;
+            }
+            None => i += 1,
+        }
+    }
+    out
+}
+
+/// The mention starting at token `i`, if any, and the token after it.
+fn match_at(
+    geo: &Geography,
+    tk: &Tokens<'_>,
+    i: usize,
+    lenient: bool,
+    after_place: Option<usize>,
+) -> Option<(Option<PlaceMention>, usize)> {
+    if tk.is_number(i) {
+        let department = department_number(geo, tk, i)?;
+        return Some(found(geo, tk, i, i + 1, Place::Department(department)));
+    }
+    let names = &geo.names;
+    let longest = names.spans.get(tk.word(i)).copied().unwrap_or(0);
+    let mut key = String::new();
+    let mut ends: Vec<(usize, usize)> = Vec::with_capacity(longest);
+    for j in i..(i + longest).min(tk.len()) {
+        if j > i {
+            if tk.t[j].sentence_start || tk.t[j].link || tk.t[j].after_paren {
+                break;
+            }
+            key.push(' ');
+        }
+        key.push_str(tk.word(j));
+        ends.push((key.len(), j + 1));
+    }
+    for &(len, end) in ends.iter().rev() {
+        let Some(entries) = names.keys.get(&key[..len]) else {
+            continue;
+        };
+        let context = Context::of(tk, i, end, after_place);
+        let Some(entry) = entries.iter().find(|e| context.accepts(e, lenient)) else {
+            // A department given makes the name a place even when it is a word: "Tours (37)".
+            if let Some((place, hint_end)) = by_hint(geo, tk, entries, end) {
+                return Some(found(geo, tk, i, hint_end, place));
+            }
+            continue;
+        };
+        let span = tk.t[i].start..tk.t[end - 1].end;
+        return match entry.target {
+            Target::NotAPlace => Some((None, end)),
+            Target::Online => {
+                let published = tk
+                    .before(i)
+                    .is_some_and(|p| PUBLISHED.contains(&tk.word(p)));
+                let a_thing = end < tk.len()
+                    && !tk.t[end].sentence_start
+                    && (NOT_ONLINE_AFTER.contains(&tk.word(end))
+                        || tk.word(i) == "zoom" && tk.word(end) == "sur");
+                let mention = (!published && !a_thing).then_some(PlaceMention {
+                    span,
+                    kind: Mention::Online,
+                });
+                Some((mention, end))
+            }
+            Target::Abroad => Some((
+                Some(PlaceMention {
+                    kind: Mention::Abroad(tk.text[span.clone()].to_string()),
+                    span,
+                }),
+                end,
+            )),
+            Target::Place(place) => {
+                // "Vienne (38)": the town, not the department of that name.
+                if let Some((other, hint_end)) = by_hint(geo, tk, entries, end) {
+                    return Some(found(geo, tk, i, hint_end, other));
+                }
+                let place = by_postcode(geo, tk, entries, i).unwrap_or(place);
+                Some(found(geo, tk, i, end, place))
+            }
+        };
+    }
+    typo(geo, tk, i, after_place).map(|place| found(geo, tk, i, i + 1, place))
+}
+
+/// A found place from token `i` to `end`, swallowing a "(35)" that repeats its department.
+fn found(
+    geo: &Geography,
+    tk: &Tokens<'_>,
+    i: usize,
+    mut end: usize,
+    place: Place,
+) -> (Option<PlaceMention>, usize) {
+    if end < tk.len()
+        && tk.t[end].after_paren
+        && tk.is_number(end)
+        && geo.department_code(tk.word(end)).is_some()
+        && geo.department_code(tk.word(end)) == geo.department_of(place)
+    {
+        end += 1;
+    }
+    let span = tk.t[i].start..tk.t[end - 1].end;
+    (
+        Some(PlaceMention {
+            span,
+            kind: Mention::Found(place),
+        }),
+        end,
+    )
+}
+
+/// The commune of this name in the department or region written after it, and where the hint
+/// ends.
+fn by_hint(
+    geo: &Geography,
+    tk: &Tokens<'_>,
+    entries: &[Entry],
+    end: usize,
+) -> Option<(Place, usize)> {
+    let (hint, hint_end) = hint_after(geo, tk, end)?;
+    entries.iter().find_map(|e| match e.target {
+        Target::Place(Place::Commune(c)) if e.elided.is_none() => {
+            let department = geo.communes[c].department;
+            let fits = match hint {
+                Hint::Department(d) => d == department,
+                Hint::Region(r) => geo.departments[department].region == r,
+            };
+            fits.then_some((Place::Commune(c), hint_end))
+        }
+        _ => None,
+    })
+}
+
+fn hint_after(geo: &Geography, tk: &Tokens<'_>, end: usize) -> Option<(Hint, usize)> {
+    if end >= tk.len() || tk.t[end].sentence_start || tk.t[end].link {
+        return None;
+    }
+    let lead = tk.t[end].after_paren || tk.t[end].after_comma;
+    let mut j = end;
+    while j < tk.len() && j < end + 3 && HINT_WORDS.contains(&tk.word(j)) {
+        j += 1;
+    }
+    if j >= tk.len() || j > end && tk.t[j].sentence_start {
+        return None;
+    }
+    if tk.is_number(j) {
+        return geo
+            .department_code(tk.word(j))
+            .map(|d| (Hint::Department(d), j + 1));
+    }
+    if !lead && j == end {
+        return None;
+    }
+    let longest = geo.names.spans.get(tk.word(j)).copied().unwrap_or(0);
+    let mut key = String::new();
+    let mut best = None;
+    for k in j..(j + longest).min(tk.len()) {
+        if k > j {
+            key.push(' ');
+        }
+        key.push_str(tk.word(k));
+        let hint = geo.names.keys.get(&key).and_then(|entries| {
+            entries.iter().find_map(|e| match e.target {
+                Target::Place(Place::Department(d)) => Some(Hint::Department(d)),
+                Target::Place(Place::Region(r)) if e.elided.is_none() => Some(Hint::Region(r)),
+                _ => None,
+            })
+        });
+        if let Some(hint) = hint {
+            best = Some((hint, k + 1));
+        }
+    }
+    best
+}
+
+/// "35000 Rennes", "93200 Saint-Denis": the postcode's department picks the homonym.
+fn by_postcode(geo: &Geography, tk: &Tokens<'_>, entries: &[Entry], i: usize) -> Option<Place> {
+    let p = tk.before(i)?;
+    let code = tk.word(p);
+    if code.len() != 5 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let department = match &code[..2] {
+        "97" => geo.department_code(&code[..3]),
+        "20" => None,
+        two => geo.department_code(two),
+    }?;
+    entries.iter().find_map(|e| match e.target {
+        Target::Place(Place::Commune(c))
+            if e.elided.is_none() && geo.communes[c].department == department =>
+        {
+            Some(Place::Commune(c))
+        }
+        _ => None,
+    })
+}
+
+/// A department number where it cannot be a date or a count: "(35)", "dans le 69",
+/// "in the 69", "département 29", "le 35" (no month has 35 days).
+fn department_number(geo: &Geography, tk: &Tokens<'_>, i: usize) -> Option<usize> {
+    let department = geo.department_code(tk.word(i))?;
+    let token = &tk.t[i];
+    if token.after_paren && tk.text[token.end..].trim_start().starts_with(')') {
+        return Some(department);
+    }
+    let p = tk.before(i)?;
+    let previous = tk.word(p);
+    if matches!(
+        previous,
+        "departement" | "department" | "dept" | "dpt" | "dep"
+    ) {
+        return Some(department);
+    }
+    if matches!(previous, "le" | "the") {
+        let introduced = tk
+            .before(p)
+            .is_some_and(|q| matches!(tk.word(q), "dans" | "in"));
+        let no_day = tk.word(i).parse::<u32>().is_ok_and(|n| n > 31)
+            && (i + 1 >= tk.len() || tk.t[i + 1].sentence_start || !tk.is_number(i + 1));
+        if introduced || no_day {
+            return Some(department);
+        }
+    }
+    None
+}
+
+/// "à Toulouze", "in Bordaux": a capitalised unknown word after a place word, one or two
+/// letters away from a region, a department or a town of some size.
+fn typo(geo: &Geography, tk: &Tokens<'_>, i: usize, after_place: Option<usize>) -> Option<Place> {
+    let word = tk.word(i);
+    let token = &tk.t[i];
+    if word.len() < 5 || !token.capital || token.sentence_start || tk.is_number(i) {
+        return None;
+    }
+    if Context::of(tk, i, i + 1, after_place).intro != Intro::Strong {
+        return None;
+    }
+    let candidates = geo.names.notable.get(&word.as_bytes()[0])?;
+    candidates
+        .iter()
+        .find(|(name, _)| close_enough(word, name))
+        .map(|(_, place)| *place)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::geography;
+    use super::*;
+
+    /// Every mention as a short string: "commune:35238", "department:69", "region:53",
+    /// "abroad:Bruxelles", "online" (the evaluation files' notation).
+    fn mentions(geo: &Geography, text: &str) -> Vec<String> {
+        geo.find_places(text)
+            .into_iter()
+            .map(|m| match m.kind {
+                Mention::Found(Place::Commune(i)) => format!("commune:{}", geo.commune(i).code),
+                Mention::Found(Place::Department(i)) => {
+                    format!("department:{}", geo.department(i).code)
+                }
+                Mention::Found(Place::Region(i)) => format!("region:{}", geo.region(i).code),
+                Mention::Abroad(name) => format!("abroad:{name}"),
+                Mention::Online => "online".to_string(),
+            })
+            .collect()
+    }
+
+    fn check(cases: &[(&str, &[&str])]) {
+        let geo = geography();
+        let failures: Vec<String> = cases
+            .iter()
+            .filter_map(|(text, expected)| {
+                let got = mentions(&geo, text);
+                (got != *expected).then(|| format!("{text:?}: got {got:?}, want {expected:?}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn communes_in_chat_and_mail() {
+        check(&[
+            (
+                "trouve-moi quelqu'un pour parler d'open data à Rennes le 3 mars",
+                &["commune:35238"],
+            ),
+            (
+                "find me someone who can talk about open data in Lyon",
+                &["commune:69123"],
+            ),
+            (
+                "any speakers on data quality near Toulouse?",
+                &["commune:31555"],
+            ),
+            (
+                "intervenant budget participatif grenoble",
+                &["commune:38185"],
+            ),
+            ("un atelier a saint brieuc", &["commune:22278"]),
+            (
+                "St-Malo ou Ste-Maxime ?",
+                &["commune:35288", "commune:83115"],
+            ),
+            (
+                "au Mans, puis du Havre",
+                &["commune:72181", "commune:76351"],
+            ),
+            ("à La Rochelle", &["commune:17300"]),
+            ("conférence à Plouzané en juin", &["commune:29212"]),
+            ("Mairie de Plouzané", &["commune:29212"]),
+            ("35000 Rennes", &["commune:35238"]),
+        ]);
+    }
+
+    #[test]
+    fn homonyms_take_the_department_given_else_the_largest() {
+        check(&[
+            // The Réunion's prefecture has a few more inhabitants (155,634 against 149,077).
+            ("à Saint-Denis", &["commune:97411"]),
+            ("à Saint-Denis (93)", &["commune:93066"]),
+            ("à Saint-Denis (974) en mars", &["commune:97411"]),
+            ("Saint-Denis dans le 93", &["commune:93066"]),
+            ("à Saint-Denis, La Réunion", &["commune:97411"]),
+            ("rendez-vous à Valence, Drôme", &["commune:26362"]),
+            ("rendez-vous à Valence (82)", &["commune:82186"]),
+            ("97400 Saint-Denis", &["commune:97411"]),
+            ("à Lyon (69)", &["commune:69123"]),
+            (
+                "à Lyon, Paris et Marseille",
+                &["commune:69123", "commune:75056", "commune:13055"],
+            ),
+        ]);
+    }
+
+    #[test]
+    fn departments_by_number_never_dates() {
+        check(&[
+            ("quelqu'un dans le 69 ?", &["department:69"]),
+            ("un intervenant (35) pour le 12 mars", &["department:35"]),
+            ("plutôt le 35", &["department:35"]),
+            ("in the 69 please", &["department:69"]),
+            ("département 29", &["department:29"]),
+            ("dans le Finistère", &["department:29"]),
+            ("en Ille-et-Vilaine (35)", &["department:35"]),
+            ("dans le 2A", &["department:2A"]),
+            // Days, counts and telephone numbers are not departments.
+            ("le 29 mars", &[]),
+            ("on se voit le 12", &[]),
+            ("environ 35 personnes, 06 12 34 56 78", &[]),
+            ("(50 participants)", &[]),
+        ]);
+    }
+
+    #[test]
+    fn regions_in_french_and_english_and_old_ones() {
+        check(&[
+            (
+                "qui connaît les données de mobilité en Bretagne ?",
+                &["region:53"],
+            ),
+            (
+                "someone in Brittany or Normandy",
+                &["region:53", "region:28"],
+            ),
+            ("a speaker from Burgundy", &["region:27"]),
+            ("in Corsica", &["region:94"]),
+            ("anyone in the Paris region?", &["region:11"]),
+            ("en Île-de-France", &["region:11"]),
+            ("en PACA", &["region:93"]),
+            ("en Alsace ou en Picardie", &["region:44", "region:32"]),
+            ("dans le Nord", &["department:59"]),
+            ("à La Réunion", &["region:04"]),
+        ]);
+    }
+
+    #[test]
+    fn venues() {
+        check(&[
+            ("au Palais des Congrès de Lille", &["commune:59350"]),
+            ("à l'Hôtel de Région à Rennes", &["commune:35238"]),
+            ("à l'Hôtel de Ville de Nantes", &["commune:44109"]),
+            ("à l'Hôtel de Ville de Tours", &["commune:37261"]),
+            ("Conseil départemental du Nord", &["department:59"]),
+            ("Lieu : Tours", &["commune:37261"]),
+        ]);
+    }
+
+    #[test]
+    fn abroad_and_online() {
+        check(&[
+            ("un forum à Bruxelles", &["abroad:Bruxelles"]),
+            ("a conference in Geneva", &["abroad:Geneva"]),
+            (
+                "à Genève ou à Lausanne",
+                &["abroad:Genève", "abroad:Lausanne"],
+            ),
+            ("à Montréal (Québec)", &["abroad:Montréal", "abroad:Québec"]),
+            ("à Liège, en Belgique", &["abroad:Liège", "abroad:Belgique"]),
+            ("en Suisse", &["abroad:Suisse"]),
+            ("une banque suisse", &[]),
+            ("en ligne le 3 mars", &["online"]),
+            ("webinar in English", &["online"]),
+            ("en visio ou à Lyon", &["online", "commune:69123"]),
+            ("visioconférence", &["online"]),
+            ("remote talk", &["online"]),
+            ("on Zoom or Teams", &["online", "online"]),
+            // Published online, a zoom on a subject, teams of people: no event format.
+            ("les données mises en ligne", &[]),
+            ("available online at data.gouv.fr", &[]),
+            ("Zoom sur les données", &[]),
+            ("our teams will attend", &[]),
+        ]);
+    }
+
+    #[test]
+    fn everyday_words_are_not_places() {
+        check(&[
+            ("un plan de communication", &[]),
+            ("la vente des données", &[]),
+            ("nice to meet you", &[]),
+            ("That's a nice idea, thanks", &[]),
+            ("en mars 2027, au bar", &[]),
+            ("En Mars 2027", &[]),
+            ("il y a eu des tours de table", &[]),
+            ("une réunion à Rennes", &["commune:35238"]),
+            ("a conference in Nice", &["commune:06088"]),
+            ("à Tours", &["commune:37261"]),
+            ("à Orange, à Sens", &["commune:84087", "commune:89387"]),
+            ("Tours (37)", &["commune:37261"]),
+            ("merci à Claire Fleury", &[]),
+            ("écrire à contact@rennes.fr ou www.lyon.fr", &[]),
+            ("une somme de 300 euros, la manche", &[]),
+            ("le lot de données", &[]),
+            ("à Bientôt", &[]),
+        ]);
+    }
+
+    #[test]
+    fn typos_after_a_place_word() {
+        check(&[
+            ("à Toulouze", &["commune:31555"]),
+            ("in Bordaux", &["commune:33063"]),
+            ("en Français", &[]),
+        ]);
+    }
+
+    #[test]
+    fn spans_point_into_the_text() {
+        let geo = geography();
+        let text = "Réunion à Saint-Denis (974), puis en visio";
+        let found = geo.find_places(text);
+        let spans: Vec<&str> = found.iter().map(|m| &text[m.span.clone()]).collect();
+        assert_eq!(spans, vec!["Saint-Denis (974", "visio"]);
+    }
+
+    #[test]
+    fn a_chat_line_is_quick() {
+        let geo = geography();
+        let line = "trouve-moi quelqu'un pour parler d'open data à Rennes le 3 mars";
+        let runs = 2_000;
+        let timer = std::time::Instant::now();
+        for _ in 0..runs {
+            std::hint::black_box(geo.find_places(std::hint::black_box(line)));
+        }
+        eprintln!("find_places: {:?} per line", timer.elapsed() / runs);
+    }
+}
