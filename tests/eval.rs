@@ -69,6 +69,7 @@ fn place_code(geography: &Geography, place: Place) -> String {
     match place {
         Place::Region(i) => format!("region:{}", geography.region(i).code),
         Place::Department(i) => format!("department:{}", geography.department(i).code),
+        Place::Commune(i) => format!("commune:{}", geography.commune(i).code),
     }
 }
 
@@ -95,6 +96,9 @@ fn read_slots(
                 let query = &request.query;
                 if let Some(format) = request.format {
                     out.insert("format".into(), Value::String(format.to_string()));
+                }
+                if let Some(abroad) = &request.abroad {
+                    out.insert("place".into(), Value::String(format!("abroad:{abroad}")));
                 }
                 if request.online {
                     out.insert("online".into(), Value::Boolean(true));

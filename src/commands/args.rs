@@ -3,7 +3,7 @@
 use super::registry::{ArgKind, ArgSpec, Registry};
 use crate::core::dates::{self, DateError};
 use crate::core::directory::{Directory, Period};
-use crate::core::geo::{Geography, Place};
+use crate::core::geo::{Geography, Mention, Place};
 use crate::core::search::SpeakerQuery;
 use crate::core::text::{Folded, normalize};
 use crate::core::topics::{TopicIdx, Vocabulary};
@@ -333,6 +333,8 @@ pub struct SpeakerRequest {
     /// The kind of contribution ([`crate::core::formats`]).
     pub format: Option<&'static str>,
     pub online: bool,
+    /// A place outside France, as written: no distance is reckoned.
+    pub abroad: Option<String>,
 }
 
 /// Blanks a byte range of `text` (kept the same length, so later ranges stay valid).
@@ -409,75 +411,34 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
         blank(&mut text, start, end);
     }
     let mut place = None;
-    let mut unknown_place = None;
-    // Places after a place word, anywhere ("à Rennes", "dans le 69", "in Brittany").
-    loop {
+    let mut abroad = None;
+    for mention in ctx.geography.find_places(&text) {
+        match mention.kind {
+            Mention::Found(found) => {
+                place.get_or_insert(found);
+            }
+            Mention::Abroad(name) => {
+                abroad.get_or_insert(name);
+            }
+            Mention::Online => online = true,
+        }
+        blank(&mut text, mention.span.start, mention.span.end);
+    }
+    // "licences en Narnie": a capitalised word after a place word that names no place.
+    let unknown_place = if place.is_none() && abroad.is_none() {
         let folded = Folded::new(&text);
-        let mut taken = None;
-        for found in INTRODUCER.find_iter(&format!(" {} ", folded.text)) {
-            // Offsets in the padded text are one past those in the folded text.
-            let tail_start = folded.original_range(found.end() - 1, found.end() - 1).0;
-            let tail: Vec<(usize, usize)> = word_spans(&text[tail_start..])
-                .into_iter()
-                .take(5)
-                .map(|(a, b)| (a + tail_start, b + tail_start))
-                .collect();
-            let hit = (1..=tail.len()).rev().find_map(|n| {
-                let piece = &text[tail[0].0..tail[n - 1].1];
-                ctx.geography
-                    .lookup(piece)
-                    .map(|p| (p, tail[0].0, tail[n - 1].1))
-            });
-            if let Some((p, a, b)) = hit {
-                taken = Some((
-                    p,
-                    folded
-                        .original_range(found.start().saturating_sub(1), found.start())
-                        .0
-                        .min(a),
-                    b,
-                ));
-                break;
-            }
-            if unknown_place.is_none()
-                && let Some(&(a, b)) = tail.first()
-                && text[a..b].starts_with(char::is_uppercase)
-            {
-                unknown_place = Some(text[a..b].to_string());
-            }
-        }
-        match taken {
-            Some((p, a, b)) if place.is_none() => {
-                place = Some(p);
-                blank(&mut text, a, b);
-            }
-            _ => break,
-        }
-    }
-    // Places written bare ("intervenant budget Grenoble", "(35)", ", Saint-Brieuc,"): a
-    // capitalised run of words, or a department number in brackets.
-    if place.is_none() {
-        let spans = word_spans(&text);
-        'bare: for len in (1..=3).rev() {
-            for start in 0..spans.len().saturating_sub(len - 1) {
-                let (a, b) = (spans[start].0, spans[start + len - 1].1);
-                let piece = &text[a..b];
-                let bracketed =
-                    text[..a].trim_end().ends_with('(') && text[b..].trim_start().starts_with(')');
-                if !(piece.starts_with(char::is_uppercase) || bracketed) {
-                    continue;
-                }
-                if piece.chars().all(|c| c.is_ascii_digit()) && !bracketed {
-                    continue;
-                }
-                if let Some(p) = ctx.geography.lookup(piece) {
-                    place = Some(p);
-                    blank(&mut text, a, b);
-                    break 'bare;
-                }
-            }
-        }
-    }
+        INTRODUCER
+            .find_iter(&format!(" {} ", folded.text))
+            .find_map(|found| {
+                let tail_start = folded.original_range(found.end() - 1, found.end() - 1).0;
+                let (a, b) = word_spans(&text[tail_start..]).into_iter().next()?;
+                let word = &text[tail_start + a..tail_start + b];
+                word.starts_with(char::is_uppercase)
+                    .then(|| word.to_string())
+            })
+    } else {
+        None
+    };
     let found = ctx.vocabulary.match_text(&text);
     if found.hits.is_empty() {
         let typed = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -506,6 +467,7 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
         until,
         format,
         online,
+        abroad,
     })
 }
 
@@ -963,6 +925,7 @@ mod tests {
                     until: None,
                     format: None,
                     online: false,
+                    abroad: None,
                 }))
             };
         check(
