@@ -1483,3 +1483,128 @@ async fn real_list_mail_from_the_corpus_is_relayed_and_a_real_bounce_is_not() {
         .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_members_forward_makes_the_original_sender_the_requester() {
+    // The members' domain signs its mail (DKIM); the key is pinned since tests have no DNS.
+    let key = common::DkimKey::generate("example.org");
+    let bot = Bot::with(|config| {
+        config
+            .mail
+            .authentication
+            .dkim_keys
+            .insert(key.record_name.clone(), key.record.clone());
+    })
+    .await;
+    let raw = |name: &str| {
+        std::fs::read_to_string(
+            common::root()
+                .join("tests/fixtures/mail-requests")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let MailHandled::Done {
+        class,
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = bot.mail(&key.sign(&raw("forward-gmail-fr.eml"))).await
+    else {
+        panic!("the forward opened no ticket")
+    };
+    assert_eq!((class, outbox_ids.len()), (Class::Request, 2));
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            ticket.requester_email.as_str(),
+            ticket.requester_name.as_deref()
+        ),
+        (
+            "s.lemaire@quimper-bretagne-occidentale.example",
+            Some("Sophie Lemaire")
+        )
+    );
+    assert_eq!(ticket.subject, "Demande d'intervention - datathon mobilité");
+    assert_eq!(ticket.format.as_deref(), Some("hackathon"));
+    assert_eq!(
+        ticket.dates,
+        vec!["2027-02-05".parse().unwrap(), "2027-02-06".parse().unwrap()]
+    );
+    assert_eq!(
+        ticket.organisation.as_deref(),
+        Some("Quimper Bretagne Occidentale - Communauté d'agglomération")
+    );
+    let events = bot.events(number).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "forwarded: Alex Martin <alex.martin@example.org>"),
+        "{events:?}"
+    );
+    // The requester is acknowledged in a conversation of their own; the member is told the
+    // number on the thread of their forward.
+    let ack = bot.envelope(outbox_ids[0]).await;
+    assert_eq!(
+        ack.mail.to,
+        "s.lemaire@quimper-bretagne-occidentale.example"
+    );
+    assert_eq!(ack.mail.in_reply_to, None);
+    assert!(
+        ack.mail.body.starts_with("Bonjour Sophie Lemaire,"),
+        "{}",
+        ack.mail.body
+    );
+    let told = bot.envelope(outbox_ids[1]).await;
+    assert_eq!(told.mail.to, "alex.martin@example.org");
+    assert_eq!(
+        told.mail.in_reply_to.as_deref(),
+        Some("fwd-gmail-1@example.org")
+    );
+    assert!(
+        told.mail
+            .body
+            .contains(&format!("enregistrée sous le numéro {number}")),
+        "{}",
+        told.mail.body
+    );
+
+    // An English request forwarded from Outlook is acknowledged in English.
+    let MailHandled::Done {
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = bot.mail(&key.sign(&raw("forward-outlook-en.eml"))).await
+    else {
+        panic!("the Outlook forward opened no ticket")
+    };
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(ticket.requester_email, "tom.keller@opencities.example");
+    assert_eq!(ticket.format.as_deref(), Some("round-table"));
+    let ack = bot.envelope(outbox_ids[0]).await;
+    assert_eq!(ack.mail.to, "tom.keller@opencities.example");
+    assert!(
+        ack.mail.body.starts_with("Hello Tom Keller,"),
+        "{}",
+        ack.mail.body
+    );
+
+    // The same forward unsigned proves nothing: its sender stays the requester, and nobody
+    // else is written to.
+    let unsigned = raw("forward-gmail-fr.eml").replace("fwd-gmail-1@", "fwd-gmail-2@");
+    let MailHandled::Done {
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = bot.mail(&unsigned).await
+    else {
+        panic!("the unsigned forward opened no ticket")
+    };
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(ticket.requester_email, "alex.martin@example.org");
+    assert_eq!(outbox_ids.len(), 1);
+    assert_eq!(
+        bot.envelope(outbox_ids[0]).await.mail.to,
+        "alex.martin@example.org"
+    );
+}
