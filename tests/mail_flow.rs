@@ -1608,3 +1608,53 @@ async fn a_members_forward_makes_the_original_sender_the_requester() {
         "alex.martin@example.org"
     );
 }
+
+#[tokio::test]
+async fn a_plain_text_bounce_mutes_and_backfill_mutes_only_within_the_mute_period() {
+    let bot = Bot::new().await;
+    const REQUESTER: &str = "helene.vasseur@assoc-territoires.example";
+    let (_, outbox_ids) = bot.request("request-fr-round-table.eml").await;
+    let ack = bot.envelope(outbox_ids[0]).await;
+    // A carrier's notice without report, from post_master@, answering our acknowledgement.
+    let notice = |id: &str, date: &str| {
+        format!(
+            "From: post_master@mx.assoc-territoires.example\r\nTo: passerelle@localhost\r\nMessage-ID: <{id}@mx.example>\r\nIn-Reply-To: <{}>\r\nSubject: Re:Test message\r\nDate: {date}\r\nContent-Type: text/plain\r\n\r\nError: Invalid user address\r\n\r\nError message below:\r\n550 - Requested action not taken: no such user here\r\n\r\nMessage details:\r\n  RCPT TO: {REQUESTER}\r\n",
+            ack.message_id
+        )
+    };
+    let muted = || {
+        let store = bot.engine.store().clone();
+        async move { store.muted_until(REQUESTER, now()).await.unwrap() }
+    };
+    let backfill = |raw: String| {
+        let engine = bot.engine.clone();
+        async move {
+            engine
+                .handle_mail_with(
+                    raw.as_bytes(),
+                    now(),
+                    passerelle::engine::MailOptions {
+                        extra: Vec::new(),
+                        send_replies: false,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Two years old in an archive: it says nothing of the address today.
+    let MailHandled::Done { class, .. } =
+        backfill(notice("old", "Mon, 26 Nov 2024 10:00:00 +0000")).await
+    else {
+        panic!()
+    };
+    assert_eq!(class, Class::Bounce);
+    assert_eq!(muted().await, None);
+    // Ten days old: muted for the rest of the 60 days after it.
+    backfill(notice("recent", "Mon, 16 Nov 2026 10:00:00 +0000")).await;
+    assert_eq!(muted().await, Some("2027-01-15T10:00:00Z".parse().unwrap()));
+    // Live, it mutes for the whole period from now.
+    bot.mail(&notice("live", "Thu, 26 Nov 2026 09:59:00 +0000"))
+        .await;
+    assert_eq!(muted().await, Some("2027-01-25T10:00:00Z".parse().unwrap()));
+}
