@@ -92,6 +92,7 @@ impl World {
             vocabulary: &k.vocabulary,
             geography: &k.geography,
             organisations: &self.directory.organisation_finder,
+            domains: &Default::default(),
         };
         let mail = understand(
             raw,
@@ -128,6 +129,8 @@ impl World {
             bounced_to: &[],
             threaded_by: None,
             sender_verified: false,
+            // Trusted, so that forwards reach every branch of the decision.
+            forward_trusted: true,
         };
         // Rendered as the engine would; a template error is an answer, not a crash: only
         // panics are findings.

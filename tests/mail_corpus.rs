@@ -61,6 +61,7 @@ impl Pipeline {
             vocabulary: &self.knowledge.vocabulary,
             geography: &self.knowledge.geography,
             organisations: &self.organisations,
+            domains: &Default::default(),
         };
         let raw = std::fs::read(path).unwrap();
         understand(
@@ -133,6 +134,15 @@ const GOLDEN: &[&str] = &[
     "mail-requests/news-fr.eml",
     "mail-requests/autoreply-fr-no-headers.eml",
     "mail-requests/list-fr-discussion.eml",
+    "mail-requests/forward-gmail-fr.eml",
+    "mail-requests/forward-outlook-en.eml",
+    "mail-requests/request-fr-signature-org.eml",
+    "mail-requests/request-fr-podcast.eml",
+    "mail-requests/request-fr-course.eml",
+    "mail-requests/request-fr-working-group.eml",
+    "mail-requests/invitation-fr-attend.eml",
+    "mail-requests/bounce-5.7.606.eml",
+    "mail-requests/bounce-post-master-text.eml",
 ];
 
 /// Compares each golden message's understanding with `tests/golden/mail/*.json`.

@@ -1483,3 +1483,178 @@ async fn real_list_mail_from_the_corpus_is_relayed_and_a_real_bounce_is_not() {
         .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_members_forward_makes_the_original_sender_the_requester() {
+    // The members' domain signs its mail (DKIM); the key is pinned since tests have no DNS.
+    let key = common::DkimKey::generate("example.org");
+    let bot = Bot::with(|config| {
+        config
+            .mail
+            .authentication
+            .dkim_keys
+            .insert(key.record_name.clone(), key.record.clone());
+    })
+    .await;
+    let raw = |name: &str| {
+        std::fs::read_to_string(
+            common::root()
+                .join("tests/fixtures/mail-requests")
+                .join(name),
+        )
+        .unwrap()
+    };
+    let MailHandled::Done {
+        class,
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = bot.mail(&key.sign(&raw("forward-gmail-fr.eml"))).await
+    else {
+        panic!("the forward opened no ticket")
+    };
+    assert_eq!((class, outbox_ids.len()), (Class::Request, 2));
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            ticket.requester_email.as_str(),
+            ticket.requester_name.as_deref()
+        ),
+        (
+            "s.lemaire@quimper-bretagne-occidentale.example",
+            Some("Sophie Lemaire")
+        )
+    );
+    assert_eq!(ticket.subject, "Demande d'intervention - datathon mobilité");
+    assert_eq!(ticket.format.as_deref(), Some("hackathon"));
+    assert_eq!(
+        ticket.dates,
+        vec!["2027-02-05".parse().unwrap(), "2027-02-06".parse().unwrap()]
+    );
+    assert_eq!(
+        ticket.organisation.as_deref(),
+        Some("Quimper Bretagne Occidentale - Communauté d'agglomération")
+    );
+    let events = bot.events(number).await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e == "forwarded: Alex Martin <alex.martin@example.org>"),
+        "{events:?}"
+    );
+    // The requester is acknowledged in a conversation of their own; the member is told the
+    // number on the thread of their forward.
+    let ack = bot.envelope(outbox_ids[0]).await;
+    assert_eq!(
+        ack.mail.to,
+        "s.lemaire@quimper-bretagne-occidentale.example"
+    );
+    assert_eq!(ack.mail.in_reply_to, None);
+    assert!(
+        ack.mail.body.starts_with("Bonjour Sophie Lemaire,"),
+        "{}",
+        ack.mail.body
+    );
+    let told = bot.envelope(outbox_ids[1]).await;
+    assert_eq!(told.mail.to, "alex.martin@example.org");
+    assert_eq!(
+        told.mail.in_reply_to.as_deref(),
+        Some("fwd-gmail-1@example.org")
+    );
+    assert!(
+        told.mail
+            .body
+            .contains(&format!("enregistrée sous le numéro {number}")),
+        "{}",
+        told.mail.body
+    );
+
+    // An English request forwarded from Outlook is acknowledged in English.
+    let MailHandled::Done {
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = bot.mail(&key.sign(&raw("forward-outlook-en.eml"))).await
+    else {
+        panic!("the Outlook forward opened no ticket")
+    };
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(ticket.requester_email, "tom.keller@opencities.example");
+    assert_eq!(ticket.format.as_deref(), Some("round-table"));
+    let ack = bot.envelope(outbox_ids[0]).await;
+    assert_eq!(ack.mail.to, "tom.keller@opencities.example");
+    assert!(
+        ack.mail.body.starts_with("Hello Tom Keller,"),
+        "{}",
+        ack.mail.body
+    );
+
+    // The same forward unsigned proves nothing: its sender stays the requester, and nobody
+    // else is written to.
+    let unsigned = raw("forward-gmail-fr.eml").replace("fwd-gmail-1@", "fwd-gmail-2@");
+    let MailHandled::Done {
+        ticket: Some(number),
+        outbox_ids,
+        ..
+    } = bot.mail(&unsigned).await
+    else {
+        panic!("the unsigned forward opened no ticket")
+    };
+    let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
+    assert_eq!(ticket.requester_email, "alex.martin@example.org");
+    assert_eq!(outbox_ids.len(), 1);
+    assert_eq!(
+        bot.envelope(outbox_ids[0]).await.mail.to,
+        "alex.martin@example.org"
+    );
+}
+
+#[tokio::test]
+async fn a_plain_text_bounce_mutes_and_backfill_mutes_only_within_the_mute_period() {
+    let bot = Bot::new().await;
+    const REQUESTER: &str = "helene.vasseur@assoc-territoires.example";
+    let (_, outbox_ids) = bot.request("request-fr-round-table.eml").await;
+    let ack = bot.envelope(outbox_ids[0]).await;
+    // A carrier's notice without report, from post_master@, answering our acknowledgement.
+    let notice = |id: &str, date: &str| {
+        format!(
+            "From: post_master@mx.assoc-territoires.example\r\nTo: passerelle@localhost\r\nMessage-ID: <{id}@mx.example>\r\nIn-Reply-To: <{}>\r\nSubject: Re:Test message\r\nDate: {date}\r\nContent-Type: text/plain\r\n\r\nError: Invalid user address\r\n\r\nError message below:\r\n550 - Requested action not taken: no such user here\r\n\r\nMessage details:\r\n  RCPT TO: {REQUESTER}\r\n",
+            ack.message_id
+        )
+    };
+    let muted = || {
+        let store = bot.engine.store().clone();
+        async move { store.muted_until(REQUESTER, now()).await.unwrap() }
+    };
+    let backfill = |raw: String| {
+        let engine = bot.engine.clone();
+        async move {
+            engine
+                .handle_mail_with(
+                    raw.as_bytes(),
+                    now(),
+                    passerelle::engine::MailOptions {
+                        extra: Vec::new(),
+                        send_replies: false,
+                    },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    // Two years old in an archive: it says nothing of the address today.
+    let MailHandled::Done { class, .. } =
+        backfill(notice("old", "Mon, 26 Nov 2024 10:00:00 +0000")).await
+    else {
+        panic!()
+    };
+    assert_eq!(class, Class::Bounce);
+    assert_eq!(muted().await, None);
+    // Ten days old: muted for the rest of the 60 days after it.
+    backfill(notice("recent", "Mon, 16 Nov 2026 10:00:00 +0000")).await;
+    assert_eq!(muted().await, Some("2027-01-15T10:00:00Z".parse().unwrap()));
+    // Live, it mutes for the whole period from now.
+    bot.mail(&notice("live", "Thu, 26 Nov 2026 09:59:00 +0000"))
+        .await;
+    assert_eq!(muted().await, Some("2027-01-25T10:00:00Z".parse().unwrap()));
+}

@@ -441,7 +441,11 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
     };
     let found = ctx.vocabulary.match_text(&text);
     if found.hits.is_empty() {
-        let typed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let typed = if found.leftover.is_empty() {
+            text.split_whitespace().collect::<Vec<_>>().join(" ")
+        } else {
+            found.leftover.join(" ")
+        };
         return Err(ArgError::UnknownTopic {
             suggestions: ctx.vocabulary.look_alikes(&typed, 3),
             typed,

@@ -314,10 +314,12 @@ impl Engine {
         let today = self.today(now);
         let directory = self.directory(today).await?;
         let k = &self.knowledge;
+        let domains = crate::mail::extract::domain_organisations(&directory, &k.mail_rules);
         let extract = ExtractKnowledge {
             vocabulary: &k.vocabulary,
             geography: &k.geography,
             organisations: &directory.organisation_finder,
+            domains: &domains,
         };
         let settings = &self.settings.mail;
         let mut results: Vec<Option<MailHandled>> = vec![None; items.len()];
@@ -390,7 +392,11 @@ impl Engine {
                     return Ok::<_, EngineError>(Some(MailHandled::Duplicate));
                 }
                 overlay.seen.insert(key.clone());
+                // A member's forward of a request is that request, not a command.
+                let forwarded_request =
+                    mail.forwarded.is_some() && mail.classification.class == Class::Request;
                 if send_replies
+                    && !forwarded_request
                     && let Some(handled) = self
                     .mail_command(&key, item.raw, &mail, &directory, now)
                     .await?
@@ -455,6 +461,19 @@ impl Engine {
                 } else {
                     Vec::new()
                 };
+                // A forward makes its original's sender the requester only when a member sent
+                // it and, live, proves it: an archive's signatures prove nothing today, but
+                // backfill writes to nobody.
+                let forward_trusted = match &mail.from {
+                    Some(from)
+                        if forwarded_request
+                            && ticket.is_none()
+                            && directory.by_email(&from.address).is_some() =>
+                    {
+                        !send_replies || self.sender_auth(item.raw, &mail).await.is_pass()
+                    }
+                    _ => false,
+                };
                 let case = MailCase {
                     mail: &mail,
                     ticket: ticket.as_ref(),
@@ -463,28 +482,39 @@ impl Engine {
                     bounced_to: &bounced_to,
                     threaded_by,
                     sender_verified,
+                    forward_trusted,
                 };
                 let actions = decide(&case, &world);
                 // An archive is history: its requesters were answered long ago, suggesting
-                // speakers for it today must not count against them in fair rotation, and an
-                // old bounce says nothing of an address today.
+                // speakers for it today must not count against them in fair rotation, and a
+                // bounce mutes only for what is left of the mute period after its own date (an
+                // older one, or one without a date, says nothing of an address today).
                 let actions: Vec<Action> = if send_replies {
                     actions
                 } else {
+                    let bounced_on = mail.date.map(|d| d.min(now));
                     actions
                         .into_iter()
-                        .filter(|a| {
-                            !matches!(
-                                a,
-                                Action::SendMail(_)
-                                | Action::SendPromptedMail { .. }
-                                | Action::TeamNotice { .. }
-                                | Action::DirectNotice { .. }
-                                | Action::Relay { .. }
-                                | Action::Change(
-                                    Change::RecordProposals { .. } | Change::MuteAddress { .. }
-                                )
-                            )
+                        .filter_map(|a| match a {
+                            Action::SendMail(_)
+                            | Action::SendPromptedMail { .. }
+                            | Action::TeamNotice { .. }
+                            | Action::DirectNotice { .. }
+                            | Action::Relay { .. }
+                            | Action::Change(Change::RecordProposals { .. }) => None,
+                            Action::Change(Change::MuteAddress {
+                                address, reason, ..
+                            }) => bounced_on
+                                .map(|on| on + settings.mute_for)
+                                .filter(|until| *until > now)
+                                .map(|until| {
+                                    Action::Change(Change::MuteAddress {
+                                        address,
+                                        until,
+                                        reason,
+                                    })
+                                }),
+                            other => Some(other),
                         })
                         .collect()
                 };

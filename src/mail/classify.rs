@@ -1,7 +1,7 @@
 //! Loop protection and classification of incoming mail.
 
 use super::message::MailMessage;
-use super::rules::{MailRules, fold};
+use super::rules::{CueKind, MailRules, fold};
 use serde::Serialize;
 
 /// What the deployment tells the classifier.
@@ -76,15 +76,10 @@ pub fn machine_reason(
     if robot.null_return_path {
         return Some(MachineReason::NullReturnPath);
     }
-    if let Some(from) = &mail.from {
-        let local = from.address.split('@').next().unwrap_or("");
-        if rules
-            .robot_senders
-            .iter()
-            .any(|s| local.contains(s.as_str()))
-        {
-            return Some(MachineReason::RobotSender(from.address.clone()));
-        }
+    if let Some(from) = &mail.from
+        && rules.is_robot_address(&from.address)
+    {
+        return Some(MachineReason::RobotSender(from.address.clone()));
     }
     if let Some(list) = &robot.list_id
         && !watched
@@ -179,14 +174,61 @@ pub fn bare_subject(subject: &str) -> &str {
     }
 }
 
+/// A reply to another mail: a "Re:" subject on a mail that answers one.
+pub fn is_reply(mail: &MailMessage) -> bool {
+    let subject = fold(mail.subject.trim());
+    ["re:", "re :", "aw:", "sv:", "ref:", "ref :"]
+        .iter()
+        .any(|p| subject.starts_with(p))
+        && !(mail.in_reply_to.is_empty() && mail.references.is_empty())
+}
+
+/// Characters of a robot's text read for a delivery failure.
+const BOUNCE_WINDOW: usize = 2000;
+
+/// The failed recipients a bounce without report names in its text ("RCPT TO: a@b"), with
+/// the first SMTP reply line as diagnostic ("550 - Requested action not taken: no such user").
+pub fn recipients_in_text(text: &str) -> Vec<super::message::FailedRecipient> {
+    static RCPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?im)^\s*(?:rcpt to|original-recipient|final-recipient|recipient)\s*:\s*(?:rfc822\s*;\s*)?<?([^\s<>@]+@[^\s<>]+?)>?\s*$").unwrap()
+    });
+    static REPLY: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^\s*([45]\d\d\b.*)$").unwrap());
+    let head: String = text.chars().take(BOUNCE_WINDOW).collect();
+    let diagnostic = REPLY.captures(&head).map(|c| c[1].trim().to_string());
+    let mut out: Vec<super::message::FailedRecipient> = Vec::new();
+    for found in RCPT.captures_iter(&head) {
+        let address = found[1].to_lowercase();
+        if !out.iter().any(|r| r.address == address) {
+            out.push(super::message::FailedRecipient {
+                address,
+                status: None,
+                action: Some("failed".into()),
+                diagnostic: diagnostic.clone(),
+            });
+        }
+    }
+    out
+}
+
 /// Characters of the body read for the request score.
 const SCORE_WINDOW: usize = 3000;
 
-/// How strongly a text asks for a speaker: keyword hits, the subject counting double.
-pub fn request_score(mail: &MailMessage, rules: &MailRules) -> usize {
-    // Each keyword counts once per text, wherever and however often it appears.
+/// What a mail is scored on as a request: a subject counted double (empty for a reply, which
+/// answers someone else's subject) and the text its writer wrote (of a forward, the original).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestText<'a> {
+    pub subject: &'a str,
+    pub body: &'a str,
+}
+
+/// How strongly a text asks for a speaker: each cue of `[request]` with its weight, once per
+/// text; a keyword counts in the subject twice, an ask only in the text, a phrase against
+/// once wherever it is.
+pub fn request_score(text: RequestText<'_>, rules: &MailRules) -> i32 {
+    // Each cue counts once per text, wherever and however often it appears.
     let found = |text: &str| {
-        let mut seen = vec![false; rules.request_keywords.len()];
+        let mut seen = vec![false; rules.request_cues.len()];
         for m in rules.request_finder.find_overlapping_iter(text) {
             let before = text[..m.start()].chars().next_back();
             let after = text[m.end()..].chars().next();
@@ -198,14 +240,19 @@ pub fn request_score(mail: &MailMessage, rules: &MailRules) -> usize {
         }
         seen
     };
-    let subject = found(&fold(&mail.subject));
+    let subject = found(&fold(text.subject));
     // A request asks in its first paragraphs; the rest of a long mail adds cost, not evidence.
-    let head: String = mail.text.chars().take(SCORE_WINDOW).collect();
+    let head: String = text.body.chars().take(SCORE_WINDOW).collect();
     let body = found(&fold(&head));
-    subject
+    rules
+        .request_cues
         .iter()
-        .zip(&body)
-        .map(|(s, b)| 2 * usize::from(*s) + usize::from(*b))
+        .zip(subject.iter().zip(&body))
+        .map(|(cue, (&s, &b))| match cue.kind {
+            CueKind::Keyword => cue.weight * (2 * i32::from(s) + i32::from(b)),
+            CueKind::Ask => cue.weight * i32::from(b),
+            CueKind::Against => cue.weight * i32::from(s || b),
+        })
         .sum()
 }
 
@@ -218,7 +265,12 @@ pub fn contains_word(haystack: &str, needle: &str) -> bool {
     })
 }
 
-pub fn classify(mail: &MailMessage, rules: &MailRules, ctx: &MailContext) -> Classification {
+pub fn classify(
+    mail: &MailMessage,
+    rules: &MailRules,
+    ctx: &MailContext,
+    request_text: RequestText<'_>,
+) -> Classification {
     let machine = machine_reason(mail, rules, ctx);
     let subject = fold(&mail.subject);
     let from_robot = matches!(
@@ -242,6 +294,13 @@ pub fn classify(mail: &MailMessage, rules: &MailRules, ctx: &MailContext) -> Cla
         && (from_robot || mail.robot.auto_submitted.is_some())
     {
         return verdict(Class::Bounce, format!("robot sender, subject '{marker}'"));
+    }
+    if from_robot {
+        let head: String = mail.text.chars().take(BOUNCE_WINDOW).collect();
+        let head = fold(&head);
+        if let Some(marker) = rules.bounce_texts.iter().find(|m| contains_word(&head, m)) {
+            return verdict(Class::Bounce, format!("robot sender, text '{marker}'"));
+        }
     }
     let auto_header = matches!(
         machine,
@@ -280,7 +339,7 @@ pub fn classify(mail: &MailMessage, rules: &MailRules, ctx: &MailContext) -> Cla
     {
         return verdict(Class::News, format!("subject tag {tag}"));
     }
-    let score = request_score(mail, rules);
+    let score = request_score(request_text, rules);
     if score >= rules.request_minimum && machine.is_none() {
         return verdict(Class::Request, format!("request words score {score}"));
     }
@@ -324,6 +383,112 @@ mod tests {
             Some((7, "ab12".to_string()))
         );
         assert_eq!(find_marker("nothing here", "ODF"), None);
+    }
+
+    #[test]
+    fn requests_are_told_from_mail_about_events() {
+        let rules = crate::mail::rules::tests::rules();
+        let cases: [(&str, &str, bool); 16] = [
+            (
+                "Datathon mobilité",
+                "Pourriez-vous nous aider à co-animer notre datathon ?",
+                true,
+            ),
+            (
+                "Podcast",
+                "Seriez-vous d'accord pour une interview dans notre podcast ?",
+                true,
+            ),
+            (
+                "Cours de master",
+                "Nous aimerions proposer un cours à nos étudiants.",
+                true,
+            ),
+            (
+                "Groupe de travail SCDL",
+                "Nous souhaiterions que quelqu'un vienne animer la première séance.",
+                true,
+            ),
+            (
+                "Jury",
+                "Accepteriez-vous de faire partie du jury de notre hackathon ?",
+                true,
+            ),
+            (
+                "Open data week",
+                "Would you be available to speak at our workshop in May?",
+                true,
+            ),
+            (
+                "Demande d'intervenant",
+                "Nous cherchons un intervenant pour une table ronde.",
+                true,
+            ),
+            (
+                "Témoignage",
+                "Nous souhaiterions recueillir votre témoignage lors de notre forum.",
+                true,
+            ),
+            // Invitations to attend, newsletters, job offers, press releases, calls for papers.
+            (
+                "Invitation : colloque Territoires et données",
+                "Nous avons le plaisir de vous inviter à notre colloque : conférences et tables rondes. Inscription obligatoire.",
+                false,
+            ),
+            (
+                "Save the date : forum open data",
+                "Rejoignez-nous pour une journée de conférences et d'ateliers.",
+                false,
+            ),
+            (
+                "Newsletter de novembre",
+                "Au sommaire : retour sur notre webinaire, le prochain atelier. Se désabonner.",
+                false,
+            ),
+            (
+                "Offre d'emploi : chargé de mission open data",
+                "La métropole recrute un chargé de mission (formation, animation du réseau).",
+                false,
+            ),
+            (
+                "Communiqué de presse",
+                "La région présente sa stratégie data lors d'une conférence.",
+                false,
+            ),
+            (
+                "Call for papers: Open Data Conference 2027",
+                "We invite you to submit a proposal for a talk or a workshop.",
+                false,
+            ),
+            (
+                "Compte rendu",
+                "Merci à tous pour la réunion d'hier.",
+                false,
+            ),
+            (
+                "",
+                "Merci pour votre intervention d'hier, c'était très clair.",
+                false,
+            ),
+        ];
+        for (subject, body, request) in cases {
+            let score = request_score(RequestText { subject, body }, &rules);
+            assert_eq!(
+                score >= rules.request_minimum,
+                request,
+                "{subject} / {body}: {score}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_plain_text_bounce_names_its_recipient() {
+        let text = "Error: Invalid user address\n\nError message below:\n550 - Requested action not taken: no such user here\n\nMessage details:\n  RCPT TO: Gone@carrier.example\n";
+        let found = recipients_in_text(text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].address, "gone@carrier.example");
+        assert!(found[0].is_dead_address(), "{:?}", found[0]);
+        assert!(recipients_in_text("Nothing to see.").is_empty());
     }
 
     #[test]

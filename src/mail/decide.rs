@@ -55,6 +55,11 @@ pub struct MailCase<'a> {
     pub threaded_by: Option<ThreadedBy>,
     /// The sender's address is proven (DKIM/DMARC, or the trusted Authentication-Results).
     pub sender_verified: bool,
+    /// The mail forwards a message (`Understanding::forwarded`) and comes from a member whose
+    /// address is proven: the original's sender becomes the requester. Anyone else's forward
+    /// keeps its sender as requester, or a forged "forward" would make the bot write to any
+    /// address.
+    pub forward_trusted: bool,
 }
 
 fn event(ticket: i64, actor: &str, kind: &str, detail: impl Into<String>) -> Action {
@@ -84,6 +89,14 @@ fn attachments_event(mail: &Understanding, ticket: i64, actor: &str) -> Option<A
         })
         .collect();
     Some(event(ticket, actor, "attachments", list.join(", ")))
+}
+
+/// "Name <address>", or the address alone.
+fn mailbox_text(mailbox: &super::message::Mailbox) -> String {
+    match &mailbox.name {
+        Some(name) => format!("{name} <{}>", mailbox.address),
+        None => mailbox.address.clone(),
+    }
 }
 
 fn sender(mail: &Understanding) -> String {
@@ -297,10 +310,20 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
         .map(|f| f.language)
         .or(follows.map(|t| t.lang))
         .unwrap_or(world.default_lang);
-    let contact = fields
+    // Who forwarded the request, when its original sender is the requester.
+    let forwarder = mail
+        .forwarded
         .as_ref()
-        .and_then(|f| f.contact.clone())
-        .or_else(|| mail.from.clone());
+        .filter(|_| case.forward_trusted)
+        .and(mail.from.as_ref());
+    let contact = if mail.forwarded.is_some() && forwarder.is_none() {
+        mail.from.clone()
+    } else {
+        fields
+            .as_ref()
+            .and_then(|f| f.contact.clone())
+            .or_else(|| mail.from.clone())
+    };
     let Some(contact) = contact else {
         return Vec::new();
     };
@@ -319,7 +342,14 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
         .map(|f| f.dates.clone())
         .or(follows.map(|t| t.dates.clone()))
         .unwrap_or_default();
-    let subject = bare_subject(&mail.subject).to_string();
+    // A forward's own subject is the forwarder's "TR : …" of the original's.
+    let subject = bare_subject(
+        mail.forwarded
+            .as_ref()
+            .and_then(|f| f.subject.as_deref())
+            .unwrap_or(&mail.subject),
+    )
+    .to_string();
 
     let g = world.geography;
     let regions: Vec<usize> = places
@@ -373,6 +403,9 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
         None => mail.classification.reason.clone(),
     };
     actions.push(event(number, &contact.address, "created", created));
+    if let Some(by) = forwarder {
+        actions.push(event(number, &by.address, "forwarded", mailbox_text(by)));
+    }
     actions.extend(attachments_event(mail, number, &contact.address));
     let assignee = decision
         .as_ref()
@@ -449,10 +482,8 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
             vars: json!({
                 "number": number,
                 "subject": ticket.subject,
-                "requester": match &contact.name {
-                    Some(name) => format!("{name} <{}>", contact.address),
-                    None => contact.address.clone(),
-                },
+                "requester": mailbox_text(&contact),
+                "forwarded_by": forwarder.map(mailbox_text),
                 "organisation": ticket.organisation,
                 "event": ticket.event,
                 "dates": dates.iter().map(|d| crate::commands::handlers::format_day(team_lang, *d)).collect::<Vec<_>>(),
@@ -474,26 +505,67 @@ fn new_ticket(case: &MailCase<'_>, world: &MailWorld<'_>, follows: Option<&Ticke
             None,
         )
     }));
-    if mail.may_answer() {
-        actions.push(Action::SendPromptedMail {
-            mail: mail.answer(
-                &contact.address,
-                ticket.mail_subject(world.ticket_prefix),
-                String::new(),
-                Some(number),
-            ),
-            body: Prompt {
-                lang,
-                key: "mail/ack".into(),
-                vars: json!({
-                    "name": contact.name,
-                    "number": number,
-                    "event": ticket.event,
-                    "assignee": assignee.map(|m| m.name.clone()),
-                    "marker": ticket.marker(world.ticket_prefix),
-                }),
-            },
-        });
+    if !mail.may_answer() {
+        return actions;
+    }
+    let ack = |mail: crate::core::actions::OutgoingMail| Action::SendPromptedMail {
+        mail,
+        body: Prompt {
+            lang,
+            key: "mail/ack".into(),
+            vars: json!({
+                "name": contact.name,
+                "number": number,
+                "event": ticket.event,
+                "assignee": assignee.map(|m| m.name.clone()),
+                "marker": ticket.marker(world.ticket_prefix),
+            }),
+        },
+    };
+    let subject = ticket.mail_subject(world.ticket_prefix);
+    match (forwarder, &mail.forwarded) {
+        (Some(by), Some(original)) => {
+            // The requester never saw the forward: the acknowledgement starts a conversation of
+            // its own, and replies to it thread by its Message-ID.
+            let acknowledged = !original.robot;
+            if acknowledged {
+                let mut fresh = mail.answer(
+                    &contact.address,
+                    subject.clone(),
+                    String::new(),
+                    Some(number),
+                );
+                fresh.in_reply_to = None;
+                fresh.references = Vec::new();
+                actions.push(ack(fresh));
+            }
+            let member_lang = world
+                .directory
+                .by_email(&by.address)
+                .and_then(|m| m.preferred_lang)
+                .unwrap_or(world.default_lang);
+            actions.push(Action::SendPromptedMail {
+                mail: mail.answer(&by.address, subject, String::new(), Some(number)),
+                body: Prompt {
+                    lang: member_lang,
+                    key: "mail/forwarded".into(),
+                    vars: json!({
+                        "name": by.name,
+                        "number": number,
+                        "requester": mailbox_text(&contact),
+                        "acknowledged": acknowledged,
+                        "assignee": assignee.map(|m| m.name.clone()),
+                        "marker": ticket.marker(world.ticket_prefix),
+                    }),
+                },
+            });
+        }
+        _ => actions.push(ack(mail.answer(
+            &contact.address,
+            subject,
+            String::new(),
+            Some(number),
+        ))),
     }
     actions
 }

@@ -2,7 +2,7 @@
 //! where, on what topics and in which format.
 
 use super::classify::{bare_subject, contains_word};
-use super::message::{MailMessage, Mailbox};
+use super::message::Mailbox;
 use super::rules::{MailRules, fold};
 use crate::core::dates;
 use crate::core::geo::{Geography, Mention};
@@ -34,6 +34,8 @@ pub struct Knowledge<'a> {
     pub geography: &'a Geography,
     /// Finds the directory's organisations in a text.
     pub organisations: &'a crate::core::directory::OrganisationFinder,
+    /// Mail domain → organisation name (see [`domain_organisations`]).
+    pub domains: &'a std::collections::HashMap<String, String>,
 }
 
 /// How many characters of subject and new text are read for the request's fields: a request
@@ -58,14 +60,38 @@ static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid quote regex")
 });
 
-/// Every date written in the text, in order, without repeats; dates without a year are the next
-/// occurrence after `today`, and dates that cannot be (31 February) are skipped.
+/// The first day of a range written with one month: "les 5 et 6 février", "du 5 au 7 mars".
+static RANGE_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(
+        r"(?i)(?-u:\b)(\d{{1,2}})(?:er|st|nd|rd|th)?\s*(?:et|au|-|–|à|and|to)\s*(\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})\.?(?:\s+\d{{4}})?)(?-u:\b)"
+    ))
+    .expect("valid range regex")
+});
+
+/// Every date written in the text, in order, without repeats (a range gives its first and
+/// last days); dates without a year are the next occurrence after `today`, and dates that
+/// cannot be (31 February) are skipped.
 pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
-    let mut out = Vec::new();
-    for candidate in DATE_CANDIDATE.find_iter(text) {
-        if let Ok(day) = dates::parse_date(candidate.as_str(), today)
-            && !out.contains(&day)
+    use chrono::Datelike;
+    let mut found: Vec<(usize, NaiveDate)> = Vec::new();
+    for range in RANGE_START.captures_iter(text) {
+        let first: u32 = range[1].parse().unwrap_or(0);
+        if let Ok(last) = dates::parse_date(&range[2], today)
+            && first < last.day()
+            && let Some(day) = last.with_day(first)
         {
+            found.push((range.get(0).map_or(0, |m| m.start()), day));
+        }
+    }
+    for candidate in DATE_CANDIDATE.find_iter(text) {
+        if let Ok(day) = dates::parse_date(candidate.as_str(), today) {
+            found.push((candidate.start(), day));
+        }
+    }
+    found.sort_by_key(|(at, _)| *at);
+    let mut out = Vec::new();
+    for (_, day) in found {
+        if !out.contains(&day) {
             out.push(day);
         }
     }
@@ -94,16 +120,26 @@ pub fn find_places(text: &str, geography: &Geography) -> (Vec<String>, bool) {
     (places, online)
 }
 
+/// What a request's fields are read from: for a forward, the original's.
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub subject: &'a str,
+    /// What the requester wrote, without quotes and signature.
+    pub text: &'a str,
+    /// Their signature (see `quotes::Split::signature`).
+    pub signature: &'a str,
+    pub contact: Option<&'a Mailbox>,
+}
+
 pub fn extract(
-    mail: &MailMessage,
-    text: &str,
+    source: &Source<'_>,
     rules: &MailRules,
     knowledge: &Knowledge<'_>,
     today: NaiveDate,
     default_lang: Lang,
 ) -> RequestFields {
-    let subject = bare_subject(&mail.subject);
-    let all: String = format!("{subject}\n{text}")
+    let subject = bare_subject(source.subject);
+    let all: String = format!("{subject}\n{}", source.text)
         .chars()
         .take(FIELDS_WINDOW)
         .collect();
@@ -111,7 +147,15 @@ pub fn extract(
     // Dates are not topics: "March" must not stem into "marchés". A request names its topics
     // early: the subject and the beginning of the text are enough.
     let head: String = all.chars().take(TOPIC_WINDOW).collect();
-    let without_dates = DATE_CANDIDATE.replace_all(&head, " ");
+    // Nor are sentences about travel costs or accommodation.
+    let topical: String = head
+        .split_inclusive(['.', '!', '?', '\n'])
+        .filter(|sentence| {
+            let folded = fold(sentence);
+            !rules.logistics.iter().any(|l| contains_word(&folded, l))
+        })
+        .collect();
+    let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
     let mut topics: Vec<String> = Vec::new();
     for hit in &knowledge.vocabulary.match_phrases(&without_dates).hits {
         let id = &knowledge.vocabulary.get(hit.topic).id;
@@ -135,11 +179,10 @@ pub fn extract(
         })
         .or_else(|| (!subject.is_empty()).then(|| subject.to_string()));
     let normalized = crate::core::text::normalize(&all);
-    let organisation = knowledge.organisations.longest_in_normalized(&normalized);
     let (places, online) = find_places(&all, knowledge.geography);
     RequestFields {
-        contact: mail.reply_to.clone().or_else(|| mail.from.clone()),
-        organisation,
+        contact: source.contact.cloned(),
+        organisation: organisation(source.signature, source.contact, rules, knowledge),
         event,
         dates: find_dates(&all, today),
         places,
@@ -150,6 +193,89 @@ pub fn extract(
     }
 }
 
+/// Longest signature line read for the requester's body, in characters.
+const SIGNATURE_LINE: usize = 160;
+
+/// The requester's own body, never the event's venue or city: the first signature line that
+/// names a known organisation or a kind of body ("Ville de …", "Université …"), else the
+/// organisation of the directory's members who write from the same mail domain.
+pub fn organisation(
+    signature: &str,
+    contact: Option<&Mailbox>,
+    rules: &MailRules,
+    knowledge: &Knowledge<'_>,
+) -> Option<String> {
+    let lines = || {
+        signature
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && l.chars().count() <= SIGNATURE_LINE)
+            .take(rules.signature_lines)
+    };
+    // Each line's parts, between commas, dashes or bars: "Chargée de mission, Association …".
+    let from_signature = || {
+        lines().find_map(|line| {
+            line.split([',', '|', '–', '—', '/', '•', '(', ')'])
+                .flat_map(|part| part.split(" - "))
+                .map(|part| part.trim().trim_end_matches('.').trim())
+                .find_map(|part| {
+                    // A part that is a known organisation's whole name (not "Rennes" inside
+                    // "Université Rennes 2", nor a postal address).
+                    let normalized = crate::core::text::normalize(part);
+                    if let Some(name) = knowledge.organisations.longest_in_normalized(&normalized)
+                        && crate::core::text::normalize(&name) == normalized
+                    {
+                        return Some(name);
+                    }
+                    // A part naming a kind of body; one that is only the kind ("Quimper
+                    // Bretagne Occidentale - Communauté d'agglomération") takes the whole line.
+                    let folded = fold(part);
+                    let found = rules.body_patterns.iter().find_map(|r| r.find(&folded))?;
+                    let kind_only = found.as_str().trim().len() + 2 >= folded.len();
+                    Some(if kind_only { line } else { part }.to_string())
+                })
+        })
+    };
+    let by_domain = || {
+        let domain = contact?.address.rsplit_once('@')?.1;
+        knowledge.domains.get(domain).cloned()
+    };
+    from_signature().or_else(by_domain)
+}
+
+/// Mail domain → organisation name, from the directory's members: a domain whose members all
+/// belong to one organisation, unless it is a shared one (webmail, internet providers).
+pub fn domain_organisations(
+    directory: &crate::core::directory::Directory,
+    rules: &MailRules,
+) -> std::collections::HashMap<String, String> {
+    let mut seen: std::collections::HashMap<String, Option<String>> = Default::default();
+    for member in &directory.members {
+        let Some((_, domain)) = member.email.rsplit_once('@') else {
+            continue;
+        };
+        let domain = domain.to_lowercase();
+        if rules.shared_domains.contains(&domain) {
+            continue;
+        }
+        let name = member
+            .organisation
+            .as_deref()
+            .and_then(|id| directory.organisation(id))
+            .map(|o| o.name.clone());
+        seen.entry(domain)
+            .and_modify(|known| {
+                if *known != name {
+                    *known = None;
+                }
+            })
+            .or_insert(name);
+    }
+    seen.into_iter()
+        .filter_map(|(domain, name)| Some((domain, name?)))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,8 +284,11 @@ mod tests {
     #[test]
     fn finds_dates_in_french_and_english_prose() {
         let today: NaiveDate = "2026-11-26".parse().unwrap();
-        let cases: [(&str, &[&str]); 5] = [
+        let cases: [(&str, &[&str]); 8] = [
             ("notre conférence du 12 mars 2027 à Lyon", &["2027-03-12"]),
+            ("les 5 et 6 février 2027", &["2027-02-05", "2027-02-06"]),
+            ("du 5 au 7 mars", &["2027-03-05", "2027-03-07"]),
+            ("from 9 to 10 June 2027", &["2027-06-09", "2027-06-10"]),
             (
                 "le 12/03/2027 puis le 1er avril",
                 &["2027-03-12", "2027-04-01"],
@@ -210,6 +339,84 @@ mod tests {
             let (found, held_online) = find_places(text, &geo);
             assert_eq!(found, places, "{text}");
             assert_eq!(held_online, online, "{text}");
+        }
+    }
+
+    #[test]
+    fn the_organisation_is_the_requesters_body_never_the_venue() {
+        let rules = crate::mail::rules::tests::rules();
+        let vocabulary =
+            Vocabulary::from_toml(include_str!("../../data/topics.toml")).expect("topics");
+        let geography = geography();
+        let organisations = crate::core::directory::OrganisationFinder::new(
+            ["Rennes Métropole", "Métropole de Lyon"].into_iter(),
+        );
+        let domains: std::collections::HashMap<String, String> = [(
+            "rennesmetropole.example".to_string(),
+            "Rennes Métropole".to_string(),
+        )]
+        .into();
+        let knowledge = Knowledge {
+            vocabulary: &vocabulary,
+            geography: &geography,
+            organisations: &organisations,
+            domains: &domains,
+        };
+        let from = |address: &str| Mailbox {
+            name: None,
+            address: address.into(),
+        };
+        let cases: [(&str, &str, Option<&str>); 9] = [
+            (
+                "Hélène Vasseur\nChargée de mission, Association Territoires Connectés",
+                "h@assoc.example",
+                Some("Association Territoires Connectés"),
+            ),
+            (
+                "Julien Garnier\nDirection du numérique\nVille de Saint-Malo\n02 99 00 00 00",
+                "j@mairie.example",
+                Some("Ville de Saint-Malo"),
+            ),
+            (
+                "Camille\nService SIG | Rennes Métropole",
+                "c@rennes.example",
+                Some("Rennes Métropole"),
+            ),
+            (
+                "Nadia Ferhat\nConseil départemental de la Gironde",
+                "n@gironde.example",
+                Some("Conseil départemental de la Gironde"),
+            ),
+            (
+                "Marc Dubois - Maître de conférences - Université de Nantes",
+                "m@univ.example",
+                Some("Université de Nantes"),
+            ),
+            (
+                "Sophie Lemaire\nQuimper Bretagne Occidentale - Communauté d'agglomération",
+                "s@quimper.example",
+                Some("Quimper Bretagne Occidentale - Communauté d'agglomération"),
+            ),
+            (
+                "Alex",
+                "alex@rennesmetropole.example",
+                Some("Rennes Métropole"),
+            ),
+            // A known name inside another body's name, or in an address, is not that body.
+            (
+                "Léa\nMaître de conférences, Université de Lyon\n69000 Métropole de Lyon",
+                "l@univ.example",
+                Some("Université de Lyon"),
+            ),
+            ("Tom Keller\nProgramme manager", "tom@gmail.com", None),
+        ];
+        for (signature, address, expected) in cases {
+            let contact = from(address);
+            assert_eq!(
+                organisation(signature, Some(&contact), &rules, &knowledge).as_deref(),
+                expected,
+                "{signature}"
+            );
         }
     }
 }

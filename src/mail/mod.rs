@@ -5,6 +5,7 @@ pub mod auth;
 pub mod classify;
 pub mod decide;
 pub mod extract;
+pub mod forward;
 pub mod message;
 pub mod quotes;
 pub mod rules;
@@ -34,6 +35,10 @@ pub struct Understanding {
     pub attachments: Vec<message::Attachment>,
     pub failed_recipients: Vec<message::FailedRecipient>,
     pub request: Option<extract::RequestFields>,
+    /// The message this mail forwards, when it forwards one: a request's fields are read from
+    /// it and its sender may become the requester (see `decide`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded: Option<forward::Forwarded>,
     /// In a delivery report: Message-IDs of the returned message.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub original_ids: Vec<String>,
@@ -51,6 +56,9 @@ pub struct Understanding {
     /// A post of the watched mailing list (`[mail] watched_list`).
     #[serde(skip)]
     pub list_post: bool,
+    /// When it was written (its Date header), if readable.
+    #[serde(skip)]
+    pub date: Option<chrono::DateTime<chrono::Utc>>,
     /// The Message-ID of the first mail of its email thread (the first of References, else
     /// In-Reply-To); none for the first mail itself.
     #[serde(skip)]
@@ -114,7 +122,7 @@ pub fn understand(
     today: NaiveDate,
     default_lang: Lang,
 ) -> Understanding {
-    let mail = match parse(raw) {
+    let mut mail = match parse(raw) {
         Ok(mail) => mail,
         Err(error) => {
             return Understanding {
@@ -133,16 +141,44 @@ pub fn understand(
                 attachments: Vec::new(),
                 failed_recipients: Vec::new(),
                 request: None,
+                forwarded: None,
                 original_ids: Vec::new(),
                 auth_results: Vec::new(),
                 content_key: hex_sha256(&[raw]),
                 parse_error: Some(error.to_string()),
                 list_post: false,
+                date: None,
                 thread_root: None,
             };
         }
     };
-    let classification = classify(&mail, rules, ctx);
+    let split = quotes::split(&mail.text, rules);
+    let forwarded = forward::find(&mail.text, &mail.subject, rules);
+    // Of a forward, the original is what asks; of a reply, only what its writer added.
+    let original = forwarded.as_ref().map(|f| quotes::split(&f.text, rules));
+    let scored_body = match (&forwarded, &original) {
+        (Some(f), Some(o)) => format!("{}\n{}", f.note, o.new_text),
+        _ => split.new_text.clone(),
+    };
+    let request_text = classify::RequestText {
+        subject: if classify::is_reply(&mail) {
+            ""
+        } else {
+            &mail.subject
+        },
+        body: &scored_body,
+    };
+    let classification = classify(&mail, rules, ctx, request_text);
+    // A bounce without report (a carrier's plain-text notice) names its recipient in the text
+    // and answers our mail by In-Reply-To.
+    if classification.class == Class::Bounce && mail.failed_recipients.is_empty() {
+        mail.failed_recipients = classify::recipients_in_text(&mail.text);
+        for id in mail.in_reply_to.iter().rev() {
+            if !mail.original_ids.contains(id) {
+                mail.original_ids.insert(0, id.clone());
+            }
+        }
+    }
     let addresses = |list: &[message::Mailbox]| {
         list.iter()
             .map(|m| m.address.as_str())
@@ -168,15 +204,33 @@ pub fn understand(
         }
     }
     let marker = classify::find_marker(&mail.text, &ctx.ticket_prefix);
-    let new_text = quotes::new_text(&mail.text, rules);
+    let new_text = match (&forwarded, &original) {
+        (Some(f), Some(o)) => format!("{}\n\n{}", f.note, o.new_text).trim().to_string(),
+        _ => split.new_text.clone(),
+    };
     let list_post = classify::is_watched_list(&mail, ctx);
     let thread_root = mail
         .references
         .first()
         .or(mail.in_reply_to.first())
         .cloned();
-    let request = (classification.class == Class::Request)
-        .then(|| extract::extract(&mail, &new_text, rules, knowledge, today, default_lang));
+    let request = (classification.class == Class::Request).then(|| {
+        let source = match (&forwarded, &original) {
+            (Some(f), Some(o)) => extract::Source {
+                subject: f.subject.as_deref().unwrap_or(&mail.subject),
+                text: &o.new_text,
+                signature: &o.signature,
+                contact: Some(&f.from),
+            },
+            _ => extract::Source {
+                subject: &mail.subject,
+                text: &split.new_text,
+                signature: &split.signature,
+                contact: mail.reply_to.as_ref().or(mail.from.as_ref()),
+            },
+        };
+        extract::extract(&source, rules, knowledge, today, default_lang)
+    });
     Understanding {
         classification,
         message_id: mail.message_id,
@@ -188,11 +242,17 @@ pub fn understand(
         attachments: mail.attachments,
         failed_recipients: mail.failed_recipients,
         request,
+        forwarded,
         original_ids: mail.original_ids,
         auth_results: mail.auth_results,
         content_key,
         parse_error: None,
         list_post,
+        date: mail
+            .date
+            .as_deref()
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc)),
         thread_root,
     }
 }

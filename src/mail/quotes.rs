@@ -6,9 +6,27 @@ use super::rules::{MailRules, fold};
 /// Longest line, in bytes, that can introduce a quote or open a signature.
 const MAX_MARKER_LINE: usize = 400;
 
-/// The new text: without "> " lines and the line introducing them, and without everything from
-/// an Outlook-style original, a forward marker or a signature on.
+/// A text cut into what its writer wrote now and the signature under it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Split {
+    /// Without "> " lines and the line introducing them, and without everything from an
+    /// Outlook-style original, a forward marker or a signature on: what chat shows.
+    pub new_text: String,
+    /// The lines after the closing formula or signature marker, up to any quoted original:
+    /// who wrote and for which body. Without a marker, a short last paragraph of short lines
+    /// ("Camille Roux\nRennes Métropole") stands for it, and stays in the new text too.
+    pub signature: String,
+}
+
+/// Longest line of a signature block without marker, in characters.
+const SIGNATURE_LINE: usize = 80;
+
+/// The new text (see [`Split::new_text`]).
 pub fn new_text(text: &str, rules: &MailRules) -> String {
+    split(text, rules).new_text
+}
+
+pub fn split(text: &str, rules: &MailRules) -> Split {
     let lines: Vec<&str> = text.lines().collect();
     // Intros, markers and signatures are short lines: a long paragraph is never one, so it is
     // not folded (a stand-in that no rule matches takes its place).
@@ -24,12 +42,17 @@ pub fn new_text(text: &str, rules: &MailRules) -> String {
         .collect();
     let matches = |regexes: &[regex::Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
     let mut kept = Vec::new();
+    let mut signature: Option<Vec<&str>> = None;
     let mut i = 0;
     while i < lines.len() {
         let line = &folded[i];
         // Gmail wraps a long "Le … a écrit :" over two lines.
         let joined = folded.get(i + 1).map(|next| format!("{line} {next}"));
+        let quoted = lines[i].trim_start().starts_with('>');
         if matches(&rules.quote_intros, line) {
+            if signature.is_some() {
+                break;
+            }
             i += 1;
             continue;
         }
@@ -42,27 +65,67 @@ pub fn new_text(text: &str, rules: &MailRules) -> String {
                 .as_deref()
                 .is_some_and(|j| matches(&rules.quote_intros, j))
         {
+            if signature.is_some() {
+                break;
+            }
             i += 2;
             continue;
         }
-        let outlook_block = matches(&rules.header_block_first, line)
+        if is_original_at(&folded, i, rules) {
+            break;
+        }
+        match &mut signature {
+            // Quoted text under a signature is an original the client put there.
+            Some(_) if quoted => break,
+            Some(sig) => sig.push(lines[i]),
+            None if matches(&rules.signature_markers, line) => signature = Some(Vec::new()),
+            None if !quoted => kept.push(lines[i]),
+            None => {}
+        }
+        i += 1;
+    }
+    let signature = match signature {
+        Some(sig) => sig.join("\n").trim().to_string(),
+        None => {
+            // The last paragraph, when it looks like a name-and-body block.
+            let from = kept
+                .iter()
+                .rposition(|l| l.trim().is_empty())
+                .map_or(kept.len(), |blank| blank + 1);
+            let last = &kept[from..];
+            if from > 0
+                && (1..=5).contains(&last.len())
+                && last
+                    .iter()
+                    .all(|l| l.trim().chars().count() <= SIGNATURE_LINE)
+                && !last
+                    .iter()
+                    .any(|l| l.trim_end().ends_with(['.', '?', '!', ':']))
+            {
+                last.join("\n").trim().to_string()
+            } else {
+                String::new()
+            }
+        }
+    };
+    Split {
+        new_text: kept.join("\n").trim().to_string(),
+        signature,
+    }
+}
+
+/// Whether line `i` starts an original: a forward or "original message" marker, or an Outlook
+/// header block ("De : … / Envoyé : …").
+pub(crate) fn is_original_at(folded: &[String], i: usize, rules: &MailRules) -> bool {
+    let matches = |regexes: &[regex::Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
+    let line = &folded[i];
+    matches(&rules.original_markers, line)
+        || matches(&rules.header_block_first, line)
             && folded[i + 1..]
                 .iter()
                 .filter(|l| !l.is_empty())
                 .take(3)
-                .any(|l| matches(&rules.header_block_next, l));
-        if outlook_block
-            || matches(&rules.original_markers, line)
-            || matches(&rules.signature_markers, line)
-        {
-            break;
-        }
-        if !lines[i].trim_start().starts_with('>') {
-            kept.push(lines[i]);
-        }
-        i += 1;
-    }
-    kept.join("\n").trim().to_string()
+                .any(|l| matches(&rules.header_block_next, l))
 }
 
 #[cfg(test)]
@@ -124,6 +187,37 @@ mod tests {
         let rules = rules();
         for (text, expected) in cases {
             assert_eq!(new_text(text, &rules), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn keeps_the_signature_apart_for_extraction() {
+        let rules = rules();
+        let cases = [
+            (
+                "Nous viendrons.\n\nBien cordialement,\nCamille Roux\nRennes Métropole\n\nLe 3 mars, Bob a écrit :\n> Venez-vous ?",
+                "Nous viendrons.",
+                "Camille Roux\nRennes Métropole",
+            ),
+            (
+                "Merci de votre aide.\n\nCamille Roux\nVille de Saint-Malo",
+                "Merci de votre aide.\n\nCamille Roux\nVille de Saint-Malo",
+                "Camille Roux\nVille de Saint-Malo",
+            ),
+            ("Une seule ligne.", "Une seule ligne.", ""),
+            (
+                "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",
+                "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",
+                "",
+            ),
+        ];
+        for (text, new, signature) in cases {
+            let found = split(text, &rules);
+            assert_eq!(
+                (found.new_text.as_str(), found.signature.as_str()),
+                (new, signature),
+                "{text}"
+            );
         }
     }
 }

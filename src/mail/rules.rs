@@ -10,6 +10,7 @@ struct RulesFile {
     auto_reply: AutoReply,
     bounce: Bounce,
     request: Request,
+    organisation: Organisation,
     format: Vec<Format>,
     quotes: Quotes,
 }
@@ -31,13 +32,27 @@ struct AutoReply {
 struct Bounce {
     senders: Vec<String>,
     subject_markers: Vec<String>,
+    body_markers: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Request {
     keywords: Vec<String>,
-    minimum_score: usize,
+    asks: Vec<String>,
+    ask_weight: i32,
+    against: Vec<String>,
+    against_weight: i32,
+    minimum_score: i32,
+    logistics: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Organisation {
+    body_patterns: Vec<String>,
+    signature_lines: usize,
+    shared_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,9 +67,30 @@ pub struct Format {
 struct Quotes {
     quote_intros: Vec<String>,
     original_markers: Vec<String>,
+    forward_markers: Vec<String>,
+    forward_subjects: Vec<String>,
+    forward_from: String,
+    forward_subject: String,
+    forward_other: String,
     header_block_first: Vec<String>,
     header_block_next: Vec<String>,
     signature_markers: Vec<String>,
+}
+
+/// One phrase of `[request]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequestCue {
+    pub phrase: String,
+    /// Weight in the text; negative for phrases against a request.
+    pub weight: i32,
+    pub kind: CueKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CueKind {
+    Keyword,
+    Ask,
+    Against,
 }
 
 /// The rules, folded and compiled.
@@ -62,15 +98,29 @@ struct Quotes {
 pub struct MailRules {
     pub news_tags: Vec<String>,
     pub auto_reply_prefixes: Vec<String>,
-    pub robot_senders: Vec<String>,
+    /// Squashed (see [`squash`]): compare with [`MailRules::is_robot_address`].
+    robot_senders: Vec<String>,
     pub bounce_subjects: Vec<String>,
-    pub request_keywords: Vec<String>,
-    /// The request keywords as one automaton: a text is scanned once whatever their number.
+    pub bounce_texts: Vec<String>,
+    /// Request keywords, asking phrases and phrases against a request, with what each weighs
+    /// in the text (see `[request]` of the rules file).
+    pub request_cues: Vec<RequestCue>,
+    /// The cues as one automaton: a text is scanned once whatever their number.
     pub request_finder: aho_corasick::AhoCorasick,
-    pub request_minimum: usize,
+    pub request_minimum: i32,
+    /// Phrases of sentences about practical arrangements, left out of topic matching.
+    pub logistics: Vec<String>,
+    /// Signature lines (folded) that name the requester's body.
+    pub body_patterns: Vec<Regex>,
+    pub signature_lines: usize,
+    pub shared_domains: Vec<String>,
     pub formats: Vec<Format>,
     pub quote_intros: Vec<Regex>,
     pub original_markers: Vec<Regex>,
+    pub forward_markers: Vec<Regex>,
+    pub forward_subjects: Vec<Regex>,
+    /// Header lines of a forwarded message: From, Subject, any other.
+    pub forward_headers: [Regex; 3],
     pub header_block_first: Vec<Regex>,
     pub header_block_next: Vec<Regex>,
     pub signature_markers: Vec<Regex>,
@@ -88,23 +138,73 @@ fn compile(list: &[String], key: &str) -> Result<Vec<Regex>, String> {
         .collect()
 }
 
+/// Lowercase, without the dots, dashes and underscores that vary between robot addresses.
+fn squash(text: &str) -> String {
+    text.chars()
+        .filter(|c| !matches!(c, '.' | '-' | '_'))
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+fn one(pattern: &str, key: &str) -> Result<Regex, String> {
+    Regex::new(pattern).map_err(|e| format!("{key}: {e}"))
+}
+
 impl MailRules {
+    /// An address whose local part names a robot (mailer-daemon, post_master, no-reply…).
+    pub fn is_robot_address(&self, address: &str) -> bool {
+        let local = squash(address.split('@').next().unwrap_or(""));
+        self.robot_senders
+            .iter()
+            .any(|r| local.contains(r.as_str()))
+    }
+
     pub fn from_toml(source: &str) -> Result<Self, String> {
         let file: RulesFile = toml::from_str(source).map_err(|e| e.to_string())?;
         let folded = |list: Vec<String>| list.iter().map(|s| fold(s)).collect::<Vec<_>>();
-        let request_keywords = folded(file.request.keywords);
+        let request = file.request;
+        let cue = |weight: i32, kind: CueKind| {
+            move |phrase: &String| RequestCue {
+                phrase: fold(phrase),
+                weight,
+                kind,
+            }
+        };
+        let request_cues: Vec<RequestCue> = (request.keywords.iter())
+            .map(cue(1, CueKind::Keyword))
+            .chain(
+                request
+                    .asks
+                    .iter()
+                    .map(cue(request.ask_weight, CueKind::Ask)),
+            )
+            .chain(
+                request
+                    .against
+                    .iter()
+                    .map(cue(-request.against_weight, CueKind::Against)),
+            )
+            .collect();
         let request_finder = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::Standard)
-            .build(&request_keywords)
-            .map_err(|e| format!("request.keywords: {e}"))?;
+            .build(request_cues.iter().map(|c| &c.phrase))
+            .map_err(|e| format!("request: {e}"))?;
         Ok(MailRules {
             request_finder,
             news_tags: folded(file.tags.news),
             auto_reply_prefixes: folded(file.auto_reply.subject_prefixes),
-            robot_senders: folded(file.bounce.senders),
+            robot_senders: file.bounce.senders.iter().map(|s| squash(s)).collect(),
             bounce_subjects: folded(file.bounce.subject_markers),
-            request_keywords,
-            request_minimum: file.request.minimum_score,
+            bounce_texts: folded(file.bounce.body_markers),
+            request_cues,
+            request_minimum: request.minimum_score,
+            logistics: folded(request.logistics),
+            body_patterns: compile(
+                &file.organisation.body_patterns,
+                "organisation.body_patterns",
+            )?,
+            signature_lines: file.organisation.signature_lines,
+            shared_domains: file.organisation.shared_domains,
             formats: file
                 .format
                 .into_iter()
@@ -115,6 +215,13 @@ impl MailRules {
                 .collect(),
             quote_intros: compile(&file.quotes.quote_intros, "quotes.quote_intros")?,
             original_markers: compile(&file.quotes.original_markers, "quotes.original_markers")?,
+            forward_markers: compile(&file.quotes.forward_markers, "quotes.forward_markers")?,
+            forward_subjects: compile(&file.quotes.forward_subjects, "quotes.forward_subjects")?,
+            forward_headers: [
+                one(&file.quotes.forward_from, "quotes.forward_from")?,
+                one(&file.quotes.forward_subject, "quotes.forward_subject")?,
+                one(&file.quotes.forward_other, "quotes.forward_other")?,
+            ],
             header_block_first: compile(
                 &file.quotes.header_block_first,
                 "quotes.header_block_first",
