@@ -302,6 +302,15 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
     registry
         .by_name(&key)
         .or_else(|| registry.parse_in(raw, None).map(|inv| inv.command))
+        // "aide sur la recherche d'intervenant", "how do I mark myself as away": the command
+        // the words would cue.
+        .or_else(|| {
+            registry
+                .interpret(raw, &|_, _| true)
+                .invocation()
+                .map(|inv| inv.command)
+                .filter(|&c| registry.get(c).spec.name != "help")
+        })
         .or_else(|| {
             registry.commands().iter().position(|c| {
                 c.spec
@@ -345,7 +354,7 @@ fn blank(text: &mut String, start: usize, end: usize) {
 /// Languages named in a request: "en anglais", "in English", "qui parle espagnol",
 /// "Spanish-speaking", "anglophone".
 static LANGUAGE_ASKED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?-u:\b)(?:(?:en|in|qui parlent?|parlant|speaking|who speaks?|speaks?|can speak|peut parler|sachant parler)\s+(?P<a>[a-z]{4,12})|(?P<b>[a-z]{4,12})[ -]speaking)(?-u:\b)|(?-u:\b)(?P<c>anglophone|francophone|hispanophone|germanophone|lusophone|italophone|neerlandophone)s?(?-u:\b)")
+    Regex::new(r"(?-u:\b)(?:(?:en|in|qui parle(?:nt)?|parlant|speaking|who speaks?|speaks?|can speak|peut parler|sachant parler)\s+(?P<a>[a-z]{4,12})|(?P<b>[a-z]{4,12})[ -]speaking)(?-u:\b)|(?-u:\b)(?P<c>anglophone|francophone|hispanophone|germanophone|lusophone|italophone|neerlandophone)s?(?-u:\b)")
         .expect("valid regex")
 });
 

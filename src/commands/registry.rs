@@ -408,6 +408,16 @@ impl Registry {
                     cue_words,
                     valid,
                 );
+                let mut args = args;
+                // A note or a reply is kept as typed, its final punctuation too.
+                for spec in &self.commands[*command].spec.args {
+                    if spec.kind == ArgKind::Text
+                        && let Some(text) = understand::after_colon(line)
+                        && args.contains_key(&spec.name)
+                    {
+                        args.insert(spec.name.clone(), text);
+                    }
+                }
                 // A cue shared by both languages ("stats", "ok") tells nothing of the language.
                 let shared = self.commands[*command]
                     .cues

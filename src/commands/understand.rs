@@ -272,7 +272,7 @@ pub fn fill_args(
 }
 
 /// The text after the first colon, for notes and replies ("note sur la 12 : …").
-fn after_colon(line: &str) -> Option<String> {
+pub fn after_colon(line: &str) -> Option<String> {
     let (_, text) = line.split_once(':')?;
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_string())
