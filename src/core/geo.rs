@@ -72,6 +72,7 @@ const REGION_ALIASES: &[(&str, &str)] = &[
     ("idf", "11"),
     ("paris region", "11"),
     ("greater paris", "11"),
+    ("grand paris", "11"),
     ("region parisienne", "11"),
     ("cvl", "24"),
     ("centre", "24"),
@@ -124,6 +125,15 @@ const REGION_ALIASES: &[(&str, &str)] = &[
     ("corsica", "94"),
     ("reunion", "04"),
     ("french guiana", "03"),
+];
+
+/// Short names people give large towns, ahead of the small communes that bear them.
+const COMMUNE_ALIASES: &[(&str, &str)] = &[
+    ("aix", "13001"),
+    ("clermont", "63113"),
+    ("charleville", "08105"),
+    ("chalons", "51108"),
+    ("chalon", "71076"),
 ];
 
 /// Department names that are also everyday words ("la manche", "le nord", "une somme").
@@ -293,6 +303,7 @@ impl Geography {
             names.add(k, Entry::new(Target::Place(Place::Department(i)), guard));
         }
         find::add_fixed_names(&mut names);
+        let department_keys: Vec<String> = self.departments.iter().map(|d| key(&d.name)).collect();
         // Most populous first, so that a homonym without a department given is the larger town.
         let mut order: Vec<usize> = (0..self.communes.len()).collect();
         order.sort_by(|&a, &b| {
@@ -311,9 +322,9 @@ impl Geography {
                 Guard::Case
             };
             // Paris is the department and its commune: the commune is the place meant.
-            let department = &self.departments[commune.department];
             let prefecture_named_as_department =
-                department.prefecture_code == commune.code && key(&department.name) == k;
+                self.departments[commune.department].prefecture_code == commune.code
+                    && department_keys[commune.department] == k;
             let entry = Entry::new(Target::Place(Place::Commune(i)), guard);
             if prefecture_named_as_department {
                 names.add_first(k.clone(), entry);
@@ -331,6 +342,14 @@ impl Geography {
             }
             if commune.population >= 20_000 && !commune.everyday && !k.contains(' ') {
                 names.add_notable(k, Place::Commune(i));
+            }
+        }
+        for (alias, code) in COMMUNE_ALIASES {
+            if let Some(i) = self.commune_by_code(code) {
+                names.add_first(
+                    (*alias).to_string(),
+                    Entry::new(Target::Place(Place::Commune(i)), Guard::None),
+                );
             }
         }
         for (i, region) in self.regions.iter().enumerate() {
@@ -612,6 +631,8 @@ pub(crate) mod tests {
             ("La Rochelle", "La Rochelle"),
             ("Plouzané", "Plouzané"),
             ("Vienne", "Vienne"),
+            ("Aix", "Aix-en-Provence"),
+            ("Clermont", "Clermont-Ferrand"),
         ];
         for (text, expected) in cases {
             let place = geo

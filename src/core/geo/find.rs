@@ -103,8 +103,12 @@ impl Names {
     fn note_span(&mut self, key: &str) {
         let words = key.split(' ').count();
         let first = key.split(' ').next().unwrap_or_default();
-        let longest = self.spans.entry(first.to_string()).or_default();
-        *longest = (*longest).max(words);
+        match self.spans.get_mut(first) {
+            Some(longest) => *longest = (*longest).max(words),
+            None => {
+                self.spans.insert(first.to_string(), words);
+            }
+        }
     }
 
     pub(super) fn add_notable(&mut self, key: String, place: Place) {
@@ -293,8 +297,14 @@ const ONLINE: &[&str] = &[
     "webinaire",
     "webinaires",
     "distanciel",
-    "remote",
     "remotely",
+    "remote talk",
+    "remote session",
+    "remote event",
+    "remote presentation",
+    "remote participation",
+    "remote keynote",
+    "remote conference",
     "microsoft teams",
     "google meet",
     "jitsi",
@@ -333,7 +343,7 @@ const NOT_A_PLACE: &[&str] = &[
 
 /// Words after which a name is a place ("à", "dans le", "in", "near").
 const STRONG_INTRODUCERS: &[&str] = &[
-    "au", "aux", "en", "dans", "vers", "in", "at", "near", "around", "chez",
+    "au", "aux", "en", "dans", "vers", "in", "at", "near", "around",
 ];
 
 /// Words after which a place is likely but not certain ("sur Lyon", "from Lyon", "de Lyon").
@@ -510,6 +520,8 @@ struct Token {
     after_paren: bool,
     after_comma: bool,
     after_colon: bool,
+    /// Joined to the word before by a hyphen ("en-US", "Saint-Denis").
+    after_hyphen: bool,
     /// Part of an e-mail or web address ("contact@rennes.fr").
     link: bool,
 }
@@ -561,9 +573,15 @@ impl<'a> Tokens<'a> {
                 }
                 token.end = at + ch.len_utf8();
             } else {
+                let glued = current.is_some();
                 if let Some(token) = current.take() {
                     tokens.close(token);
                     pending = Token::default();
+                }
+                if ch == '-' && glued {
+                    pending.after_hyphen = true;
+                } else if !ch.is_alphanumeric() && ch != '-' {
+                    pending.after_hyphen = false;
                 }
                 match ch {
                     '(' | '[' => pending.after_paren = true,
@@ -673,6 +691,8 @@ struct Context {
     sentence_start: bool,
     /// Right after another capitalised word: likely a surname ("Claire Fleury").
     after_capitalised: bool,
+    /// Part of a compound with a word before or after it ("en-US", "US-ASCII").
+    compound: bool,
 }
 
 impl Context {
@@ -689,12 +709,18 @@ impl Context {
             upper: tk.t[core].upper,
             sentence_start: token.sentence_start,
             after_capitalised: false,
+            compound: token.after_hyphen || end < tk.len() && tk.t[end].after_hyphen,
         };
         let Some(p) = tk.before(i) else {
             return context;
         };
         let previous = tk.word(p);
-        context.after_capitalised = tk.t[p].capital && !tk.t[p].sentence_start;
+        if token.after_hyphen {
+            return context;
+        }
+        context.after_capitalised = tk.t[p].capital
+            && !STRONG_INTRODUCERS.contains(&previous)
+            && !WEAK_INTRODUCERS.contains(&previous);
         context.merged = match previous {
             "au" | "du" => Some(Elided::Le),
             "aux" | "des" => Some(Elided::Les),
@@ -754,9 +780,11 @@ impl Context {
         match entry.guard {
             Guard::None => true,
             Guard::Case => {
-                self.intro > Intro::None || self.capital && !self.after_capitalised || self.upper
+                !self.compound
+                    && (self.intro > Intro::None
+                        || self.capital && !self.after_capitalised && !self.sentence_start)
             }
-            Guard::Word => self.capital && self.intro == Intro::Strong,
+            Guard::Word => !self.compound && self.capital && self.intro == Intro::Strong,
             Guard::Upper => self.upper || self.intro == Intro::Strong,
             Guard::Capital => self.capital && !self.sentence_start,
         }
@@ -1218,6 +1246,12 @@ mod tests {
             ("une somme de 300 euros, la manche", &[]),
             ("le lot de données", &[]),
             ("à Bientôt", &[]),
+            // Mail headers, other languages, names at a line's start.
+            ("Content-Language: en-US, text in US-ASCII", &[]),
+            ("es war auch nicht so", &[]),
+            ("SMTP error from remote server", &[]),
+            ("name,organisation\nMaud Lescure,243500139", &[]),
+            ("Cras faucibus, orci", &[]),
         ]);
     }
 
