@@ -54,8 +54,9 @@ def main():
         for row in csv.DictReader(f):
             departments.add(row["dep_code"])
     vocabulary = words(FRENCH_WORDS) | words(ENGLISH_WORDS) | EXTRA_WORDS
-    # English has no accents: "Véry" reads "very" once folded, as the extractor folds text.
-    english = words(ENGLISH_WORDS)
+    # The extractor folds accents away, as people often type without them: "Villé" meets
+    # "ville", "Santes" meets "santé", "Véry" meets "very".
+    folded = {unaccented(w) for w in vocabulary}
     with open(source, encoding="utf-8") as f:
         communes = json.load(f)
     out = csv.writer(sys.stdout, lineterminator="\n")
@@ -66,8 +67,7 @@ def main():
         core = [w for w in re.split(r"[ \-'’]", c["nom"]) if w and w.lower() not in ARTICLES]
         population = c.get("population") or 0
         everyday = len(core) == 1 and (
-            core[0].lower() in vocabulary
-            or unaccented(core[0].lower()) in english
+            unaccented(core[0].lower()) in folded
             or len(core[0]) <= 2
         )
         if c["nom"] in GUARDED_TOWNS:

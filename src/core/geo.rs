@@ -287,7 +287,8 @@ impl Geography {
         for (alias, code) in REGION_ALIASES {
             if let Some(i) = self.regions.iter().position(|r| &r.code == code) {
                 let guard = match *alias {
-                    "centre" | "sud" | "reunion" => Guard::Word,
+                    "centre" | "sud" => Guard::Alone,
+                    "reunion" => Guard::Word,
                     a if a.len() <= 4 && !a.contains(' ') => Guard::Upper,
                     _ => Guard::None,
                 };
@@ -443,6 +444,7 @@ impl Geography {
                 PlaceMention {
                     span,
                     kind: Mention::Found(place),
+                    ..
                 },
             ] if find::key_of(&text[..span.start]).is_empty()
                 && find::key_of(&text[span.end..]).is_empty() =>
