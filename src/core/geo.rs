@@ -446,7 +446,7 @@ impl Geography {
                     kind: Mention::Found(place),
                     ..
                 },
-            ] if find::key_of(&text[..span.start]).is_empty()
+            ] if find::only_place_words(&text[..span.start])
                 && find::key_of(&text[span.end..]).is_empty() =>
             {
                 Some(*place)
@@ -644,6 +644,10 @@ pub(crate) mod tests {
         }
         assert!(matches!(geo.lookup("Paris"), Some(Place::Commune(_))));
         assert!(matches!(geo.lookup("Vienne"), Some(Place::Department(_))));
+        let dept = |text: &str| geo.lookup(text).map(|p| geo.label(p));
+        assert_eq!(dept("dans le 69"), Some("Rhône".to_string()));
+        assert_eq!(dept("in the 35"), Some("Ille-et-Vilaine".to_string()));
+        assert_eq!(dept("Lyon et Paris"), None);
         assert_eq!(geo.lookup("Narnia"), None);
         assert_eq!(geo.lookup("open data"), None);
         assert_eq!(geo.suggestions("Bretagn", 1), vec!["Bretagne".to_string()]);
@@ -667,6 +671,7 @@ pub(crate) mod tests {
             ("Valence (82)", "82186"),
             ("Valence dans le Tarn-et-Garonne", "82186"),
             ("Vienne (38)", "38544"),
+            ("à Saint-Denis (93)", "93066"),
         ];
         for (text, expected) in cases {
             assert_eq!(code(text), expected, "{text}");

@@ -40,9 +40,11 @@ pub(super) enum Target {
 pub(super) enum Guard {
     /// Distinctive: anywhere, in any case.
     None,
-    /// Capitalised (and not right after another capitalised word: a surname), or introduced.
+    /// Introduced, or capitalised away from a sentence's start and from other capitalised words
+    /// (a person's name: "Claire Fleury", "Gilles Roux").
     Case,
-    /// Also an everyday word: capitalised and introduced by a place word ("à Tours").
+    /// Also an everyday word: capitalised and introduced by a place word or a body ("à Tours",
+    /// "Ville de Tours"), or set off by commas in a terse line.
     Word,
     /// An acronym: in capitals ("PACA"), or introduced by a place word.
     Upper,
@@ -373,6 +375,17 @@ pub(super) fn key_of(text: &str) -> String {
         key.push_str(tokens.word(i));
     }
     key
+}
+
+/// Nothing but place words before a place typed alone: "dans le 69", "à Saint-Denis (93)".
+pub(super) fn only_place_words(text: &str) -> bool {
+    let tokens = Tokens::new(text);
+    (0..tokens.len()).all(|i| {
+        let word = tokens.word(i);
+        ARTICLES.contains(&word)
+            || STRONG_INTRODUCERS.contains(&word)
+            || WEAK_INTRODUCERS.contains(&word)
+    })
 }
 
 #[derive(Debug, Default, Clone)]
