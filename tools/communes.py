@@ -17,6 +17,7 @@ import csv
 import json
 import re
 import sys
+import unicodedata
 
 FRENCH_WORDS = "/usr/share/dict/french"
 ENGLISH_WORDS = "/usr/share/dict/american-english"
@@ -24,17 +25,21 @@ ARTICLES = {"le", "la", "les", "l"}
 
 # Large towns whose names the dictionaries hold (bordeaux the wine, limoges the porcelain,
 # rennes the reindeer) but that people mean as the town: no guard, except for these, whose
-# everyday meaning is what a chat line or a mail usually carries.
+# everyday meaning (French, English or German: "auch") is what a text usually carries.
 GUARDED_TOWNS = {
     "Nice", "Tours", "Orange", "Lens", "Gap", "Sens", "Menton", "Grasse", "Croix", "Fontaine",
     "Plaisir", "Stains", "Trappes", "Le Port", "La Possession", "La Garde", "Le Moule",
     "Saintes", "Colombes", "Sarcelles", "Houilles", "La Madeleine", "Olivet", "Sceaux",
-    "Vienne", "Muret", "Dole",
+    "Vienne", "Muret", "Dole", "Auch",
 }
 # Not in the word lists, but frequent surnames (signatures, "merci à M. Fleury") and "bio".
 EXTRA_WORDS = {"bio", "boyer", "fleury", "royer", "bailly", "remy", "perrier", "bouchet",
                "humbert"}
 LARGE_TOWN = 20000
+
+
+def unaccented(word):
+    return "".join(c for c in unicodedata.normalize("NFD", word) if not unicodedata.combining(c))
 
 
 def words(path):
@@ -49,6 +54,9 @@ def main():
         for row in csv.DictReader(f):
             departments.add(row["dep_code"])
     vocabulary = words(FRENCH_WORDS) | words(ENGLISH_WORDS) | EXTRA_WORDS
+    # The extractor folds accents away, as people often type without them: "Villé" meets
+    # "ville", "Santes" meets "santé", "Véry" meets "very".
+    folded = {unaccented(w) for w in vocabulary}
     with open(source, encoding="utf-8") as f:
         communes = json.load(f)
     out = csv.writer(sys.stdout, lineterminator="\n")
@@ -59,9 +67,12 @@ def main():
         core = [w for w in re.split(r"[ \-'’]", c["nom"]) if w and w.lower() not in ARTICLES]
         population = c.get("population") or 0
         everyday = len(core) == 1 and (
-            core[0].lower() in vocabulary or len(core[0]) <= 2
+            unaccented(core[0].lower()) in folded
+            or len(core[0]) <= 2
         )
-        if everyday and population >= LARGE_TOWN and c["nom"] not in GUARDED_TOWNS:
+        if c["nom"] in GUARDED_TOWNS:
+            everyday = True
+        elif everyday and population >= LARGE_TOWN:
             everyday = False
         out.writerow([c["code"], c["nom"], c["departement"], population, c.get("siren", ""),
                       1 if everyday else ""])

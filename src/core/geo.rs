@@ -72,6 +72,7 @@ const REGION_ALIASES: &[(&str, &str)] = &[
     ("idf", "11"),
     ("paris region", "11"),
     ("greater paris", "11"),
+    ("grand paris", "11"),
     ("region parisienne", "11"),
     ("cvl", "24"),
     ("centre", "24"),
@@ -124,6 +125,15 @@ const REGION_ALIASES: &[(&str, &str)] = &[
     ("corsica", "94"),
     ("reunion", "04"),
     ("french guiana", "03"),
+];
+
+/// Short names people give large towns, ahead of the small communes that bear them.
+const COMMUNE_ALIASES: &[(&str, &str)] = &[
+    ("aix", "13001"),
+    ("clermont", "63113"),
+    ("charleville", "08105"),
+    ("chalons", "51108"),
+    ("chalon", "71076"),
 ];
 
 /// Department names that are also everyday words ("la manche", "le nord", "une somme").
@@ -277,7 +287,8 @@ impl Geography {
         for (alias, code) in REGION_ALIASES {
             if let Some(i) = self.regions.iter().position(|r| &r.code == code) {
                 let guard = match *alias {
-                    "centre" | "sud" | "reunion" => Guard::Word,
+                    "centre" | "sud" => Guard::Alone,
+                    "reunion" => Guard::Word,
                     a if a.len() <= 4 && !a.contains(' ') => Guard::Upper,
                     _ => Guard::None,
                 };
@@ -293,6 +304,7 @@ impl Geography {
             names.add(k, Entry::new(Target::Place(Place::Department(i)), guard));
         }
         find::add_fixed_names(&mut names);
+        let department_keys: Vec<String> = self.departments.iter().map(|d| key(&d.name)).collect();
         // Most populous first, so that a homonym without a department given is the larger town.
         let mut order: Vec<usize> = (0..self.communes.len()).collect();
         order.sort_by(|&a, &b| {
@@ -311,9 +323,9 @@ impl Geography {
                 Guard::Case
             };
             // Paris is the department and its commune: the commune is the place meant.
-            let department = &self.departments[commune.department];
             let prefecture_named_as_department =
-                department.prefecture_code == commune.code && key(&department.name) == k;
+                self.departments[commune.department].prefecture_code == commune.code
+                    && department_keys[commune.department] == k;
             let entry = Entry::new(Target::Place(Place::Commune(i)), guard);
             if prefecture_named_as_department {
                 names.add_first(k.clone(), entry);
@@ -331,6 +343,14 @@ impl Geography {
             }
             if commune.population >= 20_000 && !commune.everyday && !k.contains(' ') {
                 names.add_notable(k, Place::Commune(i));
+            }
+        }
+        for (alias, code) in COMMUNE_ALIASES {
+            if let Some(i) = self.commune_by_code(code) {
+                names.add_first(
+                    (*alias).to_string(),
+                    Entry::new(Target::Place(Place::Commune(i)), Guard::None),
+                );
             }
         }
         for (i, region) in self.regions.iter().enumerate() {
@@ -424,8 +444,9 @@ impl Geography {
                 PlaceMention {
                     span,
                     kind: Mention::Found(place),
+                    ..
                 },
-            ] if find::key_of(&text[..span.start]).is_empty()
+            ] if find::only_place_words(&text[..span.start])
                 && find::key_of(&text[span.end..]).is_empty() =>
             {
                 Some(*place)
@@ -612,6 +633,8 @@ pub(crate) mod tests {
             ("La Rochelle", "La Rochelle"),
             ("Plouzané", "Plouzané"),
             ("Vienne", "Vienne"),
+            ("Aix", "Aix-en-Provence"),
+            ("Clermont", "Clermont-Ferrand"),
         ];
         for (text, expected) in cases {
             let place = geo
@@ -621,6 +644,10 @@ pub(crate) mod tests {
         }
         assert!(matches!(geo.lookup("Paris"), Some(Place::Commune(_))));
         assert!(matches!(geo.lookup("Vienne"), Some(Place::Department(_))));
+        let dept = |text: &str| geo.lookup(text).map(|p| geo.label(p));
+        assert_eq!(dept("dans le 69"), Some("Rhône".to_string()));
+        assert_eq!(dept("in the 35"), Some("Ille-et-Vilaine".to_string()));
+        assert_eq!(dept("Lyon et Paris"), None);
         assert_eq!(geo.lookup("Narnia"), None);
         assert_eq!(geo.lookup("open data"), None);
         assert_eq!(geo.suggestions("Bretagn", 1), vec!["Bretagne".to_string()]);
@@ -644,6 +671,7 @@ pub(crate) mod tests {
             ("Valence (82)", "82186"),
             ("Valence dans le Tarn-et-Garonne", "82186"),
             ("Vienne (38)", "38544"),
+            ("à Saint-Denis (93)", "93066"),
         ];
         for (text, expected) in cases {
             assert_eq!(code(text), expected, "{text}");

@@ -5,7 +5,7 @@ use super::classify::{bare_subject, contains_word};
 use super::message::Mailbox;
 use super::rules::{MailRules, fold};
 use crate::core::dates;
-use crate::core::geo::{Geography, Mention};
+use crate::core::geo::{Geography, Mention, Place};
 use crate::core::lang::{self, Lang};
 use crate::core::topics::Vocabulary;
 use chrono::NaiveDate;
@@ -98,20 +98,31 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
     out
 }
 
-/// The request's places, in order and without repeats, as labels that `Geography::lookup` reads
-/// back (French places, with the department for homonyms; places abroad as written), and
-/// whether the event is held online.
+/// The request's places as labels that `Geography::lookup` reads back (French places, with the
+/// department for homonyms; places abroad as written), where the event happens first ("à Lyon",
+/// "au Palais des Congrès de Lille") and those named in passing or in a body's name after
+/// ("Rennes Métropole", "Ville de Besançon"), and whether the event is held online. An online
+/// event keeps only the places said as where it happens: the requester's town is not a venue.
 pub fn find_places(text: &str, geography: &Geography) -> (Vec<String>, bool) {
+    let mut mentions = geography.find_places(text);
+    let online = mentions.iter().any(|m| m.kind == Mention::Online);
+    if online {
+        mentions.retain(|m| m.introduced);
+    }
+    // Where it happens first, and a town before the department or region around it.
+    mentions.sort_by_key(|m| {
+        let area = matches!(
+            m.kind,
+            Mention::Found(Place::Department(_) | Place::Region(_))
+        );
+        (!m.introduced, area)
+    });
     let mut places: Vec<String> = Vec::new();
-    let mut online = false;
-    for mention in geography.find_places(text) {
+    for mention in mentions {
         let name = match mention.kind {
             Mention::Found(place) => geography.label(place),
             Mention::Abroad(name) => name,
-            Mention::Online => {
-                online = true;
-                continue;
-            }
+            Mention::Online => continue,
         };
         if !places.contains(&name) {
             places.push(name);
@@ -312,11 +323,11 @@ mod tests {
     #[test]
     fn finds_places_venues_abroad_and_online() {
         let geo = geography();
-        let cases: [(&str, &[&str], bool); 9] = [
+        let cases: [(&str, &[&str], bool); 11] = [
             ("notre conférence à Lyon le 12 mars", &["Lyon"], false),
             (
                 "une table ronde en Bretagne, puis à Saint-Brieuc",
-                &["Bretagne", "Saint-Brieuc"],
+                &["Saint-Brieuc", "Bretagne"],
                 false,
             ),
             ("our conference in Bordeaux", &["Bordeaux"], false),
@@ -332,6 +343,16 @@ mod tests {
                 true,
             ),
             ("en visio, données mises en ligne", &[], true),
+            (
+                "La Ville de Besançon organise un webinaire en ligne",
+                &[],
+                true,
+            ),
+            (
+                "Rennes Métropole organise une journée à Vitré",
+                &["Vitré", "Rennes"],
+                false,
+            ),
             ("à Bientôt", &[], false),
             ("en Narnie", &[], false),
         ];

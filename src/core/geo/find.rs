@@ -12,6 +12,9 @@ pub struct PlaceMention {
     /// Byte range in the text given.
     pub span: Range<usize>,
     pub kind: Mention,
+    /// Said as where something happens ("à Lyon", "in Geneva", "dans le 69", "Labège (31)"),
+    /// rather than in passing or in a body's name ("Rennes Métropole", "Ville de Besançon").
+    pub introduced: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,14 +40,18 @@ pub(super) enum Target {
 pub(super) enum Guard {
     /// Distinctive: anywhere, in any case.
     None,
-    /// Capitalised (and not right after another capitalised word: a surname), or introduced.
+    /// Introduced, or capitalised away from a sentence's start and from other capitalised words
+    /// (a person's name: "Claire Fleury", "Gilles Roux").
     Case,
-    /// Also an everyday word: capitalised and introduced by a place word ("à Tours").
+    /// Also an everyday word: capitalised and introduced by a place word or a body ("à Tours",
+    /// "Ville de Tours"), or set off by commas in a terse line.
     Word,
     /// An acronym: in capitals ("PACA"), or introduced by a place word.
     Upper,
     /// A product name ("Zoom", "Teams"): capitalised, not opening a sentence.
     Capital,
+    /// Too vague in running text ("au Centre universitaire", "dans le Sud"): typed alone only.
+    Alone,
 }
 
 /// The article of "Le Mans" merged into the preposition before it ("au Mans", "du Havre").
@@ -103,8 +110,12 @@ impl Names {
     fn note_span(&mut self, key: &str) {
         let words = key.split(' ').count();
         let first = key.split(' ').next().unwrap_or_default();
-        let longest = self.spans.entry(first.to_string()).or_default();
-        *longest = (*longest).max(words);
+        match self.spans.get_mut(first) {
+            Some(longest) => *longest = (*longest).max(words),
+            None => {
+                self.spans.insert(first.to_string(), words);
+            }
+        }
     }
 
     pub(super) fn add_notable(&mut self, key: String, place: Place) {
@@ -138,138 +149,27 @@ impl Names {
 }
 
 /// Places abroad that people in the network name: French and English names, folded.
+#[rustfmt::skip]
 const ABROAD: &[&str] = &[
-    "bruxelles",
-    "brussels",
-    "geneve",
-    "geneva",
-    "genf",
-    "lausanne",
-    "basel",
-    "zurich",
-    "lugano",
-    "fribourg",
-    "neuchatel",
-    "luxembourg",
-    "montreal",
-    "quebec",
-    "ottawa",
-    "toronto",
-    "sherbrooke",
-    "gatineau",
-    "namur",
-    "charleroi",
-    "tournai",
-    "louvain",
-    "louvain la neuve",
-    "leuven",
-    "anvers",
-    "antwerp",
-    "ghent",
-    "arlon",
-    "londres",
-    "london",
-    "berlin",
-    "madrid",
-    "barcelone",
-    "barcelona",
-    "lisbonne",
-    "lisbon",
-    "lisboa",
-    "rome",
-    "roma",
-    "turin",
-    "amsterdam",
-    "rotterdam",
-    "the hague",
-    "munich",
-    "francfort",
-    "frankfurt",
-    "dublin",
-    "edimbourg",
-    "edinburgh",
-    "copenhague",
-    "copenhagen",
-    "stockholm",
-    "oslo",
-    "helsinki",
-    "tallinn",
-    "varsovie",
-    "warsaw",
-    "prague",
-    "vienna",
-    "budapest",
-    "athenes",
-    "athens",
-    "new york",
-    "washington",
-    "tunis",
-    "alger",
-    "algiers",
-    "rabat",
-    "casablanca",
-    "dakar",
-    "abidjan",
-    "cotonou",
-    "ouagadougou",
-    "bamako",
-    "kinshasa",
-    "yaounde",
-    "douala",
-    "beyrouth",
-    "beirut",
-    "monaco",
-    "andorre",
-    "andorra",
-    "belgique",
-    "belgium",
-    "switzerland",
-    "canada",
-    "allemagne",
-    "germany",
-    "espagne",
-    "spain",
-    "italie",
-    "italy",
-    "portugal",
-    "royaume uni",
-    "united kingdom",
-    "angleterre",
-    "england",
-    "ecosse",
-    "scotland",
-    "irlande",
-    "ireland",
-    "pays bas",
-    "netherlands",
-    "autriche",
-    "austria",
-    "pologne",
-    "poland",
-    "grece",
-    "greece",
-    "suede",
-    "sweden",
-    "norvege",
-    "norway",
-    "danemark",
-    "denmark",
-    "finlande",
-    "finland",
-    "estonie",
-    "estonia",
-    "etats unis",
-    "united states",
-    "usa",
-    "maroc",
-    "morocco",
-    "tunisie",
-    "tunisia",
-    "algerie",
-    "algeria",
-    "senegal",
-    "cote d ivoire",
-    "ivory coast",
+    "bruxelles", "brussels", "geneve", "geneva", "genf", "lausanne", "basel", "zurich", "lugano",
+    "fribourg", "neuchatel", "luxembourg", "montreal", "quebec", "ottawa", "toronto",
+    "sherbrooke", "gatineau", "namur", "charleroi", "tournai", "louvain", "louvain la neuve",
+    "leuven", "anvers", "antwerp", "ghent", "arlon", "londres", "london", "berlin", "madrid",
+    "barcelone", "barcelona", "lisbonne", "lisbon", "lisboa", "rome", "roma", "turin", "amsterdam",
+    "rotterdam", "the hague", "munich", "francfort", "frankfurt", "dublin", "edimbourg",
+    "edinburgh", "copenhague", "copenhagen", "stockholm", "oslo", "helsinki", "tallinn",
+    "varsovie", "warsaw", "prague", "vienna", "budapest", "athenes", "athens", "new york",
+    "washington", "tunis", "alger", "algiers", "rabat", "casablanca", "dakar", "abidjan",
+    "cotonou", "ouagadougou", "bamako", "kinshasa", "yaounde", "douala", "beyrouth", "beirut",
+    "sarrebruck", "saarbrucken", "treves", "trier", "aix la chapelle", "aachen", "karlsruhe",
+    "stuttgart", "mannheim", "dusseldorf", "hambourg", "hamburg", "freiburg",
+    "monaco", "andorre", "andorra", "belgique", "belgium", "switzerland", "canada", "allemagne",
+    "germany", "espagne", "spain", "italie", "italy", "portugal", "royaume uni", "united kingdom",
+    "angleterre", "england", "ecosse", "scotland", "irlande", "ireland", "pays bas",
+    "netherlands", "autriche", "austria", "pologne", "poland", "grece", "greece", "suede",
+    "sweden", "norvege", "norway", "danemark", "denmark", "finlande", "finland", "estonie",
+    "estonia", "etats unis", "united states", "usa", "maroc", "morocco", "tunisie", "tunisia",
+    "algerie", "algeria", "senegal", "cote d ivoire", "ivory coast",
 ];
 
 /// Places abroad whose names are also words ("une banque suisse", "bale", "liege").
@@ -288,13 +188,19 @@ const ONLINE: &[&str] = &[
     "visio conference",
     "videoconference",
     "video conference",
-    "webinar",
-    "webinars",
-    "webinaire",
-    "webinaires",
     "distanciel",
-    "remote",
+    "a distance",
+    "video call",
+    "videocall",
+    "appel video",
     "remotely",
+    "remote talk",
+    "remote session",
+    "remote event",
+    "remote presentation",
+    "remote participation",
+    "remote keynote",
+    "remote conference",
     "microsoft teams",
     "google meet",
     "jitsi",
@@ -317,6 +223,8 @@ const NOT_A_PLACE: &[&str] = &[
     "palais des congres",
     "centre des congres",
     "cite des congres",
+    "palais du luxembourg",
+    "jardin du luxembourg",
     "janvier",
     "fevrier",
     "mars",
@@ -333,7 +241,7 @@ const NOT_A_PLACE: &[&str] = &[
 
 /// Words after which a name is a place ("à", "dans le", "in", "near").
 const STRONG_INTRODUCERS: &[&str] = &[
-    "au", "aux", "en", "dans", "vers", "in", "at", "near", "around", "chez",
+    "au", "aux", "en", "dans", "vers", "in", "at", "near", "around",
 ];
 
 /// Words after which a place is likely but not certain ("sur Lyon", "from Lyon", "de Lyon").
@@ -341,60 +249,31 @@ const WEAK_INTRODUCERS: &[&str] = &[
     "sur", "from", "to", "pour", "depuis", "a", "de", "d", "du", "des", "of", "for",
 ];
 
-/// Nouns after which "de" introduces a place: venues, bodies, "près de".
+/// Nouns after which "de" introduces where something happens: venues, "près de".
+#[rustfmt::skip]
 const VENUES: &[&str] = &[
-    "pres",
-    "proche",
-    "autour",
-    "cote",
-    "environs",
-    "region",
-    "ville",
-    "commune",
-    "metropole",
-    "agglomeration",
-    "agglo",
-    "mairie",
-    "universite",
-    "university",
-    "city",
-    "town",
-    "hotel",
-    "palais",
-    "congres",
-    "centre",
-    "center",
-    "salle",
-    "campus",
-    "musee",
-    "cite",
-    "parc",
-    "maison",
-    "halle",
-    "theatre",
-    "mediatheque",
-    "bibliotheque",
-    "prefecture",
-    "departement",
-    "gare",
-    "conseil",
-    "departemental",
-    "regional",
-    "communaute",
-    "ecole",
-    "institut",
-    "lycee",
-    "college",
-    "chu",
+    "pres", "proche", "autour", "cote", "environs", "hotel", "palais", "congres", "centre",
+    "center", "salle", "campus", "musee", "cite", "parc", "maison", "halle", "theatre",
+    "mediatheque", "bibliotheque", "gare", "ecole", "institut", "lycee", "college", "chu",
+    "archives", "opera", "auditorium", "zenith", "stade", "aeroport", "espace",
+    "amphitheatre", "amphi", "tiers", "fabrique", "studio",
+];
+
+/// Nouns after which "de" names a body by its place ("Ville de Tours"): a place, but more often
+/// the requester's than the event's.
+#[rustfmt::skip]
+const BODIES: &[&str] = &[
+    "region", "ville", "commune", "metropole", "agglomeration", "agglo", "mairie", "universite",
+    "university", "city", "town", "prefecture", "departement", "conseil", "departemental",
+    "regional", "communaute", "communautaire", "municipal", "metropolitain", "territoire", "pays",
     "chambre",
-    "archives",
-    "opera",
-    "auditorium",
-    "zenith",
-    "stade",
-    "aeroport",
-    "territoire",
-    "pays",
+];
+
+/// "rue de Strasbourg à Nantes": a street, the town is the other one.
+#[rustfmt::skip]
+const STREETS: &[&str] = &[
+    "rue", "avenue", "av", "boulevard", "bd", "quai", "allee", "allees", "impasse", "chemin",
+    "route", "square", "esplanade", "passage", "voie", "street", "road",
 ];
 
 /// A label and a colon before a place ("Lieu : Tours", "Venue: Nice").
@@ -438,12 +317,15 @@ const PUBLISHED: &[&str] = &[
     "publicly",
     "posted",
     "put",
+    "from",
+    "at",
 ];
 
-/// Words after "online" / "en ligne" that make it a thing, not an event ("online form").
+/// Words after "online" / "en ligne" that make it a thing, not an event ("online form"),
+/// and English around "a distance" ("from a distance of").
 const NOT_ONLINE_AFTER: &[&str] = &[
     "form", "forms", "survey", "platform", "portal", "tool", "tools", "shop", "store", "de",
-    "droite", "directe",
+    "droite", "directe", "of",
 ];
 
 /// Words allowed between a commune and the department that tells homonyms apart.
@@ -472,6 +354,7 @@ pub(super) fn add_fixed_names(names: &mut Names) {
     for key in ONLINE {
         names.add(key.to_string(), Entry::new(Target::Online, Guard::None));
     }
+    names.add("uk".to_string(), Entry::new(Target::Abroad, Guard::Upper));
     for key in ["zoom", "teams"] {
         names.add(key.to_string(), Entry::new(Target::Online, Guard::Capital));
     }
@@ -494,6 +377,17 @@ pub(super) fn key_of(text: &str) -> String {
     key
 }
 
+/// Nothing but place words before a place typed alone: "dans le 69", "à Saint-Denis (93)".
+pub(super) fn only_place_words(text: &str) -> bool {
+    let tokens = Tokens::new(text);
+    (0..tokens.len()).all(|i| {
+        let word = tokens.word(i);
+        ARTICLES.contains(&word)
+            || STRONG_INTRODUCERS.contains(&word)
+            || WEAK_INTRODUCERS.contains(&word)
+    })
+}
+
 #[derive(Debug, Default, Clone)]
 struct Token {
     /// Byte range in the original text.
@@ -510,6 +404,8 @@ struct Token {
     after_paren: bool,
     after_comma: bool,
     after_colon: bool,
+    /// Joined to the word before by a hyphen ("en-US", "Saint-Denis").
+    after_hyphen: bool,
     /// Part of an e-mail or web address ("contact@rennes.fr").
     link: bool,
 }
@@ -536,6 +432,7 @@ impl<'a> Tokens<'a> {
         let mut chunk_first_token = 0;
         let mut chunk_is_link = false;
         let mut previous = ' ';
+        let mut line_start = 0;
         for (at, ch) in text.char_indices() {
             if ch.is_alphanumeric() {
                 let token = current.get_or_insert_with(|| Token {
@@ -561,9 +458,15 @@ impl<'a> Tokens<'a> {
                 }
                 token.end = at + ch.len_utf8();
             } else {
+                let glued = current.is_some();
                 if let Some(token) = current.take() {
                     tokens.close(token);
                     pending = Token::default();
+                }
+                if ch == '-' && glued {
+                    pending.after_hyphen = true;
+                } else if !ch.is_alphanumeric() && ch != '-' {
+                    pending.after_hyphen = false;
                 }
                 match ch {
                     '(' | '[' => pending.after_paren = true,
@@ -573,7 +476,17 @@ impl<'a> Tokens<'a> {
                     '.' if tokens.t.last().is_some_and(|t| {
                         t.end == at && matches!(tokens.word_of(t), "saint" | "sainte")
                     }) => {}
-                    '.' | '!' | '?' | ';' | '\n' | '\r' => pending.sentence_start = true,
+                    '.' | '!' | '?' | ';' => pending.sentence_start = true,
+                    // A mail's lines are wrapped: a long line that does not end a sentence goes
+                    // on ("à l'Hôtel du Département, à\nBordeaux"); short lines (signatures,
+                    // headings, chat) end there.
+                    '\n' => {
+                        let line = text[line_start..at].trim_end();
+                        if line.chars().count() < 50 || line.ends_with(['.', '!', '?', ':', ';']) {
+                            pending.sentence_start = true;
+                        }
+                        line_start = at + 1;
+                    }
                     '@' => chunk_is_link = true,
                     _ => {}
                 }
@@ -659,20 +572,38 @@ impl<'a> Tokens<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Intro {
     None,
+    /// "de Lyon", "sur Lyon", "a Lyon" without its accent.
     Weak,
+    /// A body named after its place: "Ville de Tours", "Conseil départemental du Nord".
+    Body,
+    /// Where something happens: "à", "dans le", "in", "near", a venue ("Palais des Congrès de").
     Strong,
 }
 
-/// What comes before a candidate name starting at token `i`.
+/// What comes before and after a candidate name from token `i` to `end`.
 struct Context {
     intro: Intro,
     /// The preposition merges an article ("au", "du" → le; "aux", "des" → les).
     merged: Option<Elided>,
+    /// That preposition is "au" or "aux": a location ("au Palais" is one, "du Parc" is not).
+    merged_at: bool,
     capital: bool,
     upper: bool,
     sentence_start: bool,
     /// Right after another capitalised word: likely a surname ("Claire Fleury").
     after_capitalised: bool,
+    /// Right before a capitalised word: likely a first name ("Gilles Roux").
+    before_capitalised: bool,
+    /// Before "de" and a capitalised word: a venue's noun ("Palais du Luxembourg").
+    before_of_name: bool,
+    /// Part of a compound with a word before or after it ("en-US", "US-ASCII").
+    compound: bool,
+    /// A street's name: "rue de Strasbourg".
+    street: bool,
+    /// After "sur", "on", "via": "sur zoom".
+    after_medium: bool,
+    /// Set off by commas in a terse line: "speaker on data ethics, Tours, Dec 14".
+    between_commas: bool,
 }
 
 impl Context {
@@ -682,25 +613,63 @@ impl Context {
             .find(|&j| !ARTICLES.contains(&tk.word(j)))
             .unwrap_or(i);
         let token = &tk.t[i];
+        let next = (end < tk.len() && !tk.t[end].sentence_start).then_some(end);
+        let plain_next = next.filter(|&n| !tk.t[n].after_comma && !tk.t[n].after_paren);
         let mut context = Context {
             intro: Intro::None,
             merged: None,
+            merged_at: false,
             capital: tk.t[core].capital,
             upper: tk.t[core].upper,
             sentence_start: token.sentence_start,
             after_capitalised: false,
+            before_capitalised: plain_next
+                .is_some_and(|n| tk.t[n].capital && !tk.t[n].after_hyphen),
+            before_of_name: plain_next.is_some_and(|n| {
+                matches!(tk.word(n), "de" | "du" | "des" | "d")
+                    && n + 1 < tk.len()
+                    && tk.t[n + 1].capital
+            }),
+            compound: token.after_hyphen || next.is_some_and(|n| tk.t[n].after_hyphen),
+            street: false,
+            after_medium: false,
+            between_commas: token.after_comma
+                && (end == tk.len() || tk.t[end].after_comma || tk.t[end].sentence_start),
         };
+        // "Tours area", "Lyon region".
+        if plain_next.is_some_and(|n| matches!(tk.word(n), "area" | "region")) {
+            context.intro = Intro::Strong;
+        }
         let Some(p) = tk.before(i) else {
             return context;
         };
         let previous = tk.word(p);
-        context.after_capitalised = tk.t[p].capital && !tk.t[p].sentence_start;
+        if token.after_hyphen {
+            return context;
+        }
+        context.after_medium = matches!(previous, "sur" | "on" | "via" | "par" | "over");
+        context.after_capitalised = tk.t[p].capital
+            && !STRONG_INTRODUCERS.contains(&previous)
+            && !WEAK_INTRODUCERS.contains(&previous);
         context.merged = match previous {
             "au" | "du" => Some(Elided::Le),
             "aux" | "des" => Some(Elided::Les),
             _ => None,
         };
-        if token.after_colon && LABELS.contains(&previous) {
+        context.merged_at = matches!(previous, "au" | "aux");
+        if token.after_colon {
+            // "Lieu : Tours" is a place; "À : Gilles Roux" is a mail header.
+            if LABELS.contains(&previous) {
+                context.intro = Intro::Strong;
+            }
+            return context;
+        }
+        // "à Alpexpo (Grenoble)": the town of the venue just named.
+        if token.after_paren
+            && tk.before(p).is_some_and(|q| {
+                STRONG_INTRODUCERS.contains(&tk.word(q)) || tk.word(q) == "a" && tk.t[q].accented
+            })
+        {
             context.intro = Intro::Strong;
             return context;
         }
@@ -712,7 +681,6 @@ impl Context {
         // "et", "ou", a comma after a place: the list goes on ("à Rennes et Tours").
         if after_place == Some(p)
             && (token.after_comma || matches!(previous, "et" | "and" | "ou" | "or"))
-            || after_place == Some(i)
         {
             context.intro = Intro::Strong;
             return context;
@@ -723,7 +691,7 @@ impl Context {
             _ => p,
         };
         let word = tk.word(q);
-        context.intro = if word == "a" {
+        let intro = if word == "a" {
             if tk.t[q].accented {
                 Intro::Strong
             } else {
@@ -732,15 +700,33 @@ impl Context {
         } else if STRONG_INTRODUCERS.contains(&word) {
             Intro::Strong
         } else if matches!(word, "de" | "d" | "du" | "des" | "of") {
-            match tk.before(q) {
-                Some(r) if VENUES.contains(&tk.word(r)) => Intro::Strong,
-                _ => Intro::Weak,
+            // The noun before "de", a few words back: "Espace Diagora de", "salle des fêtes de".
+            let mut intro = Intro::Weak;
+            let mut r = q;
+            for _ in 0..3 {
+                let Some(before) = tk.before(r) else { break };
+                r = before;
+                let noun = tk.word(r);
+                if STREETS.contains(&noun) {
+                    context.street = true;
+                    break;
+                }
+                if VENUES.contains(&noun) {
+                    intro = Intro::Strong;
+                    break;
+                }
+                if BODIES.contains(&noun) {
+                    intro = Intro::Body;
+                    break;
+                }
             }
+            intro
         } else if WEAK_INTRODUCERS.contains(&word) {
             Intro::Weak
         } else {
             Intro::None
         };
+        context.intro = context.intro.max(intro);
         context
     }
 
@@ -751,14 +737,27 @@ impl Context {
         if lenient {
             return true;
         }
+        if self.street {
+            return false;
+        }
         match entry.guard {
             Guard::None => true,
             Guard::Case => {
-                self.intro > Intro::None || self.capital && !self.after_capitalised || self.upper
+                !self.compound
+                    && !self.before_capitalised
+                    && (self.intro > Intro::None
+                        || self.capital && !self.after_capitalised && !self.sentence_start)
             }
-            Guard::Word => self.capital && self.intro == Intro::Strong,
+            Guard::Word => {
+                !self.compound
+                    && self.capital
+                    && !self.before_of_name
+                    && (entry.elided.is_none() || self.merged_at)
+                    && (self.intro >= Intro::Body || self.between_commas)
+            }
             Guard::Upper => self.upper || self.intro == Intro::Strong,
-            Guard::Capital => self.capital && !self.sentence_start,
+            Guard::Capital => self.capital && !self.sentence_start || self.after_medium,
+            Guard::Alone => false,
         }
     }
 }
@@ -805,7 +804,14 @@ fn match_at(
 ) -> Option<(Option<PlaceMention>, usize)> {
     if tk.is_number(i) {
         let department = department_number(geo, tk, i)?;
-        return Some(found(geo, tk, i, i + 1, Place::Department(department)));
+        return Some(found(
+            geo,
+            tk,
+            i,
+            i + 1,
+            Place::Department(department),
+            true,
+        ));
     }
     let names = &geo.names;
     let longest = names.spans.get(tk.word(i)).copied().unwrap_or(0);
@@ -829,7 +835,7 @@ fn match_at(
         let Some(entry) = entries.iter().find(|e| context.accepts(e, lenient)) else {
             // A department given makes the name a place even when it is a word: "Tours (37)".
             if let Some((place, hint_end)) = by_hint(geo, tk, entries, end) {
-                return Some(found(geo, tk, i, hint_end, place));
+                return Some(found(geo, tk, i, hint_end, place, true));
             }
             continue;
         };
@@ -847,6 +853,7 @@ fn match_at(
                 let mention = (!published && !a_thing).then_some(PlaceMention {
                     span,
                     kind: Mention::Online,
+                    introduced: false,
                 });
                 Some((mention, end))
             }
@@ -854,20 +861,22 @@ fn match_at(
                 Some(PlaceMention {
                     kind: Mention::Abroad(tk.text[span.clone()].to_string()),
                     span,
+                    introduced: context.intro == Intro::Strong,
                 }),
                 end,
             )),
             Target::Place(place) => {
                 // "Vienne (38)": the town, not the department of that name.
                 if let Some((other, hint_end)) = by_hint(geo, tk, entries, end) {
-                    return Some(found(geo, tk, i, hint_end, other));
+                    return Some(found(geo, tk, i, hint_end, other, true));
                 }
                 let place = by_postcode(geo, tk, entries, i).unwrap_or(place);
-                Some(found(geo, tk, i, end, place))
+                let introduced = context.intro == Intro::Strong;
+                Some(found(geo, tk, i, end, place, introduced))
             }
         };
     }
-    typo(geo, tk, i, after_place).map(|place| found(geo, tk, i, i + 1, place))
+    typo(geo, tk, i, after_place).map(|place| found(geo, tk, i, i + 1, place, true))
 }
 
 /// A found place from token `i` to `end`, swallowing a "(35)" that repeats its department.
@@ -877,6 +886,7 @@ fn found(
     i: usize,
     mut end: usize,
     place: Place,
+    mut introduced: bool,
 ) -> (Option<PlaceMention>, usize) {
     if end < tk.len()
         && tk.t[end].after_paren
@@ -885,12 +895,14 @@ fn found(
         && geo.department_code(tk.word(end)) == geo.department_of(place)
     {
         end += 1;
+        introduced = true;
     }
     let span = tk.t[i].start..tk.t[end - 1].end;
     (
         Some(PlaceMention {
             span,
             kind: Mention::Found(place),
+            introduced,
         }),
         end,
     )
@@ -1016,7 +1028,14 @@ fn department_number(geo: &Geography, tk: &Tokens<'_>, i: usize) -> Option<usize
 fn typo(geo: &Geography, tk: &Tokens<'_>, i: usize, after_place: Option<usize>) -> Option<Place> {
     let word = tk.word(i);
     let token = &tk.t[i];
-    if word.len() < 5 || !token.capital || token.sentence_start || tk.is_number(i) {
+    // Not a first name: "à Marie-Claire Leclerc", "à Marie Leclerc".
+    // Nor a name with its complement: "at the Chamber of Commerce".
+    let named = i + 1 < tk.len()
+        && (tk.t[i + 1].after_hyphen
+            || tk.t[i + 1].capital
+            || matches!(tk.word(i + 1), "of" | "de" | "du" | "des" | "d"))
+        || tk.before(i).is_some_and(|p| ARTICLES.contains(&tk.word(p)));
+    if word.len() < 5 || !token.capital || token.sentence_start || tk.is_number(i) || named {
         return None;
     }
     if Context::of(tk, i, i + 1, after_place).intro != Intro::Strong {
@@ -1168,6 +1187,19 @@ mod tests {
             ("à l'Hôtel de Ville de Tours", &["commune:37261"]),
             ("Conseil départemental du Nord", &["department:59"]),
             ("Lieu : Tours", &["commune:37261"]),
+            ("le 22 avril à Alpexpo (Grenoble)", &["commune:38185"]),
+            ("au Centre universitaire, à Nice", &["commune:06088"]),
+            ("12 rue de Strasbourg à Nantes", &["commune:44109"]),
+            (
+                "la journée à l'Hôtel du Département, à\nBordeaux (esplanade)",
+                &["commune:33063"],
+            ),
+            ("> À: Gilles Roux", &[]),
+            ("conseil communautaire de Vitré", &["commune:35360"]),
+            ("speaker on data ethics, Tours, Dec 14", &["commune:37261"]),
+            ("la ville de Rennes", &["commune:35238"]),
+            ("budget de la ville", &[]),
+            ("anyone in the Tours area?", &["commune:37261"]),
         ]);
     }
 
@@ -1181,11 +1213,18 @@ mod tests {
                 &["abroad:Genève", "abroad:Lausanne"],
             ),
             ("à Montréal (Québec)", &["abroad:Montréal", "abroad:Québec"]),
+            (
+                "in Saarbrücken, near Trier",
+                &["abroad:Saarbrücken", "abroad:Trier"],
+            ),
             ("à Liège, en Belgique", &["abroad:Liège", "abroad:Belgique"]),
             ("en Suisse", &["abroad:Suisse"]),
             ("une banque suisse", &[]),
             ("en ligne le 3 mars", &["online"]),
-            ("webinar in English", &["online"]),
+            ("webinar in English", &[]),
+            ("une intervention à distance", &["online"]),
+            ("sur zoom", &["online"]),
+            ("seen from a distance", &[]),
             ("en visio ou à Lyon", &["online", "commune:69123"]),
             ("visioconférence", &["online"]),
             ("remote talk", &["online"]),
@@ -1218,6 +1257,12 @@ mod tests {
             ("une somme de 300 euros, la manche", &[]),
             ("le lot de données", &[]),
             ("à Bientôt", &[]),
+            // Mail headers, other languages, names at a line's start.
+            ("Content-Language: en-US, text in US-ASCII", &[]),
+            ("es war auch nicht so", &[]),
+            ("SMTP error from remote server", &[]),
+            ("name,organisation\nMaud Lescure,243500139", &[]),
+            ("Cras faucibus, orci", &[]),
         ]);
     }
 
@@ -1227,6 +1272,11 @@ mod tests {
             ("à Toulouze", &["commune:31555"]),
             ("in Bordaux", &["commune:33063"]),
             ("en Français", &[]),
+            ("confier la demande à Marie-Claire Leclerc", &[]),
+            (
+                "at the Chamber of Commerce in Luxembourg",
+                &["abroad:Luxembourg"],
+            ),
         ]);
     }
 
