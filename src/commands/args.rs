@@ -302,15 +302,6 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
     registry
         .by_name(&key)
         .or_else(|| registry.parse_in(raw, None).map(|inv| inv.command))
-        // "aide sur la recherche d'intervenant", "how do I mark myself as away": the command
-        // the words would cue.
-        .or_else(|| {
-            registry
-                .interpret(raw, &|_, _| true)
-                .invocation()
-                .map(|inv| inv.command)
-                .filter(|&c| registry.get(c).spec.name != "help")
-        })
         .or_else(|| {
             registry.commands().iter().position(|c| {
                 c.spec
@@ -320,6 +311,15 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
                     .chain(&c.spec.examples.en)
                     .any(|e| normalize(e).starts_with(&normalize(raw)))
             })
+        })
+        // "aide sur la recherche d'intervenant", "how do I mark myself as away": the command
+        // the words would cue.
+        .or_else(|| {
+            registry
+                .interpret(raw, &|_, _| true)
+                .invocation()
+                .map(|inv| inv.command)
+                .filter(|&c| registry.get(c).spec.name != "help")
         })
         .ok_or_else(|| ArgError::UnknownCommand {
             typed: raw.to_string(),
