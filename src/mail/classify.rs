@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn requests_are_told_from_mail_about_events() {
         let rules = crate::mail::rules::tests::rules();
-        let cases: [(&str, &str, bool); 16] = [
+        let cases: [(&str, &str, bool); 18] = [
             (
                 "Datathon mobilité",
                 "Pourriez-vous nous aider à co-animer notre datathon ?",

@@ -34,6 +34,8 @@ pub struct Knowledge<'a> {
     pub organisations: &'a crate::core::directory::OrganisationFinder,
     /// Mail domain → organisation name (see [`domain_organisations`]).
     pub domains: &'a std::collections::HashMap<String, String>,
+    /// The network's members: their posts on the watched list are discussion among peers.
+    pub directory: Option<&'a crate::core::directory::Directory>,
 }
 
 /// How many characters of subject and new text are read for the request's fields: a request
@@ -345,6 +347,7 @@ mod tests {
             geography: &geography,
             organisations: &organisations,
             domains: &domains,
+            directory: None,
         };
         let from = |address: &str| Mailbox {
             name: None,
