@@ -466,6 +466,16 @@ mod tests {
                 false,
             ),
             (
+                "Merci pour l'intervention de Camille à Vannes",
+                "Je tenais à vous remercier pour l'intervention lors de notre table ronde.",
+                false,
+            ),
+            (
+                "Présenter notre solution lors d'une de vos réunions ?",
+                "Nous serions ravis de venir présenter notre solution lors d'un webinaire. Seriez-vous disponible ?",
+                false,
+            ),
+            (
                 "",
                 "Merci pour votre intervention d'hier, c'était très clair.",
                 false,
