@@ -88,6 +88,9 @@ pub fn split(text: &str, rules: &MailRules) -> Split {
         Some(sig) => sig.join("\n").trim().to_string(),
         None => {
             // The last paragraph, when it looks like a name-and-body block.
+            while kept.last().is_some_and(|l| l.trim().is_empty()) {
+                kept.pop();
+            }
             let from = kept
                 .iter()
                 .rposition(|l| l.trim().is_empty())
@@ -200,11 +203,17 @@ mod tests {
                 "Camille Roux\nRennes Métropole",
             ),
             (
-                "Merci de votre aide.\n\nCamille Roux\nVille de Saint-Malo",
-                "Merci de votre aide.\n\nCamille Roux\nVille de Saint-Malo",
+                "Nous viendrons à deux.\n\nCamille Roux\nVille de Saint-Malo",
+                "Nous viendrons à deux.\n\nCamille Roux\nVille de Saint-Malo",
                 "Camille Roux\nVille de Saint-Malo",
             ),
             ("Une seule ligne.", "Une seule ligne.", ""),
+            // A closing formula opens the signature.
+            (
+                "Nous viendrons.\n\nMerci de votre aide !\nCamille Roux",
+                "Nous viendrons.",
+                "Camille Roux",
+            ),
             (
                 "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",
                 "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",

@@ -51,6 +51,7 @@ struct Request {
 #[serde(deny_unknown_fields)]
 struct Organisation {
     body_patterns: Vec<String>,
+    title_words: Vec<String>,
     signature_lines: usize,
     shared_domains: Vec<String>,
 }
@@ -112,6 +113,8 @@ pub struct MailRules {
     pub logistics: Vec<String>,
     /// Signature lines (folded) that name the requester's body.
     pub body_patterns: Vec<Regex>,
+    /// Words of job titles and units (folded), never a body's name.
+    pub title_words: Vec<String>,
     pub signature_lines: usize,
     pub shared_domains: Vec<String>,
     pub formats: Vec<Format>,
@@ -203,6 +206,7 @@ impl MailRules {
                 &file.organisation.body_patterns,
                 "organisation.body_patterns",
             )?,
+            title_words: folded(file.organisation.title_words),
             signature_lines: file.organisation.signature_lines,
             shared_domains: file.organisation.shared_domains,
             formats: file
