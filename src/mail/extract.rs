@@ -150,14 +150,17 @@ pub fn extract(
     // Dates are not topics: "March" must not stem into "marchés". A request names its topics
     // early: the subject and the beginning of the text are enough.
     let head: String = all.chars().take(TOPIC_WINDOW).collect();
-    // Nor are sentences about travel costs or accommodation.
-    let topical: String = head
-        .split_inclusive(['.', '!', '?', '\n'])
-        .filter(|sentence| {
-            let folded = fold(sentence);
-            !rules.logistics.iter().any(|l| contains_word(&folded, l))
-        })
-        .collect();
+    // Nor are sentences about travel costs or accommodation (looked for sentence by sentence
+    // only in a text that has some).
+    let logistics = |folded: &str| rules.logistics.iter().any(|l| contains_word(folded, l));
+    let topical: std::borrow::Cow<'_, str> = if logistics(&folded) {
+        head.split_inclusive(['.', '!', '?', '\n'])
+            .filter(|sentence| !logistics(&fold(sentence)))
+            .collect::<String>()
+            .into()
+    } else {
+        head.as_str().into()
+    };
     let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
     let mut topics: Vec<String> = Vec::new();
     for hit in &knowledge.vocabulary.match_phrases(&without_dates).hits {

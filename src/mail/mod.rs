@@ -152,8 +152,9 @@ pub fn understand(
             };
         }
     };
-    let split = quotes::split(&mail.text, rules);
-    let forwarded = forward::find(&mail.text, &mail.subject, rules);
+    let lines = quotes::lines(&mail.text);
+    let split = quotes::split_lines(&lines, rules);
+    let forwarded = forward::find(&lines, &mail.subject, rules);
     // Of a forward, the original is what asks; of a reply, only what its writer added.
     let original = forwarded.as_ref().map(|f| quotes::split(&f.text, rules));
     let scored_body = match (&forwarded, &original) {

@@ -26,11 +26,18 @@ pub fn new_text(text: &str, rules: &MailRules) -> String {
     split(text, rules).new_text
 }
 
-pub fn split(text: &str, rules: &MailRules) -> Split {
-    let lines: Vec<&str> = text.lines().collect();
-    // Intros, markers and signatures are short lines: a long paragraph is never one, so it is
-    // not folded (a stand-in that no rule matches takes its place).
-    let folded: Vec<String> = lines
+/// A text's lines, and each folded as the rules are written: read once for quotes, signature
+/// and forwards.
+pub struct Lines<'a> {
+    pub raw: Vec<&'a str>,
+    /// Trimmed and folded; a long line (a paragraph, never a marker) is a stand-in that no rule
+    /// matches.
+    pub folded: Vec<String>,
+}
+
+pub fn lines(text: &str) -> Lines<'_> {
+    let raw: Vec<&str> = text.lines().collect();
+    let folded = raw
         .iter()
         .map(|l| {
             if l.len() > MAX_MARKER_LINE {
@@ -40,6 +47,15 @@ pub fn split(text: &str, rules: &MailRules) -> Split {
             }
         })
         .collect();
+    Lines { raw, folded }
+}
+
+pub fn split(text: &str, rules: &MailRules) -> Split {
+    split_lines(&lines(text), rules)
+}
+
+pub fn split_lines(text: &Lines<'_>, rules: &MailRules) -> Split {
+    let (lines, folded) = (&text.raw, &text.folded);
     let matches = |regexes: &[regex::Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
     let mut kept = Vec::new();
     let mut signature: Option<Vec<&str>> = None;
@@ -71,7 +87,7 @@ pub fn split(text: &str, rules: &MailRules) -> Split {
             i += 2;
             continue;
         }
-        if is_original_at(&folded, i, rules) {
+        if is_original_at(folded, i, rules) {
             break;
         }
         match &mut signature {
