@@ -39,9 +39,9 @@ pub fn find(text: &Lines<'_>, subject: &str, rules: &MailRules) -> Option<Forwar
     let (lines, folded) = (&text.raw, &text.folded);
     let is_forward_subject = {
         let subject = fold(subject.trim());
-        rules.forward_subjects.iter().any(|r| r.is_match(&subject))
+        rules.forward_subjects.is_match(&subject)
     };
-    let matches = |regexes: &[Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
+    let matches = |set: &regex::RegexSet, line: &str| set.is_match(line);
     let start = (0..lines.len()).find(|&i| {
         !lines[i].trim_start().starts_with('>')
             && (matches(&rules.forward_markers, &folded[i])

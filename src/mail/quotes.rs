@@ -56,7 +56,7 @@ pub fn split(text: &str, rules: &MailRules) -> Split {
 
 pub fn split_lines(text: &Lines<'_>, rules: &MailRules) -> Split {
     let (lines, folded) = (&text.raw, &text.folded);
-    let matches = |regexes: &[regex::Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
+    let matches = |set: &regex::RegexSet, line: &str| set.is_match(line);
     let mut kept = Vec::new();
     let mut signature: Option<Vec<&str>> = None;
     let mut i = 0;
@@ -136,7 +136,7 @@ pub fn split_lines(text: &Lines<'_>, rules: &MailRules) -> Split {
 /// Whether line `i` starts an original: a forward or "original message" marker, or an Outlook
 /// header block ("De : … / Envoyé : …").
 pub(crate) fn is_original_at(folded: &[String], i: usize, rules: &MailRules) -> bool {
-    let matches = |regexes: &[regex::Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
+    let matches = |set: &regex::RegexSet, line: &str| set.is_match(line);
     let line = &folded[i];
     matches(&rules.original_markers, line)
         || matches(&rules.header_block_first, line)
