@@ -93,6 +93,7 @@ impl World {
             geography: &k.geography,
             organisations: &self.directory.organisation_finder,
             domains: &Default::default(),
+            directory: Some(&self.directory),
         };
         let mail = understand(
             raw,

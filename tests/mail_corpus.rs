@@ -62,6 +62,7 @@ impl Pipeline {
             geography: &self.knowledge.geography,
             organisations: &self.organisations,
             domains: &Default::default(),
+            directory: None,
         };
         let raw = std::fs::read(path).unwrap();
         understand(

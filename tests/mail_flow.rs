@@ -124,7 +124,7 @@ async fn a_french_request_becomes_a_routed_ticket_with_an_acknowledgement() {
         "helene.vasseur@assoc-territoires.example"
     );
     assert_eq!(ticket.topics, vec!["licensing", "reuse"]);
-    assert_eq!(ticket.places, vec!["Rhône"]);
+    assert_eq!(ticket.places, vec!["Lyon"]);
     assert_eq!(ticket.dates, vec!["2027-03-12".parse().unwrap()]);
     assert_eq!(ticket.format.as_deref(), Some("round-table"));
     assert_eq!(
@@ -206,7 +206,7 @@ async fn an_english_request_is_acknowledged_in_english() {
     );
     let ticket = bot.engine.store().ticket(number).await.unwrap().unwrap();
     assert_eq!(ticket.lang.code(), "en");
-    assert_eq!(ticket.places, vec!["Gironde"]);
+    assert_eq!(ticket.places, vec!["Bordeaux"]);
 }
 
 #[tokio::test]
@@ -665,7 +665,7 @@ async fn the_core_team_works_tickets_from_chat_with_full_history() {
         "{shown}"
     );
     assert!(
-        shown.contains("Lieux : Rhône") && shown.contains("Thèmes : Licences"),
+        shown.contains("Lieux : Lyon") && shown.contains("Thèmes : Licences"),
         "{shown}"
     );
     assert!(

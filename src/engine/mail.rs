@@ -320,6 +320,7 @@ impl Engine {
             geography: &k.geography,
             organisations: &directory.organisation_finder,
             domains: &domains,
+            directory: Some(&*directory),
         };
         let settings = &self.settings.mail;
         let mut results: Vec<Option<MailHandled>> = vec![None; items.len()];

@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn requests_are_told_from_mail_about_events() {
         let rules = crate::mail::rules::tests::rules();
-        let cases: [(&str, &str, bool); 16] = [
+        let cases: [(&str, &str, bool); 18] = [
             (
                 "Datathon mobilité",
                 "Pourriez-vous nous aider à co-animer notre datathon ?",
@@ -463,6 +463,16 @@ mod tests {
             (
                 "Compte rendu",
                 "Merci à tous pour la réunion d'hier.",
+                false,
+            ),
+            (
+                "Merci pour l'intervention de Camille à Vannes",
+                "Je tenais à vous remercier pour l'intervention lors de notre table ronde.",
+                false,
+            ),
+            (
+                "Présenter notre solution lors d'une de vos réunions ?",
+                "Nous serions ravis de venir présenter notre solution lors d'un webinaire. Seriez-vous disponible ?",
                 false,
             ),
             (

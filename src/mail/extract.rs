@@ -36,6 +36,8 @@ pub struct Knowledge<'a> {
     pub organisations: &'a crate::core::directory::OrganisationFinder,
     /// Mail domain → organisation name (see [`domain_organisations`]).
     pub domains: &'a std::collections::HashMap<String, String>,
+    /// The network's members: their posts on the watched list are discussion among peers.
+    pub directory: Option<&'a crate::core::directory::Directory>,
 }
 
 /// How many characters of subject and new text are read for the request's fields: a request
@@ -158,14 +160,17 @@ pub fn extract(
     // Dates are not topics: "March" must not stem into "marchés". A request names its topics
     // early: the subject and the beginning of the text are enough.
     let head: String = all.chars().take(TOPIC_WINDOW).collect();
-    // Nor are sentences about travel costs or accommodation.
-    let topical: String = head
-        .split_inclusive(['.', '!', '?', '\n'])
-        .filter(|sentence| {
-            let folded = fold(sentence);
-            !rules.logistics.iter().any(|l| contains_word(&folded, l))
-        })
-        .collect();
+    // Nor are sentences about travel costs or accommodation (looked for sentence by sentence
+    // only in a text that has some).
+    let logistics = |folded: &str| rules.logistics.iter().any(|l| contains_word(folded, l));
+    let topical: std::borrow::Cow<'_, str> = if logistics(&folded) {
+        head.split_inclusive(['.', '!', '?', '\n'])
+            .filter(|sentence| !logistics(&fold(sentence)))
+            .collect::<String>()
+            .into()
+    } else {
+        head.as_str().into()
+    };
     let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
     let mut topics: Vec<String> = Vec::new();
     for hit in &knowledge.vocabulary.match_phrases(&without_dates).hits {
@@ -207,51 +212,156 @@ pub fn extract(
 /// Longest signature line read for the requester's body, in characters.
 const SIGNATURE_LINE: usize = 160;
 
-/// The requester's own body, never the event's venue or city: the first signature line that
-/// names a known organisation or a kind of body ("Ville de …", "Université …"), else the
-/// organisation of the directory's members who write from the same mail domain.
+/// The requester's own body, never the event's venue or city. In their signature, the first
+/// line part that names a known organisation or a kind of body ("Ville de …", "Université …",
+/// "Présidente de l'association …"); else, after the line with their name, the first part that
+/// is neither a job title nor a unit, an address or a place ("Events Lead, International Open
+/// Data Standards Forum"); else the organisation of the directory's members who write from the
+/// same mail domain.
 pub fn organisation(
     signature: &str,
     contact: Option<&Mailbox>,
     rules: &MailRules,
     knowledge: &Knowledge<'_>,
 ) -> Option<String> {
-    let lines = || {
-        signature
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && l.chars().count() <= SIGNATURE_LINE)
-            .take(rules.signature_lines)
-    };
-    // Each line's parts, between commas, dashes or bars: "Chargée de mission, Association …".
-    let from_signature = || {
-        lines().find_map(|line| {
-            line.split([',', '|', '–', '—', '/', '•', '(', ')'])
-                .flat_map(|part| part.split(" - "))
-                .map(|part| part.trim().trim_end_matches('.').trim())
-                .find_map(|part| {
-                    // A part that is a known organisation's whole name (not "Rennes" inside
-                    // "Université Rennes 2", nor a postal address).
-                    let normalized = crate::core::text::normalize(part);
-                    if let Some(name) = knowledge.organisations.longest_in_normalized(&normalized)
-                        && crate::core::text::normalize(&name) == normalized
-                    {
-                        return Some(name);
-                    }
-                    // A part naming a kind of body; one that is only the kind ("Quimper
-                    // Bretagne Occidentale - Communauté d'agglomération") takes the whole line.
-                    let folded = fold(part);
-                    let found = rules.body_patterns.iter().find_map(|r| r.find(&folded))?;
-                    let kind_only = found.as_str().trim().len() + 2 >= folded.len();
-                    Some(if kind_only { line } else { part }.to_string())
-                })
-        })
-    };
+    let lines: Vec<&str> = signature
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && l.chars().count() <= SIGNATURE_LINE)
+        .take(rules.signature_lines)
+        .collect();
+    let mut first_plain: Option<&str> = None;
+    // Without a line naming the person, a first line of two to four capitalised words is
+    // taken for their name (a shared mailbox's display name is not a person's).
+    let name_at = contact.and_then(|c| name_line(&lines, c)).or_else(|| {
+        let words: Vec<&str> = lines.first()?.split_whitespace().collect();
+        ((2..=4).contains(&words.len())
+            && lines.len() >= 2
+            && words
+                .iter()
+                .all(|w| w.chars().next().is_some_and(char::is_uppercase)))
+        .then_some(0)
+    });
+    for (i, line) in lines.iter().enumerate() {
+        let parts = line
+            .split([',', '|', '–', '—', '/', '•', '(', ')'])
+            .flat_map(|part| part.split(" - "))
+            .map(|part| part.trim().trim_end_matches('.').trim())
+            .filter(|part| !part.is_empty());
+        for part in parts {
+            // A known organisation's whole name (not "Rennes" inside "Université Rennes 2",
+            // nor in a postal address).
+            let normalized = crate::core::text::normalize(part);
+            if let Some(name) = knowledge.organisations.longest_in_normalized(&normalized)
+                && crate::core::text::normalize(&name) == normalized
+            {
+                return Some(part.to_string());
+            }
+            let folded = fold(part);
+            // A kind of body; a part that is only the kind ("Quimper Bretagne Occidentale -
+            // Communauté d'agglomération") takes the whole line.
+            if let Some(found) = rules.body_patterns.iter().find_map(|r| r.find(&folded)) {
+                let kind_only = found.as_str().trim().len() + 2 >= folded.len();
+                return Some(if kind_only { line } else { part }.to_string());
+            }
+            // A title naming its body: "Présidente de l'association DataCampus".
+            if let Some(of) = OF_BODY.find(part)
+                && rules
+                    .body_patterns
+                    .iter()
+                    .any(|r| r.is_match(&fold(&part[of.end()..])))
+            {
+                let body = &part[of.end()..];
+                let mut chars = body.chars();
+                return chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect());
+            }
+            if first_plain.is_none()
+                && name_at.is_some_and(|n| i > n)
+                && plain_name(part, &folded, rules, knowledge)
+            {
+                first_plain = Some(part);
+            }
+        }
+    }
     let by_domain = || {
         let domain = contact?.address.rsplit_once('@')?.1;
         knowledge.domains.get(domain).cloned()
     };
-    from_signature().or_else(by_domain)
+    // A body writing under its own name ("Association des maires de l'Isère" <communication@…>).
+    let display_name = || {
+        let name = contact?.name.as_deref()?;
+        let folded = fold(name);
+        rules
+            .body_patterns
+            .iter()
+            .any(|r| r.is_match(&folded))
+            .then(|| name.to_string())
+    };
+    first_plain
+        .map(str::to_string)
+        .or_else(display_name)
+        .or_else(by_domain)
+}
+
+/// "… de l'", "… du ", "… of the ": where a title names the body it serves.
+static OF_BODY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:de l['’]|du |de la |des |d['’]|of the |at the )").expect("valid regex")
+});
+
+/// The signature line with the person's name: their display name, else their address's
+/// local part, compared without case, accents, spaces or punctuation.
+fn name_line(lines: &[&str], contact: &Mailbox) -> Option<usize> {
+    let squash =
+        |text: &str| -> String { fold(text).chars().filter(|c| c.is_alphanumeric()).collect() };
+    let wanted: Vec<String> = match &contact.name {
+        Some(name) => name
+            .split_whitespace()
+            .map(squash)
+            .filter(|w| w.len() >= 3 && !HONORIFICS.contains(&w.as_str()))
+            .collect(),
+        None => contact
+            .address
+            .split('@')
+            .next()
+            .unwrap_or("")
+            .split(['.', '-', '_'])
+            .filter(|w| w.len() >= 3)
+            .map(squash)
+            .collect(),
+    };
+    if wanted.is_empty() || wanted.iter().any(String::is_empty) {
+        return None;
+    }
+    lines.iter().position(|line| {
+        let line = squash(line);
+        wanted.iter().all(|w| line.contains(w.as_str()))
+    })
+}
+
+/// Words before a name that signatures leave out.
+const HONORIFICS: &[&str] = &[
+    "prof",
+    "professor",
+    "mme",
+    "mrs",
+    "miss",
+    "mlle",
+    "monsieur",
+    "madame",
+];
+
+/// A part that can only be the body's name: no job title or unit, no phone, postcode or
+/// address, no place.
+fn plain_name(part: &str, folded: &str, rules: &MailRules, knowledge: &Knowledge<'_>) -> bool {
+    let digits = part.chars().filter(char::is_ascii_digit).count();
+    part.chars().count() >= 3
+        && digits < 4
+        && !part.contains(['@', ':'])
+        && !folded.contains("www.")
+        && !rules.title_words.iter().any(|w| contains_word(folded, w))
+        && knowledge.geography.lookup(part).is_none()
 }
 
 /// Mail domain → organisation name, from the directory's members: a domain whose members all
@@ -382,12 +492,13 @@ mod tests {
             geography: &geography,
             organisations: &organisations,
             domains: &domains,
+            directory: None,
         };
         let from = |address: &str| Mailbox {
             name: None,
             address: address.into(),
         };
-        let cases: [(&str, &str, Option<&str>); 9] = [
+        let cases: [(&str, &str, Option<&str>); 12] = [
             (
                 "Hélène Vasseur\nChargée de mission, Association Territoires Connectés",
                 "h@assoc.example",
@@ -430,6 +541,22 @@ mod tests {
                 Some("Université de Lyon"),
             ),
             ("Tom Keller\nProgramme manager", "tom@gmail.com", None),
+            // After the person's name, the first part that is not a title, unit or place.
+            (
+                "Anne Dubreuil\nAdministratrice, secrétariat de la mission d'information\nSénat",
+                "anne.dubreuil@senat.example",
+                Some("Sénat"),
+            ),
+            (
+                "Best wishes,\nSarah Connell\nEvents Lead, International Open Data Standards Forum\nGeneva, Switzerland",
+                "sarah.connell@iodsf.example",
+                Some("International Open Data Standards Forum"),
+            ),
+            (
+                "Inès Carrère\nPrésidente de l'association DataCampus\nUniversité Toulouse Capitole",
+                "ines@datacampus.example",
+                Some("Association DataCampus"),
+            ),
         ];
         for (signature, address, expected) in cases {
             let contact = from(address);

@@ -4,7 +4,7 @@
 //! reply still cuts everything from such a block on (see `quotes`).
 
 use super::message::Mailbox;
-use super::quotes::is_original_at;
+use super::quotes::{Lines, is_original_at};
 use super::rules::{MailRules, fold};
 use regex::Regex;
 use serde::Serialize;
@@ -35,18 +35,17 @@ const MAX_HEADER_LINES: usize = 12;
 /// The forwarded original of a mail, when it has one whose sender can be read. Without a
 /// forward marker, an Outlook original counts only under a forward's subject ("TR :", "Fwd:"):
 /// otherwise it is the quoted mail of a reply.
-pub fn find(text: &str, subject: &str, rules: &MailRules) -> Option<Forwarded> {
-    let lines: Vec<&str> = text.lines().collect();
-    let folded: Vec<String> = lines.iter().map(|l| header_fold(l)).collect();
+pub fn find(text: &Lines<'_>, subject: &str, rules: &MailRules) -> Option<Forwarded> {
+    let (lines, folded) = (&text.raw, &text.folded);
     let is_forward_subject = {
         let subject = fold(subject.trim());
-        rules.forward_subjects.iter().any(|r| r.is_match(&subject))
+        rules.forward_subjects.is_match(&subject)
     };
-    let matches = |regexes: &[Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
+    let matches = |set: &regex::RegexSet, line: &str| set.is_match(line);
     let start = (0..lines.len()).find(|&i| {
         !lines[i].trim_start().starts_with('>')
             && (matches(&rules.forward_markers, &folded[i])
-                || is_forward_subject && is_original_at(&folded, i, rules))
+                || is_forward_subject && is_original_at(folded, i, rules))
     })?;
     // The header block: after a marker line, or from the Outlook block's first line.
     let mut i = if matches(&rules.forward_markers, &folded[start])
@@ -56,20 +55,24 @@ pub fn find(text: &str, subject: &str, rules: &MailRules) -> Option<Forwarded> {
     } else {
         start
     };
-    while i < lines.len() && folded[i].is_empty() {
+    while i < lines.len() && header_fold(lines[i]).is_empty() {
         i += 1;
     }
     let [from_re, subject_re, other_re] = &rules.forward_headers;
     let (mut from, mut original_subject) = (None, None);
     let mut read = 0;
-    while i < lines.len() && !folded[i].is_empty() && read < MAX_HEADER_LINES {
-        let line = &folded[i];
+    while i < lines.len() && read < MAX_HEADER_LINES {
+        // Some clients quote the forwarded headers too ("> From: …").
+        let line = header_fold(lines[i]);
+        if line.is_empty() {
+            break;
+        }
         let value = || header_value(lines[i]);
-        if from.is_none() && from_re.is_match(line) {
+        if from.is_none() && from_re.is_match(&line) {
             from = mailbox(&value());
-        } else if original_subject.is_none() && subject_re.is_match(line) {
+        } else if original_subject.is_none() && subject_re.is_match(&line) {
             original_subject = Some(value()).filter(|s| !s.is_empty());
-        } else if !other_re.is_match(line) && read == 0 {
+        } else if !other_re.is_match(&line) && read == 0 {
             // Not a header block after all.
             return None;
         }
@@ -202,7 +205,7 @@ mod tests {
             ("Bonjour", "Nous cherchons un intervenant.", None),
         ];
         for (subject, text, expected) in cases {
-            let found = find(text, subject, &rules);
+            let found = find(&crate::mail::quotes::lines(text), subject, &rules);
             let got = found.as_ref().map(|f| {
                 (
                     f.from.address.as_str(),
@@ -213,7 +216,13 @@ mod tests {
             });
             assert_eq!(got, expected, "{text}");
         }
-        let note = find(cases[0].1, "Fwd: Demande", &rules).unwrap().note;
+        let note = find(
+            &crate::mail::quotes::lines(cases[0].1),
+            "Fwd: Demande",
+            &rules,
+        )
+        .unwrap()
+        .note;
         assert_eq!(note, "Pour toi ?");
     }
 }

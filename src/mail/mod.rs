@@ -152,8 +152,9 @@ pub fn understand(
             };
         }
     };
-    let split = quotes::split(&mail.text, rules);
-    let forwarded = forward::find(&mail.text, &mail.subject, rules);
+    let lines = quotes::lines(&mail.text);
+    let split = quotes::split_lines(&lines, rules);
+    let forwarded = forward::find(&lines, &mail.subject, rules);
     // Of a forward, the original is what asks; of a reply, only what its writer added.
     let original = forwarded.as_ref().map(|f| quotes::split(&f.text, rules));
     let scored_body = match (&forwarded, &original) {
@@ -168,7 +169,19 @@ pub fn understand(
         },
         body: &scored_body,
     };
-    let classification = classify(&mail, rules, ctx, request_text);
+    let mut classification = classify(&mail, rules, ctx, request_text);
+    let list_post = classify::is_watched_list(&mail, ctx);
+    // On the watched list, members ask each other for experience, volunteers and advice: a
+    // request there comes from outside the network, or is one a member forwards.
+    if list_post
+        && classification.class == Class::Request
+        && forwarded.is_none()
+        && let (Some(directory), Some(from)) = (knowledge.directory, &mail.from)
+        && directory.by_email(&from.address).is_some()
+    {
+        classification.class = Class::ListDiscussion;
+        classification.reason = format!("a member's post, {}", classification.reason);
+    }
     // A bounce without report (a carrier's plain-text notice) names its recipient in the text
     // and answers our mail by In-Reply-To.
     if classification.class == Class::Bounce && mail.failed_recipients.is_empty() {
@@ -208,7 +221,6 @@ pub fn understand(
         (Some(f), Some(o)) => format!("{}\n\n{}", f.note, o.new_text).trim().to_string(),
         _ => split.new_text.clone(),
     };
-    let list_post = classify::is_watched_list(&mail, ctx);
     let thread_root = mail
         .references
         .first()

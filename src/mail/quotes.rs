@@ -26,11 +26,18 @@ pub fn new_text(text: &str, rules: &MailRules) -> String {
     split(text, rules).new_text
 }
 
-pub fn split(text: &str, rules: &MailRules) -> Split {
-    let lines: Vec<&str> = text.lines().collect();
-    // Intros, markers and signatures are short lines: a long paragraph is never one, so it is
-    // not folded (a stand-in that no rule matches takes its place).
-    let folded: Vec<String> = lines
+/// A text's lines, and each folded as the rules are written: read once for quotes, signature
+/// and forwards.
+pub struct Lines<'a> {
+    pub raw: Vec<&'a str>,
+    /// Trimmed and folded; a long line (a paragraph, never a marker) is a stand-in that no rule
+    /// matches.
+    pub folded: Vec<String>,
+}
+
+pub fn lines(text: &str) -> Lines<'_> {
+    let raw: Vec<&str> = text.lines().collect();
+    let folded = raw
         .iter()
         .map(|l| {
             if l.len() > MAX_MARKER_LINE {
@@ -40,7 +47,16 @@ pub fn split(text: &str, rules: &MailRules) -> Split {
             }
         })
         .collect();
-    let matches = |regexes: &[regex::Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
+    Lines { raw, folded }
+}
+
+pub fn split(text: &str, rules: &MailRules) -> Split {
+    split_lines(&lines(text), rules)
+}
+
+pub fn split_lines(text: &Lines<'_>, rules: &MailRules) -> Split {
+    let (lines, folded) = (&text.raw, &text.folded);
+    let matches = |set: &regex::RegexSet, line: &str| set.is_match(line);
     let mut kept = Vec::new();
     let mut signature: Option<Vec<&str>> = None;
     let mut i = 0;
@@ -71,7 +87,7 @@ pub fn split(text: &str, rules: &MailRules) -> Split {
             i += 2;
             continue;
         }
-        if is_original_at(&folded, i, rules) {
+        if is_original_at(folded, i, rules) {
             break;
         }
         match &mut signature {
@@ -88,6 +104,9 @@ pub fn split(text: &str, rules: &MailRules) -> Split {
         Some(sig) => sig.join("\n").trim().to_string(),
         None => {
             // The last paragraph, when it looks like a name-and-body block.
+            while kept.last().is_some_and(|l| l.trim().is_empty()) {
+                kept.pop();
+            }
             let from = kept
                 .iter()
                 .rposition(|l| l.trim().is_empty())
@@ -117,7 +136,7 @@ pub fn split(text: &str, rules: &MailRules) -> Split {
 /// Whether line `i` starts an original: a forward or "original message" marker, or an Outlook
 /// header block ("De : … / Envoyé : …").
 pub(crate) fn is_original_at(folded: &[String], i: usize, rules: &MailRules) -> bool {
-    let matches = |regexes: &[regex::Regex], line: &str| regexes.iter().any(|r| r.is_match(line));
+    let matches = |set: &regex::RegexSet, line: &str| set.is_match(line);
     let line = &folded[i];
     matches(&rules.original_markers, line)
         || matches(&rules.header_block_first, line)
@@ -200,11 +219,17 @@ mod tests {
                 "Camille Roux\nRennes Métropole",
             ),
             (
-                "Merci de votre aide.\n\nCamille Roux\nVille de Saint-Malo",
-                "Merci de votre aide.\n\nCamille Roux\nVille de Saint-Malo",
+                "Nous viendrons à deux.\n\nCamille Roux\nVille de Saint-Malo",
+                "Nous viendrons à deux.\n\nCamille Roux\nVille de Saint-Malo",
                 "Camille Roux\nVille de Saint-Malo",
             ),
             ("Une seule ligne.", "Une seule ligne.", ""),
+            // A closing formula opens the signature.
+            (
+                "Nous viendrons.\n\nMerci de votre aide !\nCamille Roux",
+                "Nous viendrons.",
+                "Camille Roux",
+            ),
             (
                 "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",
                 "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",

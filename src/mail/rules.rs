@@ -1,6 +1,6 @@
 //! The mail rules file (`data/mail/rules.toml`), compiled once.
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -51,6 +51,7 @@ struct Request {
 #[serde(deny_unknown_fields)]
 struct Organisation {
     body_patterns: Vec<String>,
+    title_words: Vec<String>,
     signature_lines: usize,
     shared_domains: Vec<String>,
 }
@@ -112,18 +113,20 @@ pub struct MailRules {
     pub logistics: Vec<String>,
     /// Signature lines (folded) that name the requester's body.
     pub body_patterns: Vec<Regex>,
+    /// Words of job titles and units (folded), never a body's name.
+    pub title_words: Vec<String>,
     pub signature_lines: usize,
     pub shared_domains: Vec<String>,
     pub formats: Vec<Format>,
-    pub quote_intros: Vec<Regex>,
-    pub original_markers: Vec<Regex>,
-    pub forward_markers: Vec<Regex>,
-    pub forward_subjects: Vec<Regex>,
+    pub quote_intros: RegexSet,
+    pub original_markers: RegexSet,
+    pub forward_markers: RegexSet,
+    pub forward_subjects: RegexSet,
     /// Header lines of a forwarded message: From, Subject, any other.
     pub forward_headers: [Regex; 3],
-    pub header_block_first: Vec<Regex>,
-    pub header_block_next: Vec<Regex>,
-    pub signature_markers: Vec<Regex>,
+    pub header_block_first: RegexSet,
+    pub header_block_next: RegexSet,
+    pub signature_markers: RegexSet,
 }
 
 /// Lowercase ASCII with accents removed, as the rules are written (line breaks kept).
@@ -144,6 +147,12 @@ fn squash(text: &str) -> String {
         .filter(|c| !matches!(c, '.' | '-' | '_'))
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// A list of regexes matched in one pass; a bad one is named by its key and position.
+fn compile_set(list: &[String], key: &str) -> Result<RegexSet, String> {
+    compile(list, key)?;
+    RegexSet::new(list).map_err(|e| format!("{key}: {e}"))
 }
 
 fn one(pattern: &str, key: &str) -> Result<Regex, String> {
@@ -203,6 +212,7 @@ impl MailRules {
                 &file.organisation.body_patterns,
                 "organisation.body_patterns",
             )?,
+            title_words: folded(file.organisation.title_words),
             signature_lines: file.organisation.signature_lines,
             shared_domains: file.organisation.shared_domains,
             formats: file
@@ -213,21 +223,33 @@ impl MailRules {
                     words: folded(f.words),
                 })
                 .collect(),
-            quote_intros: compile(&file.quotes.quote_intros, "quotes.quote_intros")?,
-            original_markers: compile(&file.quotes.original_markers, "quotes.original_markers")?,
-            forward_markers: compile(&file.quotes.forward_markers, "quotes.forward_markers")?,
-            forward_subjects: compile(&file.quotes.forward_subjects, "quotes.forward_subjects")?,
+            quote_intros: compile_set(&file.quotes.quote_intros, "quotes.quote_intros")?,
+            original_markers: compile_set(
+                &file.quotes.original_markers,
+                "quotes.original_markers",
+            )?,
+            forward_markers: compile_set(&file.quotes.forward_markers, "quotes.forward_markers")?,
+            forward_subjects: compile_set(
+                &file.quotes.forward_subjects,
+                "quotes.forward_subjects",
+            )?,
             forward_headers: [
                 one(&file.quotes.forward_from, "quotes.forward_from")?,
                 one(&file.quotes.forward_subject, "quotes.forward_subject")?,
                 one(&file.quotes.forward_other, "quotes.forward_other")?,
             ],
-            header_block_first: compile(
+            header_block_first: compile_set(
                 &file.quotes.header_block_first,
                 "quotes.header_block_first",
             )?,
-            header_block_next: compile(&file.quotes.header_block_next, "quotes.header_block_next")?,
-            signature_markers: compile(&file.quotes.signature_markers, "quotes.signature_markers")?,
+            header_block_next: compile_set(
+                &file.quotes.header_block_next,
+                "quotes.header_block_next",
+            )?,
+            signature_markers: compile_set(
+                &file.quotes.signature_markers,
+                "quotes.signature_markers",
+            )?,
         })
     }
 }
