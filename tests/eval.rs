@@ -51,7 +51,7 @@ impl Score {
             .map_or(1.0, |(r, n)| *r as f64 / (*n).max(1) as f64)
     }
 
-    fn print(&self, title: &str) {
+    fn print(&self, title: &str, failures: bool) {
         println!("== {title}");
         for (field, (right, n)) in &self.fields {
             println!(
@@ -59,8 +59,10 @@ impl Score {
                 100.0 * *right as f64 / (*n).max(1) as f64
             );
         }
-        for failure in &self.failures {
-            println!("  FAIL {failure}");
+        if failures {
+            for failure in &self.failures {
+                println!("  FAIL {failure}");
+            }
         }
     }
 }
@@ -283,23 +285,23 @@ fn target(field: &str) -> f64 {
     if field == "intent" { 0.97 } else { 0.95 }
 }
 
-/// Floors measured on the public set when it was first run through free phrasing (intent
-/// 98.2 %): a regression below them fails. Fields still short of [`target`] are printed; they
+/// Floors just under what the public set measures (intent 99.1 %): a regression below them
+/// fails. Fields still short of [`target`] are printed; they
 /// are the work left, not a pass.
 const FLOORS: &[(&str, f64)] = &[
-    ("intent", 0.97),
-    ("lang", 0.97),
-    ("topics", 0.85),
-    ("place", 0.93),
+    ("intent", 0.98),
+    ("lang", 0.98),
+    ("topics", 0.95),
+    ("place", 0.97),
     ("date", 0.95),
-    ("dates", 0.90),
-    ("format", 0.75),
-    ("online", 0.85),
-    ("language", 0.85),
-    ("period", 0.60),
-    ("command", 0.60),
-    ("text", 0.90),
-    ("ticket", 0.97),
+    ("dates", 0.95),
+    ("format", 0.95),
+    ("online", 0.95),
+    ("language", 0.95),
+    ("period", 0.95),
+    ("command", 0.75),
+    ("text", 0.95),
+    ("ticket", 0.98),
     ("member", 0.95),
     ("speaker", 0.95),
 ];
@@ -307,7 +309,7 @@ const FLOORS: &[(&str, f64)] = &[
 #[test]
 fn chat_understanding_on_the_public_set() {
     let score = run_chat("chat.toml");
-    score.print("chat.toml (public)");
+    score.print("chat.toml (public)", true);
     let short: Vec<String> = score
         .fields
         .keys()
@@ -332,7 +334,8 @@ fn chat_understanding_on_the_public_set() {
 #[test]
 fn chat_understanding_on_the_held_out_set() {
     let score = run_chat("chat-holdout.toml");
-    score.print("chat-holdout.toml (held out, not tuned on)");
+    // Figures only: its failures are not shown, so that nobody tunes on them.
+    score.print("chat-holdout.toml (held out, not tuned on)", false);
     // A floor against regressions, not the target: this set is never tuned on.
     assert!(
         score.accuracy("intent") >= 0.75,

@@ -131,7 +131,7 @@ fn date_error(error: DateError, typed: &str) -> ArgError {
 }
 
 fn parse_topics(raw: &str, vocabulary: &Vocabulary) -> Result<Vec<TopicIdx>, ArgError> {
-    let found = vocabulary.match_text(raw);
+    let found = vocabulary.match_text(&without_filler(raw));
     // Words joining a list ("licences et RGPD") are not unknown topics.
     let leftover: Vec<&String> = found
         .leftover
@@ -152,6 +152,15 @@ fn parse_topics(raw: &str, vocabulary: &Vocabulary) -> Result<Vec<TopicIdx>, Arg
         return Err(ArgError::UnknownTopic { typed, suggestions });
     }
     Ok(found.topics())
+}
+
+/// Removes the [`LIST_FILLER`] words of a text before its topics are read: "supprimer" or
+/// "profile" must not be read as a topic by typo tolerance.
+fn without_filler(raw: &str) -> String {
+    raw.split(|c: char| c.is_whitespace() || matches!(c, '\'' | '’'))
+        .filter(|w| !LIST_FILLER.contains(&normalize(w).as_str()))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Words around a list of topics that are not unknown topics: joining words, and what people
@@ -229,6 +238,35 @@ const LIST_FILLER: &[&str] = &[
     "entry",
     "dedans",
     "too",
+    "ajouter",
+    "rajouter",
+    "retirer",
+    "enlever",
+    "supprimer",
+    "delete",
+    "put",
+    "no",
+    "longer",
+    "working",
+    "work",
+    "m",
+    "now",
+    "l",
+    "y",
+    "connais",
+    "travaille",
+    "the",
+    "a",
+    "to",
+    "in",
+    "on",
+    "of",
+    "ne",
+    "pas",
+    "more",
+    "any",
+    "anymore",
+    "for",
 ];
 
 /// Languages a speaker may be asked to speak, by the names people use for them in French and
@@ -316,9 +354,7 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
         // the words would cue.
         .or_else(|| {
             registry
-                .interpret(raw, &|_, _| true)
-                .invocation()
-                .map(|inv| inv.command)
+                .cued_command(raw)
                 .filter(|&c| registry.get(c).spec.name != "help")
         })
         .ok_or_else(|| ArgError::UnknownCommand {
@@ -354,7 +390,7 @@ fn blank(text: &mut String, start: usize, end: usize) {
 /// Languages named in a request: "en anglais", "in English", "qui parle espagnol",
 /// "Spanish-speaking", "anglophone".
 static LANGUAGE_ASKED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?-u:\b)(?:(?:en|in|qui parle(?:nt)?|parlant|speaking|who speaks?|speaks?|can speak|peut parler|sachant parler)\s+(?P<a>[a-z]{4,12})|(?P<b>[a-z]{4,12})[ -]speaking)(?-u:\b)|(?-u:\b)(?P<c>anglophone|francophone|hispanophone|germanophone|lusophone|italophone|neerlandophone)s?(?-u:\b)")
+    Regex::new(r"(?-u:\b)(?:(?:en|in|qui parle(?:nt)?|parlant|speaking|who speaks?|speaks?|can speak|peut parler|sachant parler)\s+(?P<a>[a-z]{4,12})|(?P<b>[a-z]{4,12})[ -]speaking)(?-u:\b)|^(?P<d>[a-z]{4,12})(?-u:\b)|(?-u:\b)(?P<c>anglophone|francophone|hispanophone|germanophone|lusophone|italophone|neerlandophone)s?(?-u:\b)")
         .expect("valid regex")
 });
 
@@ -399,10 +435,12 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
     let folded = Folded::new(&text);
     let mut spoken = Vec::new();
     for captures in LANGUAGE_ASKED.captures_iter(&folded.text) {
-        let code = match (
-            captures.name("a").or(captures.name("b")),
-            captures.name("c"),
-        ) {
+        // A pattern may leave the language first ("… intervenant en | allemand sur …").
+        let named = captures
+            .name("a")
+            .or(captures.name("b"))
+            .or(captures.name("d"));
+        let code = match (named, captures.name("c")) {
             (Some(name), _) => language_code(name.as_str()),
             (None, Some(phone)) => PHONE_LANGUAGES
                 .iter()

@@ -333,7 +333,8 @@ impl Registry {
     /// are a question to ask back. `valid` tells whether a text is a good value of an argument
     /// (a known topic, one member's name…): a command whose arguments the line holds is likelier.
     pub fn interpret(&self, line: &str, valid: &dyn Fn(&ArgSpec, &str) -> bool) -> Interpretation {
-        if let Some(invocation) = self.parse_in(line, None) {
+        if let Some(mut invocation) = self.parse_in(line, None) {
+            self.keep_final_punctuation(line, &mut invocation);
             return Interpretation::Command(invocation);
         }
         let trimmed = clean_line(line);
@@ -408,31 +409,24 @@ impl Registry {
                     cue_words,
                     valid,
                 );
-                let mut args = args;
-                // A note or a reply is kept as typed, its final punctuation too.
-                for spec in &self.commands[*command].spec.args {
-                    if spec.kind == ArgKind::Text
-                        && let Some(text) = understand::after_colon(line)
-                        && args.contains_key(&spec.name)
-                    {
-                        args.insert(spec.name.clone(), text);
-                    }
-                }
                 // A cue shared by both languages ("stats", "ok") tells nothing of the language.
                 let shared = self.commands[*command]
                     .cues
                     .iter()
                     .any(|c| c.lang != *cue_lang && c.find(&words).as_ref() == Some(cue_words));
+                // Most of the network writes French first: a tie is French.
                 let lang = if shared {
-                    crate::core::lang::detect(trimmed).unwrap_or(*cue_lang)
+                    crate::core::lang::detect(trimmed).unwrap_or(Lang::Fr)
                 } else {
                     *cue_lang
                 };
-                Interpretation::Command(Invocation {
+                let mut invocation = Invocation {
                     command: *command,
                     lang,
                     args,
-                })
+                };
+                self.keep_final_punctuation(line, &mut invocation);
+                Interpretation::Command(invocation)
             }
         }
     }
@@ -457,6 +451,44 @@ impl Registry {
             }
         }
         None
+    }
+
+    /// A note or a reply is kept as typed after its colon, final punctuation included (the line
+    /// was read without it: "qui peut parler de RGPD ?").
+    fn keep_final_punctuation(&self, line: &str, invocation: &mut Invocation) {
+        for spec in &self.commands[invocation.command].spec.args {
+            if spec.kind == ArgKind::Text
+                && invocation.args.contains_key(&spec.name)
+                && let Some(text) = understand::after_colon(line)
+            {
+                invocation.args.insert(spec.name.clone(), text);
+            }
+        }
+    }
+
+    /// The command whose cue words a text holds most strongly, whatever its arguments: what
+    /// "how do I close a ticket" asks help about. None on a tie.
+    pub fn cued_command(&self, text: &str) -> Option<usize> {
+        let words = Words::new(clean_line(text));
+        let mut best: Vec<(usize, usize)> = self
+            .commands
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                c.cues
+                    .iter()
+                    .filter(|cue| cue.find(&words).is_some())
+                    .map(|cue| cue.weight)
+                    .max()
+                    .map(|w| (w, i))
+            })
+            .collect();
+        best.sort_by_key(|b| std::cmp::Reverse(b.0));
+        match best.as_slice() {
+            [(a, i), (b, _), ..] if a > b => Some(*i),
+            [(_, i)] => Some(*i),
+            _ => None,
+        }
     }
 
     /// The command a line invokes in the thread of ticket `ticket`: any command as written,

@@ -83,8 +83,9 @@ enum Part {
     Gap,
 }
 
-/// Words a cue may skip at a gap: "trouve-moi vite quelqu'un" still reads "trouve … quelqu'un".
-const GAP: usize = 4;
+/// Words a cue may skip at a gap: "mets l'accessibilité numérique dans mes compétences" still
+/// reads "mets … compétences".
+const GAP: usize = 5;
 
 #[derive(Debug, Clone)]
 pub struct Cue {
@@ -254,7 +255,13 @@ pub fn fill_args(
                 });
                 found.or_else(|| (!text.is_empty()).then(|| text.to_string()))
             }
-            ArgKind::SpeakerQuery | ArgKind::Topics => {
+            // A search reads everything it can from the whole line: cue words are often its
+            // format too ("une table ronde", "a jury member"), and leftover words are harmless.
+            ArgKind::SpeakerQuery => {
+                let text = trim_filler(line);
+                (!text.is_empty()).then(|| text.to_string())
+            }
+            ArgKind::Topics => {
                 let text = trim_filler(rest);
                 (!text.is_empty()).then(|| text.to_string())
             }

@@ -57,11 +57,31 @@ pub fn parse_date(text: &str, today: NaiveDate) -> Result<NaiveDate, DateError> 
 /// An end without a year is the next occurrence on or after the start, so
 /// `from 20 December to 5 January` crosses the new year.
 pub fn parse_period(text: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), DateError> {
+    let open_ended = tokenize(text)
+        .first()
+        .is_some_and(|t| is_word(t, &["du", "from", "de", "depuis", "since", "starting"]));
+    match strict_period(text, today) {
+        // "la semaine du 14 décembre", "en juin 2027": a span found in the words ("du 12 mars"
+        // alone has no end and stays refused).
+        Err(DateError::Unparseable(typed)) if !open_ended => match find_when(text, today) {
+            Some(Ok(when)) => Ok((when.first, when.last.unwrap_or(when.first))),
+            _ => Err(DateError::Unparseable(typed)),
+        },
+        result => result,
+    }
+}
+
+/// [`parse_period`] without looking for a span inside the words (which [`find_when`] does
+/// with this).
+fn strict_period(text: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate), DateError> {
     let typed = text.trim();
     let toks = tokenize(text);
 
     if let Some(words) = all_words(&toks) {
         let to_sunday = u64::from(6 - today.weekday().num_days_from_monday());
+        if let Some(period) = month_period(&words, today) {
+            return Ok(period);
+        }
         match words.as_slice() {
             ["cette", "semaine"] | ["this", "week"] => {
                 return checked(today, plus(today, to_sunday, typed)?, today);
@@ -155,6 +175,55 @@ pub fn parse_period(text: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDat
         }
     }
     Err(best.unwrap_or_else(|| DateError::Unparseable(typed.to_owned())))
+}
+
+/// A month's first and last days, its next occurrence from `today` (this month included).
+fn whole_month(month: u32, today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let year = if month < today.month() {
+        today.year() + 1
+    } else {
+        today.year()
+    };
+    let first = NaiveDate::from_ymd_opt(year, month, 1)?;
+    Some((first, first.checked_add_months(Months::new(1))?.pred_opt()?))
+}
+
+/// Periods said with a month or the year's end: "tout le mois de décembre", "in February",
+/// "jusqu'à fin décembre", "until the end of the year".
+fn month_period(words: &[&str], today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    let end_of_year = NaiveDate::from_ymd_opt(today.year(), 12, 31)?;
+    match words {
+        ["jusqu", "a", "la", "fin", "de", "l", "annee"]
+        | ["until", "the", "end", "of", "the", "year"]
+        | ["until", "end", "of", "year"]
+        | ["until", "the", "end", "of", "year"]
+        | ["jusqu", "a", "fin", "decembre"] => return Some((today, end_of_year)),
+        _ => {}
+    }
+    let (last, head) = words.split_last()?;
+    let (m, _) = month(last)?;
+    let (first, end) = whole_month(m, today)?;
+    match head {
+        []
+        | ["en"]
+        | ["in"]
+        | ["throughout"]
+        | ["during"]
+        | ["all"]
+        | ["all", "of"]
+        | ["courant"]
+        | ["le", "mois", "de"]
+        | ["tout", "le", "mois", "de"]
+        | ["mois", "de"]
+        | ["the", "whole", "of"]
+        | ["for", "all", "of"] => Some((first.max(today), end)),
+        ["jusqu", "a", "fin"]
+        | ["jusqu", "a", "la", "fin", "de"]
+        | ["until", "the", "end", "of"]
+        | ["until", "end", "of"]
+        | ["till", "the", "end", "of"] => Some((today, end)),
+        _ => None,
+    }
 }
 
 /// Splits a trailing date phrase off a command ("licensing in Bretagne on 12 March 2027",
@@ -267,7 +336,7 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
                     return found(i, i + 2, a, Some(b));
                 }
                 ("next", Some("week")) | ("semaine", Some("prochaine")) => {
-                    let (a, b) = parse_period("next week", today).ok()?;
+                    let (a, b) = strict_period("next week", today).ok()?;
                     return found(i, i + 2, a, Some(b));
                 }
                 ("semaine", Some("du")) | ("week", Some("of")) => {
@@ -320,6 +389,28 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
         if !may_start {
             continue;
         }
+        // "…, le 15": a day of the month alone, at the end of the line.
+        if let Kind::Num {
+            value,
+            digits: 1 | 2,
+        } = tok.kind
+            && (1..=31).contains(&value)
+            && i + 1 == toks.len()
+            && before(1).is_some_and(|t| is_word(t, &["le", "the"]))
+            && !before(2).is_some_and(|t| is_word(t, &["dans", "in"]))
+        {
+            let this_month = today.with_day(value);
+            let day = match this_month {
+                Some(d) if d >= today => Some(d),
+                _ => today
+                    .with_day(1)
+                    .and_then(|d| d.checked_add_months(Months::new(1)))
+                    .and_then(|d| d.with_day(value)),
+            };
+            if let Some(day) = day {
+                return found(i, i + 1, day, None);
+            }
+        }
         if matches!(tok.kind, Kind::Num { .. }) {
             let department = (before(1).is_some_and(|t| is_word(t, &["le", "la"]))
                 && before(2).is_some_and(|t| is_word(t, &["dans", "in"])))
@@ -335,7 +426,7 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
                     || is_word(t, &["au", "to", "and", "et", "until", "jusqu", "through"])
             }) || is_word(tok, &["du", "from", "between", "entre"]);
             let result = if ranged {
-                parse_period(piece, today).map(|(a, b)| (a, (a != b).then_some(b)))
+                strict_period(piece, today).map(|(a, b)| (a, (a != b).then_some(b)))
             } else {
                 date_from_tokens(&toks[i..j], piece, today).map(|day| (day, None))
             };

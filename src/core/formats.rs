@@ -39,13 +39,7 @@ const FORMATS: &[(&str, &[&str])] = &[
     ),
     (
         "webinar",
-        &[
-            "webinaire",
-            "webinaires",
-            "webinar",
-            "webinars",
-            "webinaire en ligne",
-        ],
+        &["webinaire", "webinaires", "webinar", "webinars"],
     ),
     (
         "workshop",
@@ -117,12 +111,14 @@ const FORMATS: &[(&str, &[&str])] = &[
         &[
             "conference",
             "conf",
-            "talk",
+            // "talk" alone is mostly the verb ("someone to talk about"): only as a noun.
+            "a talk",
+            "give a talk",
+            "talks",
             "presentation",
             "intervention",
             "expose",
             "pleniere",
-            "temoignage",
             "speech",
         ],
     ),
@@ -215,7 +211,10 @@ mod tests {
                 "une table ronde sur le RGPD",
                 &[Found::Format("round-table")],
             ),
-            ("webinaire en ligne le 4", &[Found::Format("webinar")]),
+            (
+                "webinaire en ligne le 4",
+                &[Found::Format("webinar"), Found::Online],
+            ),
             (
                 "un atelier en visio",
                 &[Found::Format("workshop"), Found::Online],

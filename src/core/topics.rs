@@ -288,9 +288,8 @@ impl Vocabulary {
             }
         }
         let mut result = self.scan_words(&padded, typos);
-        if result.hits.is_empty()
-            && let Some((phrase, topic)) =
-                self.field.iter().find(|(p, _)| padded.contains(p.as_str()))
+        if let Some((phrase, topic)) = self.field.iter().find(|(p, _)| padded.contains(p.as_str()))
+            && (result.hits.is_empty() || self.field_stands_alone(&padded, phrase, &result))
         {
             result.hits.push(TopicHit {
                 topic: *topic,
@@ -303,6 +302,33 @@ impl Vocabulary {
                 .retain(|w| !phrase.contains(&format!(" {w} ")));
         }
         result
+    }
+
+    /// Whether the field's phrase is an item of its own ("l'open data et le RGPD") rather than
+    /// a qualifier of a narrower topic next to it ("licences open data", "open data quality").
+    fn field_stands_alone(&self, padded: &str, phrase: &str, found: &TopicMatch) -> bool {
+        let Some(at) = padded.find(phrase) else {
+            return false;
+        };
+        let hit_word = |w: &str| {
+            found
+                .hits
+                .iter()
+                .any(|h| h.matched.split(' ').any(|m| m == w))
+        };
+        let side = |words: &mut dyn Iterator<Item = &str>| {
+            for w in words {
+                if matches!(w, "et" | "and" | "ou" | "or" | "puis" | "plus" | "ainsi") {
+                    return true;
+                }
+                if !crate::core::text::is_stopword(w) {
+                    return !hit_word(w);
+                }
+            }
+            true
+        };
+        side(&mut padded[..at].split_whitespace().rev())
+            && side(&mut padded[at + phrase.len()..].split_whitespace())
     }
 
     fn scan_words(&self, normalized: &str, typos: bool) -> TopicMatch {
@@ -444,6 +470,7 @@ observatory = "Transport"
             ("l'ouverture des données", &["open-data"]),
             ("les données ouvertes", &["open-data"]),
             ("licences open data", &["licensing"]),
+            ("l'open data et le RGPD", &["data-protection", "open-data"]),
             ("open data quality", &["data-quality"]),
             ("le budget", &["finance"]),
             ("budget participatif", &["citizenship"]),
