@@ -145,6 +145,32 @@ async fn the_issue_phrasings_get_sensible_answers_in_both_languages() {
             &["Intervenants pour", "Pourquoi"],
         ),
         ("who can talk about SCDL schemas?", &["Speakers for"]),
+        // Free phrasing (issue 9): what the line says shows in the answer's first lines.
+        (
+            "trouve-moi quelqu'un pour parler d'open data à Rennes le 3 mars",
+            &[
+                "Intervenants pour Open data (Rennes), disponibles le 3 mars 2027",
+                "L'open data en général",
+            ],
+        ),
+        (
+            "qui connaît les données de mobilité en Bretagne ?",
+            &["Intervenants pour Transports (Bretagne)"],
+        ),
+        (
+            "intervenant budget participatif Grenoble",
+            &["Intervenants pour Citoyenneté (Grenoble)"],
+        ),
+        (
+            "on cherche qqn pour une table ronde en visio sur le RGPD en juin",
+            &[
+                "Protection des données personnelles, pour une table ronde, en ligne, du 1er juin 2027 au 30 juin 2027",
+            ],
+        ),
+        (
+            "any speakers on data quality for a conference in Brussels?",
+            &["Speakers for Data quality (Brussels, outside France: no distance), for a talk"],
+        ),
     ];
     for (text, expected) in cases {
         let reply = bot.say(MEMBER, text).await;

@@ -3,6 +3,7 @@
 use super::{Handler, HandlerError, format_day};
 use crate::commands::args::ArgValue;
 use crate::core::actions::{Action, Change};
+use crate::core::directory::GENERAL_FIELD;
 use crate::core::search::{self, Nearness};
 use crate::core::topics::TopicIdx;
 use serde_json::{Value, json};
@@ -41,6 +42,11 @@ pub(super) fn find_speaker(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError>
         "place": query.place.map(|p| ctx.geography.label(p)),
         "language": query.language,
         "date": query.date.map(|d| format_day(h.lang, d)),
+        "until": request.until.map(|d| format_day(h.lang, d)),
+        "format": request.format,
+        "online": request.online,
+        "abroad": request.abroad,
+        "general": query.topics.iter().any(|&t| ctx.vocabulary.get(t).id == GENERAL_FIELD),
     });
     if outcome.ranked.is_empty() {
         let suggestions: Vec<String> = outcome.suggestions.iter().map(|&t| h.label(t)).collect();
