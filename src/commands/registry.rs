@@ -353,14 +353,23 @@ impl Registry {
         // (score, command, cue words, cue language)
         let mut best: Vec<(usize, usize, Vec<usize>, Lang)> = Vec::new();
         for (i, command) in self.commands.iter().enumerate() {
-            let Some((weight, cue_words, lang)) = command
+            // (weight, words, language, weak) of the strongest cue found.
+            let found: Vec<(usize, Vec<usize>, Lang, bool)> = command
                 .cues
                 .iter()
-                .filter_map(|cue| cue.find(cue_words).map(|at| (cue.weight, at, cue.lang)))
-                .max_by_key(|(weight, at, _)| (*weight, std::cmp::Reverse(at[0])))
+                .filter_map(|cue| {
+                    cue.find(cue_words)
+                        .map(|at| (cue.weight, at, cue.lang, cue.weak))
+                })
+                .collect();
+            let Some((weight, cue_words, lang, _)) = found
+                .iter()
+                .max_by_key(|(weight, at, _, weak)| (!*weak, *weight, std::cmp::Reverse(at[0])))
+                .cloned()
             else {
                 continue;
             };
+            let only_weak = found.iter().all(|f| f.3);
             // A command whose arguments the line also gives is the likelier one; a ticket
             // command without a ticket number the less likely.
             let args = understand::fill_args(&command.spec.args, &words, &cue_words, valid);
@@ -385,6 +394,9 @@ impl Registry {
                     a.kind != ArgKind::Text && args.get(&a.name).is_some_and(|v| valid(a, v))
                 })
                 .count();
+            if only_weak && given == 0 {
+                continue;
+            }
             best.push((2 * weight + 2 * given, i, cue_words, lang));
         }
         best.sort_by_key(|b| std::cmp::Reverse(b.0));

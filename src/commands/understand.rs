@@ -93,12 +93,19 @@ pub struct Cue {
     parts: Vec<Part>,
     /// How much the cue says: its words, gaps excluded.
     pub weight: usize,
+    /// Written with a leading `~`: a generic cue ("quelqu'un", "anyone") that counts only when
+    /// the command's arguments read well ("quelqu'un a vu mon chargeur ?" is no search).
+    pub weak: bool,
 }
 
 impl Cue {
     /// Parses a cue as written in a command file: words folded to ASCII, `*` ending a prefix,
     /// `...` a gap.
     pub fn parse(text: &str, lang: Lang) -> Result<Cue, String> {
+        let (text, weak) = match text.strip_prefix('~') {
+            Some(rest) => (rest, true),
+            None => (text, false),
+        };
         let mut parts = Vec::new();
         for raw in text.split_whitespace() {
             if raw == "..." {
@@ -131,6 +138,7 @@ impl Cue {
             lang,
             parts,
             weight,
+            weak,
         })
     }
 
@@ -227,7 +235,11 @@ pub fn fill_args(
     let rest = rest.trim();
     let after = cue.last().map_or(line, |&i| &line[words.end_of(i)..]);
     let folded_line = Folded::new(line);
-    let ticket = ticket_number(&folded_line.text);
+    // Digits that were not typed as digits ("👍" folds to ":+1:") name no ticket.
+    let ticket = ticket_number(&folded_line.text).filter(|(start, end, _)| {
+        let (from, to) = folded_line.original_range(*start, *end);
+        line[from..to].chars().any(|c| c.is_ascii_digit())
+    });
     for spec in args {
         let value = match spec.kind {
             ArgKind::Ticket => ticket.as_ref().map(|(_, _, n)| n.clone()),
@@ -261,6 +273,12 @@ pub fn fill_args(
                 let text = trim_filler(line);
                 (!text.is_empty()).then(|| text.to_string())
             }
+            // "ajoute la thématique santé à mon profil": what the cue's gap skipped is the
+            // list; without a gap, what follows the cue.
+            ArgKind::Topics if gap(words, cue).is_some() => {
+                let (a, b) = gap(words, cue).expect("checked");
+                Some(line[a..b].trim().to_string())
+            }
             ArgKind::Topics => {
                 let text = trim_filler(rest);
                 (!text.is_empty()).then(|| text.to_string())
@@ -276,6 +294,14 @@ pub fn fill_args(
         }
     }
     out
+}
+
+/// The typed text a cue's gap skipped, as a byte range of the line, if it skipped any.
+fn gap(words: &Words<'_>, cue: &[usize]) -> Option<(usize, usize)> {
+    let (first, last) = (*cue.first()?, *cue.last()?);
+    let skipped: Vec<usize> = (first..last).filter(|i| !cue.contains(i)).collect();
+    let (a, b) = (*skipped.first()?, *skipped.last()?);
+    Some((words.start_of(a), words.end_of(b)))
 }
 
 /// The text after the first colon, for notes and replies ("note sur la 12 : …").
