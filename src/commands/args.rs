@@ -267,6 +267,20 @@ const LIST_FILLER: &[&str] = &[
     "any",
     "anymore",
     "for",
+    "gere",
+    "maintenant",
+    "u",
+    "enleve",
+    "like",
+    "changed",
+    "job",
+    "boulot",
+    "d",
+    "aussi",
+    "please",
+    "pls",
+    "thx",
+    "merci",
 ];
 
 /// Languages a speaker may be asked to speak, by the names people use for them in French and
@@ -366,6 +380,12 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
 /// "… in English", "… à Lyon", "… qui parle anglais").
 static INTRODUCER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\s(?:in|en|a|au|at|sur|vers|near|around|pres de|autour de|du cote de|dans(?: le| la| les| l)?|speaking|who speaks|qui parlent?|parlant)\s").expect("valid regex")
+});
+
+/// Words after which a capitalised word must be a place.
+static WHERE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\s(?:in|en|a|near|around|pres de|autour de|dans(?: le| la| les| l)?)\s")
+        .expect("valid regex")
 });
 
 /// A speaker search as asked: the query the ranking reads, and what else the line said.
@@ -471,10 +491,11 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
         }
         blank(&mut text, mention.span.start, mention.span.end);
     }
-    // "licences en Narnie": a capitalised word after a place word that names no place.
+    // "licences en Narnie": a capitalised word after a word that says where ("en", "à",
+    // "in") that names no place; "au Sénat", "devant la Commission" are venues, not errors.
     let unknown_place = if place.is_none() && abroad.is_none() {
         let folded = Folded::new(&text);
-        INTRODUCER
+        WHERE
             .find_iter(&format!(" {} ", folded.text))
             .find_map(|found| {
                 let tail_start = folded.original_range(found.end() - 1, found.end() - 1).0;

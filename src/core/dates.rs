@@ -423,6 +423,7 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
             let piece = &text[tok.start..toks[j - 1].end];
             let ranged = toks[i..j].iter().any(|t| {
                 t.kind == Kind::Range
+                    || t.kind == Kind::Dash
                     || is_word(t, &["au", "to", "and", "et", "until", "jusqu", "through"])
             }) || is_word(tok, &["du", "from", "between", "entre"]);
             let result = if ranged {
@@ -659,7 +660,10 @@ fn looks_like_date(tok: &Token) -> bool {
         Kind::Word(w) => {
             month(w).is_some()
                 || weekday(w).is_some()
-                || ["aujourd", "today", "demain", "tomorrow"].contains(&w.as_str())
+                || [
+                    "aujourd", "today", "demain", "tomorrow", "tmrw", "tmr", "tomorow",
+                ]
+                .contains(&w.as_str())
         }
         _ => false,
     }
@@ -784,7 +788,7 @@ fn relative(toks: &[Token], typed: &str, today: NaiveDate) -> Result<Option<Spec
     };
     let days = match words.as_slice() {
         ["aujourd", "hui"] | ["today"] => 0,
-        ["demain"] | ["tomorrow"] => 1,
+        ["demain"] | ["tomorrow"] | ["tmrw"] | ["tmr"] | ["tomorow"] => 1,
         ["apres", "demain"] | ["day", "after", "tomorrow"] => 2,
         [day] | [day, "prochain" | "prochaine"] | ["next" | "this" | "ce", day] => {
             return Ok(weekday(day).map(Spec::Weekday));
