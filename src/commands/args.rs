@@ -376,12 +376,6 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
         })
 }
 
-/// Words that introduce a place or a language at the end of a query ("… en Bretagne",
-/// "… in English", "… à Lyon", "… qui parle anglais").
-static INTRODUCER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\s(?:in|en|a|au|at|sur|vers|near|around|pres de|autour de|du cote de|dans(?: le| la| les| l)?|speaking|who speaks|qui parlent?|parlant)\s").expect("valid regex")
-});
-
 /// Words after which a capitalised word must be a place.
 static WHERE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\s(?:in|en|a|near|around|pres de|autour de|dans(?: le| la| les| l)?)\s")

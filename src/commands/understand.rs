@@ -180,12 +180,17 @@ impl Cue {
     }
 }
 
+/// A typed word for a cue's word: the same, or one slip away from six letters on. A slip is
+/// looked for only when the first letters agree: they rarely slip, and comparing every word of
+/// a line with every cue of the registry would cost more than the line.
 fn word_matches(part: &Part, word: &str) -> bool {
+    let slip = |w: &str, typed: &str| {
+        w.len() >= 6 && w.as_bytes()[0] == typed.as_bytes()[0] && close_enough(typed, w)
+    };
     match part {
-        Part::Word(w) => w == word || (w.len() >= 6 && close_enough(word, w)),
+        Part::Word(w) => w == word || slip(w, word),
         Part::Prefix(p) => {
-            word.starts_with(p.as_str())
-                || (p.len() >= 6 && word.len() >= p.len() && close_enough(&word[..p.len()], p))
+            word.starts_with(p.as_str()) || (word.len() >= p.len() && slip(p, &word[..p.len()]))
         }
         Part::Gap => true,
     }
@@ -259,12 +264,14 @@ pub fn fill_args(
                 // merci" → "du 3 au 14 mars").
                 let text = trim_filler(rest);
                 let cut = Words::new(text);
-                let found = (0..cut.len()).find_map(|start| {
-                    (start + 1..=cut.len()).rev().find_map(|end| {
-                        let candidate = &text[cut.start_of(start)..cut.end_of(end - 1)];
-                        valid(spec, candidate).then(|| candidate.to_string())
-                    })
-                });
+                let found = (0..cut.len())
+                    .filter(|&i| may_start_period(cut.word(i)))
+                    .find_map(|start| {
+                        (start + 1..=cut.len()).rev().find_map(|end| {
+                            let candidate = &text[cut.start_of(start)..cut.end_of(end - 1)];
+                            valid(spec, candidate).then(|| candidate.to_string())
+                        })
+                    });
                 found.or_else(|| (!text.is_empty()).then(|| text.to_string()))
             }
             // A search reads everything it can from the whole line: cue words are often its
@@ -296,6 +303,48 @@ pub fn fill_args(
     out
 }
 
+/// Whether a period may start at this word: a number, a month or day name, or a word that
+/// opens one ("du", "jusqu", "next", "la semaine…"). Trying every word would parse dates
+/// quadratically often.
+fn may_start_period(word: &str) -> bool {
+    word.starts_with(|c: char| c.is_ascii_digit())
+        || matches!(
+            word,
+            "du" | "de"
+                | "from"
+                | "between"
+                | "entre"
+                | "jusqu"
+                | "until"
+                | "till"
+                | "la"
+                | "le"
+                | "cette"
+                | "this"
+                | "next"
+                | "tout"
+                | "in"
+                | "en"
+                | "throughout"
+                | "during"
+                | "all"
+                | "pour"
+                | "for"
+                | "semaine"
+                | "week"
+                | "mois"
+                | "month"
+                | "demain"
+                | "tomorrow"
+                | "aujourd"
+                | "today"
+                | "courant"
+                | "the"
+                | "on"
+        )
+        || crate::core::dates::names_a_day_or_month(word)
+}
+
 /// The typed text a cue's gap skipped, as a byte range of the line, if it skipped any.
 fn gap(words: &Words<'_>, cue: &[usize]) -> Option<(usize, usize)> {
     let (first, last) = (*cue.first()?, *cue.last()?);
@@ -325,9 +374,32 @@ fn member_in(
                 continue;
             }
             // A name is typed with capitals, or is an address, or is a whole name typed in
-            // lowercase ("la fiche de nolwenn kervella").
+            // lowercase after a word that introduces someone ("la fiche de nolwenn kervella").
             let first = &words.line[words.start_of(start)..];
-            if len < 2 && !first.starts_with(|c: char| c.is_uppercase()) && !first.contains('@') {
+            let capitalised = first.starts_with(|c: char| c.is_uppercase()) || first.contains('@');
+            let introduced = start > 0
+                && len >= 2
+                && matches!(
+                    words.word(start - 1),
+                    "de" | "d"
+                        | "of"
+                        | "for"
+                        | "pour"
+                        | "a"
+                        | "to"
+                        | "sur"
+                        | "about"
+                        | "est"
+                        | "is"
+                        | "par"
+                        | "by"
+                        | "fiche"
+                        | "profil"
+                        | "profile"
+                        | "avec"
+                        | "with"
+                );
+            if !capitalised && !introduced {
                 continue;
             }
             let typed = &words.line[words.start_of(start)..words.end_of(end - 1)];

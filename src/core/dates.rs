@@ -622,6 +622,11 @@ const MONTHS: &[(&str, u32, bool)] = &[
     ("dec", 12, true),
 ];
 
+/// Whether a folded word names a month or a weekday ("mars", "friday").
+pub fn names_a_day_or_month(word: &str) -> bool {
+    month(word).is_some() || weekday(word).is_some()
+}
+
 fn month(word: &str) -> Option<(u32, bool)> {
     MONTHS
         .iter()

@@ -391,8 +391,11 @@ impl Vocabulary {
     }
 
     fn closest_word(&self, word: &str) -> Option<TopicIdx> {
+        // Typos rarely touch the first letter: checking it first spares most comparisons.
+        let first = word.as_bytes().first()?;
         self.words
             .iter()
+            .filter(|(candidate, _)| candidate.as_bytes().first() == Some(first))
             .filter(|(candidate, _)| close_enough(word, candidate))
             .min_by_key(|(candidate, _)| strsim::damerau_levenshtein(word, candidate))
             .map(|(_, topic)| *topic)
