@@ -58,6 +58,43 @@ static MASTODON_MENTION: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(@[\w.-]+\w+)?").expect("mastodon mention")
 });
 
+/// Mastodon's URL rule (`config/initializers/twitter_regex.rb`, which widens twitter-text's
+/// `valid_url`): a scheme (`https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini`), a domain with a known
+/// TLD, an optional port, a path of any non-space characters but `<>()?` (balanced parentheses
+/// allowed) not ending in `!*"'「」<>;:=,.$%[]~&|@`, and a query of ASCII URL characters or any
+/// non-ASCII letter (`UCHARS`) ending in `[a-z0-9_&=#/-]` or such a letter.
+static MASTODON_URL: LazyLock<Regex> = LazyLock::new(|| {
+    let pc = r"[^\s<>()?]";
+    let bp = format!(r"\((?:{pc}+|{pc}*\({pc}+\){pc}*)\)");
+    let pe = format!(r#"(?:[^\s()?!*"'「」<>;:=,.$%\[\]~&|@]|{bp})"#);
+    let path = format!(r"(?:{pc}*(?:{bp}{pc}*)*{pe}|{pc}+/)");
+    let uchars = r"\u{A0}-\u{D7FF}\u{F900}-\u{FDCF}\u{FDF0}-\u{FFEF}\u{10000}-\u{1FFFD}\u{20000}-\u{2FFFD}\u{30000}-\u{3FFFD}\u{E000}-\u{F8FF}\u{F0000}-\u{10FFFD}";
+    let query = format!(r"\?[a-z0-9!?*'();:&=+$/%#\[\]\-_.,~|@^{uchars}]*[a-z0-9_&=#/\-{uchars}]");
+    Regex::new(&format!(
+        r"(?i)(?:https?|dat|dweb|ipfs|ipns|ssb|gopher|gemini)://(?P<domain>(?:[\p{{L}}\p{{N}}_](?:[\p{{L}}\p{{N}}_-]*[\p{{L}}\p{{N}}_])?\.)+[\p{{L}}\p{{N}}-]+)(?::[0-9]+)?(?:/{path}*)?(?:{query})?"
+    ))
+    .expect("mastodon url regex")
+});
+
+/// Links as Mastodon finds them when it counts a status (scheme required).
+pub fn mastodon_urls(text: &str) -> Vec<Range<usize>> {
+    if !text.contains("://") {
+        return Vec::new();
+    }
+    MASTODON_URL
+        .captures_iter(text)
+        .filter_map(|c| {
+            let whole = c.get(0)?;
+            // twitter-text's valid_url_preceding_chars: not after a letter, digit, @, $ or #.
+            let before = text[..whole.start()].chars().next_back();
+            if before.is_some_and(|b| b.is_alphanumeric() || "@＠$#＃".contains(b)) {
+                return None;
+            }
+            has_known_tld(c.name("domain")?.as_str()).then(|| whole.range())
+        })
+        .collect()
+}
+
 /// True when the last label of `domain` is a known top-level domain.
 pub fn has_known_tld(domain: &str) -> bool {
     match domain.rsplit_once('.') {
@@ -173,10 +210,13 @@ pub fn detect(text: &str) -> Vec<Span> {
     all
 }
 
-/// The byte ranges a thread must never be cut inside: links, mentions (Bluesky's and
-/// Mastodon's `@user@domain`) and hashtags. Sorted, possibly overlapping.
+/// The byte ranges a thread must never be cut inside: links (as Bluesky and as twitter-text find
+/// them), mentions (Bluesky's and Mastodon's `@user@domain`) and hashtags. Sorted, possibly
+/// overlapping.
 pub fn protected_spans(text: &str) -> Vec<Range<usize>> {
     let mut spans: Vec<Range<usize>> = detect(text).into_iter().map(|s| s.range).collect();
+    spans.extend(super::length::twitter_urls(text, true));
+    spans.extend(mastodon_urls(text));
     spans.extend(mastodon_mentions(text).into_iter().map(|(r, _)| r));
     spans.sort_by_key(|r| (r.start, r.end));
     spans

@@ -3,8 +3,8 @@
 //! - **Mastodon** (`app/validators/status_length_validator.rb`; docs.joinmastodon.org,
 //!   "Posting", "Text"): the content warning and the text together may hold 500 characters,
 //!   counted as grapheme clusters, where every link with a scheme (found by twitter-text's URL
-//!   rule, `extract_url_without_protocol: false`) counts as 23 and a mention `@user@domain`
-//!   counts as `@user`.
+//!   rule, `extract_url_without_protocol: false`, as Mastodon widens it: see
+//!   [`entities::mastodon_urls`]) counts as 23 and a mention `@user@domain` counts as `@user`.
 //! - **Bluesky** (lexicon `app.bsky.feed.post`: `text` has `maxGraphemes: 300`,
 //!   `maxLength: 3000`): at most 300 grapheme clusters and 3,000 bytes of UTF-8; links count as
 //!   what is shown (the facet carries the URI).
@@ -12,15 +12,16 @@
 //!   `scale` 100, `defaultWeight` 200, ranges U+0000-U+10FF, U+2000-U+200D, U+2010-U+201F and
 //!   U+2032-U+2037 weigh 100, `transformedURLLength` 23, `emojiParsingEnabled`): the weighted
 //!   length of the NFC text, where a code point weighs 1 (100/100) or 2, an emoji sequence
-//!   weighs 2 as a whole and every URL, with or without scheme, weighs 23. Computed by the
-//!   `twitter-text` crate, a maintained Rust port of the reference library that passes its
-//!   conformance suite.
+//!   weighs 2 as a whole and every URL, with or without scheme, weighs 23. URLs are found by
+//!   the `twitter-text` crate (a maintained Rust port of the reference library); the weights
+//!   are computed here (see [`x`]).
 //!
 //! Grapheme clusters are extended grapheme clusters of UAX #29 (`unicode-segmentation`), as
 //! Ruby's `each_grapheme_cluster` and the `Intl.Segmenter` used by Bluesky's app count them.
 
 use serde::{Deserialize, Serialize};
 use twitter_text::extractor::{Extract, Extractor};
+use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
 use super::entities;
@@ -67,19 +68,32 @@ fn utf16_to_byte(text: &str, utf16: usize) -> usize {
     text.len()
 }
 
+/// Byte ranges of the URLs twitter-text finds: with a scheme only, or also bare domains (X's
+/// rule).
+pub fn twitter_urls(text: &str, without_scheme: bool) -> Vec<std::ops::Range<usize>> {
+    if !text.contains(if without_scheme { "." } else { "://" }) {
+        return Vec::new();
+    }
+    let mut extractor = Extractor::new();
+    extractor.set_extract_url_without_protocol(without_scheme);
+    extractor
+        .extract_urls_with_indices(text)
+        .iter()
+        .map(|url| {
+            let start = utf16_to_byte(text, url.get_start().max(0) as usize);
+            let end = utf16_to_byte(text, url.get_end().max(0) as usize);
+            start..end
+        })
+        .collect()
+}
+
 /// The text Mastodon counts: links with a scheme replaced by 23 characters, remote mentions
 /// reduced to `@user`.
 pub fn mastodon_countable(text: &str) -> String {
-    let mut extractor = Extractor::new();
-    extractor.set_extract_url_without_protocol(false);
-    let mut spans: Vec<(std::ops::Range<usize>, String)> = Vec::new();
-    if text.contains("://") {
-        for url in extractor.extract_urls_with_indices(text) {
-            let start = utf16_to_byte(text, url.get_start().max(0) as usize);
-            let end = utf16_to_byte(text, url.get_end().max(0) as usize);
-            spans.push((start..end, "x".repeat(MASTODON_URL_LENGTH)));
-        }
-    }
+    let mut spans: Vec<(std::ops::Range<usize>, String)> = entities::mastodon_urls(text)
+        .into_iter()
+        .map(|range| (range, "x".repeat(MASTODON_URL_LENGTH)))
+        .collect();
     if text.contains('@') {
         for (range, user) in entities::mastodon_mentions(text) {
             if !spans
@@ -130,15 +144,92 @@ pub fn bluesky(text: &str) -> Measure {
     }
 }
 
-/// X: the weighted length of twitter-text v3.
-pub fn x(text: &str) -> Measure {
-    let weighted = if text.is_empty() {
-        0
-    } else {
-        twitter_text::parse(text, twitter_text_config::config_v3(), true).weighted_length
+/// twitter-text v3's weight of one code point, in units of 1/100 character.
+fn x_code_point_weight(c: char) -> usize {
+    match c as u32 {
+        0..=0x10FF | 0x2000..=0x200D | 0x2010..=0x201F | 0x2032..=0x2037 => 100,
+        _ => 200,
+    }
+}
+
+/// An emoji sequence of several code points (ZWJ sequence, skin tone, flag, keycap, tag
+/// sequence, emoji presentation selector): twitter-text v3 weighs it 200 as a whole.
+fn is_emoji_sequence(cluster: &str) -> bool {
+    let mut chars = cluster.chars();
+    let Some(first) = chars.next() else {
+        return false;
     };
+    if chars.next().is_none() {
+        return false;
+    }
+    let base = first as u32 >= 0x2000 || matches!(first, '0'..='9' | '#' | '*');
+    base && cluster.chars().any(|c| {
+        matches!(c as u32,
+            0x200D | 0xFE0F | 0x20E3 | 0x1F3FB..=0x1F3FF | 0x1F1E6..=0x1F1FF | 0xE0020..=0xE007F)
+    })
+}
+
+/// Weight of plain text (no URL), in units of 1/100 character.
+fn x_text_units(text: &str) -> usize {
+    text.graphemes(true)
+        .map(|cluster| {
+            if is_emoji_sequence(cluster) {
+                200
+            } else {
+                cluster.chars().map(x_code_point_weight).sum()
+            }
+        })
+        .sum()
+}
+
+/// X: the weighted length of twitter-text v3, computed from the published configuration.
+///
+/// URLs are those twitter-text finds (`twitter-text` crate's extractor, bare domains
+/// included), 23 each. A link that Bluesky's rules find and twitter-text's extractor misses (it
+/// misses `www.exemple.fr.` before a full stop, for one) counts as the larger of 23 and its
+/// text, so that a post measured here is never longer on X. The weights are computed here
+/// rather than by `twitter_text::parse`, which in version 0.3.1 counts two flags in a row as 8
+/// instead of 4 and bare domains as text.
+pub fn x(text: &str) -> Measure {
+    let nfc: String;
+    let text = if unicode_normalization::is_nfc(text) {
+        text
+    } else {
+        nfc = text.nfc().collect();
+        &nfc
+    };
+    let mut spans: Vec<(std::ops::Range<usize>, bool)> = twitter_urls(text, true)
+        .into_iter()
+        .map(|r| (r, true))
+        .collect();
+    for link in entities::links(text) {
+        let r = link.range;
+        if !spans
+            .iter()
+            .any(|(s, _)| s.start < r.end && r.start < s.end)
+        {
+            spans.push((r, false));
+        }
+    }
+    spans.sort_by_key(|(r, _)| r.start);
+    let url_units = 100 * MASTODON_URL_LENGTH; // transformedURLLength is 23 on X too
+    let mut units = 0;
+    let mut last = 0;
+    for (range, certain) in spans {
+        if range.start < last {
+            continue;
+        }
+        units += x_text_units(&text[last..range.start]);
+        units += if certain {
+            url_units
+        } else {
+            url_units.max(x_text_units(&text[range.clone()]))
+        };
+        last = range.end;
+    }
+    units += x_text_units(&text[last..]);
     Measure {
-        used: weighted.max(0) as usize,
+        used: units / 100,
         limit: X_MAX_WEIGHTED_LENGTH,
         bytes: text.len(),
         byte_limit: None,
