@@ -11,6 +11,7 @@ pub mod inbound;
 pub mod lang;
 pub mod reminders;
 pub mod search;
+pub mod social;
 pub mod text;
 pub mod tickets;
 pub mod topics;
