@@ -319,6 +319,7 @@ fn end_to_end(f: &Fixture, line: &str) -> usize {
         directory: &f.directory,
         registry: &f.registry,
         today: today(),
+        thorough: true,
     };
     let raw = &invocation.args["query"];
     match args::parse(spec, raw, &ctx) {

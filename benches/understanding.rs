@@ -98,8 +98,9 @@ fn main() {
         directory: &directory,
         registry: &knowledge.registry,
         today,
+        thorough: true,
     };
-    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &arg_ctx).is_ok();
+    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &arg_ctx.quick()).is_ok();
     let understand = |line: &str| {
         if let Interpretation::Command(invocation) = knowledge.registry.interpret(line, &valid) {
             for spec in &knowledge.registry.get(invocation.command).spec.args {

@@ -197,9 +197,10 @@ fn run_chat(file: &str) -> Score {
         directory: &directory,
         registry: &knowledge.registry,
         today: set.today,
+        thorough: true,
     };
     let valid = |spec: &passerelle::commands::registry::ArgSpec, raw: &str| {
-        args::parse(spec, raw, &arg_ctx).is_ok()
+        args::parse(spec, raw, &arg_ctx.quick()).is_ok()
     };
     let mut score = Score::default();
     for case in &set.case {
@@ -369,6 +370,7 @@ fn debug_one() {
         directory: &directory,
         registry: &knowledge.registry,
         today: "2026-11-26".parse().unwrap(),
+        thorough: true,
     };
     let valid = |spec: &passerelle::commands::registry::ArgSpec, raw: &str| {
         let r = args::parse(spec, raw, &arg_ctx);

@@ -29,6 +29,7 @@ fn every_example_parses_to_its_command_with_valid_arguments() {
         directory: &directory,
         registry,
         today: "2026-11-26".parse().unwrap(),
+        thorough: true,
     };
     let mut checked = 0;
     for (i, command) in registry.commands().iter().enumerate() {

@@ -72,18 +72,32 @@ pub enum ArgError {
 }
 
 /// What argument parsing may consult.
+#[derive(Clone, Copy)]
 pub struct ArgContext<'a> {
     pub vocabulary: &'a Vocabulary,
     pub geography: &'a Geography,
     pub directory: &'a Directory,
     pub registry: &'a Registry,
     pub today: NaiveDate,
+    /// Errors carry suggestions and names are looked up with typos. Off while the bot only
+    /// weighs which command a line means, where that would cost more than the line.
+    pub thorough: bool,
+}
+
+impl ArgContext<'_> {
+    /// The same context, for weighing lines rather than answering them.
+    pub fn quick(&self) -> Self {
+        ArgContext {
+            thorough: false,
+            ..*self
+        }
+    }
 }
 
 pub fn parse(spec: &ArgSpec, raw: &str, ctx: &ArgContext<'_>) -> Result<ArgValue, ArgError> {
     match spec.kind {
         ArgKind::Text => Ok(ArgValue::Text(raw.to_string())),
-        ArgKind::Topics => parse_topics(raw, ctx.vocabulary).map(ArgValue::Topics),
+        ArgKind::Topics => parse_topics(raw, ctx).map(ArgValue::Topics),
         ArgKind::Date => dates::parse_date(raw, ctx.today)
             .map(ArgValue::Date)
             .map_err(|e| date_error(e, raw)),
@@ -101,9 +115,13 @@ pub fn parse(spec: &ArgSpec, raw: &str, ctx: &ArgContext<'_>) -> Result<ArgValue
             .map(ArgValue::Place)
             .ok_or_else(|| ArgError::UnknownPlace {
                 typed: raw.to_string(),
-                suggestions: ctx.geography.suggestions(raw, 3),
+                suggestions: if ctx.thorough {
+                    ctx.geography.suggestions(raw, 3)
+                } else {
+                    Vec::new()
+                },
             }),
-        ArgKind::Member => parse_member(raw, ctx.directory).map(ArgValue::Member),
+        ArgKind::Member => parse_member(raw, ctx).map(ArgValue::Member),
         ArgKind::SpeakerQuery => parse_speaker_query(raw, ctx).map(ArgValue::Speaker),
         ArgKind::Command => parse_command(raw, ctx.registry).map(ArgValue::Command),
         ArgKind::Ticket => raw
@@ -130,7 +148,8 @@ fn date_error(error: DateError, typed: &str) -> ArgError {
     }
 }
 
-fn parse_topics(raw: &str, vocabulary: &Vocabulary) -> Result<Vec<TopicIdx>, ArgError> {
+fn parse_topics(raw: &str, ctx: &ArgContext<'_>) -> Result<Vec<TopicIdx>, ArgError> {
+    let vocabulary = ctx.vocabulary;
     let found = vocabulary.match_text(&without_filler(raw));
     // Words joining a list ("licences et RGPD") are not unknown topics.
     let leftover: Vec<&String> = found
@@ -148,7 +167,11 @@ fn parse_topics(raw: &str, vocabulary: &Vocabulary) -> Result<Vec<TopicIdx>, Arg
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let suggestions = vocabulary.look_alikes(&typed, 3);
+        let suggestions = if ctx.thorough {
+            vocabulary.look_alikes(&typed, 3)
+        } else {
+            Vec::new()
+        };
         return Err(ArgError::UnknownTopic { typed, suggestions });
     }
     Ok(found.topics())
@@ -327,8 +350,13 @@ pub fn language_code(typed: &str) -> Option<&'static str> {
         .map(|(_, code)| *code)
 }
 
-fn parse_member(raw: &str, directory: &Directory) -> Result<usize, ArgError> {
-    let found = directory.find_by_name(raw);
+fn parse_member(raw: &str, ctx: &ArgContext<'_>) -> Result<usize, ArgError> {
+    let directory = ctx.directory;
+    let found = if ctx.thorough {
+        directory.find_by_name(raw)
+    } else {
+        directory.find_by_name_exactly(raw)
+    };
     match found.as_slice() {
         [] => Err(ArgError::UnknownMember {
             typed: raw.to_string(),
@@ -509,7 +537,11 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
             found.leftover.join(" ")
         };
         return Err(ArgError::UnknownTopic {
-            suggestions: ctx.vocabulary.look_alikes(&typed, 3),
+            suggestions: if ctx.thorough {
+                ctx.vocabulary.look_alikes(&typed, 3)
+            } else {
+                Vec::new()
+            },
             typed,
         });
     }
@@ -519,7 +551,11 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
     {
         // "licences en Narnie": a capitalised word after a place word that is no place.
         return Err(ArgError::UnknownPlace {
-            suggestions: ctx.geography.suggestions(&typed, 3),
+            suggestions: if ctx.thorough {
+                ctx.geography.suggestions(&typed, 3)
+            } else {
+                Vec::new()
+            },
             typed,
         });
     }
@@ -649,6 +685,7 @@ mod tests {
                 directory: &self.directory,
                 registry: &self.registry,
                 today: today(),
+                thorough: true,
             };
             parse(&spec, raw, &ctx)
         }

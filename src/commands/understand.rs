@@ -16,6 +16,15 @@ pub struct Words<'a> {
     folded: Folded,
     /// Byte ranges of the words in the folded text.
     spans: Vec<(usize, usize)>,
+    /// One bit per first letter (a–z) of the words: most cues are ruled out by it at once.
+    initials: u32,
+}
+
+fn initial_bit(word: &str) -> u32 {
+    match word.as_bytes().first() {
+        Some(b @ b'a'..=b'z') => 1 << (b - b'a'),
+        _ => 1 << 26,
+    }
 }
 
 impl<'a> Words<'a> {
@@ -36,10 +45,14 @@ impl<'a> Words<'a> {
         if let Some(s) = start {
             spans.push((s, folded.text.len()));
         }
+        let initials = spans
+            .iter()
+            .fold(0, |bits, &(s, e)| bits | initial_bit(&folded.text[s..e]));
         Words {
             line,
             folded,
             spans,
+            initials,
         }
     }
 
@@ -145,6 +158,16 @@ impl Cue {
     /// The first place the cue occurs: the positions of the words it matched (what a gap
     /// skipped is not the cue's, it may be an argument: "ajoute RGPD à mes thèmes").
     pub fn find(&self, words: &Words<'_>) -> Option<Vec<usize>> {
+        // A cue's first word, typed or slipped, starts with its first letter.
+        match self.parts.first() {
+            Some(Part::Word(w) | Part::Prefix(w)) if words.initials & initial_bit(w) == 0 => {
+                return None;
+            }
+            Some(Part::Word(w)) if w.len() < 6 && !words.iter_words().any(|x| x == w) => {
+                return None;
+            }
+            _ => {}
+        }
         let mut matched = Vec::with_capacity(self.parts.len());
         (0..words.len()).find_map(|start| {
             matched.clear();

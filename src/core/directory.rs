@@ -234,6 +234,8 @@ pub struct Directory {
     by_email: HashMap<String, usize>,
     by_matrix: HashMap<String, usize>,
     by_id: HashMap<i64, usize>,
+    /// Members' names folded as [`super::text::normalize`] does, for lookups by name.
+    normalized_names: Vec<String>,
     pub organisation_finder: OrganisationFinder,
     /// Consenting members per topic: the candidate lists of speaker search.
     speakers_by_topic: Vec<Vec<u32>>,
@@ -253,6 +255,10 @@ impl Directory {
             interventions,
             proposals,
         } = data;
+        let normalized_names = members
+            .iter()
+            .map(|m| super::text::normalize(&m.name))
+            .collect();
         let by_id: HashMap<i64, usize> =
             members.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
         let mut histories = vec![History::default(); members.len()];
@@ -336,6 +342,7 @@ impl Directory {
                 .filter_map(|(i, m)| m.matrix_id.as_ref().map(|x| (x.clone(), i)))
                 .collect(),
             by_id,
+            normalized_names,
             organisations: organisations
                 .into_iter()
                 .map(|o| (o.id.clone(), o))
@@ -404,6 +411,16 @@ impl Directory {
     /// Members whose name matches what was typed: exact (accent-insensitive) first, else the
     /// names containing every typed word, else close spellings.
     pub fn find_by_name(&self, typed: &str) -> Vec<&Member> {
+        self.find_by_name_with(typed, true)
+    }
+
+    /// [`Directory::find_by_name`] without close spellings: what weighing a chat line can
+    /// afford for every run of words in it.
+    pub fn find_by_name_exactly(&self, typed: &str) -> Vec<&Member> {
+        self.find_by_name_with(typed, false)
+    }
+
+    fn find_by_name_with(&self, typed: &str, close_spellings: bool) -> Vec<&Member> {
         let wanted = super::text::normalize(typed);
         if wanted.is_empty() {
             return Vec::new();
@@ -411,15 +428,11 @@ impl Directory {
         if let Some(member) = self.by_email(typed) {
             return vec![member];
         }
-        let names: Vec<String> = self
-            .members
-            .iter()
-            .map(|m| super::text::normalize(&m.name))
-            .collect();
+        let names = &self.normalized_names;
         let exact: Vec<&Member> = self
             .members
             .iter()
-            .zip(&names)
+            .zip(names)
             .filter(|(_, n)| **n == wanted)
             .map(|(m, _)| m)
             .collect();
@@ -430,16 +443,16 @@ impl Directory {
         let containing: Vec<&Member> = self
             .members
             .iter()
-            .zip(&names)
+            .zip(names)
             .filter(|(_, n)| words.iter().all(|w| n.split(' ').any(|part| part == *w)))
             .map(|(m, _)| m)
             .collect();
-        if !containing.is_empty() {
+        if !containing.is_empty() || !close_spellings {
             return containing;
         }
         self.members
             .iter()
-            .zip(&names)
+            .zip(names)
             .filter(|(_, n)| strsim::jaro_winkler(n, &wanted) > 0.92)
             .map(|(m, _)| m)
             .collect()

@@ -4,6 +4,7 @@
 
 use super::text::Folded;
 use regex::Regex;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// Format names and the words that say them (folded to ASCII), most specific first.
@@ -162,8 +163,10 @@ pub struct FoundFormat {
     pub end: usize,
 }
 
-/// One alternation of every phrase, longest first, on folded text with word boundaries.
-static FINDER: LazyLock<(Regex, Vec<Found>)> = LazyLock::new(|| {
+/// One alternation of every phrase, longest first, on folded text with word boundaries, and
+/// each phrase's kind by its words. No capture groups: a hundred of them would force the slow
+/// regex engine on every chat line.
+static FINDER: LazyLock<(Regex, HashMap<String, Found>)> = LazyLock::new(|| {
     let mut phrases: Vec<(&str, Found)> = ONLINE.iter().map(|p| (*p, Found::Online)).collect();
     for (name, words) in FORMATS {
         phrases.extend(words.iter().map(|w| (*w, Found::Format(name))));
@@ -171,31 +174,35 @@ static FINDER: LazyLock<(Regex, Vec<Found>)> = LazyLock::new(|| {
     phrases.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
     let pattern = phrases
         .iter()
-        .map(|(p, _)| format!("({})", regex::escape(p).replace(' ', r"[\s'-]+")))
+        .map(|(p, _)| regex::escape(p).replace(' ', r"[\s'-]+"))
         .collect::<Vec<_>>()
         .join("|");
     let regex = Regex::new(&format!(r"(?-u:\b)(?:{pattern})(?-u:\b)")).expect("valid formats");
-    (regex, phrases.into_iter().map(|(_, f)| f).collect())
+    let kinds = phrases
+        .into_iter()
+        .map(|(p, kind)| (key(p), kind))
+        .collect();
+    (regex, kinds)
 });
+
+/// A phrase's words joined by single spaces, as the table is keyed.
+fn key(text: &str) -> String {
+    text.split(|c: char| c.is_whitespace() || c == '\'' || c == '-')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// Every format and online word in the text, in order.
 pub fn find(text: &str) -> Vec<FoundFormat> {
     let folded = Folded::new(text);
     let (regex, kinds) = &*FINDER;
     regex
-        .captures_iter(&folded.text)
-        .filter_map(|captures| {
-            let (i, m) = captures
-                .iter()
-                .skip(1)
-                .enumerate()
-                .find_map(|(i, m)| m.map(|m| (i, m)))?;
+        .find_iter(&folded.text)
+        .filter_map(|m| {
+            let kind = *kinds.get(&key(m.as_str()))?;
             let (start, end) = folded.original_range(m.start(), m.end());
-            Some(FoundFormat {
-                kind: kinds[i],
-                start,
-                end,
-            })
+            Some(FoundFormat { kind, start, end })
         })
         .collect()
 }

@@ -357,6 +357,7 @@ impl Engine {
             directory: &directory,
             registry: &k.registry,
             today,
+            thorough: true,
         };
         let needed = commands::tickets_needed(&arg_ctx, text, thread_ticket);
         let mut tickets = commands::TicketData::default();

@@ -219,7 +219,8 @@ pub struct TicketsNeeded {
 /// understood as [`handle_line`] will understand it.
 pub fn tickets_needed(arg_ctx: &ArgContext<'_>, line: &str, thread: Option<i64>) -> TicketsNeeded {
     let registry = arg_ctx.registry;
-    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, arg_ctx).is_ok();
+    let weighing = arg_ctx.quick();
+    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &weighing).is_ok();
     let invocation = match thread {
         Some(ticket) => registry.parse_in_thread(line, ticket),
         None => registry.interpret(line, &valid).invocation(),
@@ -256,8 +257,8 @@ pub fn handle_line(
     line: &str,
     forced: Option<Lang>,
 ) -> Result<Outcome, HandlerError> {
-    let arg_ctx = arg_context(ctx);
-    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &arg_ctx).is_ok();
+    let weighing = arg_context(ctx).quick();
+    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &weighing).is_ok();
     let (invocation, ambiguous) = match ctx.thread_ticket {
         Some(ticket) => (ctx.registry.parse_in_thread(line, ticket), Vec::new()),
         None => match ctx.registry.interpret(line, &valid) {
@@ -360,6 +361,7 @@ fn arg_context<'a>(ctx: &Context<'a>) -> ArgContext<'a> {
         directory: ctx.directory,
         registry: ctx.registry,
         today: ctx.today,
+        thorough: true,
     }
 }
 
@@ -760,6 +762,7 @@ mod tests {
                     directory: &fixture.directory,
                     registry: &fixture.registry,
                     today: "2026-11-26".parse().unwrap(),
+                    thorough: true,
                 };
                 let got = tickets_needed(&arg_ctx, line, None);
                 (got != want).then(|| format!("{line:?}: got {got:?}, want {want:?}"))
