@@ -360,7 +360,7 @@ const PUBLIC_FLOORS: &[(&str, f64)] = &[
     ("dates", 0.91),
     ("place", 0.95),
     ("online", 1.0),
-    ("topics", 0.04),
+    ("topics", 0.61),
     ("format", 1.0),
     ("language", 1.0),
 ];
@@ -377,7 +377,7 @@ const HELD_OUT_FLOORS: &[(&str, f64)] = &[
     ("dates", 0.75),
     ("place", 0.79),
     ("online", 0.79),
-    ("topics", 0.12),
+    ("topics", 0.62),
     ("format", 0.66),
     ("language", 0.83),
 ];

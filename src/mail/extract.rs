@@ -172,13 +172,7 @@ pub fn extract(
         head.as_str().into()
     };
     let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
-    let mut topics: Vec<String> = Vec::new();
-    for hit in &knowledge.vocabulary.match_phrases(&without_dates).hits {
-        let id = &knowledge.vocabulary.get(hit.topic).id;
-        if !topics.contains(id) {
-            topics.push(id.clone());
-        }
-    }
+    let topics = main_topics(subject, &without_dates, rules, knowledge.vocabulary);
     let format = rules
         .formats
         .iter()
@@ -207,6 +201,84 @@ pub fn extract(
         format,
         language: lang::detect_normalized(&normalized).unwrap_or(default_lang),
     }
+}
+
+/// A phrase's first word.
+fn first_word(phrase: &str) -> &str {
+    phrase.split([' ', '\'', '-']).next().unwrap_or("")
+}
+
+/// Most topics a request is filed under: a request is about one to three things, and a
+/// longer list makes routing and speaker search follow its passing mentions.
+const MAIN_TOPICS: usize = 3;
+
+/// The request's main topics, from its subject and text (`text` begins with the subject).
+/// A request names what it is about in its subject or again and again; everything else is a
+/// passing mention ("des étudiants", "le portail de l'événement", "une plateforme de
+/// visio"): a topic counts when the subject names it or the text names it twice, else the
+/// most named one alone. The event's own kind ("atelier", "webinaire", "datathon",
+/// "formation") is the format, never a topic. The network's whole field ("open data") is the
+/// topic only when no narrower one is.
+fn main_topics(
+    subject: &str,
+    text: &str,
+    rules: &MailRules,
+    vocabulary: &Vocabulary,
+) -> Vec<String> {
+    // The event's kind (a phrase opening with a format's word: "formation des agents",
+    // "atelier"), and the field (the matcher's answer when nothing narrower is named: weighed
+    // below, after the narrower topics).
+    let not_topic = |hit: &crate::core::topics::TopicHit| {
+        !vocabulary.get(hit.topic).field_phrases.is_empty()
+            || rules.formats.iter().any(|f| {
+                f.words
+                    .iter()
+                    .any(|w| first_word(w) == first_word(&hit.matched))
+            })
+    };
+    // (topic, mentions, named in the subject), in order of first mention.
+    let mut counts: Vec<(crate::core::topics::TopicIdx, usize, bool)> = Vec::new();
+    let mut count = |topic, in_subject: bool| match counts.iter_mut().find(|c| c.0 == topic) {
+        Some(c) => {
+            c.1 += 1;
+            c.2 |= in_subject;
+        }
+        None => counts.push((topic, 1, in_subject)),
+    };
+    let in_subject = vocabulary.match_phrases(subject);
+    for hit in in_subject.hits.iter().filter(|h| !not_topic(h)) {
+        count(hit.topic, true);
+    }
+    for hit in vocabulary
+        .match_phrases(text)
+        .hits
+        .iter()
+        .filter(|h| !not_topic(h))
+    {
+        count(hit.topic, false);
+    }
+    let main = |&&(_, mentions, in_subject): &&(_, usize, bool)| in_subject || mentions >= 2;
+    let mut chosen: Vec<_> = counts.iter().filter(main).collect();
+    chosen.sort_by_key(|c| std::cmp::Reverse((c.2, c.1)));
+    if chosen.is_empty() {
+        // The most named topic, else the field when the text says it.
+        let most = counts.iter().map(|c| c.1).max();
+        chosen.extend(counts.iter().find(|c| Some(c.1) == most));
+        if chosen.is_empty() {
+            let padded = format!(" {} ", crate::core::text::normalize(text));
+            let field = vocabulary.topics().iter().find(|t| {
+                t.field_phrases
+                    .iter()
+                    .any(|p| padded.contains(&format!(" {} ", crate::core::text::normalize(p))))
+            });
+            return field.map(|t| vec![t.id.clone()]).unwrap_or_default();
+        }
+    }
+    chosen
+        .into_iter()
+        .take(MAIN_TOPICS)
+        .map(|c| vocabulary.get(c.0).id.clone())
+        .collect()
 }
 
 /// Longest signature line read for the requester's body, in characters.
