@@ -62,20 +62,40 @@ static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid quote regex")
 });
 
-/// The first day of a range written with one month: "les 5 et 6 février", "du 5 au 7 mars".
+/// The first day of a range written with one month and a dash: "20-21 April 2027".
 static RANGE_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)(?-u:\b)(\d{{1,2}})(?:er|st|nd|rd|th)?\s*(?:et|au|-|–|à|and|to)\s*(\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})\.?(?:\s+\d{{4}})?)(?-u:\b)"
+        r"(?i)(?-u:\b)(\d{{1,2}})\s*(?:-|–)\s*(\d{{1,2}}\s+(?:{MONTHS})\.?(?:\s+\d{{4}})?)(?-u:\b)"
     ))
     .expect("valid range regex")
 });
 
 /// Every date written in the text, in order, without repeats (a range gives its first and
 /// last days); dates without a year are the next occurrence after `today`, and dates that
-/// cannot be (31 February) are skipped.
+/// cannot be (31 February) are skipped. Days, ranges and weeks are read by the shared
+/// `dates::find_when`; a span written without a day ("en juin prochain", "in January",
+/// "next week", "mars 2027") or a day without a number ("lundi") is vaguer than any written day: only the
+/// first one is kept, and only when the text has no written day ("en juin … la date exacte
+/// sera fixée en janvier").
 pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
     use chrono::Datelike;
     let mut found: Vec<(usize, NaiveDate)> = Vec::new();
+    let mut vague: Option<(usize, NaiveDate, Option<NaiveDate>)> = None;
+    let mut from = 0;
+    while let Some(Ok(when)) = dates::find_when(&text[from..], today) {
+        let (start, end) = (from + when.start, from + when.end);
+        let written_day = text[start..end]
+            .split(|c: char| !c.is_ascii_digit())
+            .any(|n| (1..=2).contains(&n.len()));
+        if written_day {
+            found.push((start, when.first));
+            found.extend(when.last.map(|last| (start, last)));
+        } else if vague.is_none() {
+            vague = Some((start, when.first, when.last));
+        }
+        from = end;
+    }
+    // Forms the chat reader has no use for ("20-21 April 2027", "March 12, 2027").
     for range in RANGE_START.captures_iter(text) {
         let first: u32 = range[1].parse().unwrap_or(0);
         if let Ok(last) = dates::parse_date(&range[2], today)
@@ -89,6 +109,12 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
         if let Ok(day) = dates::parse_date(candidate.as_str(), today) {
             found.push((candidate.start(), day));
         }
+    }
+    if found.is_empty()
+        && let Some((at, first, last)) = vague
+    {
+        found.push((at, first));
+        found.extend(last.map(|last| (at, last)));
     }
     found.sort_by_key(|(at, _)| *at);
     let mut out = Vec::new();
@@ -477,7 +503,7 @@ mod tests {
     #[test]
     fn finds_dates_in_french_and_english_prose() {
         let today: NaiveDate = "2026-11-26".parse().unwrap();
-        let cases: [(&str, &[&str]); 8] = [
+        let cases: [(&str, &[&str]); 12] = [
             ("notre conférence du 12 mars 2027 à Lyon", &["2027-03-12"]),
             ("les 5 et 6 février 2027", &["2027-02-05", "2027-02-06"]),
             ("du 5 au 7 mars", &["2027-03-05", "2027-03-07"]),
@@ -492,6 +518,19 @@ mod tests {
             ),
             ("at 10.30 on 31/02/2027", &[]),
             ("rien de daté ici, sauf 2026", &[]),
+            (
+                "du vendredi 26 au\ndimanche 28 février 2027",
+                &["2027-02-26", "2027-02-28"],
+            ),
+            (
+                "en juin prochain ; la date exacte sera fixée en janvier",
+                &["2027-06-01", "2027-06-30"],
+            ),
+            ("any day in January works", &["2027-01-01", "2027-01-31"]),
+            (
+                "lundi ou en mars, mais le 4 mars de préférence",
+                &["2027-03-04"],
+            ),
         ];
         for (text, expected) in cases {
             let found: Vec<String> = find_dates(text, today)
