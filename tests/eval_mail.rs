@@ -352,8 +352,8 @@ fn run_mail(file: &str) -> Score {
 const PUBLIC_FLOORS: &[(&str, f64)] = &[
     ("request", 1.0),
     ("opens no ticket", 1.0),
-    ("kind", 0.93),
-    ("bounce_permanent", 0.75),
+    ("kind", 1.0),
+    ("bounce_permanent", 1.0),
     ("requester", 1.0),
     ("forwarded_by", 1.0),
     ("organisation", 0.82),

@@ -198,7 +198,7 @@ pub fn extract(
         head.as_str().into()
     };
     let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
-    let topics = main_topics(subject, &without_dates, rules, knowledge.vocabulary);
+    let topics = main_topics(&without_dates, rules, knowledge.vocabulary);
     let format = rules
         .formats
         .iter()
@@ -238,19 +238,15 @@ fn first_word(phrase: &str) -> &str {
 /// longer list makes routing and speaker search follow its passing mentions.
 const MAIN_TOPICS: usize = 3;
 
-/// The request's main topics, from its subject and text (`text` begins with the subject).
+/// The request's main topics, from its subject and text (`text`: the subject, a line break,
+/// the text).
 /// A request names what it is about in its subject or again and again; everything else is a
 /// passing mention ("des étudiants", "le portail de l'événement", "une plateforme de
 /// visio"): a topic counts when the subject names it or the text names it twice, else the
 /// most named one alone. The event's own kind ("atelier", "webinaire", "datathon",
 /// "formation") is the format, never a topic. The network's whole field ("open data") is the
 /// topic only when no narrower one is.
-fn main_topics(
-    subject: &str,
-    text: &str,
-    rules: &MailRules,
-    vocabulary: &Vocabulary,
-) -> Vec<String> {
+fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<String> {
     // The event's kind (a phrase opening with a format's word: "formation des agents",
     // "atelier"), and the field (the matcher's answer when nothing narrower is named: weighed
     // below, after the narrower topics).
@@ -271,17 +267,17 @@ fn main_topics(
         }
         None => counts.push((topic, 1, in_subject)),
     };
-    let in_subject = vocabulary.match_phrases(subject);
-    for hit in in_subject.hits.iter().filter(|h| !not_topic(h)) {
-        count(hit.topic, true);
-    }
-    for hit in vocabulary
-        .match_phrases(text)
-        .hits
-        .iter()
-        .filter(|h| !not_topic(h))
-    {
-        count(hit.topic, false);
+    // Each part read once: the subject is the text's first line.
+    let (subject, body) = text.split_once('\n').unwrap_or((text, ""));
+    for (part, in_subject) in [(subject, true), (body, false)] {
+        for hit in vocabulary
+            .match_phrases(part)
+            .hits
+            .iter()
+            .filter(|h| !not_topic(h))
+        {
+            count(hit.topic, in_subject);
+        }
     }
     let main = |&&(_, mentions, in_subject): &&(_, usize, bool)| in_subject || mentions >= 2;
     let mut chosen: Vec<_> = counts.iter().filter(main).collect();
