@@ -145,12 +145,29 @@ fn place_code(geography: &Geography, label: &str) -> String {
 }
 
 /// Organisations are compared without case, accents, punctuation or spacing ("Région
-/// Hauts-de-France" = "region hauts de france"), and nothing more lenient: a body named
-/// differently ("Data Ouest" for "Association Data Ouest") is wrong, because the ticket shows
-/// the name as found and a person would have to fix it.
+/// Hauts-de-France" = "region hauts de france"). One leniency more: a body's bracketed other
+/// name ("Centre de gestion du Finistère (CDG 29)", "Agence d'urbanisme Atlantique & Pyrénées
+/// (AUDAP)") is the same body, so either the name without the brackets or the bracketed name
+/// alone is right. Nothing else: a body named differently ("Data Ouest" for "Association Data
+/// Ouest", the council for its group of elected members) is wrong, because the ticket shows the
+/// name as found and a person would have to fix it.
 fn same_organisation(have: Option<&str>, want: Option<&str>) -> bool {
-    let norm = |s: Option<&str>| s.map(passerelle::core::text::normalize);
-    norm(have) == norm(want)
+    use passerelle::core::text::normalize;
+    let (Some(have), Some(want)) = (have, want) else {
+        return have.is_none() && want.is_none();
+    };
+    let mut names = vec![normalize(want)];
+    if let (Some(open), Some(close)) = (want.find('('), want.rfind(')'))
+        && open < close
+    {
+        names.push(normalize(&format!(
+            "{}{}",
+            &want[..open],
+            &want[close + 1..]
+        )));
+        names.push(normalize(&want[open + 1..close]));
+    }
+    names.contains(&normalize(have))
 }
 
 /// What the engine works with, on the sample directory.
@@ -356,7 +373,7 @@ const PUBLIC_FLOORS: &[(&str, f64)] = &[
     ("bounce_permanent", 1.0),
     ("requester", 1.0),
     ("forwarded_by", 1.0),
-    ("organisation", 0.82),
+    ("organisation", 0.91),
     ("dates", 1.0),
     ("place", 0.95),
     ("online", 1.0),
@@ -373,7 +390,7 @@ const HELD_OUT_FLOORS: &[(&str, f64)] = &[
     ("bounce_permanent", 1.0),
     ("requester", 0.79),
     ("forwarded_by", 0.79),
-    ("organisation", 0.66),
+    ("organisation", 0.75),
     ("dates", 0.83),
     ("place", 0.79),
     ("online", 0.79),

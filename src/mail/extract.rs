@@ -62,6 +62,30 @@ static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid quote regex")
 });
 
+/// A month's name: where the event's days are written.
+static MONTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)(?-u:\b)(?:{MONTHS})(?-u:\b)")).expect("valid month regex")
+});
+
+/// The parts of `text` worth reading for dates, as byte ranges: each line naming a month with
+/// the line before it (a range wraps: "du vendredi 26 au\ndimanche 28 février"), overlaps
+/// merged. Reading only these keeps a long mail's cost to its dated lines.
+fn month_windows(text: &str) -> Vec<(usize, usize)> {
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    for month in MONTH.find_iter(text) {
+        let line_start = text[..month.start()].rfind('\n').unwrap_or(0);
+        let start = text[..line_start].rfind('\n').map_or(0, |at| at + 1);
+        let end = text[month.end()..]
+            .find('\n')
+            .map_or(text.len(), |at| month.end() + at);
+        match windows.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => windows.push((start, end)),
+        }
+    }
+    windows
+}
+
 /// The first day of a range written with one month and a dash: "20-21 April 2027".
 static RANGE_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
@@ -81,19 +105,21 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
     use chrono::Datelike;
     let mut found: Vec<(usize, NaiveDate)> = Vec::new();
     let mut vague: Option<(usize, NaiveDate, Option<NaiveDate>)> = None;
-    let mut from = 0;
-    while let Some(Ok(when)) = dates::find_when(&text[from..], today) {
-        let (start, end) = (from + when.start, from + when.end);
-        let written_day = text[start..end]
-            .split(|c: char| !c.is_ascii_digit())
-            .any(|n| (1..=2).contains(&n.len()));
-        if written_day {
-            found.push((start, when.first));
-            found.extend(when.last.map(|last| (start, last)));
-        } else if vague.is_none() {
-            vague = Some((start, when.first, when.last));
+    for (window_start, window_end) in month_windows(text) {
+        let mut from = window_start;
+        while let Some(Ok(when)) = dates::find_when(&text[from..window_end], today) {
+            let (start, end) = (from + when.start, from + when.end);
+            let written_day = text[start..end]
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|n| (1..=2).contains(&n.len()));
+            if written_day {
+                found.push((start, when.first));
+                found.extend(when.last.map(|last| (start, last)));
+            } else if vague.is_none() {
+                vague = Some((start, when.first, when.last));
+            }
+            from = end;
         }
-        from = end;
     }
     // Forms the chat reader has no use for ("20-21 April 2027", "March 12, 2027").
     for range in RANGE_START.captures_iter(text) {
