@@ -214,7 +214,7 @@ pub fn extract(
     let head: String = all.chars().take(TOPIC_WINDOW).collect();
     // Nor are sentences about travel costs or accommodation (looked for sentence by sentence
     // only in a text that has some).
-    let logistics = |folded: &str| rules.logistics.iter().any(|l| contains_word(folded, l));
+    let logistics = |folded: &str| rules.logistics.any_in(folded);
     let topical: std::borrow::Cow<'_, str> = if logistics(&folded) {
         head.split_inclusive(['.', '!', '?', '\n'])
             .filter(|sentence| !logistics(&fold(sentence)))
@@ -226,10 +226,10 @@ pub fn extract(
     let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
     let topics = main_topics(&without_dates, rules, knowledge.vocabulary);
     let format = rules
-        .formats
-        .iter()
-        .find(|f| f.words.iter().any(|w| contains_word(&folded, w)))
-        .map(|f| f.name.clone());
+        .format_words
+        .groups_in(&folded)
+        .min()
+        .map(|i| rules.formats[i].name.clone());
     let event = QUOTED
         .captures(&all)
         .and_then(|c| {
@@ -276,13 +276,14 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
     // The event's kind (a phrase opening with a format's word: "formation des agents",
     // "atelier"), and the field (the matcher's answer when nothing narrower is named: weighed
     // below, after the narrower topics).
+    let format_starts: std::collections::HashSet<&str> = rules
+        .formats
+        .iter()
+        .flat_map(|f| f.words.iter().map(|w| first_word(w)))
+        .collect();
     let not_topic = |hit: &crate::core::topics::TopicHit| {
         !vocabulary.get(hit.topic).field_phrases.is_empty()
-            || rules.formats.iter().any(|f| {
-                f.words
-                    .iter()
-                    .any(|w| first_word(w) == first_word(&hit.matched))
-            })
+            || format_starts.contains(first_word(&hit.matched))
     };
     // (topic, mentions, named in the subject), in order of first mention.
     let mut counts: Vec<(crate::core::topics::TopicIdx, usize, bool)> = Vec::new();
