@@ -67,17 +67,42 @@ static MONTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(?i)(?-u:\b)(?:{MONTHS})(?-u:\b)")).expect("valid month regex")
 });
 
-/// The parts of `text` worth reading for dates, as byte ranges: each line naming a month with
-/// the line before it (a range wraps: "du vendredi 26 au\ndimanche 28 février"), overlaps
-/// merged. Reading only these keeps a long mail's cost to its dated lines.
+/// The parts of `text` worth reading for dates, as byte ranges: around each month's name, the
+/// words that can make a day, a range or a week of it ("du vendredi 26 au\ndimanche 28
+/// février 2027", "semaine du 8 mars"), cut at spaces, overlaps merged. Reading only these
+/// keeps a long mail's cost to its dates.
 fn month_windows(text: &str) -> Vec<(usize, usize)> {
+    // Bytes before the month ("entre le 3 et le 5 "), and after it (" 12, 2027").
+    const BEFORE: usize = 48;
+    const AFTER: usize = 10;
+    // From the first whole word at or after `at`.
+    let word_start = |mut at: usize| {
+        while !text.is_char_boundary(at) {
+            at += 1;
+        }
+        if text[..at].ends_with(char::is_whitespace) {
+            return at;
+        }
+        text[at..]
+            .find(char::is_whitespace)
+            .map_or(at, |space| at + space + 1)
+    };
     let mut windows: Vec<(usize, usize)> = Vec::new();
     for month in MONTH.find_iter(text) {
-        let line_start = text[..month.start()].rfind('\n').unwrap_or(0);
-        let start = text[..line_start].rfind('\n').map_or(0, |at| at + 1);
-        let end = text[month.end()..]
-            .find('\n')
-            .map_or(text.len(), |at| month.end() + at);
+        let start = month
+            .start()
+            .checked_sub(BEFORE)
+            .map_or(0, word_start)
+            .min(month.start());
+        let mut end = (month.end() + AFTER).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end < text.len() {
+            end = text[month.end()..end]
+                .rfind(char::is_whitespace)
+                .map_or(month.end(), |space| month.end() + space);
+        }
         match windows.last_mut() {
             Some(last) if start <= last.1 => last.1 = last.1.max(end),
             _ => windows.push((start, end)),
@@ -255,11 +280,6 @@ pub fn extract(
     }
 }
 
-/// A phrase's first word.
-fn first_word(phrase: &str) -> &str {
-    phrase.split([' ', '\'', '-']).next().unwrap_or("")
-}
-
 /// Most topics a request is filed under: a request is about one to three things, and a
 /// longer list makes routing and speaker search follow its passing mentions.
 const MAIN_TOPICS: usize = 3;
@@ -276,14 +296,13 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
     // The event's kind (a phrase opening with a format's word: "formation des agents",
     // "atelier"), and the field (the matcher's answer when nothing narrower is named: weighed
     // below, after the narrower topics).
-    let format_starts: std::collections::HashSet<&str> = rules
-        .formats
-        .iter()
-        .flat_map(|f| f.words.iter().map(|w| first_word(w)))
-        .collect();
     let not_topic = |hit: &crate::core::topics::TopicHit| {
         !vocabulary.get(hit.topic).field_phrases.is_empty()
-            || format_starts.contains(first_word(&hit.matched))
+            || hit
+                .matched
+                .split([' ', '\'', '-'])
+                .next()
+                .is_some_and(|word| rules.format_starts.contains(word))
     };
     // (topic, mentions, named in the subject), in order of first mention.
     let mut counts: Vec<(crate::core::topics::TopicIdx, usize, bool)> = Vec::new();

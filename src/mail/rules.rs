@@ -159,6 +159,9 @@ pub struct MailRules {
     pub formats: Vec<Format>,
     /// Every format's words: a text's format is the first format with a word in it.
     pub format_words: Phrases,
+    /// The first word of every format's words ("formation", "atelier"): a topic phrase opening
+    /// with one names the event's kind, not its subject.
+    pub format_starts: std::collections::HashSet<String>,
     pub quote_intros: RegexSet,
     pub original_markers: RegexSet,
     pub forward_markers: RegexSet,
@@ -272,6 +275,12 @@ impl MailRules {
                     .flat_map(|(i, f)| f.words.iter().map(move |w| (i, w.as_str()))),
             )
             .map_err(|e| format!("format: {e}"))?,
+            format_starts: formats
+                .iter()
+                .flat_map(|f| &f.words)
+                .filter_map(|w| w.split([' ', '\'', '-']).next())
+                .map(str::to_string)
+                .collect(),
             formats,
             quote_intros: compile_set(&file.quotes.quote_intros, "quotes.quote_intros")?,
             original_markers: compile_set(
