@@ -196,8 +196,12 @@ pub fn recipients_in_text(text: &str) -> Vec<super::message::FailedRecipient> {
         std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^\s*([45]\d\d\b.*)$").unwrap());
     let head: String = text.chars().take(BOUNCE_WINDOW).collect();
     let diagnostic = REPLY.captures(&head).map(|c| c[1].trim().to_string());
+    // The qmail and Postfix style: "<address>:" alone on its line, above the SMTP reply.
+    static ANGLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?m)^\s*<([^\s<>@]+@[^\s<>]+)>:\s*$").unwrap()
+    });
     let mut out: Vec<super::message::FailedRecipient> = Vec::new();
-    for found in RCPT.captures_iter(&head) {
+    for found in RCPT.captures_iter(&head).chain(ANGLED.captures_iter(&head)) {
         let address = found[1].to_lowercase();
         if !out.iter().any(|r| r.address == address) {
             out.push(super::message::FailedRecipient {
@@ -302,11 +306,15 @@ pub fn classify(
             return verdict(Class::Bounce, format!("robot sender, text '{marker}'"));
         }
     }
+    // RFC 3834: "auto-generated" is a robot's own mail (a confirmation, a notification), not
+    // an answer to ours; it stays a machine's mail that is never answered.
     let auto_header = matches!(
+        &machine,
+        Some(MachineReason::AutoSubmitted(value))
+            if !value.trim().eq_ignore_ascii_case("auto-generated")
+    ) || matches!(
         machine,
-        Some(MachineReason::AutoSubmitted(_))
-            | Some(MachineReason::AutoReplyHeader)
-            | Some(MachineReason::AutoResponseSuppress(_))
+        Some(MachineReason::AutoReplyHeader) | Some(MachineReason::AutoResponseSuppress(_))
     ) || mail
         .robot
         .precedence
@@ -499,6 +507,11 @@ mod tests {
         assert_eq!(found[0].address, "gone@carrier.example");
         assert!(found[0].is_dead_address(), "{:?}", found[0]);
         assert!(recipients_in_text("Nothing to see.").is_empty());
+        let qmail = "I was unable to deliver your message to the following addresses:\n\n<l.petit@carrier.example>:\n    550 5.1.1 <l.petit@carrier.example>... User unknown\n";
+        let found = recipients_in_text(qmail);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].address, "l.petit@carrier.example");
+        assert!(found[0].is_dead_address(), "{:?}", found[0]);
     }
 
     #[test]

@@ -62,20 +62,91 @@ static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid quote regex")
 });
 
-/// The first day of a range written with one month: "les 5 et 6 février", "du 5 au 7 mars".
+/// A month's name: where the event's days are written.
+static MONTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"(?i)(?-u:\b)(?:{MONTHS})(?-u:\b)")).expect("valid month regex")
+});
+
+/// The parts of `text` worth reading for dates, as byte ranges: around each month's name, the
+/// words that can make a day, a range or a week of it ("du vendredi 26 au\ndimanche 28
+/// février 2027", "semaine du 8 mars"), cut at spaces, overlaps merged. Reading only these
+/// keeps a long mail's cost to its dates.
+fn month_windows(text: &str) -> Vec<(usize, usize)> {
+    // Bytes before the month ("entre le 3 et le 5 "), and after it (" 12, 2027").
+    const BEFORE: usize = 48;
+    const AFTER: usize = 10;
+    // From the first whole word at or after `at`.
+    let word_start = |mut at: usize| {
+        while !text.is_char_boundary(at) {
+            at += 1;
+        }
+        if text[..at].ends_with(char::is_whitespace) {
+            return at;
+        }
+        text[at..]
+            .find(char::is_whitespace)
+            .map_or(at, |space| at + space + 1)
+    };
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    for month in MONTH.find_iter(text) {
+        let start = month
+            .start()
+            .checked_sub(BEFORE)
+            .map_or(0, word_start)
+            .min(month.start());
+        let mut end = (month.end() + AFTER).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        if end < text.len() {
+            end = text[month.end()..end]
+                .rfind(char::is_whitespace)
+                .map_or(month.end(), |space| month.end() + space);
+        }
+        match windows.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => windows.push((start, end)),
+        }
+    }
+    windows
+}
+
+/// The first day of a range written with one month and a dash: "20-21 April 2027".
 static RANGE_START: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
-        r"(?i)(?-u:\b)(\d{{1,2}})(?:er|st|nd|rd|th)?\s*(?:et|au|-|–|à|and|to)\s*(\d{{1,2}}(?:er|st|nd|rd|th)?\s+(?:{MONTHS})\.?(?:\s+\d{{4}})?)(?-u:\b)"
+        r"(?i)(?-u:\b)(\d{{1,2}})\s*(?:-|–)\s*(\d{{1,2}}\s+(?:{MONTHS})\.?(?:\s+\d{{4}})?)(?-u:\b)"
     ))
     .expect("valid range regex")
 });
 
 /// Every date written in the text, in order, without repeats (a range gives its first and
 /// last days); dates without a year are the next occurrence after `today`, and dates that
-/// cannot be (31 February) are skipped.
+/// cannot be (31 February) are skipped. Days, ranges and weeks are read by the shared
+/// `dates::find_when`; a span written without a day ("en juin prochain", "in January",
+/// "next week", "mars 2027") or a day without a number ("lundi") is vaguer than any written day: only the
+/// first one is kept, and only when the text has no written day ("en juin … la date exacte
+/// sera fixée en janvier").
 pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
     use chrono::Datelike;
     let mut found: Vec<(usize, NaiveDate)> = Vec::new();
+    let mut vague: Option<(usize, NaiveDate, Option<NaiveDate>)> = None;
+    for (window_start, window_end) in month_windows(text) {
+        let mut from = window_start;
+        while let Some(Ok(when)) = dates::find_when(&text[from..window_end], today) {
+            let (start, end) = (from + when.start, from + when.end);
+            let written_day = text[start..end]
+                .split(|c: char| !c.is_ascii_digit())
+                .any(|n| (1..=2).contains(&n.len()));
+            if written_day {
+                found.push((start, when.first));
+                found.extend(when.last.map(|last| (start, last)));
+            } else if vague.is_none() {
+                vague = Some((start, when.first, when.last));
+            }
+            from = end;
+        }
+    }
+    // Forms the chat reader has no use for ("20-21 April 2027", "March 12, 2027").
     for range in RANGE_START.captures_iter(text) {
         let first: u32 = range[1].parse().unwrap_or(0);
         if let Ok(last) = dates::parse_date(&range[2], today)
@@ -89,6 +160,12 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
         if let Ok(day) = dates::parse_date(candidate.as_str(), today) {
             found.push((candidate.start(), day));
         }
+    }
+    if found.is_empty()
+        && let Some((at, first, last)) = vague
+    {
+        found.push((at, first));
+        found.extend(last.map(|last| (at, last)));
     }
     found.sort_by_key(|(at, _)| *at);
     let mut out = Vec::new();
@@ -162,7 +239,7 @@ pub fn extract(
     let head: String = all.chars().take(TOPIC_WINDOW).collect();
     // Nor are sentences about travel costs or accommodation (looked for sentence by sentence
     // only in a text that has some).
-    let logistics = |folded: &str| rules.logistics.iter().any(|l| contains_word(folded, l));
+    let logistics = |folded: &str| rules.logistics.any_in(folded);
     let topical: std::borrow::Cow<'_, str> = if logistics(&folded) {
         head.split_inclusive(['.', '!', '?', '\n'])
             .filter(|sentence| !logistics(&fold(sentence)))
@@ -172,18 +249,12 @@ pub fn extract(
         head.as_str().into()
     };
     let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
-    let mut topics: Vec<String> = Vec::new();
-    for hit in &knowledge.vocabulary.match_phrases(&without_dates).hits {
-        let id = &knowledge.vocabulary.get(hit.topic).id;
-        if !topics.contains(id) {
-            topics.push(id.clone());
-        }
-    }
+    let topics = main_topics(&without_dates, rules, knowledge.vocabulary);
     let format = rules
-        .formats
-        .iter()
-        .find(|f| f.words.iter().any(|w| contains_word(&folded, w)))
-        .map(|f| f.name.clone());
+        .format_words
+        .groups_in(&folded)
+        .min()
+        .map(|i| rules.formats[i].name.clone());
     let event = QUOTED
         .captures(&all)
         .and_then(|c| {
@@ -207,6 +278,75 @@ pub fn extract(
         format,
         language: lang::detect_normalized(&normalized).unwrap_or(default_lang),
     }
+}
+
+/// Most topics a request is filed under: a request is about one to three things, and a
+/// longer list makes routing and speaker search follow its passing mentions.
+const MAIN_TOPICS: usize = 3;
+
+/// The request's main topics, from its subject and text (`text`: the subject, a line break,
+/// the text).
+/// A request names what it is about in its subject or again and again; everything else is a
+/// passing mention ("des étudiants", "le portail de l'événement", "une plateforme de
+/// visio"): a topic counts when the subject names it or the text names it twice, else the
+/// most named one alone. The event's own kind ("atelier", "webinaire", "datathon",
+/// "formation") is the format, never a topic. The network's whole field ("open data") is the
+/// topic only when no narrower one is.
+fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<String> {
+    // The event's kind (a phrase opening with a format's word: "formation des agents",
+    // "atelier"), and the field (the matcher's answer when nothing narrower is named: weighed
+    // below, after the narrower topics).
+    let not_topic = |hit: &crate::core::topics::TopicHit| {
+        !vocabulary.get(hit.topic).field_phrases.is_empty()
+            || hit
+                .matched
+                .split([' ', '\'', '-'])
+                .next()
+                .is_some_and(|word| rules.format_starts.contains(word))
+    };
+    // (topic, mentions, named in the subject), in order of first mention.
+    let mut counts: Vec<(crate::core::topics::TopicIdx, usize, bool)> = Vec::new();
+    let mut count = |topic, in_subject: bool| match counts.iter_mut().find(|c| c.0 == topic) {
+        Some(c) => {
+            c.1 += 1;
+            c.2 |= in_subject;
+        }
+        None => counts.push((topic, 1, in_subject)),
+    };
+    // Each part read once: the subject is the text's first line.
+    let (subject, body) = text.split_once('\n').unwrap_or((text, ""));
+    for (part, in_subject) in [(subject, true), (body, false)] {
+        for hit in vocabulary
+            .match_phrases(part)
+            .hits
+            .iter()
+            .filter(|h| !not_topic(h))
+        {
+            count(hit.topic, in_subject);
+        }
+    }
+    let main = |&&(_, mentions, in_subject): &&(_, usize, bool)| in_subject || mentions >= 2;
+    let mut chosen: Vec<_> = counts.iter().filter(main).collect();
+    chosen.sort_by_key(|c| std::cmp::Reverse((c.2, c.1)));
+    if chosen.is_empty() {
+        // The most named topic, else the field when the text says it.
+        let most = counts.iter().map(|c| c.1).max();
+        chosen.extend(counts.iter().find(|c| Some(c.1) == most));
+        if chosen.is_empty() {
+            let padded = format!(" {} ", crate::core::text::normalize(text));
+            let field = vocabulary.topics().iter().find(|t| {
+                t.field_phrases
+                    .iter()
+                    .any(|p| padded.contains(&format!(" {} ", crate::core::text::normalize(p))))
+            });
+            return field.map(|t| vec![t.id.clone()]).unwrap_or_default();
+        }
+    }
+    chosen
+        .into_iter()
+        .take(MAIN_TOPICS)
+        .map(|c| vocabulary.get(c.0).id.clone())
+        .collect()
 }
 
 /// Longest signature line read for the requester's body, in characters.
@@ -405,7 +545,7 @@ mod tests {
     #[test]
     fn finds_dates_in_french_and_english_prose() {
         let today: NaiveDate = "2026-11-26".parse().unwrap();
-        let cases: [(&str, &[&str]); 8] = [
+        let cases: [(&str, &[&str]); 12] = [
             ("notre conférence du 12 mars 2027 à Lyon", &["2027-03-12"]),
             ("les 5 et 6 février 2027", &["2027-02-05", "2027-02-06"]),
             ("du 5 au 7 mars", &["2027-03-05", "2027-03-07"]),
@@ -420,6 +560,19 @@ mod tests {
             ),
             ("at 10.30 on 31/02/2027", &[]),
             ("rien de daté ici, sauf 2026", &[]),
+            (
+                "du vendredi 26 au\ndimanche 28 février 2027",
+                &["2027-02-26", "2027-02-28"],
+            ),
+            (
+                "en juin prochain ; la date exacte sera fixée en janvier",
+                &["2027-06-01", "2027-06-30"],
+            ),
+            ("any day in January works", &["2027-01-01", "2027-01-31"]),
+            (
+                "lundi ou en mars, mais le 4 mars de préférence",
+                &["2027-03-04"],
+            ),
         ];
         for (text, expected) in cases {
             let found: Vec<String> = find_dates(text, today)

@@ -107,24 +107,30 @@ pub fn split_lines(text: &Lines<'_>, rules: &MailRules) -> Split {
             while kept.last().is_some_and(|l| l.trim().is_empty()) {
                 kept.pop();
             }
-            let from = kept
+            let ends_sentence = |l: &&str| l.trim_end().ends_with(['.', '?', '!', ':']);
+            let paragraph = kept
                 .iter()
                 .rposition(|l| l.trim().is_empty())
-                .map_or(kept.len(), |blank| blank + 1);
-            let last = &kept[from..];
-            if from > 0
-                && (1..=5).contains(&last.len())
-                && last
-                    .iter()
-                    .all(|l| l.trim().chars().count() <= SIGNATURE_LINE)
-                && !last
-                    .iter()
-                    .any(|l| l.trim_end().ends_with(['.', '?', '!', ':']))
-            {
-                last.join("\n").trim().to_string()
-            } else {
-                String::new()
-            }
+                .map_or(0, |blank| blank + 1);
+            // Else the lines after the paragraph's last sentence: mail written as HTML often
+            // has no blank line before the signature ("Merci !<br>Bastien Lacoste<br>…").
+            let after_sentence = kept[paragraph..]
+                .iter()
+                .rposition(ends_sentence)
+                .map(|at| paragraph + at + 1);
+            let block = |from: usize| {
+                let last = &kept[from..];
+                (from > 0
+                    && (1..=5).contains(&last.len())
+                    && last
+                        .iter()
+                        .all(|l| l.trim().chars().count() <= SIGNATURE_LINE)
+                    && !last.iter().any(ends_sentence))
+                .then(|| last.join("\n").trim().to_string())
+            };
+            block(paragraph)
+                .or_else(|| after_sentence.and_then(block))
+                .unwrap_or_default()
         }
     };
     Split {
@@ -234,6 +240,12 @@ mod tests {
                 "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",
                 "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",
                 "",
+            ),
+            // From HTML: no blank line before the signature, under the last sentence.
+            (
+                "Bonjour,\nPouvez-vous venir ? Hébergement sur place.\nBastien Lacoste\nChambre d'agriculture du Gers",
+                "Bonjour,\nPouvez-vous venir ? Hébergement sur place.\nBastien Lacoste\nChambre d'agriculture du Gers",
+                "Bastien Lacoste\nChambre d'agriculture du Gers",
             ),
         ];
         for (text, new, signature) in cases {

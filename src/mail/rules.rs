@@ -94,6 +94,45 @@ pub enum CueKind {
     Against,
 }
 
+/// Phrases found as whole words in one pass over a folded text, each in a group (a format, or
+/// the one group of a list): what `classify::contains_word` does phrase by phrase, for texts
+/// of thousands of characters.
+#[derive(Debug)]
+pub struct Phrases {
+    finder: aho_corasick::AhoCorasick,
+    groups: Vec<usize>,
+}
+
+impl Phrases {
+    fn new<'a>(phrases: impl IntoIterator<Item = (usize, &'a str)>) -> Result<Self, String> {
+        let (groups, phrases): (Vec<usize>, Vec<&str>) =
+            phrases.into_iter().filter(|(_, p)| !p.is_empty()).unzip();
+        let finder = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::Standard)
+            .build(phrases)
+            .map_err(|e| e.to_string())?;
+        Ok(Phrases { finder, groups })
+    }
+
+    /// The groups of the phrases standing as whole words in `text`.
+    pub fn groups_in<'t>(&'t self, text: &'t str) -> impl Iterator<Item = usize> + 't {
+        self.finder
+            .find_overlapping_iter(text)
+            .filter_map(move |m| {
+                let before = text[..m.start()].chars().next_back();
+                let after = text[m.end()..].chars().next();
+                (!before.is_some_and(char::is_alphanumeric)
+                    && !after.is_some_and(char::is_alphanumeric))
+                .then(|| self.groups[m.pattern().as_usize()])
+            })
+    }
+
+    /// Whether any phrase stands as whole words in `text`.
+    pub fn any_in(&self, text: &str) -> bool {
+        self.groups_in(text).next().is_some()
+    }
+}
+
 /// The rules, folded and compiled.
 #[derive(Debug)]
 pub struct MailRules {
@@ -110,7 +149,7 @@ pub struct MailRules {
     pub request_finder: aho_corasick::AhoCorasick,
     pub request_minimum: i32,
     /// Phrases of sentences about practical arrangements, left out of topic matching.
-    pub logistics: Vec<String>,
+    pub logistics: Phrases,
     /// Signature lines (folded) that name the requester's body.
     pub body_patterns: Vec<Regex>,
     /// Words of job titles and units (folded), never a body's name.
@@ -118,6 +157,11 @@ pub struct MailRules {
     pub signature_lines: usize,
     pub shared_domains: Vec<String>,
     pub formats: Vec<Format>,
+    /// Every format's words: a text's format is the first format with a word in it.
+    pub format_words: Phrases,
+    /// The first word of every format's words ("formation", "atelier"): a topic phrase opening
+    /// with one names the event's kind, not its subject.
+    pub format_starts: std::collections::HashSet<String>,
     pub quote_intros: RegexSet,
     pub original_markers: RegexSet,
     pub forward_markers: RegexSet,
@@ -198,6 +242,14 @@ impl MailRules {
             .match_kind(aho_corasick::MatchKind::Standard)
             .build(request_cues.iter().map(|c| &c.phrase))
             .map_err(|e| format!("request: {e}"))?;
+        let formats: Vec<Format> = file
+            .format
+            .into_iter()
+            .map(|f| Format {
+                name: f.name,
+                words: folded(f.words),
+            })
+            .collect();
         Ok(MailRules {
             request_finder,
             news_tags: folded(file.tags.news),
@@ -207,7 +259,8 @@ impl MailRules {
             bounce_texts: folded(file.bounce.body_markers),
             request_cues,
             request_minimum: request.minimum_score,
-            logistics: folded(request.logistics),
+            logistics: Phrases::new(folded(request.logistics).iter().map(|p| (0, p.as_str())))
+                .map_err(|e| format!("request.logistics: {e}"))?,
             body_patterns: compile(
                 &file.organisation.body_patterns,
                 "organisation.body_patterns",
@@ -215,14 +268,20 @@ impl MailRules {
             title_words: folded(file.organisation.title_words),
             signature_lines: file.organisation.signature_lines,
             shared_domains: file.organisation.shared_domains,
-            formats: file
-                .format
-                .into_iter()
-                .map(|f| Format {
-                    name: f.name,
-                    words: folded(f.words),
-                })
+            format_words: Phrases::new(
+                formats
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, f)| f.words.iter().map(move |w| (i, w.as_str()))),
+            )
+            .map_err(|e| format!("format: {e}"))?,
+            format_starts: formats
+                .iter()
+                .flat_map(|f| &f.words)
+                .filter_map(|w| w.split([' ', '\'', '-']).next())
+                .map(str::to_string)
                 .collect(),
+            formats,
             quote_intros: compile_set(&file.quotes.quote_intros, "quotes.quote_intros")?,
             original_markers: compile_set(
                 &file.quotes.original_markers,

@@ -1,0 +1,444 @@
+//! The evaluation of mail understanding (tests/eval/mail*.toml): every message goes through
+//! the engine's understanding and its decision for a new request, on the sample directory, and
+//! each field of the ticket it would open is compared with what a person meant. Prints
+//! per-field accuracy and every failure (`cargo test --test eval_mail -- --nocapture`), fails
+//! below the floors first measured, and names the fields short of the issue's bar. The
+//! held-out set is measured and printed with a lower floor: it is not tuned on.
+
+mod common;
+
+use passerelle::core::actions::{Action, Change};
+use passerelle::core::directory::Directory;
+use passerelle::core::geo::{Geography, Place};
+use passerelle::core::lang::Lang;
+use passerelle::core::search::Weights;
+use passerelle::core::tickets::Ticket;
+use passerelle::engine::Knowledge;
+use passerelle::mail::decide::{MailCase, MailWorld, decide};
+use passerelle::mail::extract::{Knowledge as ExtractKnowledge, domain_organisations};
+use passerelle::mail::{Class, MailContext, Understanding, understand};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+#[derive(Deserialize)]
+struct MailSet {
+    today: chrono::NaiveDate,
+    mail: Vec<MailCaseSpec>,
+}
+
+/// One expected reading (tests/eval/README.md).
+#[derive(Deserialize)]
+struct MailCaseSpec {
+    file: String,
+    request: bool,
+    requester: Option<String>,
+    forwarded_by: Option<String>,
+    organisation: Option<String>,
+    #[serde(default)]
+    dates: Vec<chrono::NaiveDate>,
+    place: Option<String>,
+    #[serde(default)]
+    online: bool,
+    #[serde(default)]
+    topics: Vec<String>,
+    format: Option<String>,
+    language: Option<String>,
+    kind: Option<String>,
+    bounce_permanent: Option<bool>,
+}
+
+/// Per field: (right, counted), and the failures as text.
+#[derive(Default)]
+struct Score {
+    fields: BTreeMap<&'static str, (usize, usize)>,
+    failures: Vec<String>,
+}
+
+impl Score {
+    fn count<T: PartialEq + std::fmt::Debug>(
+        &mut self,
+        field: &'static str,
+        file: &str,
+        have: T,
+        want: T,
+    ) {
+        let entry = self.fields.entry(field).or_default();
+        entry.1 += 1;
+        if have == want {
+            entry.0 += 1;
+        } else {
+            self.failures
+                .push(format!("{field} {file}: got {have:?}, want {want:?}"));
+        }
+    }
+
+    fn accuracy(&self, field: &str) -> f64 {
+        self.fields
+            .get(field)
+            .map_or(1.0, |(r, n)| *r as f64 / (*n).max(1) as f64)
+    }
+
+    fn print(&self, title: &str) {
+        println!("== {title}");
+        for (field, (right, n)) in &self.fields {
+            println!(
+                "{field:>16}: {right:>4}/{n:<4} {:5.1} %",
+                100.0 * *right as f64 / (*n).max(1) as f64
+            );
+        }
+        for failure in &self.failures {
+            println!("  FAIL {failure}");
+        }
+    }
+
+    /// The fields short of the issue's bar, printed (they are work left, not a pass).
+    fn print_short_of_bar(&self) {
+        let short: Vec<String> = BARS
+            .iter()
+            .filter(|(f, bar)| self.accuracy(f) < *bar)
+            .map(|(f, bar)| {
+                format!(
+                    "{f} {:.1} % < {:.0} %",
+                    100.0 * self.accuracy(f),
+                    100.0 * bar
+                )
+            })
+            .collect();
+        println!("short of the issue's bar: {}", short.join(", "));
+    }
+
+    fn assert_floors(&self, floors: &[(&str, f64)]) {
+        let low: Vec<String> = floors
+            .iter()
+            .filter(|(f, floor)| self.accuracy(f) < *floor)
+            .map(|(f, floor)| {
+                format!(
+                    "{f} {:.1} % < {:.1} %",
+                    100.0 * self.accuracy(f),
+                    100.0 * floor
+                )
+            })
+            .collect();
+        assert!(low.is_empty(), "below the floor: {}", low.join(", "));
+    }
+}
+
+/// The issue's bar: requests recognised 95 %, no non-request opening a ticket, and date,
+/// place, topic and format each 90 % on requests.
+const BARS: &[(&str, f64)] = &[
+    ("request", 0.95),
+    ("opens no ticket", 1.0),
+    ("dates", 0.90),
+    ("place", 0.90),
+    ("topics", 0.90),
+    ("format", 0.90),
+];
+
+fn place_code(geography: &Geography, label: &str) -> String {
+    match geography.lookup(label) {
+        Some(Place::Region(i)) => format!("region:{}", geography.region(i).code),
+        Some(Place::Department(i)) => format!("department:{}", geography.department(i).code),
+        Some(Place::Commune(i)) => format!("commune:{}", geography.commune(i).code),
+        // Places abroad are kept as written, and read back as nothing French.
+        None => format!("abroad:{label}"),
+    }
+}
+
+/// Organisations are compared without case, accents, punctuation or spacing ("Région
+/// Hauts-de-France" = "region hauts de france"). One leniency more: a body's bracketed other
+/// name ("Centre de gestion du Finistère (CDG 29)", "Agence d'urbanisme Atlantique & Pyrénées
+/// (AUDAP)") is the same body, so either the name without the brackets or the bracketed name
+/// alone is right. Nothing else: a body named differently ("Data Ouest" for "Association Data
+/// Ouest", the council for its group of elected members) is wrong, because the ticket shows the
+/// name as found and a person would have to fix it.
+fn same_organisation(have: Option<&str>, want: Option<&str>) -> bool {
+    use passerelle::core::text::normalize;
+    let (Some(have), Some(want)) = (have, want) else {
+        return have.is_none() && want.is_none();
+    };
+    let mut names = vec![normalize(want)];
+    if let (Some(open), Some(close)) = (want.find('('), want.rfind(')'))
+        && open < close
+    {
+        names.push(normalize(&format!(
+            "{}{}",
+            &want[..open],
+            &want[close + 1..]
+        )));
+        names.push(normalize(&want[open + 1..close]));
+    }
+    names.contains(&normalize(have))
+}
+
+/// What the engine works with, on the sample directory.
+struct World {
+    knowledge: Knowledge,
+    directory: Directory,
+    domains: std::collections::HashMap<String, String>,
+    context: MailContext,
+}
+
+impl World {
+    fn new() -> World {
+        let knowledge = common::knowledge();
+        let directory = common::sample_directory(&knowledge);
+        let domains = domain_organisations(&directory, &knowledge.mail_rules);
+        World {
+            knowledge,
+            directory,
+            domains,
+            // As the sets' messages are addressed: their tags and list (tests/eval/mail/).
+            context: MailContext {
+                ticket_prefix: "Passerelle".into(),
+                watched_list: Some("reseau.lists.passerelle.example".into()),
+                loop_value: "contact@passerelle.example".into(),
+            },
+        }
+    }
+
+    fn understand(&self, raw: &[u8], today: chrono::NaiveDate) -> Understanding {
+        let k = &self.knowledge;
+        let extract = ExtractKnowledge {
+            vocabulary: &k.vocabulary,
+            geography: &k.geography,
+            organisations: &self.directory.organisation_finder,
+            domains: &self.domains,
+            directory: Some(&self.directory),
+        };
+        understand(raw, &k.mail_rules, &self.context, &extract, today, Lang::Fr)
+    }
+
+    /// The ticket the engine would open for the mail when no existing ticket matches it, and
+    /// who forwarded it.
+    fn new_ticket(&self, mail: &Understanding, today: chrono::NaiveDate) -> Option<Ticket> {
+        let k = &self.knowledge;
+        let world = MailWorld {
+            directory: &self.directory,
+            vocabulary: &k.vocabulary,
+            geography: &k.geography,
+            routing: &[],
+            work: &Default::default(),
+            weights: &Weights::default(),
+            max_results: 5,
+            today,
+            ticket_prefix: &self.context.ticket_prefix,
+            reopen_closed: true,
+            default_lang: Lang::Fr,
+            mute_until: chrono::DateTime::UNIX_EPOCH,
+        };
+        // The engine trusts a member's forward once their address is proven (DKIM/DMARC);
+        // the sets' messages are unsigned, so a member's address is taken as proven here:
+        // what is measured is understanding, not authentication (tests/mail_flow.rs does that).
+        let forward_trusted = mail.forwarded.is_some()
+            && mail.classification.class == Class::Request
+            && mail
+                .from
+                .as_ref()
+                .is_some_and(|f| self.directory.by_email(&f.address).is_some());
+        let case = MailCase {
+            mail,
+            ticket: None,
+            new_number: Some(1),
+            secret: "0badcafe",
+            bounced_to: &[],
+            threaded_by: None,
+            sender_verified: false,
+            forward_trusted,
+        };
+        decide(&case, &world).into_iter().find_map(|a| match a {
+            Action::Change(Change::CreateTicket(ticket)) => Some(ticket),
+            _ => None,
+        })
+    }
+}
+
+fn kind(class: Class) -> &'static str {
+    match class {
+        Class::Request => "request",
+        Class::AutoReply => "auto-reply",
+        Class::Bounce => "bounce",
+        Class::ListDiscussion => "list",
+        Class::TicketReply | Class::News | Class::Other => "other",
+    }
+}
+
+fn run_mail(file: &str) -> Score {
+    let world = World::new();
+    let dir = common::root().join("tests/eval");
+    let set: MailSet = toml::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+    let geography = &world.knowledge.geography;
+    let mut score = Score::default();
+    for case in &set.mail {
+        let raw = std::fs::read(dir.join(&case.file)).unwrap();
+        let mail = world.understand(&raw, set.today);
+        let ticket = world.new_ticket(&mail, set.today);
+        let name = case.file.as_str();
+        let class = mail.classification.class;
+        score.count("request", name, class == Class::Request, case.request);
+        if !case.request {
+            score.count("opens no ticket", name, ticket.is_none(), true);
+            if let Some(want) = &case.kind {
+                score.count("kind", name, kind(class), want.as_str());
+            }
+            if let Some(want) = case.bounce_permanent {
+                let dead = mail.failed_recipients.iter().any(|r| r.is_dead_address());
+                score.count("bounce_permanent", name, dead, want);
+            }
+            continue;
+        }
+        // A request not recognised opens no ticket: each of its fields counts as missed, so
+        // the figures below are over every request of the set.
+        let Some(ticket) = ticket else {
+            for field in [
+                "requester",
+                "forwarded_by",
+                "organisation",
+                "dates",
+                "place",
+                "online",
+                "topics",
+                "format",
+                "language",
+            ] {
+                score.count(field, name, "no ticket", "a ticket");
+            }
+            continue;
+        };
+        score.count(
+            "requester",
+            name,
+            ticket.requester_email.to_lowercase(),
+            case.requester.clone().unwrap_or_default().to_lowercase(),
+        );
+        let forwarder = mail
+            .forwarded
+            .as_ref()
+            .filter(|_| ticket.requester_email != mail.from.as_ref().map_or("", |f| &f.address))
+            .and(mail.from.as_ref())
+            .map(|f| f.address.to_lowercase());
+        score.count(
+            "forwarded_by",
+            name,
+            forwarder,
+            case.forwarded_by.as_ref().map(|f| f.to_lowercase()),
+        );
+        let organisation = ticket.organisation.as_deref();
+        let want = case.organisation.as_deref();
+        score.count(
+            "organisation",
+            name,
+            if same_organisation(organisation, want) {
+                want
+            } else {
+                organisation
+            },
+            want,
+        );
+        let mut dates = ticket.dates.clone();
+        dates.sort();
+        dates.dedup();
+        let mut want_dates = case.dates.clone();
+        want_dates.sort();
+        score.count("dates", name, dates, want_dates);
+        score.count(
+            "place",
+            name,
+            ticket.places.first().map(|p| place_code(geography, p)),
+            case.place.clone(),
+        );
+        let online = mail.request.as_ref().is_some_and(|r| r.online);
+        score.count("online", name, online, case.online);
+        let mut topics = ticket.topics.clone();
+        topics.sort();
+        let mut want_topics = case.topics.clone();
+        want_topics.sort();
+        score.count("topics", name, topics, want_topics);
+        score.count("format", name, ticket.format.clone(), case.format.clone());
+        score.count(
+            "language",
+            name,
+            Some(ticket.lang.code().to_string()),
+            case.language.clone(),
+        );
+    }
+    score
+}
+
+/// Floors measured on the public set when this runner was first written: a regression below
+/// them fails. Fields still short of [`BARS`] are printed; they are the work left.
+const PUBLIC_FLOORS: &[(&str, f64)] = &[
+    ("request", 1.0),
+    ("opens no ticket", 1.0),
+    ("kind", 1.0),
+    ("bounce_permanent", 1.0),
+    ("requester", 1.0),
+    ("forwarded_by", 1.0),
+    ("organisation", 0.91),
+    ("dates", 1.0),
+    ("place", 0.95),
+    ("online", 1.0),
+    ("topics", 0.61),
+    ("format", 1.0),
+    ("language", 1.0),
+];
+
+/// Floors for the held-out set, against regressions only: it is never tuned on.
+const HELD_OUT_FLOORS: &[(&str, f64)] = &[
+    ("request", 0.89),
+    ("opens no ticket", 1.0),
+    ("kind", 0.92),
+    ("bounce_permanent", 1.0),
+    ("requester", 0.79),
+    ("forwarded_by", 0.79),
+    ("organisation", 0.75),
+    ("dates", 0.83),
+    ("place", 0.79),
+    ("online", 0.79),
+    ("topics", 0.62),
+    ("format", 0.66),
+    ("language", 0.83),
+];
+
+#[test]
+fn mail_understanding_on_the_public_set() {
+    let score = run_mail("mail.toml");
+    score.print("mail.toml (public)");
+    score.print_short_of_bar();
+    score.assert_floors(PUBLIC_FLOORS);
+}
+
+#[test]
+fn mail_understanding_on_the_held_out_set() {
+    let score = run_mail("mail-holdout.toml");
+    score.print("mail-holdout.toml (held out, not tuned on)");
+    score.print_short_of_bar();
+    score.assert_floors(HELD_OUT_FLOORS);
+}
+
+#[test]
+#[ignore = "a helper to see how one message is read: FILE=mail/001-….eml cargo test --test eval_mail -- --ignored --nocapture"]
+fn debug_one() {
+    let world = World::new();
+    let file = std::env::var("FILE").unwrap_or("mail/001-datathon-mobilites-rennes.eml".into());
+    let raw = std::fs::read(common::root().join("tests/eval").join(&file)).unwrap();
+    let today = "2026-11-26".parse().unwrap();
+    let mail = world.understand(&raw, today);
+    println!(
+        "{:?}: {}",
+        mail.classification.class, mail.classification.reason
+    );
+    println!("--- new text\n{}\n---", mail.new_text);
+    println!("{:#?}", mail.request);
+    if let Some(request) = &mail.request {
+        let text = format!("{}\n{}", mail.subject, mail.new_text);
+        let vocabulary = &world.knowledge.vocabulary;
+        for hit in vocabulary.match_phrases(&text).hits {
+            println!(
+                "  topic {} <- {:?}",
+                vocabulary.get(hit.topic).id,
+                hit.matched
+            );
+        }
+        println!("places {:?}", request.places);
+    }
+}
