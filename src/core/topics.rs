@@ -124,8 +124,8 @@ pub struct Vocabulary {
     related: Vec<Vec<TopicIdx>>,
     /// Normalised field phrases, space-padded for whole-word search, with their topic.
     field: Vec<(String, TopicIdx)>,
-    /// Normalised ignored phrases, space-padded.
-    ignored: Vec<String>,
+    /// The ignored phrases, normalised, found in one pass over a text.
+    ignored: Option<aho_corasick::AhoCorasick>,
 }
 
 impl Vocabulary {
@@ -133,12 +133,15 @@ impl Vocabulary {
         let file: TopicFile =
             toml::from_str(source).map_err(|e| VocabularyError::Syntax(e.to_string()))?;
         let mut vocabulary = Self::new(file.topic)?;
-        vocabulary.ignored = file
-            .ignore
-            .phrases
-            .iter()
-            .map(|p| format!(" {} ", normalize(p)))
-            .collect();
+        let phrases: Vec<String> = file.ignore.phrases.iter().map(|p| normalize(p)).collect();
+        if !phrases.is_empty() {
+            vocabulary.ignored = Some(
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .build(&phrases)
+                    .map_err(|e| VocabularyError::Syntax(format!("[ignore] phrases: {e}")))?,
+            );
+        }
         Ok(vocabulary)
     }
 
@@ -175,7 +178,7 @@ impl Vocabulary {
             words: Vec::new(),
             related,
             field: Vec::new(),
-            ignored: Vec::new(),
+            ignored: None,
         };
         vocabulary.index()?;
         Ok(vocabulary)
@@ -284,9 +287,16 @@ impl Vocabulary {
 
     fn scan(&self, text: &str, typos: bool) -> TopicMatch {
         let mut padded = format!(" {} ", normalize(text));
-        for phrase in &self.ignored {
-            while let Some(at) = padded.find(phrase.as_str()) {
-                padded.replace_range(at..at + phrase.len() - 1, &" ".repeat(phrase.len() - 1));
+        if let Some(ignored) = &self.ignored {
+            // Whole words only: "environ" goes, "environnement" stays.
+            let bytes = padded.as_bytes();
+            let spans: Vec<(usize, usize)> = ignored
+                .find_iter(&padded)
+                .filter(|m| bytes[m.start() - 1] == b' ' && bytes[m.end()] == b' ')
+                .map(|m| (m.start(), m.end()))
+                .collect();
+            for (start, end) in spans {
+                padded.replace_range(start..end, &" ".repeat(end - start));
             }
         }
         let mut result = self.scan_words(&padded, typos);
