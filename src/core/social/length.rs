@@ -126,7 +126,7 @@ pub fn mastodon(text: &str, content_warning: &str) -> Measure {
             graphemes(&mastodon_countable(text))
         } else {
             // Counted joined, as Mastodon does: a cluster may span the junction.
-            graphemes(&(content_warning.to_string() + &mastodon_countable(text)))
+            graphemes(&(content_warning.to_string() + mastodon_countable(text).as_str()))
         },
         limit: MASTODON_MAX_CHARS,
         bytes: text.len(),
