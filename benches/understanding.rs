@@ -13,7 +13,6 @@ use passerelle::commands::Interpretation;
 use passerelle::commands::args::{self, ArgContext};
 use passerelle::commands::registry::ArgSpec;
 use passerelle::config::Config;
-use passerelle::core::directory::{Directory, DirectoryData};
 use passerelle::core::geo::Geography;
 use std::hint::black_box;
 use std::path::Path;
@@ -47,41 +46,14 @@ fn main() {
     let config = config();
     let knowledge = app::load_knowledge(&config).expect("knowledge loads");
     let today = "2026-11-26".parse().expect("date");
-    let sample = std::fs::read(root().join("data/sample/members.csv")).expect("sample");
-    let organisations = passerelle::import::parse_organisations_csv(
+    let directory = passerelle::import::directory_from_files(
+        &std::fs::read(root().join("data/sample/members.csv")).expect("sample"),
         &std::fs::read(root().join("data/odf/organisations.csv")).expect("organisations"),
-    )
-    .expect("organisations parse");
-    let ids = organisations.iter().map(|o| o.id.clone()).collect();
-    let empty = Directory::build(
-        DirectoryData::default(),
         &knowledge.vocabulary,
         &knowledge.geography,
         today,
-    );
-    let members = passerelle::import::check_members_csv(
-        &sample,
-        &passerelle::import::ImportContext {
-            vocabulary: &knowledge.vocabulary,
-            geography: &knowledge.geography,
-            organisations: &ids,
-            directory: &empty,
-        },
-    );
-    let data = DirectoryData {
-        members: members
-            .valid
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut m)| {
-                m.id = i as i64 + 1;
-                m
-            })
-            .collect(),
-        organisations,
-        ..Default::default()
-    };
-    let directory = Directory::build(data, &knowledge.vocabulary, &knowledge.geography, today);
+    )
+    .expect("the sample directory");
     let set: toml::Table = toml::from_str(
         &std::fs::read_to_string(root().join("tests/eval/chat.toml")).expect("eval set"),
     )

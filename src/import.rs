@@ -588,3 +588,44 @@ pub fn parse_organisations_csv(
     }
     Ok(organisations)
 }
+
+/// A directory built in memory from a members CSV and the observatory's organisations CSV,
+/// without a store: what the evaluation and the understanding benchmark read the sample
+/// directory with. Members are numbered from 1 in file order; a row that does not check is an
+/// error naming every problem.
+pub fn directory_from_files(
+    members_csv: &[u8],
+    organisations_csv: &[u8],
+    vocabulary: &Vocabulary,
+    geography: &Geography,
+    today: NaiveDate,
+) -> Result<Directory, String> {
+    use crate::core::directory::DirectoryData;
+    let organisations = parse_organisations_csv(organisations_csv)?;
+    let ids = organisations.iter().map(|o| o.id.clone()).collect();
+    let empty = Directory::build(DirectoryData::default(), vocabulary, geography, today);
+    let ctx = ImportContext {
+        vocabulary,
+        geography,
+        organisations: &ids,
+        directory: &empty,
+    };
+    let members = check_members_csv(members_csv, &ctx);
+    if !members.errors.is_empty() || !members.fatal.is_empty() {
+        return Err(format!("{:?} {:?}", members.fatal, members.errors));
+    }
+    let data = DirectoryData {
+        members: members
+            .valid
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut m)| {
+                m.id = i as i64 + 1;
+                m
+            })
+            .collect(),
+        organisations,
+        ..Default::default()
+    };
+    Ok(Directory::build(data, vocabulary, geography, today))
+}

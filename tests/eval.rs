@@ -6,10 +6,11 @@
 
 mod common;
 
+use common::score::{Score, place_code};
+
 use passerelle::commands::Interpretation;
 use passerelle::commands::args::{self, ArgContext, ArgValue};
 use passerelle::core::directory::Directory;
-use passerelle::core::geo::{Geography, Place};
 use passerelle::engine::Knowledge;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -27,52 +28,6 @@ struct ChatCase {
     intent: String,
     #[serde(flatten)]
     slots: BTreeMap<String, toml::Value>,
-}
-
-/// Per field: (right, counted), and the failures as text.
-#[derive(Default)]
-struct Score {
-    fields: BTreeMap<String, (usize, usize)>,
-    failures: Vec<String>,
-}
-
-impl Score {
-    fn count(&mut self, field: &str, right: bool) {
-        let entry = self.fields.entry(field.to_string()).or_default();
-        entry.1 += 1;
-        if right {
-            entry.0 += 1;
-        }
-    }
-
-    fn accuracy(&self, field: &str) -> f64 {
-        self.fields
-            .get(field)
-            .map_or(1.0, |(r, n)| *r as f64 / (*n).max(1) as f64)
-    }
-
-    fn print(&self, title: &str, failures: bool) {
-        println!("== {title}");
-        for (field, (right, n)) in &self.fields {
-            println!(
-                "{field:>10}: {right:>4}/{n:<4} {:5.1} %",
-                100.0 * *right as f64 / (*n).max(1) as f64
-            );
-        }
-        if failures {
-            for failure in &self.failures {
-                println!("  FAIL {failure}");
-            }
-        }
-    }
-}
-
-fn place_code(geography: &Geography, place: Place) -> String {
-    match place {
-        Place::Region(i) => format!("region:{}", geography.region(i).code),
-        Place::Department(i) => format!("department:{}", geography.department(i).code),
-        Place::Commune(i) => format!("commune:{}", geography.commune(i).code),
-    }
 }
 
 /// The slots the bot read from a line, written as the evaluation files write them.
@@ -311,25 +266,16 @@ const FLOORS: &[(&str, f64)] = &[
 fn chat_understanding_on_the_public_set() {
     let score = run_chat("chat.toml");
     score.print("chat.toml (public)", true);
-    let short: Vec<String> = score
+    let bars: Vec<(&str, f64)> = score
         .fields
         .keys()
-        .filter(|f| score.accuracy(f) < target(f))
-        .map(|f| format!("{f} {:.1} %", 100.0 * score.accuracy(f)))
+        .map(|f| (f.as_str(), target(f)))
         .collect();
-    println!("short of the issue's bar: {}", short.join(", "));
-    let low: Vec<String> = FLOORS
-        .iter()
-        .filter(|(f, floor)| score.accuracy(f) < *floor)
-        .map(|(f, floor)| {
-            format!(
-                "{f} {:.1} % < {:.0} %",
-                100.0 * score.accuracy(f),
-                100.0 * floor
-            )
-        })
-        .collect();
-    assert!(low.is_empty(), "below the floor: {}", low.join(", "));
+    println!(
+        "short of the issue's bar: {}",
+        score.below(&bars).join(", ")
+    );
+    score.assert_floors(FLOORS);
 }
 
 /// A second development set in another style (texting, formal letters, relayed requests,
@@ -357,26 +303,4 @@ fn chat_understanding_on_the_held_out_set() {
         "intent {:.1} %",
         100.0 * score.accuracy("intent")
     );
-}
-
-#[test]
-#[ignore = "a helper to see how one line is read: LINE=... cargo test --test eval -- --ignored"]
-fn debug_one() {
-    let knowledge = common::knowledge();
-    let directory = common::sample_directory(&knowledge);
-    let arg_ctx = ArgContext {
-        vocabulary: &knowledge.vocabulary,
-        geography: &knowledge.geography,
-        directory: &directory,
-        registry: &knowledge.registry,
-        today: "2026-11-26".parse().unwrap(),
-        thorough: true,
-    };
-    let valid = |spec: &passerelle::commands::registry::ArgSpec, raw: &str| {
-        let r = args::parse(spec, raw, &arg_ctx);
-        println!("  valid {} {raw:?} -> {:?}", spec.name, r.is_ok());
-        r.is_ok()
-    };
-    let line = std::env::var("LINE").unwrap_or("passe en français".into());
-    println!("{:?}", knowledge.registry.interpret(&line, &valid));
 }

@@ -112,6 +112,10 @@ pub struct Command {
     pub(super) run: HandlerFn,
 }
 
+/// A command a line may mean: its score, index, the cue's words, the cue's language and the
+/// arguments read from the line.
+type Candidate = (usize, usize, Vec<usize>, Lang, BTreeMap<String, String>);
+
 /// What a line means.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Interpretation {
@@ -350,8 +354,8 @@ impl Registry {
                     .any(|c| c.cues.iter().any(|cue| cue.find(head).is_some()))
             });
         let cue_words = head_words.as_ref().unwrap_or(&words);
-        // (score, command, cue words, cue language)
-        let mut best: Vec<(usize, usize, Vec<usize>, Lang)> = Vec::new();
+        // (score, command, cue words, cue language, arguments read)
+        let mut best: Vec<Candidate> = Vec::new();
         for (i, command) in self.commands.iter().enumerate() {
             // (weight, words, language, weak) of the strongest cue found.
             let found: Vec<(usize, Vec<usize>, Lang, bool)> = command
@@ -397,7 +401,7 @@ impl Registry {
             if only_weak && given == 0 {
                 continue;
             }
-            best.push((2 * weight + 2 * given, i, cue_words, lang));
+            best.push((2 * weight + 2 * given, i, cue_words, lang, args));
         }
         best.sort_by_key(|b| std::cmp::Reverse(b.0));
         match best.as_slice() {
@@ -414,13 +418,7 @@ impl Registry {
                         .collect(),
                 )
             }
-            [(_, command, cue_words, cue_lang), ..] => {
-                let args = understand::fill_args(
-                    &self.commands[*command].spec.args,
-                    &words,
-                    cue_words,
-                    valid,
-                );
+            [(_, command, cue_words, cue_lang, args), ..] => {
                 // A cue shared by both languages ("stats", "ok") tells nothing of the language.
                 let shared = self.commands[*command]
                     .cues
@@ -435,7 +433,7 @@ impl Registry {
                 let mut invocation = Invocation {
                     command: *command,
                     lang,
-                    args,
+                    args: args.clone(),
                 };
                 self.keep_final_punctuation(line, &mut invocation);
                 Interpretation::Command(invocation)

@@ -1,6 +1,9 @@
 //! Shared set-up for the integration tests: stores on both backends and the real data files.
 #![allow(dead_code)]
 
+#[allow(dead_code)] // Only the evaluation runners read it.
+pub mod score;
+
 use passerelle::app;
 use passerelle::config::Config;
 use passerelle::engine::Knowledge;
@@ -44,47 +47,14 @@ pub fn knowledge() -> Knowledge {
 /// The shipped sample directory (invented members, real organisations), as on 2026-11-26.
 #[allow(dead_code)] // Not every test binary reads it.
 pub fn sample_directory(knowledge: &Knowledge) -> passerelle::core::directory::Directory {
-    use passerelle::core::directory::{Directory, DirectoryData};
-    let sample = std::fs::read(root().join("data/sample/members.csv")).unwrap();
-    let organisations = passerelle::import::parse_organisations_csv(
+    passerelle::import::directory_from_files(
+        &std::fs::read(root().join("data/sample/members.csv")).unwrap(),
         &std::fs::read(root().join("data/odf/organisations.csv")).unwrap(),
-    )
-    .unwrap();
-    let ids = organisations.iter().map(|o| o.id.clone()).collect();
-    let today = "2026-11-26".parse().unwrap();
-    let empty = Directory::build(
-        DirectoryData::default(),
         &knowledge.vocabulary,
         &knowledge.geography,
-        today,
-    );
-    let ctx = passerelle::import::ImportContext {
-        vocabulary: &knowledge.vocabulary,
-        geography: &knowledge.geography,
-        organisations: &ids,
-        directory: &empty,
-    };
-    let members = passerelle::import::check_members_csv(&sample, &ctx);
-    assert!(
-        members.errors.is_empty() && members.fatal.is_empty(),
-        "{:?} {:?}",
-        members.fatal,
-        members.errors
-    );
-    let data = DirectoryData {
-        members: members
-            .valid
-            .into_iter()
-            .enumerate()
-            .map(|(i, mut m)| {
-                m.id = i as i64 + 1;
-                m
-            })
-            .collect(),
-        organisations,
-        ..Default::default()
-    };
-    Directory::build(data, &knowledge.vocabulary, &knowledge.geography, today)
+        "2026-11-26".parse().unwrap(),
+    )
+    .unwrap_or_else(|e| panic!("the sample directory: {e}"))
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
