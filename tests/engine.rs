@@ -6,7 +6,9 @@ mod common;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use passerelle::app;
-use passerelle::engine::{DeliveryError, Engine, Handled, Inbound, Outbound, OutboxWorker};
+use passerelle::engine::{
+    Delivered, DeliveryError, Engine, Handled, Inbound, Outbound, OutboxWorker, Progress,
+};
 use passerelle::store::{InboundKey, OutboxMessage};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -28,7 +30,11 @@ struct Recorder {
 
 #[async_trait]
 impl Outbound for Recorder {
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        message: &OutboxMessage,
+        _progress: &dyn Progress,
+    ) -> Result<Delivered, DeliveryError> {
         if self.failures.load(Ordering::SeqCst) > 0 {
             self.failures.fetch_sub(1, Ordering::SeqCst);
             return Err(if self.permanent {
@@ -38,7 +44,7 @@ impl Outbound for Recorder {
             });
         }
         self.delivered.lock().unwrap().push(message.body.clone());
-        Ok(())
+        Ok(Delivered::default())
     }
 }
 

@@ -7,7 +7,7 @@ mod common;
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
 use common::BACKENDS;
-use passerelle::engine::{DeliveryError, Outbound, OutboxWorker, RetryPolicy};
+use passerelle::engine::{Delivered, DeliveryError, Outbound, OutboxWorker, Progress, RetryPolicy};
 use passerelle::store::{InboundKey, NewMessage, OutboxMessage};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,7 +48,11 @@ struct Server {
 
 #[async_trait]
 impl Outbound for Server {
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        message: &OutboxMessage,
+        _progress: &dyn Progress,
+    ) -> Result<Delivered, DeliveryError> {
         if self.down.load(Ordering::SeqCst) {
             return Err(DeliveryError::Transient("connection refused".into()));
         }
@@ -59,7 +63,7 @@ impl Outbound for Server {
             .unwrap()
             .entry(message.idempotency_key.clone())
             .or_default() += 1;
-        Ok(())
+        Ok(Delivered::default())
     }
 }
 

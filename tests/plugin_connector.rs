@@ -10,7 +10,7 @@ use passerelle::app;
 use passerelle::connectors::{Connector, InboundMode, Registration, Setup, check_as};
 use passerelle::core::address::Address;
 use passerelle::core::inbound::{Inbound, InboundKey, OutboxMessage, ReplyTo};
-use passerelle::engine::{DeliveryError, Engine, Outbound};
+use passerelle::engine::{Delivered, DeliveryError, Engine, Outbound, Progress};
 use serde::Deserialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -104,12 +104,16 @@ struct RoomOutbound;
 
 #[async_trait]
 impl Outbound for RoomOutbound {
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        message: &OutboxMessage,
+        _progress: &dyn Progress,
+    ) -> Result<Delivered, DeliveryError> {
         WRITTEN
             .lock()
             .unwrap()
             .push((message.target.clone(), message.body.clone()));
-        Ok(())
+        Ok(Delivered::default())
     }
 }
 

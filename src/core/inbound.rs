@@ -158,6 +158,9 @@ pub struct OutboxMessage {
     pub ticket: Option<i64>,
     /// The conversation it belongs to, if any (see [`NewMessage::thread_key`]).
     pub thread_key: Option<String>,
+    /// How far earlier attempts got, as their connector recorded it (see
+    /// `engine::outbox::Progress`).
+    pub progress: Option<String>,
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ pub mod sender_auth;
 pub use mail::{Held, HeldBecause, MailHandled, MailItem, MailOptions, MailSettings};
 
 pub use apply::{Origin, Planned};
-pub use outbox::{DeliveryError, Outbound, OutboxWorker, RetryPolicy, WorkerReport};
+pub use outbox::{
+    Delivered, DeliveryError, Outbound, OutboxWorker, Progress, ReceiptSink, RetryPolicy,
+    WorkerReport,
+};
 
 pub use crate::core::inbound::{Inbound, InboundKey, OutboxMessage, ReplyTo};
 

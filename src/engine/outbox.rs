@@ -14,17 +14,48 @@ use tracing::Instrument;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
-    /// Worth retrying: server down, timeout, rate limit.
+    /// Worth retrying: server down, timeout.
     #[error("temporary: {0}")]
     Transient(String),
+    /// Worth retrying, not before `after` (a 429 with `Retry-After`, a rate-limit reset).
+    #[error("rate limited for {}s: {reason}", after.as_secs())]
+    RetryAfter { after: Duration, reason: String },
     /// Retrying cannot help: rejected, malformed.
     #[error("permanent: {0}")]
     Permanent(String),
 }
 
+/// What a connector reports once a row is delivered.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// What the outside system gave back that people should see (the URLs of published
+    /// posts), in the connector's own format; handed to the [`ReceiptSink`] before the row is
+    /// marked done.
+    pub receipt: Option<String>,
+}
+
+/// Lets a connector record how far a delivery got, before and after each outside call (the
+/// posts of a thread already up, a call whose outcome is unknown). The next attempt reads it
+/// back in [`OutboxMessage::progress`], so a retry resumes instead of repeating.
+#[async_trait]
+pub trait Progress: Send + Sync {
+    async fn save(&self, progress: &str) -> Result<(), DeliveryError>;
+}
+
+/// Where receipts go: the engine reports them where the row's request came from. It must be
+/// idempotent per row (a crash after it and before the row is marked done repeats it).
+#[async_trait]
+pub trait ReceiptSink: Send + Sync {
+    async fn delivered(&self, message: &OutboxMessage, receipt: &str) -> Result<(), StoreError>;
+}
+
 #[async_trait]
 pub trait Outbound: Send + Sync {
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError>;
+    async fn deliver(
+        &self,
+        message: &OutboxMessage,
+        progress: &dyn Progress,
+    ) -> Result<Delivered, DeliveryError>;
 
     /// Whether this instance can deliver now. A connector whose session lives on one instance
     /// only (a Matrix device on the leader) says no elsewhere, so that instance's worker leaves
@@ -72,6 +103,34 @@ pub struct OutboxWorker {
     signal: Arc<Notify>,
     /// Names this worker's claims, so only it renews or settles them.
     id: String,
+    receipts: Option<Arc<dyn ReceiptSink>>,
+}
+
+/// Saves progress on the row this worker holds.
+struct RowProgress<'a> {
+    store: &'a dyn Store,
+    id: i64,
+    worker: &'a str,
+}
+
+#[async_trait]
+impl Progress for RowProgress<'_> {
+    async fn save(&self, progress: &str) -> Result<(), DeliveryError> {
+        match self
+            .store
+            .outbox_progress(self.id, self.worker, progress)
+            .await
+        {
+            Ok(true) => Ok(()),
+            // Another worker holds the row now: going on could send what it sends.
+            Ok(false) => Err(DeliveryError::Transient(
+                "outbox claim lost while delivering".into(),
+            )),
+            Err(error) => Err(DeliveryError::Transient(format!(
+                "cannot record the delivery's progress: {error}"
+            ))),
+        }
+    }
 }
 
 /// A name unique to this worker across processes and machines sharing one store.
@@ -93,7 +152,13 @@ impl OutboxWorker {
             policy,
             signal,
             id: worker_id(),
+            receipts: None,
         }
+    }
+
+    /// Where receipts of delivered rows are reported.
+    pub fn report_receipts(&mut self, sink: Arc<dyn ReceiptSink>) {
+        self.receipts = Some(sink);
     }
 
     pub fn register(&mut self, name: &str, outbound: Arc<dyn Outbound>) {
@@ -139,8 +204,13 @@ impl OutboxWorker {
         clock: &impl Fn() -> DateTime<Utc>,
         report: &mut WorkerReport,
     ) -> Result<(), StoreError> {
+        let progress = RowProgress {
+            store: self.store.as_ref(),
+            id: message.id,
+            worker: &self.id,
+        };
         let result = {
-            let delivery = outbound.deliver(message);
+            let delivery = outbound.deliver(message, &progress);
             tokio::pin!(delivery);
             // The lease is renewed at a third of its length while the connector works.
             let mut renew =
@@ -161,17 +231,32 @@ impl OutboxWorker {
         };
         let now = clock();
         let settled = match result {
-            Ok(()) => {
+            Ok(delivered) => {
+                if let (Some(sink), Some(receipt)) = (&self.receipts, &delivered.receipt) {
+                    // Reported before the row is done: a crash in between redelivers the row,
+                    // the connector finds its posts already up, and the report is deduplicated.
+                    sink.delivered(message, receipt).await?;
+                }
                 self.store.outbox_delivered(message.id, now).await?;
                 report.delivered += 1;
                 true
             }
-            Err(DeliveryError::Transient(reason)) => {
+            Err(error @ (DeliveryError::Transient(_) | DeliveryError::RetryAfter { .. })) => {
+                let (reason, asked_delay) = match error {
+                    DeliveryError::RetryAfter { after, reason } => (reason, Some(after)),
+                    DeliveryError::Transient(reason) | DeliveryError::Permanent(reason) => {
+                        (reason, None)
+                    }
+                };
                 let retry_for = chrono::Duration::from_std(self.policy.retry_for)
                     .unwrap_or(chrono::Duration::hours(72));
                 let until = message.retry_until.unwrap_or(now + retry_for);
                 if now < until {
-                    let delay = self.policy.backoff(message.attempts);
+                    // The server's own delay when it gave one, never sooner than our backoff.
+                    let delay = self
+                        .policy
+                        .backoff(message.attempts)
+                        .max(asked_delay.unwrap_or_default());
                     tracing::warn!(attempts = message.attempts, retry_in_ms = delay.as_millis() as u64, retry_until = %until, %reason, "delivery failed, will retry");
                     let next = now
                         + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));

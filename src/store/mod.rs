@@ -236,6 +236,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
     async fn outbox_delivered(&self, id: i64, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records how far `worker`'s claimed row got (see `engine::outbox::Progress`). False when
+    /// the claim was lost.
+    async fn outbox_progress(
+        &self,
+        id: i64,
+        worker: &str,
+        progress: &str,
+    ) -> Result<bool, StoreError>;
     /// Puts `worker`'s claimed row back for a later attempt; `retry_until` is kept from the
     /// first failure. False when the claim was lost.
     async fn outbox_retry(

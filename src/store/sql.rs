@@ -289,6 +289,7 @@ where
         retry_until: row.try_get("retry_until")?,
         ticket: row.try_get("ticket")?,
         thread_key: row.try_get("thread_key")?,
+        progress: row.try_get("progress")?,
     })
 }
 
@@ -342,7 +343,7 @@ const SAVE_CONNECTOR_STATE: &str = "INSERT INTO connector_state (connector, key,
 /// Rows per multi-row insert: far below the bind-parameter limits of SQLite and PostgreSQL.
 const BULK_ROWS: usize = 500;
 
-const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key";
+const OUTBOX_COLUMNS: &str = "id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key, progress";
 
 macro_rules! sql_store {
     ($store:ty, $db:ty, $backend:literal, $begin:literal, $claim:literal, $migrations:literal) => {
@@ -901,6 +902,11 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn outbox_progress(&self, id: i64, worker: &str, progress: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query("UPDATE outbox SET progress = $1 WHERE id = $2 AND claimed_by = $3 AND status = 'pending'").bind(progress).bind(id).bind(worker).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn outbox_retry(&self, id: i64, worker: &str, error: &str, next_attempt_at: DateTime<Utc>, retry_until: DateTime<Utc>) -> Result<bool, StoreError> {
                 let done = sqlx::query("UPDATE outbox SET last_error = $1, next_attempt_at = $2, claimed_until = NULL, claimed_by = NULL, retry_until = COALESCE(retry_until, $3) WHERE id = $4 AND claimed_by = $5 AND status = 'pending'")
                     .bind(error)
@@ -1054,7 +1060,7 @@ sql_store!(
     sqlx::Sqlite,
     "sqlite",
     "BEGIN IMMEDIATE",
-    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key",
+    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key, progress",
     "migrations/sqlite"
 );
 
@@ -1063,6 +1069,6 @@ sql_store!(
     sqlx::Postgres,
     "postgres",
     "BEGIN",
-    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key",
+    "UPDATE outbox SET claimed_until = $1, claimed_by = $5, attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE status = 'pending' AND connector = $4 AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) RETURNING id, idempotency_key, connector, target, body, attempts, status, last_error, created_at, retry_until, ticket, thread_key, progress",
     "migrations/postgres"
 );

@@ -3,7 +3,7 @@
 use super::{Connector, InboundMode, Registration, Setup, parse_section};
 use crate::core::address::Address;
 use crate::core::inbound::{Inbound, InboundKey, OutboxMessage, ReplyTo};
-use crate::engine::{DeliveryError, Engine, Outbound};
+use crate::engine::{Delivered, DeliveryError, Engine, Outbound, Progress};
 use async_trait::async_trait;
 use serde::Deserialize;
 use std::io::Write;
@@ -107,11 +107,16 @@ pub struct ConsoleOutbound;
 
 #[async_trait]
 impl Outbound for ConsoleOutbound {
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        message: &OutboxMessage,
+        _progress: &dyn Progress,
+    ) -> Result<Delivered, DeliveryError> {
         let mut out = std::io::stdout().lock();
         // The body may quote what someone typed: no escape sequence reaches the terminal.
         writeln!(out, "{}\n", crate::core::text::for_terminal(&message.body))
             .and_then(|_| out.flush())
+            .map(|()| Delivered::default())
             .map_err(|e| DeliveryError::Transient(e.to_string()))
     }
 }

@@ -18,7 +18,7 @@ use super::{Connector, InboundMode, Registration, Setup, check_as, secret};
 use crate::core::address::Address;
 use crate::core::directory::Role;
 use crate::core::inbound::{Inbound, InboundKey, OutboxMessage, ReplyTo};
-use crate::engine::{DeliveryError, Engine, Outbound};
+use crate::engine::{Delivered, DeliveryError, Engine, Outbound, Progress};
 use async_trait::async_trait;
 use matrix_sdk::authentication::matrix::MatrixSession;
 use matrix_sdk::config::{RequestConfig, SyncSettings, SyncToken};
@@ -685,7 +685,11 @@ impl Outbound for MatrixOutbound {
         self.shared.session().is_some()
     }
 
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        message: &OutboxMessage,
+        _progress: &dyn Progress,
+    ) -> Result<Delivered, DeliveryError> {
         let (client, engine) = self
             .shared
             .session()
@@ -699,7 +703,10 @@ impl Outbound for MatrixOutbound {
         // A user id stands for the direct chat with that user: a note to one member, with a
         // link to the ticket's thread, never inside a thread.
         if room.starts_with('@') {
-            return self.deliver_direct(&client, &engine, &room, message).await;
+            return self
+                .deliver_direct(&client, &engine, &room, message)
+                .await
+                .map(|()| Delivered::default());
         }
         let room_id: OwnedRoomId = room
             .parse()
@@ -766,7 +773,7 @@ impl Outbound for MatrixOutbound {
                     .map_err(|e| DeliveryError::Transient(e.to_string()))?;
             }
         }
-        Ok(())
+        Ok(Delivered::default())
     }
 }
 

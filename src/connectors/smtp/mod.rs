@@ -5,7 +5,7 @@
 use super::{Connector, Registration, Setup, check_as};
 use crate::core::actions::MailEnvelope;
 use crate::core::inbound::OutboxMessage;
-use crate::engine::{DeliveryError, Outbound};
+use crate::engine::{Delivered, DeliveryError, Outbound, Progress};
 use async_trait::async_trait;
 use lettre::Message;
 use lettre::message::Mailbox;
@@ -221,7 +221,11 @@ impl SmtpOutbound {
 
 #[async_trait]
 impl Outbound for SmtpOutbound {
-    async fn deliver(&self, message: &OutboxMessage) -> Result<(), DeliveryError> {
+    async fn deliver(
+        &self,
+        message: &OutboxMessage,
+        _progress: &dyn Progress,
+    ) -> Result<Delivered, DeliveryError> {
         let envelope: MailEnvelope = serde_json::from_str(&message.body)
             .map_err(|e| DeliveryError::Permanent(format!("unreadable outbox row: {e}")))?;
         let email = self.build(&envelope)?;
@@ -232,7 +236,7 @@ impl Outbound for SmtpOutbound {
             match crate::connectors::imap::holds_message_id(mailbox, &envelope.message_id).await {
                 Ok(true) => {
                     tracing::info!(message_id = %envelope.message_id, "accepted by the server before a restart: not sent again");
-                    return Ok(());
+                    return Ok(Delivered::default());
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -264,7 +268,7 @@ impl Outbound for SmtpOutbound {
         match sent {
             Ok(Ok(_)) => {
                 *slot = Some((connection, std::time::Instant::now()));
-                Ok(())
+                Ok(Delivered::default())
             }
             // The connection is dropped after any failure; the next message opens another.
             Ok(Err(e)) if e.is_permanent() => Err(DeliveryError::Permanent(e.to_string())),

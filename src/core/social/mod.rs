@@ -13,6 +13,7 @@
 pub mod entities;
 pub mod facets;
 pub mod length;
+pub mod publish;
 pub mod split;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use unicode_normalization::UnicodeNormalization;
 
 pub use facets::{ByteSlice, Facet, FacetFeature, PendingMention};
 pub use length::Measure;
+pub use publish::{Publication, PublishedPost, Receipt, SocialJob};
 
 /// A social network the relay publishes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
