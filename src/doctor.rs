@@ -146,6 +146,18 @@ pub async fn doctor(path: &Path, mut on_check: impl FnMut(&Check)) -> anyhow::Re
                 };
                 crate::connectors::matrix::doctor(&setup, &mut record).await;
             }
+            // Every other connector that can say more (a social network's account).
+            for instance in found.iter().filter(|i| i.registration.kind != "matrix") {
+                let setup = crate::connectors::Setup {
+                    name: &instance.name,
+                    section: &instance.section,
+                    config: &config,
+                };
+                match (instance.registration.build)(&setup) {
+                    Ok(connector) => connector.health().await.into_iter().for_each(&mut record),
+                    Err(e) => record(Check::fail(format!("{}: {e:#}", instance.name))),
+                }
+            }
         }
         Err(problems) => problems.into_iter().for_each(|p| record(Check::fail(p))),
     }

@@ -68,6 +68,12 @@ pub trait Connector: Send + Sync {
     fn outbound(&self) -> Option<Arc<dyn Outbound>> {
         None
     }
+
+    /// What `passerelle doctor` says of it beyond its configuration: whether its server
+    /// answers and takes the credentials (one line each, failures with the server's words).
+    async fn health(&self) -> Vec<crate::doctor::Check> {
+        Vec::new()
+    }
 }
 
 /// What a registration gets to build a connector.
