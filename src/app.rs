@@ -99,6 +99,13 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
             &config.mail.list_relay_connector,
             &config.mail.list_relay_target,
         ),
+        social: crate::engine::SocialSettings {
+            channels: social_channels(config)?,
+            review: channel(
+                &config.social.review_connector,
+                &config.social.review_target,
+            ),
+        },
         mail: crate::engine::MailSettings {
             context: crate::mail::MailContext {
                 ticket_prefix: config.mail.ticket_prefix.clone(),
@@ -114,6 +121,37 @@ pub fn engine_settings(config: &Config) -> anyhow::Result<EngineSettings> {
             authentication: config.mail.authentication.clone(),
         },
     })
+}
+
+/// The networks of `[social] networks`, each with the network its connector's type speaks to.
+fn social_channels(config: &Config) -> anyhow::Result<Vec<crate::core::news::Channel>> {
+    use crate::core::social::Network;
+    config
+        .social
+        .networks
+        .iter()
+        .map(|name| {
+            let section = config.connectors.0.get(name);
+            let kind = section
+                .and_then(|s| s.get("type"))
+                .and_then(|t| t.as_str())
+                .unwrap_or(name);
+            let network = match kind {
+                "mastodon" => Network::Mastodon,
+                "bluesky" => Network::Bluesky,
+                "x" => Network::X,
+                other => {
+                    return Err(anyhow!(
+                        "social.networks: [connectors.{name}] is of type '{other}', not mastodon, bluesky or x"
+                    ));
+                }
+            };
+            Ok(crate::core::news::Channel {
+                connector: name.clone(),
+                network,
+            })
+        })
+        .collect()
 }
 
 /// The access lists of `bot.toml`, parsed (the config checked them on load).
@@ -307,6 +345,7 @@ pub async fn run_with(
         retry_policy(&config),
         engine.outbox_signal(),
     );
+    worker.report_receipts(engine.clone());
     for connector in &connectors {
         if let Some(outbound) = connector.outbound() {
             worker.register(connector.name(), outbound);

@@ -38,6 +38,8 @@ pub struct Config {
     #[serde(default)]
     pub tickets: TicketsConfig,
     #[serde(default)]
+    pub social: SocialConfig,
+    #[serde(default)]
     pub connectors: ConnectorsConfig,
     /// Where relative paths start: the config file's directory.
     #[serde(skip)]
@@ -268,6 +270,21 @@ impl Default for TicketsConfig {
     }
 }
 
+/// The social relay: where news drafts are reviewed and which networks they go to.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SocialConfig {
+    /// The connectors (names of `[connectors.*]` sections of type mastodon, bluesky or x) an
+    /// approved draft is published on. Empty: drafts can be written and previewed, not
+    /// published.
+    pub networks: Vec<String>,
+    /// Where drafts are previewed and decided, one thread per draft (a Matrix room): a
+    /// connector and a place in its terms. Unset: the preview answers where the draft was
+    /// proposed.
+    pub review_connector: Option<String>,
+    pub review_target: Option<String>,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingConfig {
@@ -388,6 +405,18 @@ impl Config {
             return Err(invalid(
                 "tickets: team_connector and team_target go together".into(),
             ));
+        }
+        if config.social.review_connector.is_some() != config.social.review_target.is_some() {
+            return Err(invalid(
+                "social: review_connector and review_target go together".into(),
+            ));
+        }
+        for network in &config.social.networks {
+            if !config.connectors.0.contains_key(network) {
+                return Err(invalid(format!(
+                    "social.networks: '{network}' is not a [connectors.{network}] section"
+                )));
+            }
         }
         if config.store.leader_lease_secs < 3 {
             return Err(invalid("store.leader_lease_secs must be at least 3".into()));

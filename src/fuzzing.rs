@@ -168,6 +168,9 @@ impl World {
             thread_ticket: None,
             routing: &[],
             now: chrono::Utc::now(),
+            sender: &crate::core::address::Address::Email("admin@example.org".into()),
+            timezone: chrono_tz::Europe::Paris,
+            news: &crate::commands::NewsData::default(),
         };
         let _ = handle_line(&ctx, line, None);
     }

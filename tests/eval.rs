@@ -103,6 +103,13 @@ fn read_slots(
             ArgValue::Ticket(n) => {
                 out.insert("ticket".into(), Value::Integer(*n));
             }
+            ArgValue::Draft(n) => {
+                out.insert("draft".into(), Value::Integer(*n));
+            }
+            ArgValue::Moment(d, time) => {
+                let at = time.map_or(String::new(), |t| format!(" {}", t.format("%H:%M")));
+                out.insert("at".into(), Value::String(format!("{d}{at}")));
+            }
             ArgValue::Text(text) => {
                 out.insert("text".into(), Value::String(text.clone()));
             }

@@ -27,6 +27,7 @@ fn messages(n: usize) -> Vec<NewMessage> {
             body: format!("body {i}"),
             ticket: None,
             thread_key: None,
+            not_before: None,
         })
         .collect()
 }

@@ -158,6 +158,9 @@ async fn a_connector_defined_outside_the_crate_runs_supervised_and_is_answered()
         if let Some(found) = WRITTEN.lock().unwrap().first().cloned() {
             break found;
         }
+        if bot.is_finished() {
+            panic!("bot ended: {:?}", bot.await);
+        }
         assert!(
             started.elapsed() < Duration::from_secs(20),
             "no answer in the room"

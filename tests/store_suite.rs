@@ -54,6 +54,7 @@ fn message(key: &str, connector: &str) -> NewMessage {
         body: format!("body {key}"),
         ticket: (connector == "matrix").then_some(7),
         thread_key: (connector == "matrix").then(|| "list:<root@example.org>".to_string()),
+        not_before: None,
     }
 }
 

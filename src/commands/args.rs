@@ -25,6 +25,9 @@ pub enum ArgValue {
     Speaker(SpeakerRequest),
     Command(usize),
     Ticket(i64),
+    Draft(i64),
+    /// A local day and maybe a time of day.
+    Moment(NaiveDate, Option<chrono::NaiveTime>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,6 +135,17 @@ pub fn parse(spec: &ArgSpec, raw: &str, ctx: &ArgContext<'_>) -> Result<ArgValue
             .map_err(|_| ArgError::BadTicket {
                 typed: raw.to_string(),
             }),
+        ArgKind::Draft => raw
+            .trim()
+            .trim_start_matches('#')
+            .parse()
+            .map(ArgValue::Draft)
+            .map_err(|_| ArgError::BadTicket {
+                typed: raw.to_string(),
+            }),
+        ArgKind::Moment => crate::core::dates::parse_moment(raw, ctx.today)
+            .map(|(day, time)| ArgValue::Moment(day, time))
+            .map_err(|e| date_error(e, raw)),
     }
 }
 

@@ -6,7 +6,7 @@ pub mod registry;
 pub mod understand;
 
 pub use handlers::{
-    CommandHandler, Context, HANDLERS, HandlerError, Outcome, TicketData, TicketsNeeded,
+    CommandHandler, Context, HANDLERS, HandlerError, NewsData, Outcome, TicketData, TicketsNeeded,
     handle_line, tickets_needed,
 };
 pub use registry::{Interpretation, Invocation, Registry, RegistryError};

@@ -25,6 +25,10 @@ pub enum ArgKind {
     SpeakerQuery,
     Command,
     Ticket,
+    /// A news draft's number.
+    Draft,
+    /// A day and maybe a time ("demain 9h"), to publish at.
+    Moment,
 }
 
 /// What a command reads from the store, loaded by the engine before the pure handler runs.
@@ -41,6 +45,12 @@ pub enum Need {
     Routing,
     /// When recent tickets came in and were accepted, for the statistics.
     TicketTimings,
+    /// The news draft named by the `draft` argument, with its posts.
+    Draft,
+    /// The recent news drafts, those awaiting a decision first.
+    Drafts,
+    /// A fresh news draft number (the line proposes a draft).
+    NewDraft,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -249,6 +259,17 @@ impl Registry {
         {
             return Err("a ticket argument needs needs = [\"ticket\"]".into());
         }
+        // The same for drafts: the engine reads the number from the `draft` argument.
+        if spec.needs.contains(&Need::Draft)
+            != spec
+                .args
+                .iter()
+                .any(|a| a.name == "draft" && a.kind == ArgKind::Draft)
+        {
+            return Err(
+                "needs = [\"draft\"] goes with an argument named 'draft' of kind 'draft'".into(),
+            );
+        }
         let mut patterns = Vec::new();
         for lang in Lang::ALL {
             if spec.patterns.get(lang).is_empty() {
@@ -384,7 +405,7 @@ impl Registry {
                 a.required
                     && matches!(
                         a.kind,
-                        ArgKind::Ticket | ArgKind::Member | ArgKind::Language
+                        ArgKind::Ticket | ArgKind::Draft | ArgKind::Member | ArgKind::Language
                     )
                     && !args.get(&a.name).is_some_and(|v| valid(a, v))
             }) {

@@ -270,7 +270,13 @@ pub fn fill_args(
     });
     for spec in args {
         let value = match spec.kind {
-            ArgKind::Ticket => ticket.as_ref().map(|(_, _, n)| n.clone()),
+            ArgKind::Ticket | ArgKind::Draft => ticket.as_ref().map(|(_, _, n)| n.clone()),
+            // What follows the number ("programme 4 demain 9h").
+            ArgKind::Moment => ticket.as_ref().and_then(|(_, end, _)| {
+                let from = folded_line.original_range(*end, *end).0;
+                let text = trim_filler(line[from..].trim_start_matches([',', ';', ':', '-', ' ']));
+                (!text.is_empty()).then(|| text.to_string())
+            }),
             ArgKind::Text => after_colon(line).or_else(|| {
                 let (_, end, _) = ticket.as_ref()?;
                 let from = folded_line.original_range(*end, *end).0;

@@ -38,6 +38,20 @@ pub enum Action {
         thread: String,
         body: Prompt,
     },
+    /// Queue a social job (publish a draft's thread, delete its posts) on a network's
+    /// connector, under `key`, not before `not_before` (a scheduled draft).
+    Publish {
+        connector: String,
+        key: String,
+        job: crate::core::social::SocialJob,
+        not_before: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Tell the team about a news draft where `[social] review_*` say, in the draft's own
+    /// thread; answered where the line came from when no review place is configured.
+    NewsNotice {
+        draft: i64,
+        body: Prompt,
+    },
     Change(Change),
 }
 
@@ -152,6 +166,24 @@ pub enum Change {
         key: String,
         value: String,
     },
+    /// Creates or rewrites a news draft (everything but its posts).
+    SaveDraft(crate::core::news::NewsDraft),
+    /// Posts of a draft now up on a connector's network.
+    RecordPosts {
+        draft: i64,
+        connector: String,
+        posts: Vec<crate::core::social::PublishedPost>,
+    },
+    /// The draft's posts on a connector's network are gone.
+    ForgetPosts {
+        draft: i64,
+        connector: String,
+    },
+    /// Drops the draft's publication rows no worker holds yet (a scheduled draft edited,
+    /// rescheduled or rejected before its time).
+    CancelPublication {
+        draft: i64,
+    },
     /// Speakers suggested for the ticket, best first.
     SuggestSpeakers {
         ticket: i64,
@@ -173,6 +205,10 @@ impl Change {
                 | Change::TicketEvent { .. }
                 | Change::LinkMessage { .. }
                 | Change::SuggestSpeakers { .. }
+                | Change::SaveDraft(_)
+                | Change::RecordPosts { .. }
+                | Change::ForgetPosts { .. }
+                | Change::CancelPublication { .. }
         )
     }
 }

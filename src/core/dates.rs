@@ -49,6 +49,79 @@ pub fn parse_date(text: &str, today: NaiveDate) -> Result<NaiveDate, DateError> 
     date_from_tokens(&tokenize(text), text.trim(), today)
 }
 
+/// A time of day typed in chat: `9h`, `9 h 30`, `09:30`, `14h05`, `9am`, `3.30 pm`, `midi`,
+/// `noon`; with its byte range in `text`.
+fn find_time(text: &str) -> Option<(std::ops::Range<usize>, chrono::NaiveTime)> {
+    static TIME: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(
+            r"(?i)(?:\b(?:à|a|at|vers|around)\s+)?(?:\b(?P<h>\d{1,2})\s*(?:h|:|\.)\s*(?P<m>\d{2})?\s*(?P<ampm>am|pm)?\b|\b(?P<h2>\d{1,2})\s*(?P<ampm2>am|pm)\b|\b(?P<noon>midi|noon)\b)",
+        )
+        .expect("time regex")
+    });
+    for found in TIME.captures_iter(text) {
+        let whole = found.get(0)?;
+        let (hour, minute) = if found.name("noon").is_some() {
+            (12, 0)
+        } else {
+            let hour: u32 = found
+                .name("h")
+                .or(found.name("h2"))?
+                .as_str()
+                .parse()
+                .ok()?;
+            let minute: u32 = found
+                .name("m")
+                .map_or(Some(0), |m| m.as_str().parse().ok())?;
+            let pm = found
+                .name("ampm")
+                .or(found.name("ampm2"))
+                .map(|m| m.as_str().eq_ignore_ascii_case("pm"));
+            let hour = match pm {
+                Some(true) if hour < 12 => hour + 12,
+                Some(false) if hour == 12 => 0,
+                _ => hour,
+            };
+            (hour, minute)
+        };
+        // "12.03" is a date, not a time; a dot only separates hours with am/pm.
+        let dotted = whole.as_str().contains('.') && found.name("ampm").is_none();
+        if dotted {
+            continue;
+        }
+        if let Some(time) = chrono::NaiveTime::from_hms_opt(hour, minute, 0) {
+            return Some((whole.range(), time));
+        }
+    }
+    None
+}
+
+/// A moment to publish at: a day as [`parse_date`] reads it (today when only a time is given)
+/// and a time of day (`None` when not typed). "demain 9h", "le 3 mars à 14h30", "à 18h",
+/// "tomorrow 9am", "2027-03-03 09:00".
+pub fn parse_moment(
+    text: &str,
+    today: NaiveDate,
+) -> Result<(NaiveDate, Option<chrono::NaiveTime>), DateError> {
+    let (rest, time) = match find_time(text) {
+        Some((range, time)) => (
+            format!("{} {}", &text[..range.start], &text[range.end..]),
+            Some(time),
+        ),
+        None => (text.to_string(), None),
+    };
+    let rest = rest.trim().trim_end_matches([',', '.']);
+    let day = if rest.is_empty() {
+        today
+    } else {
+        parse_date(rest, today)?
+    };
+    match time {
+        Some(_) => Ok((day, time)),
+        None if rest.is_empty() => Err(DateError::Unparseable(text.trim().to_string())),
+        None => Ok((day, None)),
+    }
+}
+
 /// A period of unavailability, inclusive on both ends: `until X` / `jusqu'au X` (from today),
 /// `from X to Y`, `du X au Y`, `X..Y`, `X - Y`, `between X and Y`, `entre le X et le Y`,
 /// compact `du 3 au 14 mars`, `March 3 to 14`, `3-14 March`, a single day `X`, `pour 2 semaines`,
@@ -1342,5 +1415,29 @@ mod tests {
             DateError::Invalid("31/02".into()).to_string(),
             "no such date: \"31/02\""
         );
+    }
+    #[test]
+    fn moments_are_a_day_and_maybe_a_time() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
+        let at = |h, m| Some(chrono::NaiveTime::from_hms_opt(h, m, 0).unwrap());
+        let cases = [
+            ("demain 9h", Ok((day(2026, 11, 27), at(9, 0)))),
+            ("demain à 9 h 30", Ok((day(2026, 11, 27), at(9, 30)))),
+            ("le 3 mars à 14h30", Ok((day(2027, 3, 3), at(14, 30)))),
+            ("à 18h", Ok((today, at(18, 0)))),
+            ("tomorrow 9am", Ok((day(2026, 11, 27), at(9, 0)))),
+            ("tomorrow at 3.30 pm", Ok((day(2026, 11, 27), at(15, 30)))),
+            ("2027-03-03 09:00", Ok((day(2027, 3, 3), at(9, 0)))),
+            ("12/03 à midi", Ok((day(2027, 3, 12), at(12, 0)))),
+            ("lundi", Ok((day(2026, 11, 30), None))),
+            ("12.03", Ok((day(2027, 3, 12), None))),
+            ("25h", Err(())),
+            ("bientôt", Err(())),
+        ];
+        for (text, expected) in cases {
+            let found = parse_moment(text, today).map_err(|_| ());
+            assert_eq!(found, expected, "{text}");
+        }
     }
 }

@@ -137,6 +137,8 @@ pub struct NewMessage {
     /// The conversation it belongs to otherwise (an email thread of the mailing list): a
     /// channel may keep one thread per conversation.
     pub thread_key: Option<String>,
+    /// Not delivered before then (a scheduled post); at once when none.
+    pub not_before: Option<DateTime<Utc>>,
 }
 
 /// An outbox row, as a connector's outbound side receives it.

@@ -9,6 +9,7 @@ pub mod formats;
 pub mod geo;
 pub mod inbound;
 pub mod lang;
+pub mod news;
 pub mod reminders;
 pub mod search;
 pub mod social;

@@ -123,6 +123,7 @@ impl Engine {
                         body,
                         ticket: None,
                         thread_key: None,
+                        not_before: None,
                     }),
                     None => {
                         tracing::error!(id = %key.reference(), "an answer with nowhere to go was dropped")
@@ -140,6 +141,7 @@ impl Engine {
                             body: self.render(&body)?,
                             ticket: Some(ticket),
                             thread_key: None,
+                            not_before: None,
                         });
                     }
                 }
@@ -152,6 +154,7 @@ impl Engine {
                             body: self.render(&body)?,
                             ticket: None,
                             thread_key: Some(format!("list:{thread}")),
+                            not_before: None,
                         });
                     }
                 }
@@ -171,7 +174,66 @@ impl Engine {
                             body: self.render(&body)?,
                             ticket: Some(ticket),
                             thread_key: None,
+                            not_before: None,
                         });
+                    }
+                }
+                Action::Publish {
+                    connector,
+                    key,
+                    job,
+                    not_before,
+                } => messages.push(NewMessage {
+                    // The draft's own key: approving twice can never queue a second row.
+                    idempotency_key: key,
+                    target: format!("social:{connector}"),
+                    connector,
+                    body: serde_json::to_string(&job).expect("a social job serialises"),
+                    ticket: None,
+                    thread_key: Some(crate::core::news::NewsDraft::thread_key(job.draft())),
+                    not_before,
+                }),
+                Action::NewsNotice { draft, body } => {
+                    let body = self.render(&body)?;
+                    let thread_key = Some(crate::core::news::NewsDraft::thread_key(draft));
+                    match (&self.settings.social.review, origin) {
+                        (Some((connector, target)), origin) => {
+                            // Asked elsewhere (another room, the console): a copy answers there.
+                            if let Some(origin) = origin.filter(|o| {
+                                o.connector != connector || !same_place(o.reply_to, target)
+                            }) {
+                                messages.push(NewMessage {
+                                    idempotency_key: format!("{idempotency_key}:here"),
+                                    connector: origin.connector.to_string(),
+                                    target: origin.reply_to.target(),
+                                    body: body.clone(),
+                                    ticket: None,
+                                    thread_key: None,
+                                    not_before: None,
+                                });
+                            }
+                            messages.push(NewMessage {
+                                idempotency_key,
+                                connector: connector.clone(),
+                                target: target.target(),
+                                body,
+                                ticket: None,
+                                thread_key,
+                                not_before: None,
+                            });
+                        }
+                        (None, Some(origin)) => messages.push(NewMessage {
+                            idempotency_key,
+                            connector: origin.connector.to_string(),
+                            target: origin.reply_to.target(),
+                            body,
+                            ticket: None,
+                            thread_key: None,
+                            not_before: None,
+                        }),
+                        (None, None) => {
+                            tracing::warn!(id = %key.reference(), draft, "no review place for a news notice: set [social] review_connector")
+                        }
                     }
                 }
                 Action::SendPromptedMail { mut mail, body } => {
@@ -244,6 +306,7 @@ impl Engine {
             body: serde_json::to_string(&envelope).expect("a mail serialises"),
             ticket,
             thread_key: None,
+            not_before: None,
         }
     }
 
@@ -267,5 +330,13 @@ impl Engine {
             "errors/mail_held",
             serde_json::json!({ "to": held.to, "why": why, "until": until, "max": max }),
         )?)
+    }
+}
+
+/// Whether two places are the same room (a thread of a Matrix room is in the room).
+fn same_place(a: &ReplyTo, b: &ReplyTo) -> bool {
+    match (a, b) {
+        (ReplyTo::Matrix { room: x, .. }, ReplyTo::Matrix { room: y, .. }) => x == y,
+        _ => a == b,
     }
 }

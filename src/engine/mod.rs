@@ -3,6 +3,7 @@
 
 mod apply;
 mod mail;
+mod news;
 mod outbox;
 mod reminders;
 pub mod sender_auth;
@@ -140,6 +141,16 @@ pub struct EngineSettings {
     pub reminders: crate::core::reminders::ReminderPolicy,
     /// Who hears about escalations; empty means the directory's admins.
     pub escalate_to: Vec<String>,
+    pub social: SocialSettings,
+}
+
+/// The social relay's settings (`[social]`).
+#[derive(Debug, Clone, Default)]
+pub struct SocialSettings {
+    /// The networks an approved draft goes to, each through its connector.
+    pub channels: Vec<crate::core::news::Channel>,
+    /// Where drafts are previewed and decided.
+    pub review: Option<(String, ReplyTo)>,
 }
 
 /// Everything loaded once at start: the data the handlers read.
@@ -305,6 +316,14 @@ impl Engine {
         // Written in the ticket's own thread, the answer is already where the team looks: a
         // notice about the same ticket there would say it twice.
         let mut actions = actions;
+        // A news draft remembers where it was proposed, for reports when no review place is set.
+        for action in &mut actions {
+            if let Action::Change(crate::core::actions::Change::SaveDraft(draft)) = action
+                && draft.origin.is_none()
+            {
+                draft.origin = Some((inbound.connector.clone(), inbound.reply_to.target()));
+            }
+        }
         if let Some(ticket) = inbound.ticket {
             actions.retain(|a| !matches!(a, Action::TeamNotice { ticket: t, .. } if *t == ticket));
         }
@@ -387,6 +406,21 @@ impl Engine {
                 .ticket_timings(now - chrono::Duration::days(commands::handlers::STATS_WINDOW_DAYS))
                 .await?;
         }
+        let mut news = commands::NewsData {
+            channels: self.settings.social.channels.clone(),
+            ..Default::default()
+        };
+        if let Some(id) = needed.draft
+            && let Some(draft) = self.store.draft(id).await?
+        {
+            news.by_id.insert(id, draft);
+        }
+        if needed.drafts {
+            news.recent = self.store.recent_drafts(20).await?;
+        }
+        if needed.new_draft {
+            news.new_id = Some(self.store.allocate_draft_id().await?);
+        }
         let ctx = Context {
             tickets: &tickets,
             ticket_prefix: &self.settings.mail.context.ticket_prefix,
@@ -404,6 +438,9 @@ impl Engine {
             weights: &self.settings.weights,
             routing: &self.settings.mail.routing,
             now,
+            sender,
+            timezone: self.settings.timezone,
+            news: &news,
         };
         Ok(match commands::handle_line(&ctx, text, forced) {
             Ok(outcome) => (outcome.actions, outcome.command, outcome.lang, role),

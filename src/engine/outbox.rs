@@ -46,7 +46,22 @@ pub trait Progress: Send + Sync {
 /// idempotent per row (a crash after it and before the row is marked done repeats it).
 #[async_trait]
 pub trait ReceiptSink: Send + Sync {
-    async fn delivered(&self, message: &OutboxMessage, receipt: &str) -> Result<(), StoreError>;
+    async fn delivered(
+        &self,
+        message: &OutboxMessage,
+        receipt: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// A row given up on, with the connector's words: told to whoever asked for it.
+    async fn failed(
+        &self,
+        _message: &OutboxMessage,
+        _error: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -235,7 +250,7 @@ impl OutboxWorker {
                 if let (Some(sink), Some(receipt)) = (&self.receipts, &delivered.receipt) {
                     // Reported before the row is done: a crash in between redelivers the row,
                     // the connector finds its posts already up, and the report is deduplicated.
-                    sink.delivered(message, receipt).await?;
+                    sink.delivered(message, receipt, now).await?;
                 }
                 self.store.outbox_delivered(message.id, now).await?;
                 report.delivered += 1;
@@ -267,14 +282,15 @@ impl OutboxWorker {
                 } else {
                     tracing::error!(attempts = message.attempts, %reason, "delivery abandoned after retrying since the first failure");
                     report.dead += 1;
-                    self.store
-                        .outbox_dead(message.id, &self.id, &format!("temporary: {reason}"))
-                        .await?
+                    let error = format!("temporary: {reason}");
+                    self.report_failure(message, &error, now).await;
+                    self.store.outbox_dead(message.id, &self.id, &error).await?
                 }
             }
             Err(error) => {
                 tracing::error!(attempts = message.attempts, %error, "delivery abandoned");
                 report.dead += 1;
+                self.report_failure(message, &error.to_string(), now).await;
                 self.store
                     .outbox_dead(message.id, &self.id, &error.to_string())
                     .await?
@@ -286,6 +302,16 @@ impl OutboxWorker {
             );
         }
         Ok(())
+    }
+
+    /// Tells the receipt sink about a row given up on. A failure to tell is logged, never
+    /// fatal: the row is dead either way and `outbox list` shows it.
+    async fn report_failure(&self, message: &OutboxMessage, error: &str, now: DateTime<Utc>) {
+        if let Some(sink) = &self.receipts
+            && let Err(report_error) = sink.failed(message, error, now).await
+        {
+            tracing::error!(%report_error, "cannot report a failed delivery");
+        }
     }
 
     /// Runs until `shutdown` turns true: delivers, then sleeps until woken or the next row is due.

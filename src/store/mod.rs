@@ -6,6 +6,7 @@ mod sql;
 
 use crate::core::actions::Change;
 use crate::core::directory::{DirectoryData, Intervention, Member, Organisation};
+use crate::core::news::NewsDraft;
 use crate::core::tickets::{Ticket, TicketEvent, TicketTiming, Workload};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -168,6 +169,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Reserves `count` consecutive numbers and returns the first.
     async fn allocate_ticket_numbers(&self, count: i64) -> Result<i64, StoreError>;
     async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError>;
+    /// The next news draft id, reserved (an id left unused is skipped).
+    async fn allocate_draft_id(&self) -> Result<i64, StoreError>;
+    /// A draft with its posts.
+    async fn draft(&self, id: i64) -> Result<Option<NewsDraft>, StoreError>;
+    /// Up to `limit` drafts, those waiting for a decision first, newest first (without posts).
+    async fn recent_drafts(&self, limit: i64) -> Result<Vec<NewsDraft>, StoreError>;
     /// The ticket one of these Message-IDs is threaded onto (the last one first).
     async fn ticket_for_messages(&self, message_ids: &[String]) -> Result<Option<i64>, StoreError>;
     /// The Message-IDs threaded onto a ticket, oldest first, each with its direction ("in"

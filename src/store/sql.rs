@@ -10,6 +10,8 @@ use crate::core::directory::{
     DirectoryData, Intervention, Member, Organisation, Period, ProposalCount,
 };
 use crate::core::lang::Lang;
+use crate::core::news::{DraftPost, DraftState, NewsDraft};
+use crate::core::social::PublishedPost;
 use crate::core::tickets::{Ticket, TicketEvent, TicketTiming, Workload};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -293,6 +295,41 @@ where
     })
 }
 
+const DRAFT_COLUMNS: &str = "id, state, source, author, text, content_warning, images, lang, revision, publish_at, decided_by, networks, created_at, origin_connector, origin_target";
+
+fn draft_from_row<R: Row>(row: &R) -> Result<NewsDraft, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> DateTime<Utc>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<DateTime<Utc>>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    let state: String = row.try_get("state")?;
+    let lang: String = row.try_get("lang")?;
+    let images: String = row.try_get("images")?;
+    Ok(NewsDraft {
+        id: row.try_get("id")?,
+        state: DraftState::parse(&state).ok_or_else(|| corrupt("state", &state))?,
+        source: row.try_get("source")?,
+        author: row.try_get("author")?,
+        text: row.try_get("text")?,
+        content_warning: row.try_get("content_warning")?,
+        images: serde_json::from_str(&images).map_err(|_| corrupt("images", &images))?,
+        lang: lang.parse().map_err(|_| corrupt("lang", &lang))?,
+        revision: row.try_get("revision")?,
+        publish_at: row.try_get("publish_at")?,
+        decided_by: row.try_get("decided_by")?,
+        networks: split_list(&row.try_get::<String, _>("networks")?),
+        origin: row
+            .try_get::<Option<String>, _>("origin_connector")?
+            .zip(row.try_get::<Option<String>, _>("origin_target")?),
+        created_at: row.try_get("created_at")?,
+        posts: Vec::new(),
+    })
+}
+
 const TICKET_COLUMNS: &str = "id, state, subject, requester_email, requester_name, lang, organisation, event, dates, places, topics, format, assignee, secret";
 
 fn split_list(text: &str) -> Vec<String> {
@@ -542,6 +579,49 @@ macro_rules! sql_store {
                                 .execute(&mut *tx)
                                 .await?;
                         }
+                        Change::SaveDraft(d) => {
+                            sqlx::query("INSERT INTO news_drafts (id, state, source, author, text, content_warning, images, lang, revision, publish_at, decided_by, networks, created_at, updated_at, origin_connector, origin_target) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) ON CONFLICT (id) DO UPDATE SET state = excluded.state, text = excluded.text, content_warning = excluded.content_warning, images = excluded.images, lang = excluded.lang, revision = excluded.revision, publish_at = excluded.publish_at, decided_by = excluded.decided_by, networks = excluded.networks, updated_at = excluded.updated_at")
+                                .bind(d.id)
+                                .bind(d.state.as_str())
+                                .bind(&d.source)
+                                .bind(&d.author)
+                                .bind(&d.text)
+                                .bind(&d.content_warning)
+                                .bind(serde_json::to_string(&d.images).expect("images serialise"))
+                                .bind(d.lang.code())
+                                .bind(d.revision)
+                                .bind(d.publish_at)
+                                .bind(&d.decided_by)
+                                .bind(d.networks.join(";"))
+                                .bind(d.created_at)
+                                .bind(now)
+                                .bind(d.origin.as_ref().map(|(connector, _)| connector))
+                                .bind(d.origin.as_ref().map(|(_, target)| target))
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        Change::RecordPosts { draft, connector, posts } => {
+                            for post in posts {
+                                sqlx::query("INSERT INTO news_posts (draft_id, connector, position, post_id, url) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+                                    .bind(draft)
+                                    .bind(connector)
+                                    .bind(post.index as i64)
+                                    .bind(&post.id)
+                                    .bind(&post.url)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                        Change::ForgetPosts { draft, connector } => {
+                            sqlx::query("DELETE FROM news_posts WHERE draft_id = $1 AND connector = $2").bind(draft).bind(connector).execute(&mut *tx).await?;
+                        }
+                        Change::CancelPublication { draft } => {
+                            sqlx::query("UPDATE outbox SET status = 'dropped', last_error = 'cancelled by the team' WHERE idempotency_key LIKE $1 AND status = 'pending' AND (claimed_until IS NULL OR claimed_until < $2)")
+                                .bind(format!("{}%", NewsDraft::key_prefix(*draft)))
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                         Change::RecordProposals { member_ids, on } => {
                             for member_id in member_ids {
                                 sqlx::query("INSERT INTO proposals (member_id, day) VALUES ($1, $2)")
@@ -592,7 +672,7 @@ macro_rules! sql_store {
                             .bind(&message.connector)
                             .bind(&message.target)
                             .bind(&message.body)
-                            .bind(now)
+                            .bind(message.not_before.unwrap_or(now))
                             .bind(now)
                             .bind(message.ticket)
                             .bind(&message.thread_key)
@@ -759,6 +839,36 @@ macro_rules! sql_store {
             async fn allocate_ticket_numbers(&self, count: i64) -> Result<i64, StoreError> {
                 let row = sqlx::query("UPDATE meta SET value = value + $1 WHERE key = 'next_ticket' RETURNING value - $1 AS number").bind(count.max(1)).fetch_one(&self.pool).await?;
                 Ok(row.try_get("number")?)
+            }
+
+            async fn allocate_draft_id(&self) -> Result<i64, StoreError> {
+                let row = sqlx::query("UPDATE meta SET value = value + 1 WHERE key = 'next_draft' RETURNING value - 1 AS number").fetch_one(&self.pool).await?;
+                Ok(row.try_get("number")?)
+            }
+
+            async fn draft(&self, id: i64) -> Result<Option<NewsDraft>, StoreError> {
+                let Some(row) = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DRAFT_COLUMNS} FROM news_drafts WHERE id = $1"))).bind(id).fetch_optional(&self.pool).await? else {
+                    return Ok(None);
+                };
+                let mut draft = draft_from_row(&row)?;
+                let posts = sqlx::query("SELECT connector, position, post_id, url FROM news_posts WHERE draft_id = $1 ORDER BY connector, position").bind(id).fetch_all(&self.pool).await?;
+                for post in posts {
+                    draft.posts.push(DraftPost {
+                        connector: post.try_get("connector")?,
+                        post: PublishedPost {
+                            index: post.try_get::<i64, _>("position")? as usize,
+                            id: post.try_get("post_id")?,
+                            url: post.try_get("url")?,
+                        },
+                    });
+                }
+                Ok(Some(draft))
+            }
+
+            async fn recent_drafts(&self, limit: i64) -> Result<Vec<NewsDraft>, StoreError> {
+                // The drafts still waiting for a decision first, then the latest others.
+                let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {DRAFT_COLUMNS} FROM news_drafts ORDER BY CASE WHEN state IN ('pending', 'scheduled') THEN 0 ELSE 1 END, id DESC LIMIT $1"))).bind(limit).fetch_all(&self.pool).await?;
+                rows.iter().map(draft_from_row).collect()
             }
 
             async fn ticket(&self, number: i64) -> Result<Option<Ticket>, StoreError> {

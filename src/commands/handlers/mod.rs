@@ -4,6 +4,7 @@
 //! to its entry when it loads, so a line is dispatched without looking its name up again.
 
 mod help;
+mod news;
 mod profile;
 mod search;
 mod stats;
@@ -39,6 +40,38 @@ pub struct CommandHandler {
 /// Every command the code implements; each needs a file in `commands/` (see
 /// [`Registry::load`]).
 pub static HANDLERS: &[CommandHandler] = &[
+    CommandHandler {
+        name: "news-propose",
+        run: news::propose,
+    },
+    CommandHandler {
+        name: "news-list",
+        run: news::list,
+    },
+    CommandHandler {
+        name: "news-show",
+        run: news::show,
+    },
+    CommandHandler {
+        name: "news-approve",
+        run: news::approve,
+    },
+    CommandHandler {
+        name: "news-reject",
+        run: news::reject,
+    },
+    CommandHandler {
+        name: "news-edit",
+        run: news::edit,
+    },
+    CommandHandler {
+        name: "news-schedule",
+        run: news::schedule,
+    },
+    CommandHandler {
+        name: "news-delete",
+        run: news::delete,
+    },
     CommandHandler {
         name: "help",
         run: help::help,
@@ -188,6 +221,24 @@ pub struct Context<'a> {
     pub routing: &'a [RoutingRule],
     /// Now, for durations in the statistics.
     pub now: chrono::DateTime<chrono::Utc>,
+    /// Who wrote the line (a news draft's author, who decided on it).
+    pub sender: &'a crate::core::address::Address,
+    /// The network's time zone, for times typed in chat.
+    pub timezone: chrono_tz::Tz,
+    /// News drafts the line may act on, loaded by the engine beforehand.
+    pub news: &'a NewsData,
+}
+
+/// The news drafts a command line needs, and where the relay publishes.
+#[derive(Debug, Default)]
+pub struct NewsData {
+    pub by_id: std::collections::HashMap<i64, crate::core::news::NewsDraft>,
+    /// Recent drafts, those awaiting a decision first.
+    pub recent: Vec<crate::core::news::NewsDraft>,
+    /// A number reserved for the draft the line proposes.
+    pub new_id: Option<i64>,
+    /// The networks an approved draft goes to (`[social] networks`).
+    pub channels: Vec<crate::core::news::Channel>,
 }
 
 /// The tickets a command line needs, read from the store before the pure handler runs.
@@ -213,6 +264,10 @@ pub struct TicketsNeeded {
     pub open: bool,
     pub work: bool,
     pub timings: bool,
+    /// The news draft the line names.
+    pub draft: Option<i64>,
+    pub drafts: bool,
+    pub new_draft: bool,
 }
 
 /// Reads the command's `needs` (its TOML file) to tell the engine what to load for `line`,
@@ -240,6 +295,13 @@ pub fn tickets_needed(arg_ctx: &ArgContext<'_>, line: &str, thread: Option<i64>)
         open: needs.contains(&Need::OpenTickets),
         work: needs.contains(&Need::Routing),
         timings: needs.contains(&Need::TicketTimings),
+        draft: invocation
+            .args
+            .get("draft")
+            .filter(|_| needs.contains(&Need::Draft))
+            .and_then(|t| t.trim_start_matches('#').parse().ok()),
+        drafts: needs.contains(&Need::Drafts),
+        new_draft: needs.contains(&Need::NewDraft),
     }
 }
 
@@ -662,6 +724,11 @@ mod tests {
                 thread_ticket: None,
                 routing: &[],
                 now: today().and_hms_opt(12, 0, 0).unwrap().and_utc(),
+                sender: &crate::core::address::Address::Email(
+                    asker.map_or("someone@example.org".into(), |m| m.email.clone()),
+                ),
+                timezone: chrono_tz::Europe::Paris,
+                news: &NewsData::default(),
             };
             handle_line(&ctx, line, None)
         }

@@ -1,0 +1,198 @@
+//! What comes back from the social networks: receipts of published or deleted posts, and
+//! failures, recorded on the draft and told in its review thread.
+
+use super::{Engine, EngineError};
+use crate::core::actions::{Action, Change, Prompt};
+use crate::core::inbound::{InboundKey, OutboxMessage};
+use crate::core::news::{DraftPost, DraftState};
+use crate::core::social::{Receipt, SocialJob};
+use crate::store::StoreError;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+impl Engine {
+    /// Records a social connector's receipt on its draft and reports it in the draft's thread.
+    /// Keyed by the outbox row: reported once however often the row is redelivered.
+    pub async fn news_receipt(
+        &self,
+        message: &OutboxMessage,
+        receipt: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let receipt: Receipt = match serde_json::from_str(receipt) {
+            Ok(receipt) => receipt,
+            Err(error) => {
+                tracing::error!(%error, connector = %message.connector, "unreadable receipt ignored");
+                return Ok(());
+            }
+        };
+        let key = InboundKey::new("receipt", &message.idempotency_key);
+        let lang = self.settings.default_lang;
+        let (id, mut actions) = match receipt {
+            Receipt::Published {
+                draft,
+                network,
+                posts,
+            } => {
+                let mut actions = vec![
+                    Action::Change(Change::RecordPosts {
+                        draft,
+                        connector: message.connector.clone(),
+                        posts: posts.clone(),
+                    }),
+                    Action::NewsNotice {
+                        draft,
+                        body: Prompt {
+                            lang,
+                            key: "news/published".into(),
+                            vars: json!({
+                                "id": draft,
+                                "network": network.name(),
+                                "urls": posts.iter().map(|p| &p.url).collect::<Vec<_>>(),
+                            }),
+                        },
+                    },
+                ];
+                // Published once every network it was sent to has its posts.
+                if let Some(mut stored) = self.store.draft(draft).await? {
+                    stored.posts.extend(posts.into_iter().map(|post| DraftPost {
+                        connector: message.connector.clone(),
+                        post,
+                    }));
+                    if matches!(stored.state, DraftState::Publishing | DraftState::Scheduled)
+                        && stored.missing_networks().is_empty()
+                    {
+                        stored.state = DraftState::Published;
+                        actions.push(Action::Change(Change::SaveDraft(stored)));
+                    }
+                }
+                (draft, actions)
+            }
+            Receipt::Deleted { draft, network } => (
+                draft,
+                vec![
+                    Action::Change(Change::ForgetPosts {
+                        draft,
+                        connector: message.connector.clone(),
+                    }),
+                    Action::NewsNotice {
+                        draft,
+                        body: Prompt {
+                            lang,
+                            key: "news/deleted".into(),
+                            vars: json!({ "id": draft, "network": network.name() }),
+                        },
+                    },
+                ],
+            ),
+        };
+        let stored = self.store.draft(id).await?;
+        if stored.is_none() {
+            tracing::warn!(draft = id, "receipt for a draft the store does not hold");
+            actions.retain(|a| matches!(a, Action::NewsNotice { .. }));
+        }
+        self.report(&key, stored.and_then(|d| d.origin), actions, now)
+            .await
+    }
+
+    /// Applies a report's actions: its notices go to the review place, or where the draft was
+    /// proposed when there is none.
+    async fn report(
+        &self,
+        key: &InboundKey,
+        origin: Option<(String, String)>,
+        actions: Vec<Action>,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let reply_to = origin
+            .as_ref()
+            .map(|(_, target)| crate::core::inbound::ReplyTo::from_target(target));
+        let origin = origin
+            .as_ref()
+            .zip(reply_to.as_ref())
+            .map(|((connector, _), reply_to)| super::Origin {
+                connector,
+                reply_to,
+            });
+        self.apply(key, origin, actions, now, None).await?;
+        Ok(())
+    }
+
+    /// Tells the review thread that a draft's row was given up on, with the network's words.
+    pub async fn news_failure(
+        &self,
+        message: &OutboxMessage,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), EngineError> {
+        let Ok(job) = serde_json::from_str::<SocialJob>(&message.body) else {
+            return Ok(());
+        };
+        let network = match &job {
+            SocialJob::Publish(publication) => publication.network.name().to_string(),
+            SocialJob::Delete { .. } => message.connector.clone(),
+        };
+        // Each time a row dies (it may be retried and die again) is worth telling.
+        let key = InboundKey::new(
+            "failure",
+            format!("{}:{}", message.idempotency_key, message.attempts),
+        );
+        let draft = job.draft();
+        let notice = Action::NewsNotice {
+            draft,
+            body: Prompt {
+                lang: self.settings.default_lang,
+                key: "news/failed".into(),
+                vars: json!({
+                    "id": draft,
+                    "network": network,
+                    "deleting": matches!(job, SocialJob::Delete { .. }),
+                    "error": error,
+                    "row": message.id,
+                }),
+            },
+        };
+        let origin = self.store.draft(draft).await?.and_then(|d| d.origin);
+        self.report(&key, origin, vec![notice], now).await
+    }
+}
+
+/// The outbox worker reports social receipts and failures through the engine.
+#[async_trait]
+impl super::ReceiptSink for Engine {
+    async fn delivered(
+        &self,
+        message: &OutboxMessage,
+        receipt: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match self.news_receipt(message, receipt, now).await {
+            Err(EngineError::Store(error)) => Err(error),
+            Err(error) => {
+                tracing::error!(%error, "a receipt could not be reported");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+
+    async fn failed(
+        &self,
+        message: &OutboxMessage,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !message.target.starts_with("social:") {
+            return Ok(());
+        }
+        match self.news_failure(message, error, now).await {
+            Err(EngineError::Store(error)) => Err(error),
+            Err(error) => {
+                tracing::error!(%error, "a failed delivery could not be reported");
+                Ok(())
+            }
+            Ok(()) => Ok(()),
+        }
+    }
+}
