@@ -47,7 +47,7 @@ start_postgres
 # registration_shared_secret lets a test create users (or: scripts/synapse.sh register NAME PASS).
 export PASSERELLE_TEST_SYNAPSE=http://127.0.0.1:8008
 export PASSERELLE_TEST_SYNAPSE_CONFIG="$PWD/.run/synapse/homeserver.yaml"
-# Mastodon tests: a fresh in-memory mastodon-mock (token mock_token).
+# Mastodon tests: mastodon-mock (in memory, seeded token mock_token).
 export PASSERELLE_TEST_MASTODON=http://127.0.0.1:3000
 export PASSERELLE_TEST_POSTGRES="${PASSERELLE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
 unset DATABASE_URL

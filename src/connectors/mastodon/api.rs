@@ -344,7 +344,8 @@ mod tests {
     fn rate_limit_headers_give_the_wait() {
         let now: DateTime<Utc> = "2026-11-29T15:00:00Z".parse().unwrap();
         // (headers of a 429, the wait expected)
-        let cases: Vec<(Vec<(&str, &str)>, Option<u64>)> = vec![
+        type Case = (Vec<(&'static str, &'static str)>, Option<u64>);
+        let cases: Vec<Case> = vec![
             // Mastodon's Rack::Attack answer (config/initializers/rack_attack.rb): no
             // Retry-After, the reset as `iso8601(6)`; the reset value is one recorded from
             // qiitadon.com, with the Date the server would have sent 4 min 40 s before it (rounded up).
