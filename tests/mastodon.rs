@@ -655,7 +655,7 @@ async fn a_post_over_the_limit_is_rejected_for_good_in_the_servers_words() {
         .unwrap_err();
     match error {
         DeliveryError::Permanent(reason) => assert!(
-            reason.contains("Mastodon rejected publishing post 1/1")
+            reason.contains("Mastodon rejected the content while publishing post 1/1")
                 && reason.contains("Text is too long"),
             "{reason}"
         ),

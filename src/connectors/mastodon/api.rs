@@ -241,7 +241,7 @@ async fn json<T: serde::de::DeserializeOwned>(response: Response) -> Result<T, D
 /// What a failed answer means: the token is refused, the content rejected (retrying cannot
 /// help), the account is rate limited (retry once the window resets) or the server is in
 /// trouble (retry).
-pub fn refusal(
+fn refusal(
     what: &str,
     status: StatusCode,
     headers: &HeaderMap,
@@ -251,7 +251,9 @@ pub fn refusal(
     let said = server_words(status, body);
     match status.as_u16() {
         401 | 403 => DeliveryError::Permanent(format!("Mastodon refused the access token: {said}")),
-        422 => DeliveryError::Permanent(format!("Mastodon rejected {what}: {said}")),
+        422 => DeliveryError::Permanent(format!(
+            "Mastodon rejected the content while {what}: {said}"
+        )),
         429 => DeliveryError::RetryAfter {
             after: retry_after(headers, now).unwrap_or(DEFAULT_RATE_LIMIT_WAIT),
             reason: format!("Mastodon rate limit hit while {what}: {said}"),
@@ -284,7 +286,7 @@ fn server_words(status: StatusCode, body: &str) -> String {
 /// `X-RateLimit-Reset` (an ISO 8601 time on Mastodon, epoch seconds on some servers and the
 /// mock). Times are measured from the answer's own `Date` when it has one, so a clock that
 /// differs from the server's does not matter. A reset already past gives one second.
-pub fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
+fn retry_after(headers: &HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -422,27 +424,27 @@ mod tests {
             (
                 422,
                 r#"{"error":"Validation failed: Text is too long (maximum is 500 characters)"}"#,
-                "permanent: Mastodon rejected post 1/1: Validation failed: Text is too long (maximum is 500 characters)",
+                "permanent: Mastodon rejected the content while publishing post 1/1: Validation failed: Text is too long (maximum is 500 characters)",
             ),
             (
                 429,
                 r#"{"error":"Too many requests"}"#,
-                "rate limited for 300s: Mastodon rate limit hit while post 1/1: Too many requests",
+                "rate limited for 300s: Mastodon rate limit hit while publishing post 1/1: Too many requests",
             ),
             (
                 503,
                 "<html>Service Unavailable</html>",
-                "temporary: Mastodon answered 503 Service Unavailable while post 1/1: <html>Service Unavailable</html>",
+                "temporary: Mastodon answered 503 Service Unavailable while publishing post 1/1: <html>Service Unavailable</html>",
             ),
             (
                 502,
                 "",
-                "temporary: Mastodon answered 502 Bad Gateway while post 1/1: Bad Gateway",
+                "temporary: Mastodon answered 502 Bad Gateway while publishing post 1/1: Bad Gateway",
             ),
         ];
         for (status, body, expected) in cases {
             let error = refusal(
-                "post 1/1",
+                "publishing post 1/1",
                 StatusCode::from_u16(status).unwrap(),
                 &none,
                 body,
