@@ -576,6 +576,37 @@ async fn a_server_error_is_temporary_and_the_retry_resumes_at_the_post_not_yet_u
 }
 
 #[tokio::test]
+async fn a_garbled_answer_is_temporary() {
+    let mock = Mock::take().await;
+    let marker = unique("garbled");
+    let job = publish(&Draft::new(format!("Brouillé {marker}")));
+    let key = unique("k");
+    mock.fault(json!({"match": {"methods": ["POST"], "path": STATUSES},
+                      "effect": {"type": "malformed"}, "count": 1}))
+        .await;
+    let error = outbound()
+        .deliver(&row(&key, &job, None), &Saved::default())
+        .await
+        .unwrap_err();
+    match error {
+        DeliveryError::Transient(reason) => {
+            assert!(
+                reason.contains("unreadable answer from Mastodon"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other}"),
+    }
+    let posts = published(
+        outbound()
+            .deliver(&row(&key, &job, None), &Saved::default())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(mock.statuses_with(&marker).await, ids(&posts));
+}
+
+#[tokio::test]
 async fn a_rate_limit_asks_for_a_retry_when_the_window_resets() {
     let mock = Mock::take().await;
     let job = publish(&Draft::new(format!("Limité {}", unique("rate"))));

@@ -12,7 +12,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Deserialize)]
 pub struct Status {
     pub id: String,
-    /// The public page; null for some remote statuses, never for our own, but `uri` stands in.
+    /// The public page; Mastodon may leave it null, `uri` then stands in.
     pub url: Option<String>,
     pub uri: String,
 }
