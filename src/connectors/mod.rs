@@ -9,6 +9,7 @@
 pub mod console;
 pub mod imap;
 pub mod maildir;
+pub mod mastodon;
 #[cfg(feature = "matrix")]
 pub mod matrix;
 pub mod mbox;
@@ -27,6 +28,7 @@ pub static REGISTRY: &[Registration] = &[
     maildir::REGISTRATION,
     imap::REGISTRATION,
     smtp::REGISTRATION,
+    mastodon::REGISTRATION,
     #[cfg(feature = "matrix")]
     matrix::REGISTRATION,
 ];
