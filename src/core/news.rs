@@ -181,6 +181,34 @@ pub fn publications(draft: &NewsDraft, channels: &[Channel]) -> Vec<(String, Soc
         .collect()
 }
 
+/// An approval: the draft as decided (publishing now, or scheduled for `at`) and the outbox
+/// jobs it queues, each with its key. Approving a scheduled draft again makes a new revision,
+/// so its new rows never collide with the old ones (which the caller cancels).
+pub fn approve(
+    draft: &NewsDraft,
+    channels: &[Channel],
+    by: &str,
+    at: Option<DateTime<Utc>>,
+) -> (NewsDraft, Vec<(String, String, SocialJob)>) {
+    let mut decided = draft.clone();
+    if draft.state == DraftState::Scheduled {
+        decided.revision += 1;
+    }
+    decided.state = if at.is_some() {
+        DraftState::Scheduled
+    } else {
+        DraftState::Publishing
+    };
+    decided.publish_at = at;
+    decided.decided_by = Some(by.to_string());
+    decided.networks = channels.iter().map(|c| c.connector.clone()).collect();
+    let jobs = publications(&decided, channels)
+        .into_iter()
+        .map(|(connector, job)| (decided.publication_key(&connector), connector, job))
+        .collect();
+    (decided, jobs)
+}
+
 /// The outbox jobs deleting what is up of `draft`, per connector.
 pub fn deletions(draft: &NewsDraft) -> Vec<(String, SocialJob)> {
     let mut connectors: Vec<&str> = draft.posts.iter().map(|p| p.connector.as_str()).collect();

@@ -9,6 +9,7 @@ mod reminders;
 pub mod sender_auth;
 
 pub use mail::{Held, HeldBecause, MailHandled, MailItem, MailOptions, MailSettings};
+pub use news::NewsProposal;
 
 pub use apply::{Origin, Planned};
 pub use outbox::{

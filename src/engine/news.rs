@@ -11,7 +11,91 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+/// A news item that did not come from a chat command: a list mail tagged [NEWS], a watched
+/// feed's new entry.
+#[derive(Debug, Clone)]
+pub struct NewsProposal {
+    /// Deduplicates the item: the same key twice makes one draft.
+    pub key: InboundKey,
+    /// "mail" or "feed".
+    pub source: &'static str,
+    /// Who sent it, or the feed's address.
+    pub author: String,
+    pub text: String,
+    /// Published without waiting for the team (a feed configured as trusted).
+    pub trusted: bool,
+}
+
 impl Engine {
+    /// Makes a draft of `proposal` and shows its preview in the review place; a trusted one is
+    /// approved at once (the team still sees the preview and the links).
+    pub async fn propose_news(
+        &self,
+        proposal: &NewsProposal,
+        now: DateTime<Utc>,
+    ) -> Result<super::Handled, EngineError> {
+        if self.store.is_seen(&proposal.key).await? {
+            return Ok(super::Handled::Duplicate);
+        }
+        let id = self.store.allocate_draft_id().await?;
+        let lang = crate::core::lang::detect(&proposal.text).unwrap_or(self.settings.default_lang);
+        let mut draft = crate::core::news::NewsDraft::new(
+            id,
+            proposal.source,
+            &proposal.author,
+            &proposal.text,
+            lang,
+            now,
+        );
+        let channels = &self.settings.social.channels;
+        let team_lang = self.settings.default_lang;
+        let preview = |draft: &crate::core::news::NewsDraft| Action::NewsNotice {
+            draft: id,
+            body: Prompt {
+                lang: team_lang,
+                key: "news/preview".into(),
+                vars: crate::commands::handlers::preview_view(draft, channels, "arrived", None),
+            },
+        };
+        let mut actions = vec![preview(&draft)];
+        if proposal.trusted && !channels.is_empty() {
+            let (decided, jobs) =
+                crate::core::news::approve(&draft, channels, &proposal.author, None);
+            for (key, connector, job) in jobs {
+                actions.push(Action::Publish {
+                    key,
+                    connector,
+                    job,
+                    not_before: None,
+                });
+            }
+            actions.push(Action::NewsNotice {
+                draft: id,
+                body: Prompt {
+                    lang: team_lang,
+                    key: "news/approved".into(),
+                    vars: json!({
+                        "id": id,
+                        "by": proposal.author,
+                        "networks": channels.iter().map(|c| c.network.name()).collect::<Vec<_>>(),
+                        "at": null,
+                    }),
+                },
+            });
+            draft = decided;
+        }
+        actions.push(Action::Change(Change::SaveDraft(draft)));
+        let (committed, _) = self.apply(&proposal.key, None, actions, now, None).await?;
+        Ok(match committed {
+            crate::store::Committed::Duplicate => super::Handled::Duplicate,
+            crate::store::Committed::Applied { outbox_ids } => super::Handled::Done {
+                outbox_ids,
+                command: Some("news-propose".into()),
+                lang,
+            },
+        })
+    }
+
     /// Records a social connector's receipt on its draft and reports it in the draft's thread.
     /// Keyed by the outbox row: reported once however often the row is redelivered.
     pub async fn news_receipt(

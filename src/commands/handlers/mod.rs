@@ -10,6 +10,7 @@ mod search;
 mod stats;
 mod tickets;
 
+pub use news::preview_view;
 pub use stats::STATS_WINDOW_DAYS;
 pub use tickets::assigned_notice;
 

@@ -104,32 +104,17 @@ fn decide(h: &Handler<'_>, at: Option<DateTime<Utc>>) -> Result<Vec<Action>, Han
     if h.ctx.news.channels.is_empty() {
         return Ok(vec![h.say("news/no_networks", json!({ "id": draft.id }))?]);
     }
-    let mut decided = draft.clone();
     let mut actions = Vec::new();
     if draft.state == DraftState::Scheduled {
         // Its rows wait under the old revision's keys: dropped, and new ones queued.
         actions.push(Action::Change(Change::CancelPublication {
             draft: draft.id,
         }));
-        decided.revision += 1;
     }
-    decided.state = if at.is_some() {
-        DraftState::Scheduled
-    } else {
-        DraftState::Publishing
-    };
-    decided.publish_at = at;
-    decided.decided_by = Some(h.ctx.sender.to_string());
-    decided.networks = h
-        .ctx
-        .news
-        .channels
-        .iter()
-        .map(|c| c.connector.clone())
-        .collect();
-    for (connector, job) in news::publications(&decided, &h.ctx.news.channels) {
+    let (decided, jobs) = news::approve(draft, &h.ctx.news.channels, &h.ctx.sender.to_string(), at);
+    for (key, connector, job) in jobs {
         actions.push(Action::Publish {
-            key: decided.publication_key(&connector),
+            key,
             connector,
             job,
             not_before: at,
