@@ -13,6 +13,7 @@ pub mod maildir;
 pub mod matrix;
 pub mod mbox;
 pub mod smtp;
+pub mod x;
 
 use crate::config::Config;
 use crate::engine::{Engine, Outbound};
@@ -27,6 +28,7 @@ pub static REGISTRY: &[Registration] = &[
     maildir::REGISTRATION,
     imap::REGISTRATION,
     smtp::REGISTRATION,
+    x::REGISTRATION,
     #[cfg(feature = "matrix")]
     matrix::REGISTRATION,
 ];
