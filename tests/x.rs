@@ -331,7 +331,7 @@ async fn a_post_whose_answer_was_lost_is_found_not_posted_again() {
 }
 
 #[tokio::test]
-async fn a_post_refused_with_503_is_looked_up_then_posted_once() {
+async fn a_post_refused_with_503_is_looked_up_and_posted_once() {
     let mark = mark("unavailable");
     let posts = social::format(
         &format!("Un seul post {mark} https://example.org"),
@@ -349,8 +349,18 @@ async fn a_post_refused_with_503_is_looked_up_then_posted_once() {
     // A 503 may hide a post made: the attempt stays recorded, the retry looks first.
     let progress: Value = serde_json::from_str(&saved.last().unwrap()).unwrap();
     assert_eq!(progress["attempt"]["index"], 1);
+    // The retry finds nothing and posts again, refused with 429: the first attempt's post
+    // could still show up later, so its record stays, with its own time.
+    fault("rate_limit", &mark, json!({})).await;
+    let limited = Saved::default();
+    match x.deliver(&row(&job, 2, saved.last()), &limited).await {
+        Err(DeliveryError::RetryAfter { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let kept: Value = serde_json::from_str(&limited.last().unwrap()).unwrap();
+    assert_eq!(kept["attempt"], progress["attempt"]);
     let up = published(
-        x.deliver(&row(&job, 2, saved.last()), &Saved::default())
+        x.deliver(&row(&job, 3, limited.last()), &Saved::default())
             .await
             .expect("delivered on retry"),
     );

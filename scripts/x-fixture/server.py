@@ -21,6 +21,7 @@ import os
 import re
 import secrets
 import socket
+import string
 import sys
 import threading
 import time
@@ -84,12 +85,16 @@ def invalid(message, parameter):
 UNAUTHORIZED = problem(401, "Unauthorized", "Unauthorized")
 
 
+def t_co():
+    return "https://t.co/" + "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(10))
+
+
 def shown(text, with_media):
     """The text as X gives it back."""
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = URL.sub(lambda _: "https://t.co/" + secrets.token_urlsafe(7)[:10], text)
+    text = URL.sub(lambda _: t_co(), text)
     if with_media:
-        text += " https://t.co/" + secrets.token_urlsafe(7)[:10]
+        text += " " + t_co()
     return text
 
 

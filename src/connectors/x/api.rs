@@ -456,7 +456,9 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
         let at = now.timestamp();
-        let cases: Vec<(Vec<(&str, String)>, Option<u64>)> = vec![
+        // (the 429's headers, the wait in seconds).
+        type Case = (Vec<(&'static str, String)>, Option<u64>);
+        let cases: Vec<Case> = vec![
             // The 15-minute window, spent.
             (
                 vec![

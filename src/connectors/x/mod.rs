@@ -292,8 +292,9 @@ impl XOutbound {
                 format!("X says this post is already up ({e}); it is looked up again next time"),
             )),
             Err(e) => {
-                if !e.outcome_unknown() {
-                    // X said no: nothing to look for next time.
+                // X said no to this call: nothing to look for next time, unless an earlier
+                // call's post may still show up on the timeline.
+                if !e.outcome_unknown() && earlier.is_none() {
                     state.attempt = None;
                     if let Err(not_saved) = save(progress, state).await {
                         tracing::warn!(error = %not_saved, "the refused attempt stays recorded: the next try looks it up first");
@@ -428,14 +429,26 @@ fn delivery_error(error: &CallError) -> DeliveryError {
             status: 403,
             problem,
             ..
-        } => DeliveryError::Permanent(format!(
+        } if mentions_permission(problem) => DeliveryError::Permanent(format!(
             "X refused the keys for this: {problem} (the app needs Read and Write permission, and an access token made after it was given)"
         )),
+        CallError::Status {
+            status: 403,
+            problem,
+            ..
+        } => DeliveryError::Permanent(format!("X refused the post: {problem}")),
         CallError::Status { status, .. } if *status >= 500 => {
             DeliveryError::Transient(error.to_string())
         }
         CallError::Status { .. } => DeliveryError::Permanent(error.to_string()),
     }
+}
+
+/// Whether a 403 is about what the keys may do (X: "Your client app is not configured with the
+/// appropriate oauth1 app permissions for this endpoint.") rather than about the post.
+fn mentions_permission(problem: &str) -> bool {
+    let problem = problem.to_lowercase();
+    problem.contains("permission") || problem.contains("oauth")
 }
 
 /// Whether X refused a post as a copy of one already on the account.
@@ -581,6 +594,20 @@ mod tests {
                 "You are not allowed to create a Tweet with duplicate content."
             )))
             .contains("identical to one already on the account")
+        );
+        assert!(
+            permanent(delivery_error(&status(
+                403,
+                "Your client app is not configured with the appropriate oauth1 app permissions for this endpoint."
+            )))
+            .starts_with("X refused the keys for this")
+        );
+        assert!(
+            permanent(delivery_error(&status(
+                403,
+                "You attempted to reply to a Tweet that is deleted or not visible to you."
+            )))
+            .starts_with("X refused the post: You attempted to reply")
         );
         assert!(matches!(
             delivery_error(&status(429, "Too Many Requests")),
