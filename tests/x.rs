@@ -28,10 +28,16 @@ fn keys() -> Keys {
     }
 }
 
+/// The fixture's URL; panics when it is not set or nothing listens there.
 fn fixture() -> String {
-    std::env::var("PASSERELLE_TEST_X").expect(
+    let url = std::env::var("PASSERELLE_TEST_X").expect(
         "PASSERELLE_TEST_X is not set: run scripts/x-fixture.sh start and export PASSERELLE_TEST_X=http://127.0.0.1:3100 (scripts/test.sh does both)",
-    )
+    );
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    if let Err(e) = std::net::TcpStream::connect(address) {
+        panic!("the X fixture is not running at {url} ({e}): scripts/x-fixture.sh start");
+    }
+    url
 }
 
 fn outbound(keys: Keys) -> XOutbound {
@@ -211,7 +217,10 @@ async fn a_wrong_secret_is_refused_for_good() {
     assert!(posts_with(&mark).await.is_empty());
     let check = x.health("x").await;
     assert!(
-        !check.ok && check.summary.contains("X refused the keys"),
+        !check.ok
+            && check
+                .summary
+                .starts_with("x: X refused the keys: Unauthorized"),
         "{check:?}"
     );
     let check = outbound(keys()).health("x").await;

@@ -180,7 +180,13 @@ impl XOutbound {
     pub async fn health(&self, name: &str) -> Check {
         match self.api.me().await {
             Ok(account) => Check::ok(format!("{name}: @{}", account.username)),
-            Err(e) => Check::fail(format!("{name}: {}", delivery_error(&e))),
+            Err(e) => {
+                let why = match delivery_error(&e) {
+                    DeliveryError::Permanent(why) | DeliveryError::Transient(why) => why,
+                    DeliveryError::RetryAfter { reason, .. } => reason,
+                };
+                Check::fail(format!("{name}: {why}"))
+            }
         }
     }
 
