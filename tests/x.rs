@@ -340,6 +340,41 @@ async fn a_post_whose_answer_was_lost_is_found_not_posted_again() {
 }
 
 #[tokio::test]
+async fn a_lost_post_the_timeline_does_not_show_yet_is_not_posted_twice() {
+    let mark = mark("lagging");
+    let posts = social::format(&format!("Une fois {mark} https://example.org"), Network::X);
+    fault("drop_after_create", &mark, json!({})).await;
+    let x = outbound(keys());
+    let job = publish(posts);
+    let lost = Saved::default();
+    assert!(matches!(
+        x.deliver(&row(&job, 1, None), &lost).await,
+        Err(DeliveryError::Transient(_))
+    ));
+    // X's timeline does not show the post yet: the retry posts again, and X refuses the twin.
+    let lag = |hidden: bool| json!({"text_contains": mark, "hidden": hidden});
+    fixture_call(reqwest::Method::POST, "/_fixture/lag", Some(lag(true))).await;
+    let twin = Saved::default();
+    match x.deliver(&row(&job, 2, lost.last()), &twin).await {
+        Err(DeliveryError::Transient(why)) => assert!(why.contains("already up"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    // Not a failure for good: the attempt stays recorded, with the first call's time.
+    let first: Value = serde_json::from_str(&lost.last().unwrap()).unwrap();
+    let kept: Value = serde_json::from_str(&twin.last().unwrap()).unwrap();
+    assert_eq!(kept["attempt"], first["attempt"]);
+    fixture_call(reqwest::Method::POST, "/_fixture/lag", Some(lag(false))).await;
+    let up = published(
+        x.deliver(&row(&job, 3, twin.last()), &Saved::default())
+            .await
+            .expect("found once the timeline shows it"),
+    );
+    let on_x = posts_with(&mark).await;
+    assert_eq!(on_x.len(), 1);
+    assert_eq!(up[0].id, on_x[0]["id"].as_str().unwrap());
+}
+
+#[tokio::test]
 async fn a_post_refused_with_503_is_looked_up_and_posted_once() {
     let mark = mark("unavailable");
     let posts = social::format(

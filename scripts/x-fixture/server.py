@@ -12,7 +12,9 @@ GET /_fixture/health, GET /_fixture/tweets (every post with what was sent),
 POST /_fixture/faults with {"kind": "rate_limit" | "unavailable" | "drop_after_create",
 "count": N, "method": "POST", "path": "/2/tweets", "body_contains": "...", "reset_in": 60}:
 the next N matching signed calls answer 429 (with x-rate-limit-* headers), 503, or make the post
-and close the connection without answering.
+and close the connection without answering. POST /_fixture/lag with {"text_contains": "...",
+"hidden": true | false}: while hidden, timelines leave out the posts whose text contains it, as
+X's reads lag behind its writes.
 """
 
 import argparse
@@ -58,6 +60,7 @@ class State:
         self.media = {}  # id -> dict
         self.nonces = {}  # nonce -> timestamp
         self.faults = []
+        self.lagging = set()  # texts whose posts timelines leave out
         self.next_id = int(time.time() * 1000) << 22  # snowflake-like, increasing
 
     def new_id(self):
@@ -185,6 +188,14 @@ class Handler(BaseHTTPRequestHandler):
             with state.lock:
                 state.faults.append(fault)
             return 200, {"faults": len(state.faults)}
+        if method == "POST" and path == "/_fixture/lag":
+            lag = json.loads(body)
+            with state.lock:
+                if lag["hidden"]:
+                    state.lagging.add(lag["text_contains"])
+                else:
+                    state.lagging.discard(lag["text_contains"])
+            return 200, {"lagging": len(state.lagging)}
         return 404, {"error": f"no fixture endpoint {method} {path}"}
 
     # --- the API ---
@@ -373,7 +384,9 @@ class Handler(BaseHTTPRequestHandler):
             tweets = [
                 t
                 for t in self.state.tweets.values()
-                if not t["deleted"] and (start is None or t["created_at"] >= start)
+                if not t["deleted"]
+                and (start is None or t["created_at"] >= start)
+                and not any(h in t["text"] for h in self.state.lagging)
             ]
         tweets.sort(key=lambda t: int(t["id"]), reverse=True)
         page = tweets[offset : offset + max_results]
