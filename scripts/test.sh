@@ -2,9 +2,11 @@
 # Installs and starts every server the tests need, then runs the whole test suite.
 # Usage: scripts/test.sh            (from anywhere; needs root or sudo for apt-get)
 # Servers: PostgreSQL on 127.0.0.1:5432 (the store suite runs against it and SQLite), a
-# private Postfix → Dovecot pair on 127.0.0.1 (scripts/mail-servers.sh) for the mail tests, and a
-# private Synapse homeserver on 127.0.0.1:8008 (scripts/synapse.sh) for the Matrix tests, and
-# mastodon-mock on 127.0.0.1:3000 (scripts/mastodon-mock.sh) for the Mastodon tests.
+# private Postfix → Dovecot pair on 127.0.0.1 (scripts/mail-servers.sh) for the mail tests, a
+# private Synapse homeserver on 127.0.0.1:8008 (scripts/synapse.sh) for the Matrix tests,
+# mastodon-mock on 127.0.0.1:3000 (scripts/mastodon-mock.sh) for the Mastodon tests, and the X
+# API fixture on 127.0.0.1:3100 (scripts/x-fixture.sh; it verifies OAuth 1.0a signatures with
+# oauthlib) for the X connector's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,12 +45,14 @@ start_postgres
 ./scripts/mail-servers.sh start
 ./scripts/synapse.sh start
 ./scripts/mastodon-mock.sh start
+./scripts/x-fixture.sh start
 # Matrix tests: the homeserver (server name "localhost") and its config, whose
 # registration_shared_secret lets a test create users (or: scripts/synapse.sh register NAME PASS).
 export PASSERELLE_TEST_SYNAPSE=http://127.0.0.1:8008
 export PASSERELLE_TEST_SYNAPSE_CONFIG="$PWD/.run/synapse/homeserver.yaml"
 # Mastodon tests: mastodon-mock (in memory, seeded token mock_token).
 export PASSERELLE_TEST_MASTODON=http://127.0.0.1:3000
+export PASSERELLE_TEST_X=http://127.0.0.1:3100
 export PASSERELLE_TEST_POSTGRES="${PASSERELLE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
 unset DATABASE_URL
 

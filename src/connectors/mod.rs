@@ -14,6 +14,7 @@ pub mod mastodon;
 pub mod matrix;
 pub mod mbox;
 pub mod smtp;
+pub mod x;
 
 use crate::config::Config;
 use crate::engine::{Engine, Outbound};
@@ -29,6 +30,7 @@ pub static REGISTRY: &[Registration] = &[
     imap::REGISTRATION,
     smtp::REGISTRATION,
     mastodon::REGISTRATION,
+    x::REGISTRATION,
     #[cfg(feature = "matrix")]
     matrix::REGISTRATION,
 ];
