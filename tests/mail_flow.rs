@@ -1432,6 +1432,52 @@ async fn the_lists_posts_are_relayed_one_thread_per_email_thread_without_quotes(
 }
 
 #[tokio::test]
+async fn a_list_post_tagged_news_becomes_one_draft_for_the_team() {
+    const LIST: &str = "membres.opendatafrance.example";
+    let bot = Bot::with(|config| {
+        config.mail.watched_list = Some(LIST.into());
+        config.social.review_connector = Some("matrix".into());
+        config.social.review_target = Some("matrix:!news:example.org".into());
+    })
+    .await;
+    let post = |id: &str, subject: &str, headers: &str| {
+        format!(
+            "From: Hélène Vasseur <helene@ville.example>\r\nTo: membres@opendatafrance.example\r\nSubject: {subject}\r\nMessage-ID: <{id}@ville.example>\r\nList-Id: Membres <{LIST}>\r\nPrecedence: list\r\n{headers}Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour,\r\nle portail est ouvert : https://data.ville.example/portail.\r\n-- \r\nHélène\r\n"
+        )
+    };
+    let raw = post("news", "[odf-membres] [Actu] Nantes ouvre son portail de données", "");
+    bot.mail(&raw).await;
+    let drafts = bot.engine.store().recent_drafts(10).await.unwrap();
+    assert_eq!(drafts.len(), 1, "{drafts:?}");
+    assert_eq!(
+        drafts[0].text,
+        "Nantes ouvre son portail de données https://data.ville.example/portail"
+    );
+    assert_eq!(
+        (drafts[0].source.as_str(), drafts[0].author.as_str()),
+        ("mail", "helene@ville.example")
+    );
+    // Its preview waits in the review room's thread for the draft.
+    let rows = bot.engine.store().outbox_list(None, 20).await.unwrap();
+    let preview = rows
+        .iter()
+        .find(|r| r.thread_key.as_deref() == Some("news:1"))
+        .expect("a preview in the review room");
+    assert_eq!(preview.target, "matrix:!news:example.org");
+    assert!(preview.body.contains("Nantes ouvre son portail"), "{}", preview.body);
+    // The same mail again, a reply in its thread and an untagged post make no other draft.
+    bot.mail(&raw).await;
+    bot.mail(&post(
+        "news-reply",
+        "Re: [odf-membres] [Actu] Nantes ouvre son portail de données",
+        "In-Reply-To: <news@ville.example>\r\n",
+    ))
+    .await;
+    bot.mail(&post("plain", "[odf-membres] Atelier SCDL", "")).await;
+    assert_eq!(bot.engine.store().recent_drafts(10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn real_list_mail_from_the_corpus_is_relayed_and_a_real_bounce_is_not() {
     // Mail nobody here wrote: a list post with an empty In-Reply-To and a List-Id without
     // angle brackets, and a delivery report whose returned mail names a list.

@@ -486,6 +486,22 @@ impl Engine {
                     forward_trusted,
                 };
                 let actions = decide(&case, &world);
+                // A list post tagged as news becomes a draft for the team, before the mail
+                // itself is committed: a crash in between reads the mail again, and the draft,
+                // keyed by the mail, is not made twice. An archive's news is old news.
+                if send_replies && let Some(text) = crate::mail::decide::news_text(&mail) {
+                    let proposal = super::NewsProposal {
+                        key: InboundKey::new("list-news", &key.external_id),
+                        source: "mail",
+                        author: mail
+                            .from
+                            .as_ref()
+                            .map_or_else(|| "?".to_string(), |f| f.address.clone()),
+                        text,
+                        trusted: false,
+                    };
+                    self.propose_news(&proposal, now).await?;
+                }
                 // An archive is history: its requesters were answered long ago, suggesting
                 // speakers for it today must not count against them in fair rotation, and a
                 // bounce mutes only for what is left of the mute period after its own date (an

@@ -147,6 +147,44 @@ fn relay(mail: &Understanding, lang: Lang) -> Option<Action> {
     })
 }
 
+/// A post of the watched list tagged as news (`[NEWS]`, `[Actu]`, `[Actualité]` in its
+/// subject, on a thread's first mail), as the text of a news draft: the subject without its
+/// tags, and the first link of the mail when the subject has none.
+pub fn news_text(mail: &Understanding) -> Option<String> {
+    static TAGS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\[[^\]]{0,40}\]").expect("subject tag regex")
+    });
+    static NEWS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"(?i)^\[\s*(?:news|actus?|actualit[ée]s?)\s*\]$").expect("news tag regex")
+    });
+    static LINK: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"https?://[^\s<>\)\]]+").expect("link regex"));
+    if !mail.list_post
+        || mail.thread_root.is_some()
+        || mail.classification.machine.is_some()
+        || matches!(mail.classification.class, Class::AutoReply | Class::Bounce)
+    {
+        return None;
+    }
+    let subject = bare_subject(&mail.subject);
+    if !TAGS.find_iter(subject).any(|tag| NEWS.is_match(tag.as_str())) {
+        return None;
+    }
+    let title = TAGS.replace_all(subject, "");
+    let title = title.split_whitespace().collect::<Vec<_>>().join(" ");
+    let link = if LINK.is_match(&title) {
+        None
+    } else {
+        LINK.find(&mail.new_text)
+            .map(|l| l.as_str().trim_end_matches(['.', ',', ';', ':']).to_string())
+    };
+    let text = match link {
+        Some(link) => format!("{title} {link}"),
+        None => title,
+    };
+    (!text.trim().is_empty()).then_some(text)
+}
+
 /// What the mail itself calls for: a ticket, a note on one, a muted address.
 fn act_on(case: &MailCase<'_>, world: &MailWorld<'_>) -> Vec<Action> {
     let mail = case.mail;
