@@ -1445,7 +1445,11 @@ async fn a_list_post_tagged_news_becomes_one_draft_for_the_team() {
             "From: Hélène Vasseur <helene@ville.example>\r\nTo: membres@opendatafrance.example\r\nSubject: {subject}\r\nMessage-ID: <{id}@ville.example>\r\nList-Id: Membres <{LIST}>\r\nPrecedence: list\r\n{headers}Content-Type: text/plain; charset=utf-8\r\n\r\nBonjour,\r\nle portail est ouvert : https://data.ville.example/portail.\r\n-- \r\nHélène\r\n"
         )
     };
-    let raw = post("news", "[odf-membres] [Actu] Nantes ouvre son portail de données", "");
+    let raw = post(
+        "news",
+        "[odf-membres] [Actu] Nantes ouvre son portail de données",
+        "",
+    );
     bot.mail(&raw).await;
     let drafts = bot.engine.store().recent_drafts(10).await.unwrap();
     assert_eq!(drafts.len(), 1, "{drafts:?}");
@@ -1464,7 +1468,11 @@ async fn a_list_post_tagged_news_becomes_one_draft_for_the_team() {
         .find(|r| r.thread_key.as_deref() == Some("news:1"))
         .expect("a preview in the review room");
     assert_eq!(preview.target, "matrix:!news:example.org");
-    assert!(preview.body.contains("Nantes ouvre son portail"), "{}", preview.body);
+    assert!(
+        preview.body.contains("Nantes ouvre son portail"),
+        "{}",
+        preview.body
+    );
     // The same mail again, a reply in its thread and an untagged post make no other draft.
     bot.mail(&raw).await;
     bot.mail(&post(
@@ -1473,7 +1481,8 @@ async fn a_list_post_tagged_news_becomes_one_draft_for_the_team() {
         "In-Reply-To: <news@ville.example>\r\n",
     ))
     .await;
-    bot.mail(&post("plain", "[odf-membres] Atelier SCDL", "")).await;
+    bot.mail(&post("plain", "[odf-membres] Atelier SCDL", ""))
+        .await;
     assert_eq!(bot.engine.store().recent_drafts(10).await.unwrap().len(), 1);
 }
 

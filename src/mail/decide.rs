@@ -155,10 +155,12 @@ pub fn news_text(mail: &Understanding) -> Option<String> {
         regex::Regex::new(r"\[[^\]]{0,40}\]").expect("subject tag regex")
     });
     static NEWS: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"(?i)^\[\s*(?:news|actus?|actualit[ée]s?)\s*\]$").expect("news tag regex")
+        regex::Regex::new(r"(?i)^\[\s*(?:news|actus?|actualit[ée]s?)\s*\]$")
+            .expect("news tag regex")
     });
-    static LINK: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"https?://[^\s<>\)\]]+").expect("link regex"));
+    static LINK: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"https?://[^\s<>\)\]]+").expect("link regex")
+    });
     if !mail.list_post
         || mail.thread_root.is_some()
         || mail.classification.machine.is_some()
@@ -167,7 +169,10 @@ pub fn news_text(mail: &Understanding) -> Option<String> {
         return None;
     }
     let subject = bare_subject(&mail.subject);
-    if !TAGS.find_iter(subject).any(|tag| NEWS.is_match(tag.as_str())) {
+    if !TAGS
+        .find_iter(subject)
+        .any(|tag| NEWS.is_match(tag.as_str()))
+    {
         return None;
     }
     let title = TAGS.replace_all(subject, "");
@@ -175,8 +180,11 @@ pub fn news_text(mail: &Understanding) -> Option<String> {
     let link = if LINK.is_match(&title) {
         None
     } else {
-        LINK.find(&mail.new_text)
-            .map(|l| l.as_str().trim_end_matches(['.', ',', ';', ':']).to_string())
+        LINK.find(&mail.new_text).map(|l| {
+            l.as_str()
+                .trim_end_matches(['.', ',', ';', ':'])
+                .to_string()
+        })
     };
     let text = match link {
         Some(link) => format!("{title} {link}"),

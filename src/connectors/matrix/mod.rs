@@ -127,6 +127,7 @@ fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
         name: setup.name.to_string(),
         config: config_of(setup)?,
         shared,
+        default_lang: setup.config.bot.default_language,
     }))
 }
 
@@ -227,10 +228,17 @@ fn thread_ticket_key(root: &str) -> String {
     format!("thread-ticket:{root}")
 }
 
+/// The news draft whose review thread starts at `root`.
+fn thread_draft_key(root: &str) -> String {
+    format!("thread-draft:{root}")
+}
+
 pub struct Matrix {
     name: String,
     config: MatrixConfig,
     shared: Arc<Shared>,
+    /// The words a reaction stands for are the network's language's.
+    default_lang: crate::core::lang::Lang,
 }
 
 /// The connector-state key of the sync position the connector trusts.
@@ -291,6 +299,7 @@ struct Context {
     me: OwnedUserId,
     ignore: Vec<String>,
     role_rooms: Vec<String>,
+    default_lang: crate::core::lang::Lang,
 }
 
 impl Context {
@@ -322,20 +331,40 @@ impl Context {
             .and_then(|n| n.parse().ok())
     }
 
+    /// The news draft whose review thread starts at `root`, if it is one.
+    async fn draft_of_thread(&self, root: &str) -> Option<i64> {
+        self.engine
+            .connector_state(&self.connector, &thread_draft_key(root))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|n| n.parse().ok())
+    }
+
     /// A reaction on a ticket's first message is an action on the ticket: ✅ or 🙋 accepts it
     /// (and takes it when nobody has); ❌ by the assignee hands it back, and it goes to the next
-    /// best member. Reactions anywhere else mean nothing to the bot.
+    /// best member. On a news draft's preview, 👍 or ✅ approves it and 👎 or ❌ rejects it.
+    /// Reactions anywhere else mean nothing to the bot.
     async fn on_reaction(&self, event: OriginalSyncReactionEvent, room: Room) {
         if event.sender == self.me || room.state() != RoomState::Joined {
             return;
         }
         let annotation = &event.content.relates_to;
-        let Some(action) = reaction_command(&annotation.key) else {
-            return;
-        };
         let root = annotation.event_id.to_string();
-        let Some(ticket) = self.ticket_of_thread(&root).await else {
-            return;
+        let (ticket, text) = match self.ticket_of_thread(&root).await {
+            Some(ticket) => match reaction_command(&annotation.key) {
+                Some(action) => (Some(ticket), action.to_string()),
+                None => return,
+            },
+            None => match (
+                self.draft_of_thread(&root).await,
+                draft_reaction_command(&annotation.key),
+            ) {
+                (Some(draft), Some(action)) => {
+                    (None, draft_command(action, draft, self.default_lang))
+                }
+                _ => return,
+            },
         };
         let Ok(sender) = Address::parse(event.sender.as_str()) else {
             return;
@@ -348,10 +377,10 @@ impl Context {
                 thread: Some(root),
             },
             sender,
-            text: action.to_string(),
+            text,
             lang: None,
             vouched_role: self.role_in(&room, &event.sender).await,
-            ticket: Some(ticket),
+            ticket,
         };
         if let Err(error) = self.engine.handle(&inbound).await {
             tracing::error!(source = %self.connector, id = %inbound.key.external_id, %error, "cannot handle a matrix reaction");
@@ -444,6 +473,30 @@ fn reaction_command(key: &str) -> Option<&'static str> {
         "✅" | "✔" | "☑" | "🙋" | "🙋\u{200d}♀" | "🙋\u{200d}♂" => Some("accept"),
         "❌" | "✖" | "❎" | "🙅" | "🙅\u{200d}♀" | "🙅\u{200d}♂" => Some("pass"),
         _ => None,
+    }
+}
+
+/// The command a reaction on a news draft's preview stands for, followed by the draft's number.
+fn draft_reaction_command(key: &str) -> Option<&'static str> {
+    let bare: String = key
+        .chars()
+        .filter(|c| *c != '\u{fe0f}' && !('\u{1f3fb}'..='\u{1f3ff}').contains(c))
+        .collect();
+    match bare.as_str() {
+        "👍" | "✅" | "✔" | "☑" | "🚀" => Some("approve"),
+        "👎" | "❌" | "✖" | "❎" | "🚫" => Some("reject"),
+        _ => None,
+    }
+}
+
+/// A reaction's decision on a draft as a command line in the network's language, so the
+/// answer is in that language too (unless the member chose another).
+fn draft_command(action: &str, draft: i64, lang: crate::core::lang::Lang) -> String {
+    use crate::core::lang::Lang;
+    match (action, lang) {
+        ("approve", Lang::Fr) => format!("valide le brouillon {draft}"),
+        ("reject", Lang::Fr) => format!("refuse le brouillon {draft}"),
+        (action, _) => format!("{action} draft {draft}"),
     }
 }
 
@@ -602,6 +655,7 @@ impl Connector for Matrix {
             me: me.clone(),
             ignore: self.config.ignore.clone(),
             role_rooms: self.config.role_rooms.clone(),
+            default_lang: self.default_lang,
         });
         let saved = engine.connector_state(&self.name, SYNC_KEY).await?;
         let settings = SyncSettings::default()
@@ -766,6 +820,14 @@ impl Outbound for MatrixOutbound {
                 remembered.push((ticket_room_key(ticket), room_id.to_string()));
                 remembered.push((thread_ticket_key(&root), ticket.to_string()));
             }
+            // A news draft's preview: a reaction on it decides the draft.
+            if let Some(draft) = message
+                .thread_key
+                .as_deref()
+                .and_then(|k| k.strip_prefix("news:"))
+            {
+                remembered.push((thread_draft_key(&root), draft.to_string()));
+            }
             for (key, value) in remembered {
                 engine
                     .save_connector_state(&self.name, &key, &value)
@@ -852,6 +914,22 @@ impl MatrixOutbound {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reactions_on_a_draft_approve_or_reject_it_whatever_their_variant() {
+        let cases = [
+            ("👍", Some("approve")),
+            ("👍🏽", Some("approve")),
+            ("✅\u{fe0f}", Some("approve")),
+            ("👎", Some("reject")),
+            ("❌", Some("reject")),
+            ("🎉", None),
+            ("🙋", None),
+        ];
+        for (key, expected) in cases {
+            assert_eq!(draft_reaction_command(key), expected, "{key:?}");
+        }
+    }
 
     #[test]
     fn reactions_stand_for_accept_or_pass_whatever_their_variant() {
