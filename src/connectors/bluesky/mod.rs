@@ -161,6 +161,8 @@ pub struct BlueskyOutbound {
     pages: Option<reqwest::Client>,
     /// This process's TID clock id, so two instances writing at the same microsecond differ.
     clock_id: LimitedU32<1023>,
+    /// The time of the last TID made, in microseconds: each new one is later.
+    last_tid: std::sync::Mutex<i64>,
 }
 
 /// How far a publication got, saved on the outbox row.
@@ -218,6 +220,7 @@ impl BlueskyOutbound {
             login: Mutex::new(()),
             pages,
             clock_id: LimitedU32::try_from(clock_id).expect("below 1024"),
+            last_tid: std::sync::Mutex::new(0),
         })
     }
 
@@ -316,12 +319,23 @@ impl BlueskyOutbound {
                 }) => done.clone(),
                 Some(started) => {
                     // Sent before, outcome unknown: adopt the record if it is there.
-                    let rkey = started.rkey.clone();
-                    let found = match self.find(agent, &repo, &rkey).await? {
-                        Some(found) => found,
-                        None => self.create(agent, &repo, &rkey, &started.record).await?,
-                    };
-                    self.settle(&mut state, i, found, progress).await?
+                    let record = started.record.clone();
+                    match self.find(agent, &repo, &started.rkey).await? {
+                        Some((found, value)) if same_post(&value, &record) => {
+                            self.settle(&mut state, i, found, progress).await?
+                        }
+                        found => {
+                            // Another post holds the key (ours then never went through): a
+                            // new key, saved before the call like the first.
+                            if found.is_some() {
+                                state.posts[i].rkey = self.tid();
+                                save(progress, &state).await?;
+                            }
+                            let rkey = state.posts[i].rkey.clone();
+                            let made = self.create(agent, &repo, &rkey, &record).await?;
+                            self.settle(&mut state, i, made, progress).await?
+                        }
+                    }
                 }
                 None => {
                     if i == 0 {
@@ -329,7 +343,7 @@ impl BlueskyOutbound {
                             .await?;
                     }
                     let record = self.record(agent, publication, post, &state, i).await?;
-                    let rkey = Tid::now(self.clock_id).as_str().to_string();
+                    let rkey = self.tid();
                     state.posts.push(PostProgress {
                         rkey: rkey.clone(),
                         record: record.clone(),
@@ -346,8 +360,6 @@ impl BlueskyOutbound {
                 url: format!("{}/profile/{}/post/{rkey}", self.web_url, session.handle),
                 id: done.uri,
             });
-            // The record is not needed any more once acknowledged: keep the row small.
-            state.posts[i].record = Value::Null;
         }
         Ok(Delivered {
             receipt: Some(
@@ -361,7 +373,16 @@ impl BlueskyOutbound {
         })
     }
 
-    /// Records post `i` as acknowledged.
+    /// A record key for a new post: a TID of now, later than any this process made before.
+    fn tid(&self) -> String {
+        let mut last = self.last_tid.lock().expect("not poisoned");
+        let micros = chrono::Utc::now().timestamp_micros().max(*last + 1);
+        *last = micros;
+        let at = chrono::DateTime::from_timestamp_micros(micros).expect("a time of now");
+        Tid::from_datetime(self.clock_id, at).as_str().to_string()
+    }
+
+    /// Records post `i` as acknowledged; its record is not needed any more (a smaller row).
     async fn settle(
         &self,
         state: &mut PublishProgress,
@@ -394,20 +415,13 @@ impl BlueskyOutbound {
             }
         }
         let facets = post.bluesky_facets(|handle| dids.get(handle).cloned().flatten());
-        let reply = match (state.posts.first(), i) {
-            (_, 0) => None,
-            (
-                Some(PostProgress {
-                    done: Some(root), ..
-                }),
-                _,
-            ) => {
-                let parent = state.posts[i - 1].done.as_ref().unwrap_or(root);
-                Some((root.clone(), parent.clone()))
-            }
+        let acknowledged = |j: usize| state.posts.get(j).and_then(|p| p.done.clone());
+        let reply = match (i, acknowledged(0), i.checked_sub(1).and_then(acknowledged)) {
+            (0, _, _) => None,
+            (_, Some(root), Some(parent)) => Some((root, parent)),
             _ => {
                 return Err(DeliveryError::Permanent(
-                    "a reply was to be written before the thread's first post".into(),
+                    "a reply was to be written before the post it answers".into(),
                 ));
             }
         };
@@ -512,13 +526,13 @@ impl BlueskyOutbound {
         }
     }
 
-    /// The post under `rkey` in `repo`, if it is there.
+    /// The post under `rkey` in `repo` and its record, if it is there.
     async fn find(
         &self,
         agent: &BskyAgent<Xrpc>,
         repo: &AtIdentifier,
         rkey: &str,
-    ) -> Result<Option<StrongRef>, DeliveryError> {
+    ) -> Result<Option<(StrongRef, Value)>, DeliveryError> {
         let result = agent
             .api
             .com
@@ -535,11 +549,14 @@ impl BlueskyOutbound {
             )
             .await;
         match result {
-            Ok(output) => match output.data.cid {
-                Some(cid) => Ok(Some(StrongRef {
-                    uri: output.data.uri.clone(),
-                    cid: cid.as_ref().to_string(),
-                })),
+            Ok(output) => match &output.data.cid {
+                Some(cid) => Ok(Some((
+                    StrongRef {
+                        uri: output.data.uri.clone(),
+                        cid: cid.as_ref().to_string(),
+                    },
+                    serde_json::to_value(&output.data.value).unwrap_or_default(),
+                ))),
                 None => Err(DeliveryError::Transient(
                     "Bluesky gave no CID for an existing post".into(),
                 )),
@@ -635,6 +652,12 @@ async fn save(progress: &dyn Progress, state: &PublishProgress) -> Result<(), De
     progress
         .save(&serde_json::to_string(state).expect("progress serialises"))
         .await
+}
+
+/// Whether a record found under a saved key is the one that was sent (TIDs of two processes
+/// can meet; the text and the time of writing cannot).
+fn same_post(found: &Value, sent: &Value) -> bool {
+    found["text"] == sent["text"] && found["createdAt"] == sent["createdAt"]
 }
 
 fn collection() -> Nsid {
