@@ -3,7 +3,9 @@
 # Usage: scripts/test.sh            (from anywhere; needs root or sudo for apt-get)
 # Servers: PostgreSQL on 127.0.0.1:5432 (the store suite runs against it and SQLite), a
 # private Postfix → Dovecot pair on 127.0.0.1 (scripts/mail-servers.sh) for the mail tests, and a
-# private Synapse homeserver on 127.0.0.1:8008 (scripts/synapse.sh) for the Matrix tests.
+# private Synapse homeserver on 127.0.0.1:8008 (scripts/synapse.sh) for the Matrix tests, and a
+# private Bluesky PDS with an in-memory PLC on 127.0.0.1:2583 (scripts/bluesky-pds.sh) for the
+# Bluesky tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,10 +43,13 @@ fi
 start_postgres
 ./scripts/mail-servers.sh start
 ./scripts/synapse.sh start
+./scripts/bluesky-pds.sh start
 # Matrix tests: the homeserver (server name "localhost") and its config, whose
 # registration_shared_secret lets a test create users (or: scripts/synapse.sh register NAME PASS).
 export PASSERELLE_TEST_SYNAPSE=http://127.0.0.1:8008
 export PASSERELLE_TEST_SYNAPSE_CONFIG="$PWD/.run/synapse/homeserver.yaml"
+# Bluesky tests: the PDS; each test makes its own *.test accounts.
+export PASSERELLE_TEST_BLUESKY=http://127.0.0.1:2583
 export PASSERELLE_TEST_POSTGRES="${PASSERELLE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
 unset DATABASE_URL
 

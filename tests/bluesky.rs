@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use passerelle::config::Config;
 use passerelle::connectors::{Connector, Setup, bluesky};
 use passerelle::core::social::{
-    self, Draft, FacetFeature, Image, Network, Publication, PublishedPost, Receipt, SocialJob,
+    self, Draft, Image, Network, Publication, PublishedPost, Receipt, SocialJob,
 };
 use passerelle::engine::{Delivered, DeliveryError, Progress};
 use passerelle::store::OutboxMessage;
@@ -264,7 +264,8 @@ async fn posts_of(did: &str) -> Vec<(String, String, Value)> {
 fn covered<'t>(text: &'t str, facet: &Value) -> &'t str {
     let start = facet["index"]["byteStart"].as_u64().unwrap() as usize;
     let end = facet["index"]["byteEnd"].as_u64().unwrap() as usize;
-    std::str::from_utf8(&text.as_bytes()[start..end]).expect("facet on UTF-8 boundaries")
+    let bytes = &text.as_bytes()[start..end];
+    std::str::from_utf8(bytes).expect("facet on UTF-8 boundaries")
 }
 
 #[tokio::test]

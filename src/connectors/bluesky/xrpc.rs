@@ -193,7 +193,9 @@ mod tests {
     fn waits_for_the_rate_limit_reset_or_retry_after() {
         // Fri, 15 Jan 2027 08:00:00 GMT.
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        let cases: &[(&[(&str, &str)], Option<u64>)] = &[
+        // (the headers of a 429, the wait read from them in seconds)
+        type Case<'a> = (&'a [(&'static str, &'a str)], Option<u64>);
+        let cases: &[Case] = &[
             // Bluesky's headers on a 429 (epoch seconds), as bsky.social sends them.
             (
                 &[
