@@ -142,9 +142,9 @@ fn reason(error: &DeliveryError) -> String {
 
 /// The logged-in account.
 #[derive(Debug, Clone)]
-pub struct Session {
-    pub did: Did,
-    pub handle: String,
+struct Session {
+    did: Did,
+    handle: String,
 }
 
 pub struct BlueskyOutbound {
