@@ -587,8 +587,8 @@ async fn deleting_removes_the_posts_and_posts_already_gone_are_fine() {
     }
 }
 
-/// Serves one HTML page with Open Graph tags on 127.0.0.1, for every request.
-async fn page_server(html: &'static str) -> String {
+/// Answers every request on 127.0.0.1 with the same HTTP response (head lines, then body).
+async fn fixed_server(head: &'static str, body: &'static str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -598,14 +598,22 @@ async fn page_server(html: &'static str) -> String {
                 let mut request = [0u8; 4096];
                 let _ = socket.read(&mut request).await;
                 let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{html}",
-                    html.len()
+                    "{head}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
                 );
                 let _ = socket.write_all(response.as_bytes()).await;
             });
         }
     });
     format!("http://{address}")
+}
+
+async fn page_server(html: &'static str) -> String {
+    fixed_server(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8",
+        html,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -714,5 +722,62 @@ async fn a_saved_key_that_another_post_holds_is_not_adopted() {
         stored
             .iter()
             .any(|(uri, _, record)| uri == id && record["text"] == text)
+    );
+}
+
+/// A service that answers every call with `head`: the connector's reading of it.
+async fn outcome_from(head: &'static str, body: &'static str) -> DeliveryError {
+    let dir = tempfile::tempdir().unwrap();
+    let service = fixed_server(head, body).await;
+    let password = dir.path().join("password");
+    std::fs::write(&password, "aaaa-bbbb-cccc-dddd").unwrap();
+    let section: toml::Table = toml::from_str(&format!(
+        "service = \"{service}\"\nhandle = \"mairie.test\"\napp_password_file = \"{}\"",
+        password.display()
+    ))
+    .unwrap();
+    let config = Config::parse("", &dir.path().join("bot.toml")).unwrap();
+    let bluesky = (bluesky::REGISTRATION.build)(&Setup {
+        name: "bluesky",
+        section: &section,
+        config: &config,
+    })
+    .unwrap();
+    deliver(
+        &bluesky,
+        &publish(social::format("Bonjour", Network::Bluesky)),
+        None,
+        &MemoryProgress::default(),
+    )
+    .await
+    .unwrap_err()
+}
+
+#[tokio::test]
+async fn rate_limits_wait_for_the_reset_and_server_failures_are_retried() {
+    // Bluesky's 429 headers; the reset (epoch seconds) is 2100-01-01.
+    let limited = outcome_from(
+        "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nratelimit-limit: 30\r\nratelimit-remaining: 0\r\nratelimit-reset: 4102444800\r\nratelimit-policy: 30;w=300",
+        r#"{"error":"RateLimitExceeded","message":"Rate Limit Exceeded"}"#,
+    )
+    .await;
+    assert!(
+        matches!(&limited, DeliveryError::RetryAfter { after, reason }
+            if after.as_secs() > 3600 && reason.contains("rate limit")),
+        "{limited:?}"
+    );
+    let limited = outcome_from("HTTP/1.1 429 Too Many Requests\r\nretry-after: 120", "").await;
+    assert!(
+        matches!(&limited, DeliveryError::RetryAfter { after, .. } if after.as_secs() == 120),
+        "{limited:?}"
+    );
+    let down = outcome_from(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json",
+        r#"{"error":"InternalServerError","message":"Internal Server Error"}"#,
+    )
+    .await;
+    assert!(
+        matches!(&down, DeliveryError::Transient(words) if words.contains("Internal Server Error")),
+        "{down:?}"
     );
 }
