@@ -100,12 +100,22 @@ async fn account(tag: &str) -> Account {
 
 /// The connector for `account`, built from its `bot.toml` section.
 fn connector(account: &Account, dir: &Path, extra: &str) -> Arc<dyn Connector> {
+    connector_at(&pds(), &account.handle, &account.app_password, dir, extra)
+}
+
+/// A connector built as the bot builds it, from a `[connectors.bluesky]` section whose app
+/// password is in a file.
+fn connector_at(
+    service: &str,
+    handle: &str,
+    app_password: &str,
+    dir: &Path,
+    extra: &str,
+) -> Arc<dyn Connector> {
     let password_file = dir.join("bluesky-app-password");
-    std::fs::write(&password_file, format!("{}\n", account.app_password)).unwrap();
+    std::fs::write(&password_file, format!("{app_password}\n")).unwrap();
     let section: toml::Table = toml::from_str(&format!(
-        "service = \"{}\"\nhandle = \"{}\"\napp_password_file = \"{}\"\nweb_url = \"https://bsky.example\"\ntimeout_secs = 10\n{extra}",
-        pds(),
-        account.handle,
+        "service = \"{service}\"\nhandle = \"{handle}\"\napp_password_file = \"{}\"\nweb_url = \"https://bsky.example\"\ntimeout_secs = 10\n{extra}",
         password_file.display()
     ))
     .unwrap();
@@ -729,20 +739,13 @@ async fn a_saved_key_that_another_post_holds_is_not_adopted() {
 async fn outcome_from(head: &'static str, body: &'static str) -> DeliveryError {
     let dir = tempfile::tempdir().unwrap();
     let service = fixed_server(head, body).await;
-    let password = dir.path().join("password");
-    std::fs::write(&password, "aaaa-bbbb-cccc-dddd").unwrap();
-    let section: toml::Table = toml::from_str(&format!(
-        "service = \"{service}\"\nhandle = \"mairie.test\"\napp_password_file = \"{}\"",
-        password.display()
-    ))
-    .unwrap();
-    let config = Config::parse("", &dir.path().join("bot.toml")).unwrap();
-    let bluesky = (bluesky::REGISTRATION.build)(&Setup {
-        name: "bluesky",
-        section: &section,
-        config: &config,
-    })
-    .unwrap();
+    let bluesky = connector_at(
+        &service,
+        "mairie.test",
+        "aaaa-bbbb-cccc-dddd",
+        dir.path(),
+        "",
+    );
     deliver(
         &bluesky,
         &publish(social::format("Bonjour", Network::Bluesky)),
@@ -779,5 +782,133 @@ async fn rate_limits_wait_for_the_reset_and_server_failures_are_retried() {
     assert!(
         matches!(&down, DeliveryError::Transient(words) if words.contains("Internal Server Error")),
         "{down:?}"
+    );
+}
+
+/// One request as the scripted server below reads it.
+struct Request {
+    path: String,
+    authorization: String,
+    body: Value,
+}
+
+/// Reads one HTTP/1.1 request (head, then a body of `content-length` bytes).
+async fn read_request(socket: &mut tokio::net::TcpStream) -> Option<Request> {
+    use tokio::io::AsyncReadExt;
+    let mut data = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&chunk[..n]);
+        if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&data[..head_end]).to_string();
+    let header = |name: &str| {
+        head.lines()
+            .find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                key.eq_ignore_ascii_case(name)
+                    .then(|| value.trim().to_string())
+            })
+            .unwrap_or_default()
+    };
+    let length: usize = header("content-length").parse().unwrap_or(0);
+    while data.len() < head_end + length {
+        let n = socket.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        data.extend_from_slice(&chunk[..n]);
+    }
+    let path = head.split_whitespace().nth(1)?.to_string();
+    Some(Request {
+        path,
+        authorization: header("authorization"),
+        body: serde_json::from_slice(&data[head_end..head_end + length]).unwrap_or(Value::Null),
+    })
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refreshed_by_the_agent() {
+    use tokio::io::AsyncWriteExt;
+    // A server whose first access token has expired by the time the post is sent; it keeps the
+    // calls it got. The PDS's tokens last hours, so the expiry is scripted here.
+    let calls: Arc<Mutex<Vec<String>>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let service = format!("http://{}", listener.local_addr().unwrap());
+    let seen = calls.clone();
+    tokio::spawn(async move {
+        let session = |n: u32| {
+            json!({"accessJwt": format!("access-{n}"), "refreshJwt": format!("refresh-{n}"),
+                   "handle": "mairie.test", "did": "did:plc:ewvi7nxzyoun6zhxrhs64oiz"})
+        };
+        while let Ok((mut socket, _)) = listener.accept().await {
+            while let Some(request) = read_request(&mut socket).await {
+                let nsid = request.path.trim_start_matches("/xrpc/").to_string();
+                seen.lock()
+                    .unwrap()
+                    .push(format!("{nsid} {}", request.authorization));
+                let (status, body) = match (nsid.as_str(), request.authorization.as_str()) {
+                    ("com.atproto.server.createSession", _) => ("200 OK", session(1)),
+                    ("com.atproto.server.refreshSession", "Bearer refresh-1") => {
+                        ("200 OK", session(2))
+                    }
+                    ("com.atproto.repo.createRecord", "Bearer access-1") => (
+                        "400 Bad Request",
+                        json!({"error": "ExpiredToken", "message": "Token has expired"}),
+                    ),
+                    ("com.atproto.repo.createRecord", "Bearer access-2") => (
+                        "200 OK",
+                        json!({
+                            "uri": format!("at://did:plc:ewvi7nxzyoun6zhxrhs64oiz/app.bsky.feed.post/{}", request.body["rkey"].as_str().unwrap()),
+                            "cid": "bafyreibvjmijyfbumgoqymafa5stst3riki2eajwsxsxujlgw4nbxvuobq",
+                        }),
+                    ),
+                    _ => (
+                        "401 Unauthorized",
+                        json!({"error": "AuthenticationRequired", "message": "unexpected call"}),
+                    ),
+                };
+                let body = body.to_string();
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if socket.write_all(response.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let bluesky = connector_at(
+        &service,
+        "mairie.test",
+        "aaaa-bbbb-cccc-dddd",
+        dir.path(),
+        "",
+    );
+    let delivered = deliver(
+        &bluesky,
+        &publish(social::format("Bonjour", Network::Bluesky)),
+        None,
+        &MemoryProgress::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(published(&delivered).len(), 1);
+    assert_eq!(
+        *calls.lock().unwrap(),
+        vec![
+            "com.atproto.server.createSession ",
+            "com.atproto.repo.createRecord Bearer access-1",
+            "com.atproto.server.refreshSession Bearer refresh-1",
+            "com.atproto.repo.createRecord Bearer access-2",
+        ]
     );
 }
