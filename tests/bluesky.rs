@@ -391,6 +391,8 @@ async fn a_thread_replies_to_its_root_and_to_the_post_before() {
     let sentence = "La métropole publie chaque semaine ses jeux de données ouverts, avec les horaires, les budgets et les équipements. ";
     let posts = social::format(&sentence.repeat(8), Network::Bluesky);
     assert!(posts.len() >= 3, "{} posts", posts.len());
+    // Logged in first, so that the time below is the posts' alone.
+    assert!(bluesky.health().await[0].ok);
     let started = std::time::Instant::now();
     let delivered = deliver(
         &bluesky,
