@@ -4,9 +4,10 @@
 # Servers: PostgreSQL on 127.0.0.1:5432 (the store suite runs against it and SQLite), a
 # private Postfix → Dovecot pair on 127.0.0.1 (scripts/mail-servers.sh) for the mail tests, a
 # private Synapse homeserver on 127.0.0.1:8008 (scripts/synapse.sh) for the Matrix tests,
-# mastodon-mock on 127.0.0.1:3000 (scripts/mastodon-mock.sh) for the Mastodon tests, and the X
+# mastodon-mock on 127.0.0.1:3000 (scripts/mastodon-mock.sh) for the Mastodon tests, the X
 # API fixture on 127.0.0.1:3100 (scripts/x-fixture.sh; it verifies OAuth 1.0a signatures with
-# oauthlib) for the X connector's tests.
+# oauthlib) for the X connector's tests, and a private Bluesky PDS with an in-memory PLC on
+# 127.0.0.1:2583 (scripts/bluesky-pds.sh) for the Bluesky tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,6 +47,7 @@ start_postgres
 ./scripts/synapse.sh start
 ./scripts/mastodon-mock.sh start
 ./scripts/x-fixture.sh start
+./scripts/bluesky-pds.sh start
 # Matrix tests: the homeserver (server name "localhost") and its config, whose
 # registration_shared_secret lets a test create users (or: scripts/synapse.sh register NAME PASS).
 export PASSERELLE_TEST_SYNAPSE=http://127.0.0.1:8008
@@ -53,6 +55,8 @@ export PASSERELLE_TEST_SYNAPSE_CONFIG="$PWD/.run/synapse/homeserver.yaml"
 # Mastodon tests: mastodon-mock (in memory, seeded token mock_token).
 export PASSERELLE_TEST_MASTODON=http://127.0.0.1:3000
 export PASSERELLE_TEST_X=http://127.0.0.1:3100
+# Bluesky tests: the PDS; each test makes its own *.test accounts.
+export PASSERELLE_TEST_BLUESKY=http://127.0.0.1:2583
 export PASSERELLE_TEST_POSTGRES="${PASSERELLE_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres}"
 unset DATABASE_URL
 

@@ -6,6 +6,7 @@
 //! connector's own configuration, read by the kind's [`Registration`]. Adding a channel is a
 //! folder here, a line in [`REGISTRY`] and a section in `bot.toml`.
 
+pub mod bluesky;
 pub mod console;
 pub mod imap;
 pub mod maildir;
@@ -31,6 +32,7 @@ pub static REGISTRY: &[Registration] = &[
     smtp::REGISTRATION,
     mastodon::REGISTRATION,
     x::REGISTRATION,
+    bluesky::REGISTRATION,
     #[cfg(feature = "matrix")]
     matrix::REGISTRATION,
 ];
