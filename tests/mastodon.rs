@@ -500,15 +500,14 @@ async fn a_row_delivered_again_after_a_crash_gives_the_same_statuses() {
     let marker = unique("crash");
     let job = publish(&Draft::new(thread_text(&marker, 2)));
     let key = unique("k");
+    // The same outbox row both times (its key and creation time make the Idempotency-Key).
+    let the_row = row(&key, &job, None);
     // The first post goes up, then the process dies before its progress is saved.
     let crashing = Crashing {
         fail_from: 1,
         asked: Saved::default(),
     };
-    let error = outbound()
-        .deliver(&row(&key, &job, None), &crashing)
-        .await
-        .unwrap_err();
+    let error = outbound().deliver(&the_row, &crashing).await.unwrap_err();
     assert!(matches!(error, DeliveryError::Transient(_)), "{error}");
     let first_attempt = posts_in(&crashing.asked.last().unwrap());
     assert_eq!(first_attempt.len(), 1);
@@ -516,7 +515,7 @@ async fn a_row_delivered_again_after_a_crash_gives_the_same_statuses() {
     mock.count_posts_to(STATUSES).await;
     let posts = published(
         outbound()
-            .deliver(&row(&key, &job, None), &Saved::default())
+            .deliver(&the_row, &Saved::default())
             .await
             .unwrap(),
     );

@@ -209,3 +209,62 @@ async fn two_workers_and_a_slow_server_send_each_message_once() {
         assert_eq!(delivered, 8, "{backend:?}");
     }
 }
+
+/// Holds every delivery until released.
+#[derive(Default)]
+struct Hanging {
+    release: Notify,
+    started: AtomicBool,
+}
+
+#[async_trait]
+impl Outbound for Hanging {
+    async fn deliver(
+        &self,
+        _message: &OutboxMessage,
+        _progress: &dyn Progress,
+    ) -> Result<Delivered, DeliveryError> {
+        self.started.store(true, Ordering::SeqCst);
+        self.release.notified().await;
+        Ok(Delivered::default())
+    }
+}
+
+#[tokio::test]
+async fn a_network_that_hangs_holds_up_only_its_own_rows() {
+    for backend in BACKENDS {
+        let t = common::test_store(backend).await;
+        let mut rows = messages(3);
+        rows[0].connector = "hanging".into();
+        t.store
+            .commit(&key("mixed"), &[], &rows, now())
+            .await
+            .unwrap();
+        let hanging = Arc::new(Hanging::default());
+        let fast = Arc::new(Server::default());
+        let mut worker =
+            OutboxWorker::new(t.store.clone(), policy(60_000), Arc::new(Notify::new()));
+        worker.register("hanging", hanging.clone());
+        worker.register("smtp", fast.clone());
+        let worker = Arc::new(worker);
+        let pass = tokio::spawn({
+            let worker = worker.clone();
+            async move { worker.run_once(now()).await.unwrap() }
+        });
+        // The other connector's two rows go out while the hanging one is still held.
+        let (received, _) = common::eventually("the fast rows", async || {
+            let n = fast.received.lock().unwrap().len();
+            (n == 2).then_some(n)
+        })
+        .await;
+        assert_eq!(received, 2, "{backend:?}");
+        assert!(hanging.started.load(Ordering::SeqCst), "{backend:?}");
+        assert!(
+            !pass.is_finished(),
+            "{backend:?}: the hanging row is still out"
+        );
+        hanging.release.notify_one();
+        let report = pass.await.unwrap();
+        assert_eq!(report.delivered, 3, "{backend:?}");
+    }
+}

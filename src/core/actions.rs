@@ -168,11 +168,14 @@ pub enum Change {
     },
     /// Creates or rewrites a news draft (everything but its posts).
     SaveDraft(crate::core::news::NewsDraft),
-    /// Posts of a draft now up on a connector's network.
+    /// Posts of a draft now up on a connector's network. The draft becomes published once
+    /// `networks` connectors have posts (checked in the same transaction, the draft's row
+    /// locked first: receipts of several networks arrive at once).
     RecordPosts {
         draft: i64,
         connector: String,
         posts: Vec<crate::core::social::PublishedPost>,
+        networks: usize,
     },
     /// The draft's posts on a connector's network are gone.
     ForgetPosts {

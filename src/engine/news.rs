@@ -4,7 +4,6 @@
 use super::{Engine, EngineError};
 use crate::core::actions::{Action, Change, Prompt};
 use crate::core::inbound::{InboundKey, OutboxMessage};
-use crate::core::news::{DraftPost, DraftState};
 use crate::core::social::{Receipt, SocialJob};
 use crate::store::StoreError;
 use async_trait::async_trait;
@@ -119,11 +118,17 @@ impl Engine {
                 network,
                 posts,
             } => {
-                let mut actions = vec![
+                let networks = self
+                    .store
+                    .draft(draft)
+                    .await?
+                    .map_or(1, |d| d.networks.len().max(1));
+                let actions = vec![
                     Action::Change(Change::RecordPosts {
                         draft,
                         connector: message.connector.clone(),
                         posts: posts.clone(),
+                        networks,
                     }),
                     Action::NewsNotice {
                         draft,
@@ -138,19 +143,6 @@ impl Engine {
                         },
                     },
                 ];
-                // Published once every network it was sent to has its posts.
-                if let Some(mut stored) = self.store.draft(draft).await? {
-                    stored.posts.extend(posts.into_iter().map(|post| DraftPost {
-                        connector: message.connector.clone(),
-                        post,
-                    }));
-                    if matches!(stored.state, DraftState::Publishing | DraftState::Scheduled)
-                        && stored.missing_networks().is_empty()
-                    {
-                        stored.state = DraftState::Published;
-                        actions.push(Action::Change(Change::SaveDraft(stored)));
-                    }
-                }
                 (draft, actions)
             }
             Receipt::Deleted { draft, network } => (

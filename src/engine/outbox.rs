@@ -182,32 +182,41 @@ impl OutboxWorker {
 
     /// Delivers everything due for the registered connectors, as of `now` plus the time this
     /// pass has taken: rows are claimed one at a time, each with a fresh lease, so a slow
-    /// server never lets another worker take a row this one is still sending.
+    /// server never lets another worker take a row this one is still sending. Each connector's
+    /// rows go out side by side with the others': a network that hangs until its timeout
+    /// delays only its own rows.
     pub async fn run_once(&self, now: DateTime<Utc>) -> Result<WorkerReport, StoreError> {
         let started = std::time::Instant::now();
         let clock = || {
             now + chrono::Duration::from_std(started.elapsed()).unwrap_or(chrono::Duration::zero())
         };
-        let mut report = WorkerReport::default();
         let mut names: Vec<&String> = self.connectors.keys().collect();
         names.sort();
-        for name in names {
-            if !self.connectors[name].ready() {
-                continue;
-            }
-            loop {
-                let claimed = self
-                    .store
-                    .claim_outbox(name, &self.id, clock(), self.policy.lease(), 1)
-                    .await?;
-                let Some(message) = claimed.into_iter().next() else {
-                    break;
-                };
-                let span = tracing::info_span!("outbox", id = message.id, key = %message.idempotency_key, connector = %message.connector, attempt = message.attempts);
-                self.deliver_one(&self.connectors[name], &message, &clock, &mut report)
-                    .instrument(span)
-                    .await?;
-            }
+        let deliveries = names
+            .into_iter()
+            .filter(|name| self.connectors[*name].ready())
+            .map(|name| async move {
+                let mut report = WorkerReport::default();
+                loop {
+                    let claimed = self
+                        .store
+                        .claim_outbox(name, &self.id, clock(), self.policy.lease(), 1)
+                        .await?;
+                    let Some(message) = claimed.into_iter().next() else {
+                        return Ok::<_, StoreError>(report);
+                    };
+                    let span = tracing::info_span!("outbox", id = message.id, key = %message.idempotency_key, connector = %message.connector, attempt = message.attempts);
+                    self.deliver_one(&self.connectors[name], &message, &clock, &mut report)
+                        .instrument(span)
+                        .await?;
+                }
+            });
+        let mut report = WorkerReport::default();
+        for outcome in futures::future::join_all(deliveries).await {
+            let one = outcome?;
+            report.delivered += one.delivered;
+            report.retried += one.retried;
+            report.dead += one.dead;
         }
         Ok(report)
     }

@@ -600,7 +600,10 @@ macro_rules! sql_store {
                                 .execute(&mut *tx)
                                 .await?;
                         }
-                        Change::RecordPosts { draft, connector, posts } => {
+                        Change::RecordPosts { draft, connector, posts, networks } => {
+                            // Locks the draft's row: another network's receipt waits, then
+                            // counts this one's posts.
+                            sqlx::query("UPDATE news_drafts SET updated_at = $1 WHERE id = $2").bind(now).bind(draft).execute(&mut *tx).await?;
                             for post in posts {
                                 sqlx::query("INSERT INTO news_posts (draft_id, connector, position, post_id, url) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
                                     .bind(draft)
@@ -611,6 +614,11 @@ macro_rules! sql_store {
                                     .execute(&mut *tx)
                                     .await?;
                             }
+                            sqlx::query("UPDATE news_drafts SET state = 'published' WHERE id = $1 AND state IN ('publishing', 'scheduled') AND (SELECT COUNT(DISTINCT connector) FROM news_posts WHERE draft_id = $1) >= $2")
+                                .bind(draft)
+                                .bind(*networks as i64)
+                                .execute(&mut *tx)
+                                .await?;
                         }
                         Change::ForgetPosts { draft, connector } => {
                             sqlx::query("DELETE FROM news_posts WHERE draft_id = $1 AND connector = $2").bind(draft).bind(connector).execute(&mut *tx).await?;

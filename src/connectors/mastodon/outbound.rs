@@ -4,8 +4,8 @@
 //! A delivery can stop anywhere (a crash, a lost claim, a server down) and be tried again. What
 //! is up is saved on the row after every call (see [`Resume`]), so the next attempt resumes at
 //! the first post not yet up, with the images already uploaded. Between a call and its save,
-//! the status's `Idempotency-Key` (row key + post index) makes Mastodon give back the status it
-//! already made instead of a second one; Mastodon keeps those keys for an hour, the saved
+//! the status's `Idempotency-Key` (see [`idempotency_key`]) makes Mastodon give back the status
+//! it already made instead of a second one; Mastodon keeps those keys for an hour, the saved
 //! progress for good.
 
 use super::api::{Api, NewStatus, Upload};
@@ -15,6 +15,18 @@ use crate::engine::{Delivered, DeliveryError, Outbound, Progress};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+
+/// The status's `Idempotency-Key`: the row's key, when the row was made, and the post's place
+/// in the thread. Row keys are unique in one store only ("news:1:r1:…" again in a new store, or
+/// in a second bot posting to the same account); with the row's creation time, a key Mastodon
+/// still remembers can never hand back another bot's or another draft's status.
+pub fn idempotency_key(message: &OutboxMessage, index: usize) -> String {
+    format!(
+        "{}:{}:{index}",
+        message.idempotency_key,
+        message.created_at.timestamp_micros()
+    )
+}
 
 /// How long an image may stay "processing" on the server before the attempt gives up (the
 /// next one polls the same upload again).
@@ -83,7 +95,7 @@ impl MastodonOutbound {
                 .api
                 .post_status(
                     &what,
-                    &format!("{}:{}", message.idempotency_key, post.index),
+                    &idempotency_key(message, post.index),
                     &NewStatus {
                         status: &post.text,
                         in_reply_to_id: resume.posts.last().map(|up| up.id.as_str()),
@@ -242,5 +254,39 @@ impl Outbound for MastodonOutbound {
             SocialJob::Publish(publication) => self.publish(message, publication, progress).await,
             SocialJob::Delete { draft, posts } => self.delete(*draft, posts).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key: &str, created_at: &str) -> OutboxMessage {
+        OutboxMessage {
+            id: 1,
+            idempotency_key: key.into(),
+            connector: "mastodon".into(),
+            target: "social:mastodon".into(),
+            body: String::new(),
+            attempts: 1,
+            status: "pending".into(),
+            last_error: None,
+            created_at: created_at.parse().unwrap(),
+            retry_until: None,
+            ticket: None,
+            thread_key: None,
+            progress: None,
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_the_rows_own_even_when_another_store_reuses_its_key() {
+        let a = row("news:1:r1:mastodon", "2026-11-29T10:00:00.000001Z");
+        // The same row read again after a crash: the same key.
+        assert_eq!(idempotency_key(&a, 1), idempotency_key(&a.clone(), 1));
+        // Another post of its thread, and draft 1 of a new store or a second bot: other keys.
+        let b = row("news:1:r1:mastodon", "2026-11-29T10:20:00Z");
+        assert_ne!(idempotency_key(&a, 1), idempotency_key(&a, 2));
+        assert_ne!(idempotency_key(&a, 1), idempotency_key(&b, 1));
     }
 }
