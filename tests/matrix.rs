@@ -846,6 +846,134 @@ async fn the_core_team_works_a_ticket_from_its_thread() {
 
 /// The text of a message from `from` containing `text` in a direct chat `client` was invited
 /// to (joined here), within 30 s.
+/// mastodon-mock's statuses of its seeded account holding `mark`.
+async fn mastodon_statuses(mark: &str) -> usize {
+    let server = std::env::var("PASSERELLE_TEST_MASTODON")
+        .unwrap_or_else(|_| "http://127.0.0.1:3000".into());
+    let client = reqwest::Client::new();
+    let get = async |path: String| -> serde_json::Value {
+        client
+            .get(format!("{server}{path}"))
+            .bearer_auth("mock_token")
+            .send()
+            .await
+            .expect("mastodon-mock answers (scripts/mastodon-mock.sh start)")
+            .json()
+            .await
+            .unwrap()
+    };
+    let me = get("/api/v1/accounts/verify_credentials".into()).await;
+    let statuses = get(format!(
+        "/api/v1/accounts/{}/statuses?limit=40",
+        me["id"].as_str().unwrap()
+    ))
+    .await;
+    statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["content"].as_str().unwrap().contains(mark))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn news_typed_in_the_news_room_is_approved_by_a_reaction_and_published_once() {
+    let _shared = SYNAPSE.read().await;
+    use passerelle::core::inbound::ReplyTo;
+    let dir = tempfile::tempdir().unwrap();
+    let (bot_name, alice_name) = (unique("bot"), unique("alice"));
+    let bot = register(&bot_name);
+    let alice = register(&alice_name);
+    let alice_client = person(&alice_name).await;
+    let news_room = create_room(&alice_client, &bot, false, false).await;
+    let mut config = bot_config(dir.path(), &bot_name, &alice, &[":localhost"]);
+    // The news room is where drafts are previewed and decided; Mastodon is the network.
+    config.social.review_connector = Some("matrix".into());
+    config.social.review_target = Some(
+        ReplyTo::Matrix {
+            room: news_room.room_id().to_string(),
+            thread: None,
+        }
+        .target(),
+    );
+    std::fs::write(dir.path().join("mastodon-token"), "mock_token").unwrap();
+    config.connectors.set("masto", "type", "mastodon");
+    config.connectors.set("masto", "enabled", true);
+    config.connectors.set(
+        "masto",
+        "base_url",
+        std::env::var("PASSERELLE_TEST_MASTODON")
+            .unwrap_or_else(|_| "http://127.0.0.1:3000".into()),
+    );
+    config.connectors.set(
+        "masto",
+        "access_token_file",
+        dir.path().join("mastodon-token").display().to_string(),
+    );
+    config.social.networks = vec!["masto".into()];
+    let running = start(&config);
+    wait_membership(
+        &alice_client,
+        news_room.room_id(),
+        &bot,
+        MembershipState::Join,
+    )
+    .await;
+
+    let mark = unique("news");
+    say(
+        &news_room,
+        &format!("actu : Le guide des données ouvertes est en ligne https://example.org/guide #OpenData {mark}"),
+    )
+    .await;
+    // The preview starts the draft's thread: the exact post and its length on Mastodon.
+    let preview = wait_for_text(
+        &alice_client,
+        news_room.room_id(),
+        &bot,
+        "Nouveau brouillon n° 1",
+    )
+    .await;
+    let body = preview.content.body().to_string();
+    assert!(
+        body.contains("Mastodon :") && body.contains("/500 caractères") && body.contains(&mark),
+        "{body}"
+    );
+    assert_eq!(mastodon_statuses(&mark).await, 0, "nothing before approval");
+
+    // 👍 on the preview approves it; the post's link comes back in the thread.
+    let react = async |key: &str| {
+        news_room
+            .send(
+                matrix_sdk::ruma::events::reaction::ReactionEventContent::new(
+                    matrix_sdk::ruma::events::relation::Annotation::new(
+                        preview.event_id.clone(),
+                        key.into(),
+                    ),
+                ),
+            )
+            .await
+            .unwrap();
+    };
+    react("👍").await;
+    let published = wait_for_text(
+        &alice_client,
+        news_room.room_id(),
+        &bot,
+        "publié sur Mastodon",
+    )
+    .await;
+    assert_eq!(thread_root(&published), Some(&preview.event_id));
+    assert_eq!(mastodon_statuses(&mark).await, 1);
+
+    // A second approval by reaction publishes nothing more, and says why.
+    react("✅").await;
+    let refused = wait_for_text(&alice_client, news_room.room_id(), &bot, "déjà publié").await;
+    assert_eq!(thread_root(&refused), Some(&preview.event_id));
+    assert_eq!(mastodon_statuses(&mark).await, 1, "published once");
+    running.stop().await;
+}
+
 async fn direct_message(client: &Client, from: &UserId, text: &str) -> String {
     let started = Instant::now();
     loop {
