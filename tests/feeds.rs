@@ -645,18 +645,64 @@ async fn receive_reads_the_feeds_until_shutdown() {
         .unwrap();
     assert_eq!(server.requests("/rss").len(), 1, "one read per interval");
 
-    // doctor's quick read of each feed.
     let checks = connector.health().await;
-    assert_eq!(checks.len(), 1);
     assert!(
-        checks[0].ok && checks[0].summary.ends_with(": 1 entries"),
+        checks[0].ok && checks[0].details[0].contains("worked"),
         "{checks:?}"
     );
+}
+
+#[tokio::test]
+async fn doctor_reads_each_feed_once_and_tells_how_its_last_read_went() {
+    let server = Server::start().await;
+    server.serve("/rss", Format::Rss, vec![item(2), item(1)]);
+    server.serve("/busy", Format::Atom, vec![item(1)]);
+    let bot = Bot::new(0).await;
+    let source = format!(
+        "[[feed]]\nurl = \"{}\"\n[[feed]]\nurl = \"{}\"\n",
+        server.url("/rss"),
+        server.url("/busy")
+    );
+    let section: toml::Table = toml::from_str(&source).unwrap();
+    let doctor = || async {
+        (REGISTRATION.build)(&Setup {
+            name: "feeds",
+            section: &section,
+            config: &bot.config,
+        })
+        .unwrap()
+        .health()
+        .await
+    };
+    let checks = doctor().await;
+    assert!(checks.iter().all(|c| c.ok), "{checks:?}");
+    assert!(checks[0].summary.ends_with("/rss: 2 entries"), "{checks:?}");
+    assert_eq!(checks[0].details, ["not read by the bot yet"]);
+
+    // The bot reads them: one answers, the other asks to wait an hour.
+    server.set_mode("/busy", Mode::RetryAfter(429, 3600));
+    poll(&feeds(&source), &bot, Utc::now()).await;
     server.set_mode("/rss", Mode::Status(502));
-    let checks = connector.health().await;
+    let asked = server.requests("/busy").len();
+    let checks = doctor().await;
     assert!(
-        !checks[0].ok && checks[0].summary.contains("502"),
+        !checks[0].ok
+            && checks[0].summary.contains("502")
+            && checks[0].details[0].contains("worked"),
         "{checks:?}"
+    );
+    assert!(
+        !checks[1].ok && checks[1].summary.contains("asked not to be read before"),
+        "{checks:?}"
+    );
+    assert!(
+        checks[1].details[0].contains("failed: the server answered 429"),
+        "{checks:?}"
+    );
+    assert_eq!(
+        server.requests("/busy").len(),
+        asked,
+        "doctor honours Retry-After too"
     );
 }
 

@@ -20,7 +20,7 @@ use reqwest::header::{
     ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
 };
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -134,7 +134,9 @@ fn check(section: &toml::Table) -> Result<(), String> {
 
 fn build(setup: &Setup<'_>) -> anyhow::Result<Arc<dyn Connector>> {
     let config: FeedsConfig = setup.parse().map_err(anyhow::Error::msg)?;
-    Ok(Arc::new(Feeds::new(setup.name, config)?))
+    let mut feeds = Feeds::new(setup.name, config)?;
+    feeds.store_url = Some(setup.config.store_url());
+    Ok(Arc::new(feeds))
 }
 
 /// The parser: missing entry ids stay empty, so that [`entry::id`] chooses the fallback;
@@ -218,6 +220,8 @@ pub struct Feeds {
     name: String,
     config: FeedsConfig,
     client: reqwest::Client,
+    /// Where doctor finds how each feed's last read went (the connector state).
+    store_url: Option<String>,
 }
 
 impl Feeds {
@@ -231,6 +235,7 @@ impl Feeds {
             name: name.to_string(),
             config,
             client,
+            store_url: None,
         })
     }
 
@@ -483,22 +488,62 @@ impl Feeds {
         })
     }
 
-    /// Reads every feed once, not conditionally and with a short timeout: whether it answers
-    /// and parses.
-    async fn check_feed(&self, feed: &FeedConfig) -> Check {
-        let label = format!("{} feed {}", self.name, feed.url);
-        let fetched = self
-            .fetch(&feed.url, None, Some(HEALTH_TIMEOUT), Utc::now())
-            .await;
-        match fetched {
-            Ok(Fetched::Body { bytes, .. }) => match parser(&feed.url).parse(bytes.as_slice()) {
-                Ok(parsed) => Check::ok(format!("{label}: {} entries", parsed.entries.len())),
-                Err(error) => Check::fail(format!("{label}: not a feed: {error}")),
-            },
-            // Not asked conditionally, so a 304 is the server's oddity, not a failure.
-            Ok(Fetched::NotModified) => Check::ok(format!("{label}: answers (304)")),
-            Err(error) => Check::fail(format!("{label}: {}", error.message)),
+    /// The saved state of each feed, for doctor: empty when the store cannot be read (doctor
+    /// reports the store itself).
+    async fn saved_states(&self) -> HashMap<String, FeedState> {
+        let mut states = HashMap::new();
+        let Some(url) = &self.store_url else {
+            return states;
+        };
+        let Ok(store) = crate::store::open(url, 1).await else {
+            return states;
+        };
+        for feed in &self.config.feed {
+            if let Ok(Some(json)) = store.connector_state(&self.name, &feed.url).await
+                && let Ok(state) = serde_json::from_str(&json)
+            {
+                states.insert(feed.url.clone(), state);
+            }
         }
+        states
+    }
+
+    /// Doctor's look at one feed: how its last read went, and whether it answers and parses
+    /// now (one plain GET with a short timeout, unless the server asked us to wait).
+    async fn check_feed(&self, feed: &FeedConfig, saved: Option<&FeedState>) -> Check {
+        let label = format!("{} feed {}", self.name, feed.url);
+        let now = Utc::now();
+        let mut check = match saved.and_then(|s| s.retry_until).filter(|&t| t > now) {
+            Some(until) => Check::fail(format!(
+                "{label}: the server asked not to be read before {} (Retry-After)",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            )),
+            None => match self.fetch(&feed.url, None, Some(HEALTH_TIMEOUT), now).await {
+                Ok(Fetched::Body { bytes, .. }) => {
+                    match parser(&feed.url).parse(bytes.as_slice()) {
+                        Ok(parsed) => {
+                            Check::ok(format!("{label}: {} entries", parsed.entries.len()))
+                        }
+                        Err(error) => Check::fail(format!("{label}: not a feed: {error}")),
+                    }
+                }
+                // Not asked conditionally, so a 304 is the server's oddity, not a failure.
+                Ok(Fetched::NotModified) => Check::ok(format!("{label}: answers (304)")),
+                Err(error) => Check::fail(format!("{label}: {}", error.message)),
+            },
+        };
+        let format = |at: DateTime<Utc>| at.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        check.details.push(match saved {
+            None => "not read by the bot yet".into(),
+            Some(state) => match (&state.last_error, state.last_attempt) {
+                (Some(error), Some(at)) => format!("last read {} failed: {error}", format(at)),
+                _ => format!(
+                    "last read {} worked",
+                    state.last_success.map(format).unwrap_or_default()
+                ),
+            },
+        });
+        check
     }
 }
 
@@ -549,11 +594,12 @@ impl Connector for Feeds {
     }
 
     async fn health(&self) -> Vec<Check> {
+        let saved = self.saved_states().await;
         let checks: Vec<_> = self
             .config
             .feed
             .iter()
-            .map(|feed| self.check_feed(feed))
+            .map(|feed| self.check_feed(feed, saved.get(&feed.url)))
             .collect();
         futures::stream::iter(checks)
             .buffered(PARALLEL_FEEDS)
