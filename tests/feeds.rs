@@ -297,9 +297,14 @@ impl Bot {
     /// An engine on a fresh SQLite store; `networks` adds that many stand-in networks to
     /// `[social] networks`, so an approved draft is published.
     async fn new(networks: usize) -> Bot {
+        Bot::with(networks, |_| {}).await
+    }
+
+    async fn with(networks: usize, adjust: impl FnOnce(&mut passerelle::config::Config)) -> Bot {
         let dir = tempfile::tempdir().unwrap();
         let mut config =
             common::config_with_store(&format!("sqlite://{}", dir.path().join("bot.db").display()));
+        adjust(&mut config);
         for n in 0..networks {
             let name = format!("masto{n}");
             let mut section = toml::Table::new();
@@ -518,6 +523,38 @@ async fn a_failing_or_malformed_feed_does_not_stop_the_others_and_is_read_again_
             .iter()
             .all(|t| t == &format!("Invented news item 2 {}", server.url("/news/2")))
     );
+}
+
+#[tokio::test]
+async fn an_entry_that_cannot_become_a_draft_is_quarantined_and_the_feed_goes_on() {
+    // The team's preview fails to render (a broken template): every entry fails the same way,
+    // so it is set aside, not retried at every read.
+    let prompts = tempfile::tempdir().unwrap();
+    common::copy_dir(&common::root().join("prompts"), prompts.path());
+    std::fs::write(
+        prompts.path().join("fr/news/preview.j2"),
+        "{{ missing.field }}",
+    )
+    .unwrap();
+    let prompts_dir = prompts.path().to_path_buf();
+    let bot = Bot::with(0, |config| config.bot.prompts_dir = prompts_dir).await;
+    let server = Server::start().await;
+    server.serve("/rss", Format::Rss, vec![item(1)]);
+    let feeds = feeds(&format!("[[feed]]\nurl = \"{}\"\n", server.url("/rss")));
+    poll(&feeds, &bot, t0()).await;
+    server.publish("/rss", item(2));
+    assert_eq!(poll(&feeds, &bot, hours(1)).await, [read(0, 0)]);
+    let quarantined = bot.engine.store().quarantined(10).await.unwrap();
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    assert_eq!(
+        quarantined[0].external_id,
+        format!("{}#{}", server.url("/rss"), item(2).id)
+    );
+    // Known now: the next read does not try it again.
+    server.touch("/rss");
+    assert_eq!(poll(&feeds, &bot, hours(2)).await, [read(0, 0)]);
+    assert_eq!(bot.engine.store().quarantined(10).await.unwrap().len(), 1);
+    assert!(bot.drafts().await.is_empty());
 }
 
 #[tokio::test]

@@ -14,13 +14,14 @@ use crate::engine::{Engine, EngineError, Handled, NewsProposal};
 use crate::store::InboundKey;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use reqwest::StatusCode;
 use reqwest::header::{
     ETAG, HeaderMap, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, RETRY_AFTER,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -34,6 +35,8 @@ pub const REGISTRATION: Registration = Registration {
 
 /// The shortest interval between two requests to one feed.
 pub const MIN_INTERVAL_SECS: u64 = 60;
+/// The longest: a feed read less than weekly is hardly watched.
+pub const MAX_INTERVAL_SECS: u64 = 7 * 24 * 3600;
 /// A body larger than this is not a feed worth reading (and must not fill the memory).
 const MAX_BODY_BYTES: usize = 5 * 1024 * 1024;
 /// The longest Retry-After honoured: a server asking for more is read again the next day.
@@ -46,7 +49,7 @@ const PARALLEL_FEEDS: usize = 8;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FeedsConfig {
-    /// Seconds between two reads of a feed (at least [`MIN_INTERVAL_SECS`]).
+    /// Seconds between two reads of a feed ([`MIN_INTERVAL_SECS`] to [`MAX_INTERVAL_SECS`]).
     pub interval_secs: u64,
     /// Seconds to wait for a feed's answer, body included.
     pub timeout_secs: u64,
@@ -93,9 +96,10 @@ fn default_max_items() -> usize {
 impl FeedsConfig {
     /// What the types cannot say: polite intervals, web addresses, each feed once.
     pub fn validate(&self) -> Result<(), String> {
-        if self.interval_secs < MIN_INTERVAL_SECS {
+        let intervals = MIN_INTERVAL_SECS..=MAX_INTERVAL_SECS;
+        if !intervals.contains(&self.interval_secs) {
             return Err(format!(
-                "interval_secs must be at least {MIN_INTERVAL_SECS} (feeds are read politely)"
+                "interval_secs must be between {MIN_INTERVAL_SECS} (feeds are read politely) and {MAX_INTERVAL_SECS}"
             ));
         }
         if self.timeout_secs == 0 {
@@ -111,9 +115,9 @@ impl FeedsConfig {
             if !urls.insert(&feed.url) {
                 return Err(format!("feed url '{}' is listed twice", feed.url));
             }
-            if feed.interval_secs.is_some_and(|s| s < MIN_INTERVAL_SECS) {
+            if feed.interval_secs.is_some_and(|s| !intervals.contains(&s)) {
                 return Err(format!(
-                    "feed '{}': interval_secs must be at least {MIN_INTERVAL_SECS}",
+                    "feed '{}': interval_secs must be between {MIN_INTERVAL_SECS} and {MAX_INTERVAL_SECS}",
                     feed.url
                 ));
             }
@@ -241,7 +245,8 @@ impl Feeds {
 
     fn interval(&self, feed: &FeedConfig) -> chrono::Duration {
         let secs = feed.interval_secs.unwrap_or(self.config.interval_secs);
-        chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+        // Checked at most a week: it fits.
+        chrono::Duration::seconds(secs as i64)
     }
 
     /// Reads every feed that is due at `now`, several at a time, and proposes their new
@@ -317,23 +322,19 @@ impl Feeds {
                 FeedOutcome::Failed(error.message)
             }
         };
-        match &outcome {
-            FeedOutcome::Failed(error) => {
-                tracing::warn!(connector = %self.name, feed = %feed.url, %error, retry_after = ?state.retry_until, "feed not read; trying again at its next interval");
-                state.last_error = Some(error.clone());
-            }
-            FeedOutcome::Read {
+        if let FeedOutcome::Failed(error) = &outcome {
+            tracing::warn!(connector = %self.name, feed = %feed.url, %error, retry_after = ?state.retry_until, "feed not read; trying again at its next interval");
+            state.last_error = Some(error.clone());
+        } else {
+            if let FeedOutcome::Read {
                 proposed,
                 passed_over,
-            } => {
+            } = outcome
+            {
                 tracing::info!(connector = %self.name, feed = %feed.url, proposed, passed_over, "feed read");
-                state.last_error = None;
-                state.last_success = Some(now);
             }
-            FeedOutcome::NotModified | FeedOutcome::NotDue => {
-                state.last_error = None;
-                state.last_success = Some(now);
-            }
+            state.last_error = None;
+            state.last_success = Some(now);
         }
         let json = serde_json::to_string(&state).expect("a feed state serialises");
         engine
@@ -404,9 +405,33 @@ impl Feeds {
                 text,
                 trusted: feed.trusted,
             };
-            if let Handled::Done { .. } = engine.propose_news(&proposal, now).await? {
-                proposed += 1;
-            }
+            let outcome = AssertUnwindSafe(engine.propose_news(&proposal, now))
+                .catch_unwind()
+                .await;
+            // An entry that cannot become a draft is set aside (doctor lists it) rather than
+            // failing the feed at every read; only the store failing waits for the next read.
+            let problem = match outcome {
+                Ok(Ok(Handled::Done { .. })) => {
+                    proposed += 1;
+                    continue;
+                }
+                Ok(Ok(_)) => continue,
+                Ok(Err(error)) if error.is_transient() => return Err(error),
+                Ok(Err(error)) => error.to_string(),
+                Err(panic) => format!(
+                    "proposing panicked: {}",
+                    crate::panic_message(panic.as_ref())
+                ),
+            };
+            tracing::warn!(connector = %self.name, feed = %feed.url, entry = %id, error = %problem, "feed entry quarantined");
+            engine
+                .quarantine(
+                    &self.name,
+                    &proposal.key.external_id,
+                    &problem,
+                    Some(&feed.url),
+                )
+                .await?;
         }
         Ok(FeedOutcome::Read {
             proposed,
@@ -622,7 +647,8 @@ mod tests {
         let one = "[[feed]]\nurl = \"https://example.org/feed.xml\"\n";
         assert_eq!(config(one), Ok(()));
         let cases = [
-            ("interval_secs = 30\n", "at least 60"),
+            ("interval_secs = 30\n", "between 60"),
+            ("interval_secs = 999999999\n", "between 60"),
             ("colour = 1\n", "unknown field `colour`"),
             (
                 "[[feed]]\nurl = \"ftp://example.org/f\"\n",
@@ -634,7 +660,7 @@ mod tests {
             ),
             (
                 "[[feed]]\nurl = \"https://example.org/f\"\ninterval_secs = 5\n",
-                "at least 60",
+                "between 60",
             ),
             (
                 "[[feed]]\nurl = \"https://example.org/f\"\nmax_items_per_poll = 0\n",
