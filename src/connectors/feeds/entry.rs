@@ -22,7 +22,7 @@ pub fn id(entry: &Entry) -> Option<String> {
     if let Some(link) = link(entry) {
         return Some(link);
     }
-    let title = entry.title.as_ref().map(plain).unwrap_or_default();
+    let title = entry.title.as_ref().map(plain_text).unwrap_or_default();
     let date = entry.published.or(entry.updated);
     if title.is_empty() && date.is_none() {
         return None;
@@ -48,18 +48,24 @@ pub fn link(entry: &Entry) -> Option<String> {
 }
 
 /// The draft's text: the title and the link, which is what a feed's post on a social network
-/// usually is. An entry without a title (RSS 2.0 allows it) gets its summary, cut short, instead.
-/// None for an entry with nothing to say.
+/// usually is. An entry without a title (RSS 2.0 and JSON Feed allow it: short posts) gets its
+/// summary, else its content, cut short, instead. None for an entry with nothing to say.
 pub fn text(entry: &Entry) -> Option<String> {
-    let title = entry.title.as_ref().map(plain).filter(|t| !t.is_empty());
-    let words = title.or_else(|| {
-        entry
-            .summary
-            .as_ref()
-            .map(plain)
-            .filter(|s| !s.is_empty())
+    let title = entry.title.as_ref().map(plain_text);
+    let summary = || {
+        let summary = entry.summary.as_ref().map(plain_text);
+        let content = || {
+            let content = entry.content.as_ref()?;
+            let html = content.content_type.subty().as_str().contains("html");
+            Some(plain(content.body.as_deref()?, html))
+        };
+        [summary, content()]
+            .into_iter()
+            .flatten()
+            .find(|s| !s.is_empty())
             .map(|s| shorten(&s, SUMMARY_CHARS))
-    });
+    };
+    let words = title.filter(|t| !t.is_empty()).or_else(summary);
     let text = [words, link(entry)]
         .into_iter()
         .flatten()
@@ -70,9 +76,9 @@ pub fn text(entry: &Entry) -> Option<String> {
 
 /// A feed text as plain text: HTML tags dropped (titles and summaries are often HTML), the usual
 /// entities decoded, whitespace collapsed.
-fn plain(text: &Text) -> String {
-    let stripped = if text.content_type.subty().as_str().contains("html") {
-        TAGS.replace_all(&text.content, " ")
+fn plain(text: &str, html: bool) -> String {
+    let stripped = if html {
+        TAGS.replace_all(text, " ")
             .replace("&nbsp;", " ")
             .replace("&lt;", "<")
             .replace("&gt;", ">")
@@ -80,9 +86,16 @@ fn plain(text: &Text) -> String {
             .replace("&#39;", "'")
             .replace("&amp;", "&")
     } else {
-        text.content.clone()
+        text.to_string()
     };
     stripped.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn plain_text(text: &Text) -> String {
+    plain(
+        &text.content,
+        text.content_type.subty().as_str().contains("html"),
+    )
 }
 
 /// `text` cut at a word boundary to at most `max` characters, an ellipsis marking the cut.
@@ -165,5 +178,19 @@ mod tests {
             "{cut}"
         );
         assert_eq!(text(&entries[3]), None);
+
+        // A JSON Feed short post: no title, its content (HTML here) instead.
+        let post = super::super::parser("https://example.org/feed.json")
+            .parse(
+                br#"{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [
+                {"id": "1", "url": "https://example.org/p/1",
+                 "content_html": "<p>Atelier <em>open data</em> jeudi</p>"}]}"#
+                    .as_slice(),
+            )
+            .unwrap();
+        assert_eq!(
+            text(&post.entries[0]).unwrap(),
+            "Atelier open data jeudi https://example.org/p/1"
+        );
     }
 }
