@@ -8,6 +8,7 @@
 
 pub mod bluesky;
 pub mod console;
+pub mod feeds;
 pub mod imap;
 pub mod maildir;
 pub mod mastodon;
@@ -33,6 +34,7 @@ pub static REGISTRY: &[Registration] = &[
     mastodon::REGISTRATION,
     x::REGISTRATION,
     bluesky::REGISTRATION,
+    feeds::REGISTRATION,
     #[cfg(feature = "matrix")]
     matrix::REGISTRATION,
 ];

@@ -203,7 +203,7 @@ pub fn base_url_of(text: &str) -> Result<Url, String> {
 
 /// An error and its sources on one line: reqwest's own message alone says only "error sending
 /// request", the cause (connection refused, DNS) is further down.
-fn causes(error: &dyn std::error::Error) -> String {
+pub(crate) fn causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {
