@@ -413,3 +413,46 @@ async fn strangers_cannot_propose_and_bad_numbers_get_clear_answers() {
     let said = bot.say(ADMIN, "valide le brouillon 7").await;
     assert_contains(&said, &["Je ne trouve pas de brouillon n° 7"]);
 }
+
+#[tokio::test]
+async fn an_image_needs_its_alt_text_and_goes_with_the_first_post() {
+    let bot = Bot::new().await;
+    bot.say(MEMBER, "actu : L'atelier SCDL de Nantes en images")
+        .await;
+    let said = bot
+        .say(ADMIN, "image 1 : https://example.org/atelier.jpg")
+        .await;
+    assert_contains(
+        &said,
+        &[
+            "Il manque le texte alternatif",
+            "image 1 : https://example.org/atelier.jpg | ",
+        ],
+    );
+    let said = bot
+        .say(
+            ADMIN,
+            "image 1 : https://example.org/atelier.jpg | Une vingtaine d'agents autour d'une table",
+        )
+        .await;
+    assert_contains(
+        &said,
+        &[
+            "Brouillon modifié n° 1",
+            "texte alternatif : « Une vingtaine d'agents autour d'une table »",
+        ],
+    );
+    bot.say(ADMIN, "publie 1").await;
+    for jobs in bot.jobs() {
+        match &jobs[0] {
+            SocialJob::Publish(p) => {
+                assert_eq!(p.posts[0].images.len(), 1);
+                assert_eq!(
+                    p.posts[0].images[0].source,
+                    "https://example.org/atelier.jpg"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

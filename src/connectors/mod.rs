@@ -15,6 +15,7 @@ pub mod mastodon;
 #[cfg(feature = "matrix")]
 pub mod matrix;
 pub mod mbox;
+pub mod media;
 pub mod smtp;
 pub mod x;
 

@@ -74,6 +74,10 @@ pub static HANDLERS: &[CommandHandler] = &[
         run: news::delete,
     },
     CommandHandler {
+        name: "news-image",
+        run: news::image,
+    },
+    CommandHandler {
         name: "help",
         run: help::help,
     },

@@ -204,6 +204,84 @@ pub(super) fn edit(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
     Ok(actions)
 }
 
+/// Most images a post takes on every network (Mastodon, Bluesky and X alike).
+const MAX_IMAGES: usize = 4;
+
+/// "image 4 : <address> | <alt text>": an image for the draft, or "aucune"/"none" to remove
+/// them; a new revision, previewed again.
+pub(super) fn image(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
+    let Some(ArgValue::Text(text)) = h.args.get("text") else {
+        return Err(h.bad_argument("text"));
+    };
+    let draft = match open_draft(h)? {
+        Ok(draft) => draft,
+        Err(answer) => return Ok(vec![answer]),
+    };
+    let mut edited = draft.clone();
+    let text = text.trim();
+    if ["aucune", "aucun", "none", "sans", "without"].contains(&text.to_lowercase().as_str()) {
+        edited.images.clear();
+    } else {
+        let (source, alt) = split_image(text);
+        if alt.is_empty() {
+            return Ok(vec![h.say(
+                "news/image_alt",
+                json!({ "id": draft.id, "source": source }),
+            )?]);
+        }
+        if edited.images.len() >= MAX_IMAGES {
+            return Ok(vec![h.say(
+                "news/image_limit",
+                json!({ "id": draft.id, "max": MAX_IMAGES }),
+            )?]);
+        }
+        edited.images.push(crate::core::social::Image {
+            source: source.to_string(),
+            alt: alt.to_string(),
+        });
+    }
+    edited.revision += 1;
+    edited.state = DraftState::Pending;
+    edited.publish_at = None;
+    let mut actions = Vec::new();
+    if draft.state == DraftState::Scheduled {
+        actions.push(Action::Change(Change::CancelPublication {
+            draft: draft.id,
+        }));
+    }
+    actions.push(notice(
+        h,
+        &edited,
+        "news/preview",
+        preview_vars(h, &edited, "edited"),
+    ));
+    actions.push(Action::Change(Change::SaveDraft(edited)));
+    Ok(actions)
+}
+
+/// The image's address and its alt text: "<address> | <alt>", "<address> — <alt>", "<address>
+/// alt : <alt>", or the address and the rest of the line.
+fn split_image(text: &str) -> (&str, &str) {
+    let (source, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let rest = rest.trim_start();
+    let rest = ["|", "—", "–", "-", ":"]
+        .iter()
+        .find_map(|sep| rest.strip_prefix(sep))
+        .unwrap_or(rest)
+        .trim_start();
+    let lower = rest.to_lowercase();
+    let rest = ["texte alternatif", "alt text", "alt"]
+        .iter()
+        .find(|label| lower.starts_with(*label))
+        .map_or(rest, |label| {
+            rest[label.len()..]
+                .trim_start()
+                .trim_start_matches(':')
+                .trim_start()
+        });
+    (source, rest.trim())
+}
+
 /// Deletes a published draft's posts on every network they are on.
 pub(super) fn delete(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
     let draft = match named(h)? {
@@ -340,4 +418,37 @@ fn excerpt(text: &str, max: usize) -> String {
         cut.truncate(space);
     }
     format!("{}…", cut.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_image;
+
+    #[test]
+    fn an_image_line_gives_its_address_and_alt_text() {
+        let cases = [
+            (
+                "https://ex.org/a.jpg | Une salle pleine",
+                ("https://ex.org/a.jpg", "Une salle pleine"),
+            ),
+            (
+                "https://ex.org/a.jpg — Une salle",
+                ("https://ex.org/a.jpg", "Une salle"),
+            ),
+            (
+                "/srv/img/a.png alt : A full room",
+                ("/srv/img/a.png", "A full room"),
+            ),
+            ("a.png texte alternatif : Une carte", ("a.png", "Une carte")),
+            (
+                "https://ex.org/a.jpg Une salle",
+                ("https://ex.org/a.jpg", "Une salle"),
+            ),
+            ("https://ex.org/a.jpg", ("https://ex.org/a.jpg", "")),
+            ("https://ex.org/a.jpg |", ("https://ex.org/a.jpg", "")),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(split_image(text), expected, "{text}");
+        }
+    }
 }

@@ -464,9 +464,7 @@ impl BlueskyOutbound {
             )));
         }
         for image in post.images.iter().skip(state.blobs.len()) {
-            let bytes = tokio::fs::read(&image.source).await.map_err(|e| {
-                DeliveryError::Permanent(format!("cannot read the image {}: {e}", image.source))
-            })?;
+            let bytes = crate::connectors::media::load(&image.source).await?.bytes;
             let blob = agent
                 .api
                 .com

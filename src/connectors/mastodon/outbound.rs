@@ -10,7 +10,7 @@
 
 use super::api::{Api, NewStatus, Upload};
 use crate::core::inbound::OutboxMessage;
-use crate::core::social::{Image, Network, Post, Publication, PublishedPost, Receipt, SocialJob};
+use crate::core::social::{Network, Post, Publication, PublishedPost, Receipt, SocialJob};
 use crate::engine::{Delivered, DeliveryError, Outbound, Progress};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -137,8 +137,14 @@ impl MastodonOutbound {
             if resume.media.len() <= i {
                 // A crash before this save uploads the image again on the retry (media uploads
                 // take no Idempotency-Key); Mastodon removes the unattached copy after a day.
-                let (attachment, processing) =
-                    self.api.upload_media(&what, upload(image).await?).await?;
+                let media = crate::connectors::media::load(&image.source).await?;
+                let upload = Upload {
+                    bytes: media.bytes,
+                    file_name: &media.file_name,
+                    mime: media.mime,
+                    description: &image.alt,
+                };
+                let (attachment, processing) = self.api.upload_media(&what, upload).await?;
                 resume.media.push(UploadedMedia {
                     id: attachment.id,
                     ready: !processing && attachment.url.is_some(),
@@ -204,32 +210,6 @@ async fn save(progress: &dyn Progress, resume: &Resume) -> Result<(), DeliveryEr
     progress
         .save(&serde_json::to_string(resume).expect("progress always serialises"))
         .await
-}
-
-/// An image's bytes, name and type, read from its file.
-async fn upload(image: &Image) -> Result<Upload<'_>, DeliveryError> {
-    let bytes = tokio::fs::read(&image.source).await.map_err(|e| {
-        DeliveryError::Permanent(format!("cannot read the image {}: {e}", image.source))
-    })?;
-    let path = std::path::Path::new(&image.source);
-    let extension = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    // Mastodon looks at the bytes too; the declared type only has to be plausible.
-    let mime = match extension.as_deref() {
-        Some("png") => "image/png",
-        Some("jpg" | "jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("webp") => "image/webp",
-        _ => "application/octet-stream",
-    };
-    Ok(Upload {
-        bytes,
-        file_name: path.file_name().and_then(|n| n.to_str()).unwrap_or("image"),
-        mime,
-        description: &image.alt,
-    })
 }
 
 /// A failure's own words, without the retry class (for `doctor`).

@@ -312,20 +312,8 @@ impl XOutbound {
     }
 
     async fn upload(&self, image: &crate::core::social::Image) -> Result<String, DeliveryError> {
-        let path = std::path::Path::new(&image.source);
-        let bytes = tokio::fs::read(path).await.map_err(|e| {
-            DeliveryError::Permanent(format!("cannot read the image {}: {e}", image.source))
-        })?;
-        let media_type = media_type(path).ok_or_else(|| {
-            DeliveryError::Permanent(format!(
-                "{}: X takes JPEG, PNG, GIF and WebP images only",
-                image.source
-            ))
-        })?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "image".into());
+        let media = crate::connectors::media::load(&image.source).await?;
+        let (bytes, file_name, media_type) = (media.bytes, media.file_name, media.mime);
         self.api
             .upload_image(bytes, &file_name, media_type, &image.alt)
             .await
@@ -460,18 +448,6 @@ fn mentions_permission(problem: &str) -> bool {
 /// Whether X refused a post as a copy of one already on the account.
 fn is_duplicate(error: &CallError) -> bool {
     matches!(error, CallError::Status { status: 403, problem, .. } if problem.to_lowercase().contains("duplicate content"))
-}
-
-/// The image's MIME type, from its file name's extension.
-fn media_type(path: &std::path::Path) -> Option<&'static str> {
-    let extension = path.extension()?.to_str()?.to_ascii_lowercase();
-    Some(match extension.as_str() {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "gif" => "image/gif",
-        "webp" => "image/webp",
-        _ => return None,
-    })
 }
 
 /// Whether `tweet` is the post of `text` answering `reply_to`. X gives a post's text back
