@@ -133,6 +133,7 @@ pub async fn doctor(path: &Path, mut on_check: impl FnMut(&Check)) -> anyhow::Re
                         .join(", ")
                 }
             )));
+            social(&config, &found, &mut record);
             // The homeserver, the bot's session, device and rooms.
             #[cfg(feature = "matrix")]
             for instance in found
@@ -181,6 +182,51 @@ pub async fn doctor(path: &Path, mut on_check: impl FnMut(&Check)) -> anyhow::Re
 }
 
 /// What the running instances recorded: task health, the outbox, quarantined items.
+/// The social relay's settings against the connectors that run: each network enabled and of a
+/// social kind, and a review place when drafts can come from the list or from feeds.
+fn social(
+    config: &Config,
+    found: &[crate::connectors::Instance<'_>],
+    record: &mut impl FnMut(Check),
+) {
+    let social = &config.social;
+    if social.networks.is_empty() {
+        return;
+    }
+    let mut problems = Vec::new();
+    for name in &social.networks {
+        match found.iter().find(|i| &i.name == name) {
+            None => problems.push(format!(
+                "social.networks: [connectors.{name}] is not enabled: approved drafts would wait for it forever"
+            )),
+            Some(i) if !["mastodon", "bluesky", "x"].contains(&i.registration.kind) => problems
+                .push(format!(
+                    "social.networks: [connectors.{name}] is of type {}, not mastodon, bluesky or x",
+                    i.registration.kind
+                )),
+            Some(_) => {}
+        }
+    }
+    let from_outside =
+        config.mail.watched_list.is_some() || found.iter().any(|i| i.registration.kind == "feeds");
+    if social.review_connector.is_none() && from_outside {
+        problems.push(
+            "social: drafts from the list or from feeds are shown to nobody: set review_connector and review_target (a room of the core team)".into(),
+        );
+    }
+    if problems.is_empty() {
+        record(Check::ok(format!(
+            "social relay: {} ; drafts reviewed {}",
+            social.networks.join(", "),
+            match (&social.review_connector, &social.review_target) {
+                (Some(connector), Some(target)) => format!("in {target} ({connector})"),
+                _ => "where they are proposed".into(),
+            }
+        )));
+    }
+    problems.into_iter().for_each(|p| record(Check::fail(p)));
+}
+
 async fn runtime(store: &dyn Store, record: &mut impl FnMut(Check)) -> anyhow::Result<()> {
     if let Some((holder, until)) = store.lease_holder(crate::leadership::LEASE).await? {
         let live = until > chrono::Utc::now();

@@ -543,6 +543,25 @@ fn doctor_names_an_unknown_config_key_with_its_line() {
 }
 
 #[test]
+fn doctor_says_what_the_social_relay_misses() {
+    let sandbox = Sandbox::new(Seed::Sample);
+    let text = sandbox.config_text().replacen(
+        "[mail]\n",
+        "[social]\nnetworks = [\"masto\"]\n\n[connectors.masto]\ntype = \"mastodon\"\nbase_url = \"https://mastodon.example.org\"\n\n[mail]\nwatched_list = \"membres.example.org\"\n",
+        1,
+    );
+    sandbox.write_config(&text);
+    let run = sandbox.run(&["doctor"]);
+    run.assert_code(1);
+    for expected in [
+        "FAIL social.networks: [connectors.masto] is not enabled",
+        "FAIL social: drafts from the list or from feeds are shown to nobody",
+    ] {
+        assert!(run.stdout.contains(expected), "{expected}:\n{}", run.stdout);
+    }
+}
+
+#[test]
 fn doctor_names_a_broken_command_file() {
     let cases = [
         (

@@ -456,3 +456,25 @@ async fn an_image_needs_its_alt_text_and_goes_with_the_first_post() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_content_warning_folds_the_mastodon_post_only() {
+    let bot = Bot::new().await;
+    bot.say(MEMBER, "actu : Résultats du scrutin publiés en open data")
+        .await;
+    let said = bot.say(ADMIN, "avertissement 1 : élections").await;
+    assert_contains(
+        &said,
+        &["Brouillon modifié n° 1", "avertissement « élections »"],
+    );
+    bot.say(ADMIN, "publie 1").await;
+    let warnings: Vec<Option<String>> = bot
+        .jobs()
+        .iter()
+        .map(|jobs| match &jobs[0] {
+            SocialJob::Publish(p) => p.posts[0].spoiler_text.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(warnings, vec![Some("élections".to_string()), None, None]);
+}

@@ -78,6 +78,10 @@ pub static HANDLERS: &[CommandHandler] = &[
         run: news::image,
     },
     CommandHandler {
+        name: "news-warning",
+        run: news::warning,
+    },
+    CommandHandler {
         name: "help",
         run: help::help,
     },

@@ -185,6 +185,33 @@ pub(super) fn edit(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
     let mut edited = draft.clone();
     edited.text = text.trim().to_string();
     edited.lang = lang::detect(text).unwrap_or(draft.lang);
+    Ok(revised(h, draft, edited))
+}
+
+/// Most images a post takes on every network (Mastodon, Bluesky and X alike).
+const MAX_IMAGES: usize = 4;
+
+/// "avertissement 4 : …": Mastodon's content warning, or "aucun"/"none" to remove it; a new
+/// revision, previewed again.
+pub(super) fn warning(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
+    let Some(ArgValue::Text(text)) = h.args.get("text") else {
+        return Err(h.bad_argument("text"));
+    };
+    let draft = match open_draft(h)? {
+        Ok(draft) => draft,
+        Err(answer) => return Ok(vec![answer]),
+    };
+    let mut edited = draft.clone();
+    let text = text.trim();
+    edited.content_warning = (!["aucun", "aucune", "none", "sans", "without"]
+        .contains(&text.to_lowercase().as_str()))
+    .then(|| text.to_string());
+    Ok(revised(h, draft, edited))
+}
+
+/// A draft changed by the team: a new revision waiting for a new decision (a schedule is
+/// cancelled: nobody approved the change), previewed again.
+fn revised(h: &Handler<'_>, draft: &NewsDraft, mut edited: NewsDraft) -> Vec<Action> {
     edited.revision += 1;
     edited.state = DraftState::Pending;
     edited.publish_at = None;
@@ -201,11 +228,8 @@ pub(super) fn edit(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
         preview_vars(h, &edited, "edited"),
     ));
     actions.push(Action::Change(Change::SaveDraft(edited)));
-    Ok(actions)
+    actions
 }
-
-/// Most images a post takes on every network (Mastodon, Bluesky and X alike).
-const MAX_IMAGES: usize = 4;
 
 /// "image 4 : <address> | <alt text>": an image for the draft, or "aucune"/"none" to remove
 /// them; a new revision, previewed again.
@@ -240,23 +264,7 @@ pub(super) fn image(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
             alt: alt.to_string(),
         });
     }
-    edited.revision += 1;
-    edited.state = DraftState::Pending;
-    edited.publish_at = None;
-    let mut actions = Vec::new();
-    if draft.state == DraftState::Scheduled {
-        actions.push(Action::Change(Change::CancelPublication {
-            draft: draft.id,
-        }));
-    }
-    actions.push(notice(
-        h,
-        &edited,
-        "news/preview",
-        preview_vars(h, &edited, "edited"),
-    ));
-    actions.push(Action::Change(Change::SaveDraft(edited)));
-    Ok(actions)
+    Ok(revised(h, draft, edited))
 }
 
 /// The image's address and its alt text: "<address> | <alt>", "<address> — <alt>", "<address>
