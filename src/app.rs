@@ -149,6 +149,7 @@ fn social_channels(config: &Config) -> anyhow::Result<Vec<crate::core::news::Cha
             Ok(crate::core::news::Channel {
                 connector: name.clone(),
                 network,
+                visibility: config.social.mastodon_visibility,
             })
         })
         .collect()

@@ -283,6 +283,9 @@ pub struct SocialConfig {
     /// proposed.
     pub review_connector: Option<String>,
     pub review_target: Option<String>,
+    /// Who sees the Mastodon posts: "public", "unlisted" (not in public timelines), "private"
+    /// (followers only).
+    pub mastodon_visibility: crate::core::social::Visibility,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -160,14 +160,19 @@ impl NewsDraft {
 pub struct Channel {
     pub connector: String,
     pub network: Network,
+    /// Mastodon's visibility of the posts (`[social] mastodon_visibility`); ignored elsewhere.
+    pub visibility: social::Visibility,
 }
 
 /// The outbox jobs publishing `draft` on each channel.
 pub fn publications(draft: &NewsDraft, channels: &[Channel]) -> Vec<(String, SocialJob)> {
-    let formatting = draft.formatting();
     channels
         .iter()
         .map(|channel| {
+            let formatting = Draft {
+                visibility: channel.visibility,
+                ..draft.formatting()
+            };
             (
                 channel.connector.clone(),
                 SocialJob::Publish(Publication {
@@ -293,14 +298,17 @@ mod tests {
             Channel {
                 connector: "masto".into(),
                 network: Network::Mastodon,
+                visibility: Default::default(),
             },
             Channel {
                 connector: "bsky".into(),
                 network: Network::Bluesky,
+                visibility: Default::default(),
             },
             Channel {
                 connector: "x".into(),
                 network: Network::X,
+                visibility: Default::default(),
             },
         ]
     }
@@ -326,6 +334,17 @@ mod tests {
             ]
         );
         assert_eq!(d.publication_key("x"), "news:7:r1:x");
+        // Mastodon's posts carry the channel's visibility.
+        let unlisted = Channel {
+            visibility: social::Visibility::Unlisted,
+            ..channels()[0].clone()
+        };
+        match &publications(&d, &[unlisted])[0].1 {
+            SocialJob::Publish(p) => {
+                assert_eq!(p.posts[0].visibility, Some(social::Visibility::Unlisted))
+            }
+            other => panic!("{other:?}"),
+        }
         assert!(
             d.publication_key("x")
                 .starts_with(&NewsDraft::key_prefix(7))
