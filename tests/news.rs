@@ -32,6 +32,7 @@ fn now() -> DateTime<Utc> {
 struct Network {
     jobs: Mutex<Vec<SocialJob>>,
     refuse: AtomicBool,
+    down: AtomicBool,
 }
 
 #[async_trait]
@@ -41,6 +42,9 @@ impl Outbound for Network {
         message: &OutboxMessage,
         _progress: &dyn Progress,
     ) -> Result<Delivered, DeliveryError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(DeliveryError::Transient("connection refused".into()));
+        }
         if self.refuse.load(Ordering::SeqCst) {
             return Err(DeliveryError::Permanent(
                 "the access token was refused".into(),
@@ -477,4 +481,20 @@ async fn a_content_warning_folds_the_mastodon_post_only() {
         })
         .collect();
     assert_eq!(warnings, vec![Some("élections".to_string()), None, None]);
+}
+
+#[tokio::test]
+async fn deleting_a_draft_also_stops_a_network_still_retrying() {
+    let bot = Bot::new().await;
+    bot.networks[1].down.store(true, Ordering::SeqCst);
+    bot.say(MEMBER, "actu : Un article publié par erreur").await;
+    bot.say(ADMIN, "publie 1").await;
+    assert_eq!(bot.state(1).await, DraftState::Publishing);
+    let said = bot.say(ADMIN, "supprime le brouillon 1 partout").await;
+    assert_contains(&said, &["supprimées sur Mastodon", "supprimées sur X"]);
+    // Bluesky comes back: its publication row was dropped, nothing goes up there.
+    bot.networks[1].down.store(false, Ordering::SeqCst);
+    bot.deliver(now() + chrono::Duration::hours(1)).await;
+    assert!(bot.jobs()[1].is_empty(), "{:?}", bot.jobs()[1]);
+    assert_eq!(bot.state(1).await, DraftState::Deleted);
 }

@@ -305,7 +305,11 @@ pub(super) fn delete(h: &Handler<'_>) -> Result<Vec<Action>, HandlerError> {
     let mut deleted = draft.clone();
     deleted.state = DraftState::Deleted;
     deleted.decided_by = Some(h.ctx.sender.to_string());
-    let mut actions = Vec::new();
+    // A network still retrying must not publish after the deletion (dropped before the
+    // deletion rows are queued, in the same transaction).
+    let mut actions = vec![Action::Change(Change::CancelPublication {
+        draft: draft.id,
+    })];
     let mut networks = Vec::new();
     for (connector, job) in news::deletions(draft) {
         networks.push(connector.clone());
