@@ -3,7 +3,7 @@
 //! English, synonym-aware and tolerant of small typos.
 
 use super::lang::Lang;
-use super::text::{close_enough, content_words, normalize, stems};
+use super::text::{close_enough, content_words, jaro_winkler, normalize, stems};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -124,6 +124,8 @@ pub struct Vocabulary {
     related: Vec<Vec<TopicIdx>>,
     /// Normalised field phrases, space-padded for whole-word search, with their topic.
     field: Vec<(String, TopicIdx)>,
+    /// Every topic's names and synonyms, normalised, for suggestions.
+    labels: Vec<Vec<String>>,
     /// The ignored phrases, normalised, found in one pass over a text.
     ignored: Option<aho_corasick::AhoCorasick>,
 }
@@ -178,6 +180,7 @@ impl Vocabulary {
             words: Vec::new(),
             related,
             field: Vec::new(),
+            labels: Vec::new(),
             ignored: None,
         };
         vocabulary.index()?;
@@ -190,6 +193,13 @@ impl Vocabulary {
             for phrase in &topic.field_phrases {
                 self.field.push((format!(" {} ", normalize(phrase)), idx));
             }
+            self.labels.push(
+                [&topic.fr, &topic.en]
+                    .into_iter()
+                    .chain(&topic.synonyms)
+                    .map(|label| normalize(label))
+                    .collect(),
+            );
             let id_words = topic.id.replace('-', " ");
             let names = [id_words.as_str(), topic.fr.as_str(), topic.en.as_str()];
             for phrase in names
@@ -415,14 +425,13 @@ impl Vocabulary {
     pub fn look_alikes(&self, text: &str, limit: usize) -> Vec<TopicIdx> {
         let query = normalize(text);
         let mut scored: Vec<(f64, TopicIdx)> = self
-            .topics
+            .labels
             .iter()
             .enumerate()
-            .map(|(i, topic)| {
-                let best = [topic.fr.as_str(), topic.en.as_str()]
-                    .into_iter()
-                    .chain(topic.synonyms.iter().map(String::as_str))
-                    .map(|label| strsim::jaro_winkler(&query, &normalize(label)))
+            .map(|(i, labels)| {
+                let best = labels
+                    .iter()
+                    .map(|label| jaro_winkler(&query, label))
                     .fold(0.0, f64::max);
                 (best, i as TopicIdx)
             })
