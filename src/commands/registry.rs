@@ -119,6 +119,9 @@ pub struct Command {
     patterns: Vec<(Lang, Regex)>,
     thread_patterns: Vec<(Lang, Regex)>,
     cues: Vec<Cue>,
+    /// The examples, French then English, normalised once: "how do I …" lines are read
+    /// against them.
+    normalized_examples: Vec<String>,
     /// The handler of the same name, bound at load.
     pub(super) run: HandlerFn,
 }
@@ -163,6 +166,13 @@ pub enum RegistryError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+}
+
+impl Command {
+    /// The examples of both languages, French first, as [`normalize`] folds them.
+    pub fn normalized_examples(&self) -> &[String] {
+        &self.normalized_examples
+    }
 }
 
 #[derive(Debug)]
@@ -337,12 +347,20 @@ impl Registry {
                 );
             }
         }
+        let normalized_examples = spec
+            .examples
+            .fr
+            .iter()
+            .chain(&spec.examples.en)
+            .map(|e| normalize(e))
+            .collect();
         Ok(Command {
             spec,
             file: path.to_path_buf(),
             patterns,
             thread_patterns,
             cues,
+            normalized_examples,
             run: handler.run,
         })
     }

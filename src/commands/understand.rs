@@ -210,7 +210,8 @@ pub struct Lexicon {
     exact: HashMap<String, Vec<usize>>,
     /// Prefixes, by their first letter.
     prefixes: HashMap<u8, Vec<usize>>,
-    /// Words and prefixes that forgive a slip (six letters on), by their first letter.
+    /// Words and prefixes that forgive a slip (six letters on), by their first letter, shortest
+    /// first.
     slips: HashMap<u8, Vec<usize>>,
 }
 
@@ -227,13 +228,15 @@ impl Lexicon {
         } else {
             self.exact.entry(text.to_string()).or_default().push(id);
         }
-        if text.len() >= SLIP_FROM {
-            self.slips.entry(first).or_default().push(id);
-        }
         self.terms.push(Term {
             text: text.to_string(),
             prefix,
         });
+        if text.len() >= SLIP_FROM {
+            let same_start = self.slips.entry(first).or_default();
+            let at = same_start.partition_point(|&t| self.terms[t].text.len() <= text.len());
+            same_start.insert(at, id);
+        }
         self.ids.insert(key, id);
         id
     }
@@ -255,8 +258,12 @@ impl Lexicon {
                     hits.terms.push(id);
                 }
             }
-            // A word typed right needs no slip looked for.
-            for &id in self.slips.get(&first).into_iter().flatten() {
+            // A word typed right needs no slip looked for; one slip changes the length by two
+            // at most.
+            let same_start = self.slips.get(&first).map_or(&[][..], Vec::as_slice);
+            let short_enough =
+                same_start.partition_point(|&t| self.terms[t].text.len() <= typed.len() + 2);
+            for &id in &same_start[..short_enough] {
                 if !hits.terms[from..].contains(&id) && self.terms[id].slipped(typed) {
                     hits.terms.push(id);
                 }

@@ -119,8 +119,9 @@ pub struct Vocabulary {
     /// Stemmed phrase → topic, under both stemmers.
     phrases: HashMap<String, TopicIdx>,
     longest_phrase: usize,
-    /// Single-word phrases, unstemmed, for typo tolerance.
-    words: Vec<(String, TopicIdx)>,
+    /// Single-word phrases, unstemmed, for typo tolerance, by first letter: typos rarely touch
+    /// it, so a word is compared with those sharing it only.
+    words: HashMap<u8, Vec<(String, TopicIdx)>>,
     related: Vec<Vec<TopicIdx>>,
     /// Normalised field phrases, space-padded for whole-word search, with their topic.
     field: Vec<(String, TopicIdx)>,
@@ -177,7 +178,7 @@ impl Vocabulary {
             starts: std::collections::HashSet::new(),
             phrases: HashMap::new(),
             longest_phrase: 1,
-            words: Vec::new(),
+            words: HashMap::new(),
             related,
             field: Vec::new(),
             labels: Vec::new(),
@@ -212,8 +213,11 @@ impl Vocabulary {
                     continue;
                 }
                 self.longest_phrase = self.longest_phrase.max(words.len());
-                if words.len() == 1 && !self.words.iter().any(|(w, _)| w == words[0]) {
-                    self.words.push((words[0].to_string(), idx));
+                if let [word] = words[..] {
+                    let same_start = self.words.entry(word.as_bytes()[0]).or_default();
+                    if !same_start.iter().any(|(w, _)| w == word) {
+                        same_start.push((word.to_string(), idx));
+                    }
                 }
                 let exact = words.join(" ");
                 self.starts.insert(words[0].to_string());
@@ -411,11 +415,10 @@ impl Vocabulary {
     }
 
     fn closest_word(&self, word: &str) -> Option<TopicIdx> {
-        // Typos rarely touch the first letter: checking it first spares most comparisons.
         let first = word.as_bytes().first()?;
         self.words
+            .get(first)?
             .iter()
-            .filter(|(candidate, _)| candidate.as_bytes().first() == Some(first))
             .filter(|(candidate, _)| close_enough(word, candidate))
             .min_by_key(|(candidate, _)| strsim::damerau_levenshtein(word, candidate))
             .map(|(_, topic)| *topic)
@@ -424,6 +427,31 @@ impl Vocabulary {
     /// Topics whose labels look most like the text: suggestions when nothing matched.
     pub fn look_alikes(&self, text: &str, limit: usize) -> Vec<TopicIdx> {
         let query = normalize(text);
+        // Jaro pairs equal letters, so a label matches no more letters than it shares with
+        // the query. When even that many leave the similarity at 0.7 or under, no Winkler
+        // bonus applies and the label cannot pass 0.75: it is not scored (the texts are
+        // normalised, hence ASCII).
+        let mut in_query = [0u32; 128];
+        for c in query.bytes() {
+            in_query[usize::from(c)] += 1;
+        }
+        let mut in_label = [0u32; 128];
+        let mut may_pass = |label: &str| {
+            if query.is_empty() || label.is_empty() {
+                return true;
+            }
+            let mut shared = 0;
+            for c in label.bytes() {
+                let c = usize::from(c);
+                shared += usize::from(in_label[c] < in_query[c]);
+                in_label[c] += 1;
+            }
+            for c in label.bytes() {
+                in_label[usize::from(c)] = 0;
+            }
+            let m = shared as f64;
+            (m / query.len() as f64 + m / label.len() as f64 + 1.0) / 3.0 > 0.7 - 1e-9
+        };
         let mut scored: Vec<(f64, TopicIdx)> = self
             .labels
             .iter()
@@ -431,6 +459,7 @@ impl Vocabulary {
             .map(|(i, labels)| {
                 let best = labels
                     .iter()
+                    .filter(|label| may_pass(label))
                     .map(|label| jaro_winkler(&query, label))
                     .fold(0.0, f64::max);
                 (best, i as TopicIdx)
