@@ -113,12 +113,13 @@ pub struct Vocabulary {
     by_id: HashMap<String, TopicIdx>,
     /// Normalised phrase (content words joined by one space) → topic.
     exact: HashMap<String, TopicIdx>,
-    /// First words of every phrase, as typed and as stemmed: a word not in here starts no
-    /// phrase, which spares joining and looking up every phrase length at most positions.
-    starts: std::collections::HashSet<String>,
+    /// First words of every phrase, as typed and as stemmed, with the most words a phrase
+    /// starting with it has: a word not in here starts no phrase, which spares joining and
+    /// looking up every phrase length at most positions, and one in here is tried only at the
+    /// lengths its phrases have.
+    starts: HashMap<String, usize>,
     /// Stemmed phrase → topic, under both stemmers.
     phrases: HashMap<String, TopicIdx>,
-    longest_phrase: usize,
     /// Single-word phrases, unstemmed, for typo tolerance, by first letter: typos rarely touch
     /// it, so a word is compared with those sharing it only.
     words: HashMap<u8, Vec<(String, TopicIdx)>>,
@@ -175,9 +176,8 @@ impl Vocabulary {
             topics,
             by_id,
             exact: HashMap::new(),
-            starts: std::collections::HashSet::new(),
+            starts: HashMap::new(),
             phrases: HashMap::new(),
-            longest_phrase: 1,
             words: HashMap::new(),
             related,
             field: Vec::new(),
@@ -212,7 +212,6 @@ impl Vocabulary {
                 if words.is_empty() {
                     continue;
                 }
-                self.longest_phrase = self.longest_phrase.max(words.len());
                 if let [word] = words[..] {
                     let same_start = self.words.entry(word.as_bytes()[0]).or_default();
                     if !same_start.iter().any(|(w, _)| w == word) {
@@ -220,8 +219,10 @@ impl Vocabulary {
                     }
                 }
                 let exact = words.join(" ");
-                self.starts.insert(words[0].to_string());
-                self.starts.extend(stems(words[0]));
+                for start in stems(words[0]).into_iter().chain([words[0].to_string()]) {
+                    let longest = self.starts.entry(start).or_default();
+                    *longest = (*longest).max(words.len());
+                }
                 match self.exact.get(&exact) {
                     Some(&other) if other != idx => {
                         return Err(VocabularyError::Ambiguous {
@@ -369,12 +370,13 @@ impl Vocabulary {
         let mut result = TopicMatch::default();
         let mut i = 0;
         'words: while i < words.len() {
-            let may_start = self.starts.contains(words[i])
-                || stemmed[i].iter().any(|s| self.starts.contains(s));
-            for len in (1..=self.longest_phrase.min(words.len() - i))
-                .rev()
-                .filter(|_| may_start)
-            {
+            let longest = [words[i], &stemmed[i][0], &stemmed[i][1]]
+                .iter()
+                .filter_map(|w| self.starts.get(*w))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            for len in (1..=longest.min(words.len() - i)).rev() {
                 let exact = words[i..i + len].join(" ");
                 // The phrase as typed first, then its French and its English stems.
                 let found = self.exact.get(&exact).or_else(|| {
