@@ -220,13 +220,14 @@ pub fn jaro_winkler(a: &str, b: &str) -> f64 {
     let range = (x.len().max(y.len()) / 2).saturating_sub(1);
     // Each letter of `a` takes the first free same letter of `b` within the range, as strsim.
     let (mut taken, mut matched, mut m) = (0u64, [0u8; 64], 0);
-    for (i, &c) in x.iter().enumerate() {
-        let (lo, hi) = (i.saturating_sub(range), (i + range + 1).min(y.len()));
-        if lo >= hi {
+    // Past `b`'s end by more than the range, a letter has nothing left to match.
+    for (i, &c) in x.iter().enumerate().take(y.len() + range) {
+        let free = at[usize::from(c)] & !taken;
+        if free == 0 {
             continue;
         }
-        let window = (u64::MAX >> (64 - hi)) & !((1u64 << lo) - 1);
-        let free = at[usize::from(c)] & window & !taken;
+        let (lo, hi) = (i.saturating_sub(range), (i + range + 1).min(y.len()));
+        let free = free & (u64::MAX >> (64 - hi)) & !((1u64 << lo) - 1);
         if free != 0 {
             taken |= free & free.wrapping_neg();
             matched[m] = c;
