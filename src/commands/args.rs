@@ -392,18 +392,16 @@ fn parse_member(raw: &str, ctx: &ArgContext<'_>) -> Result<usize, ArgError> {
 }
 
 fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
-    let key = normalize(raw).replace(' ', "-");
+    let typed = normalize(raw);
+    let key = typed.replace(' ', "-");
     registry
         .by_name(&key)
         .or_else(|| registry.parse_in(raw, None).map(|inv| inv.command))
         .or_else(|| {
             registry.commands().iter().position(|c| {
-                c.spec
-                    .examples
-                    .fr
+                c.normalized_examples()
                     .iter()
-                    .chain(&c.spec.examples.en)
-                    .any(|e| normalize(e).starts_with(&normalize(raw)))
+                    .any(|e| e.starts_with(&typed))
             })
         })
         // "aide sur la recherche d'intervenant", "how do I mark myself as away": the command

@@ -2,17 +2,18 @@
 //! parses chat lines into invocations and generates help.
 
 use super::handlers::{CommandHandler, HandlerFn};
-use super::understand::{self, Cue, Words};
+use super::understand::{self, Cue, Lexicon, Words};
 use crate::core::directory::Role;
 use crate::core::lang::Lang;
 use crate::core::text::{Folded, normalize};
 use regex::Regex;
 use serde::Deserialize;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// What kind of value an argument holds; parsed by [`super::args`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum ArgKind {
     Text,
@@ -118,6 +119,9 @@ pub struct Command {
     patterns: Vec<(Lang, Regex)>,
     thread_patterns: Vec<(Lang, Regex)>,
     cues: Vec<Cue>,
+    /// The examples, French then English, normalised once: "how do I …" lines are read
+    /// against them.
+    normalized_examples: Vec<String>,
     /// The handler of the same name, bound at load.
     pub(super) run: HandlerFn,
 }
@@ -164,9 +168,18 @@ pub enum RegistryError {
     Invalid { path: PathBuf, message: String },
 }
 
+impl Command {
+    /// The examples of both languages, French first, as [`normalize`] folds them.
+    pub fn normalized_examples(&self) -> &[String] {
+        &self.normalized_examples
+    }
+}
+
 #[derive(Debug)]
 pub struct Registry {
     commands: Vec<Command>,
+    /// The words of every command's cues.
+    lexicon: Lexicon,
 }
 
 impl Registry {
@@ -188,9 +201,10 @@ impl Registry {
         };
         files.sort();
         let mut commands = Vec::new();
+        let mut lexicon = Lexicon::default();
         for path in files {
             match std::fs::read_to_string(&path) {
-                Ok(source) => match Self::compile(&path, &source, handlers) {
+                Ok(source) => match Self::compile(&path, &source, handlers, &mut lexicon) {
                     Ok(command) => commands.push(command),
                     Err(message) => errors.push(RegistryError::Invalid { path, message }),
                 },
@@ -226,13 +240,18 @@ impl Registry {
             }
         }
         if errors.is_empty() {
-            Ok(Registry { commands })
+            Ok(Registry { commands, lexicon })
         } else {
             Err(errors)
         }
     }
 
-    fn compile(path: &Path, source: &str, handlers: &[CommandHandler]) -> Result<Command, String> {
+    fn compile(
+        path: &Path,
+        source: &str,
+        handlers: &[CommandHandler],
+        lexicon: &mut Lexicon,
+    ) -> Result<Command, String> {
         let spec: CommandSpec = toml::from_str(source).map_err(|e| e.to_string())?;
         let Some(handler) = handlers.iter().find(|h| h.name == spec.name) else {
             let known: Vec<&str> = handlers.iter().map(|h| h.name).collect();
@@ -323,15 +342,25 @@ impl Registry {
         for lang in Lang::ALL {
             let listed = spec.cues.as_ref().map(|c| c.get(lang).as_slice());
             for (n, cue) in listed.unwrap_or_default().iter().enumerate() {
-                cues.push(Cue::parse(cue, lang).map_err(|e| format!("cues.{lang}[{n}]: {e}"))?);
+                cues.push(
+                    Cue::parse(cue, lang, lexicon).map_err(|e| format!("cues.{lang}[{n}]: {e}"))?,
+                );
             }
         }
+        let normalized_examples = spec
+            .examples
+            .fr
+            .iter()
+            .chain(&spec.examples.en)
+            .map(|e| normalize(e))
+            .collect();
         Ok(Command {
             spec,
             file: path.to_path_buf(),
             patterns,
             thread_patterns,
             cues,
+            normalized_examples,
             run: handler.run,
         })
     }
@@ -357,24 +386,42 @@ impl Registry {
     /// strongly, with its arguments read from the rest of the line; two commands cued equally
     /// are a question to ask back. `valid` tells whether a text is a good value of an argument
     /// (a known topic, one member's name…): a command whose arguments the line holds is likelier.
+    /// It is asked once per kind of argument and text, its answer kept for the line: a value
+    /// good for one argument is good for every argument of its kind.
     pub fn interpret(&self, line: &str, valid: &dyn Fn(&ArgSpec, &str) -> bool) -> Interpretation {
         if let Some(mut invocation) = self.parse_in(line, None) {
             self.keep_final_punctuation(line, &mut invocation);
             return Interpretation::Command(invocation);
         }
+        // Several commands weigh the same texts (the words after their cues, a name, a date):
+        // parsing them against the directory or the calendar costs more than the rest.
+        let known: RefCell<HashMap<ArgKind, HashMap<String, bool>>> = RefCell::default();
+        let valid = |spec: &ArgSpec, raw: &str| {
+            if let Some(&answer) = known.borrow().get(&spec.kind).and_then(|k| k.get(raw)) {
+                return answer;
+            }
+            let answer = valid(spec, raw);
+            known
+                .borrow_mut()
+                .entry(spec.kind)
+                .or_default()
+                .insert(raw.to_string(), answer);
+            answer
+        };
         let trimmed = clean_line(line);
         let words = Words::new(trimmed);
+        let hits = self.lexicon.read(&words);
         // "réponds à la 12 : nous cherchons un intervenant": what follows a colon is the
         // argument's text, not what the line asks, when what precedes says something.
-        let head_words = trimmed
+        let head_hits = trimmed
             .split_once(':')
-            .map(|(head, _)| Words::new(head))
+            .map(|(head, _)| self.lexicon.read(&Words::new(head)))
             .filter(|head| {
                 self.commands
                     .iter()
                     .any(|c| c.cues.iter().any(|cue| cue.find(head).is_some()))
             });
-        let cue_words = head_words.as_ref().unwrap_or(&words);
+        let cue_hits = head_hits.as_ref().unwrap_or(&hits);
         // (score, command, cue words, cue language, arguments read)
         let mut best: Vec<Candidate> = Vec::new();
         for (i, command) in self.commands.iter().enumerate() {
@@ -383,7 +430,7 @@ impl Registry {
                 .cues
                 .iter()
                 .filter_map(|cue| {
-                    cue.find(cue_words)
+                    cue.find(cue_hits)
                         .map(|at| (cue.weight, at, cue.lang, cue.weak))
                 })
                 .collect();
@@ -397,7 +444,7 @@ impl Registry {
             let only_weak = found.iter().all(|f| f.3);
             // A command whose arguments the line also gives is the likelier one; a ticket
             // command without a ticket number the less likely.
-            let args = understand::fill_args(&command.spec.args, &words, &cue_words, valid);
+            let args = understand::fill_args(&command.spec.args, &words, &cue_words, &valid);
             // A ticket command names its ticket, a command about someone names them, a change
             // of language names the language: without them the words meant something else
             // ("je prends le train", "comment on fait", "talk about data in Reims").
@@ -444,7 +491,7 @@ impl Registry {
                 let shared = self.commands[*command]
                     .cues
                     .iter()
-                    .any(|c| c.lang != *cue_lang && c.find(&words).as_ref() == Some(cue_words));
+                    .any(|c| c.lang != *cue_lang && c.find(&hits).as_ref() == Some(cue_words));
                 // Most of the network writes French first: a tie is French.
                 let lang = if shared {
                     crate::core::lang::detect(trimmed).unwrap_or(Lang::Fr)
@@ -500,7 +547,7 @@ impl Registry {
     /// The command whose cue words a text holds most strongly, whatever its arguments: what
     /// "how do I close a ticket" asks help about. None on a tie.
     pub fn cued_command(&self, text: &str) -> Option<usize> {
-        let words = Words::new(clean_line(text));
+        let hits = self.lexicon.read(&Words::new(clean_line(text)));
         let mut best: Vec<(usize, usize)> = self
             .commands
             .iter()
@@ -508,7 +555,7 @@ impl Registry {
             .filter_map(|(i, c)| {
                 c.cues
                     .iter()
-                    .filter(|cue| cue.find(&words).is_some())
+                    .filter(|cue| cue.find(&hits).is_some())
                     .map(|cue| cue.weight)
                     .max()
                     .map(|w| (w, i))
@@ -574,7 +621,7 @@ impl Registry {
                 for example in command.spec.examples.get(lang) {
                     let example = normalize(example);
                     let head_len = typed.len().min(example.len());
-                    let whole = strsim::jaro_winkler(&typed, &example);
+                    let whole = crate::core::text::jaro_winkler(&typed, &example);
                     let head = strsim::normalized_damerau_levenshtein(&typed, &example[..head_len]);
                     let shared = typed_words
                         .iter()

@@ -7,7 +7,8 @@ use super::registry::{ArgKind, ArgSpec};
 use crate::core::lang::Lang;
 use crate::core::text::{Folded, close_enough};
 use regex::Regex;
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 /// A chat line cut into lowercase ASCII words, each remembering where it was typed.
@@ -16,15 +17,8 @@ pub struct Words<'a> {
     folded: Folded,
     /// Byte ranges of the words in the folded text.
     spans: Vec<(usize, usize)>,
-    /// One bit per first letter (a–z) of the words: most cues are ruled out by it at once.
-    initials: u32,
-}
-
-fn initial_bit(word: &str) -> u32 {
-    match word.as_bytes().first() {
-        Some(b @ b'a'..=b'z') => 1 << (b - b'a'),
-        _ => 1 << 26,
-    }
+    /// The ticket number the line names, read once however many commands ask.
+    ticket: OnceCell<Option<(usize, usize, String)>>,
 }
 
 impl<'a> Words<'a> {
@@ -45,14 +39,11 @@ impl<'a> Words<'a> {
         if let Some(s) = start {
             spans.push((s, folded.text.len()));
         }
-        let initials = spans
-            .iter()
-            .fold(0, |bits, &(s, e)| bits | initial_bit(&folded.text[s..e]));
         Words {
             line,
             folded,
             spans,
-            initials,
+            ticket: OnceCell::new(),
         }
     }
 
@@ -86,13 +77,26 @@ impl<'a> Words<'a> {
         let (_, e) = self.spans[i];
         self.folded.original_range(e, e).0
     }
+
+    /// The ticket number the line names, as [`ticket_number`] reads it, typed as digits ("👍"
+    /// folds to ":+1:"): (start, end) in the folded line, and the number.
+    fn ticket(&self) -> Option<&(usize, usize, String)> {
+        self.ticket
+            .get_or_init(|| {
+                ticket_number(&self.folded.text).filter(|(start, end, _)| {
+                    let (from, to) = self.folded.original_range(*start, *end);
+                    self.line[from..to].chars().any(|c| c.is_ascii_digit())
+                })
+            })
+            .as_ref()
+    }
 }
 
-/// One word of a cue: as written, a prefix ("trouv*"), or a gap of a few words ("...").
-#[derive(Debug, Clone, PartialEq)]
+/// One word of a cue: a word of the [`Lexicon`] (as written, or a prefix "trouv*"), or a gap
+/// of a few words ("...").
+#[derive(Debug, Clone, Copy, PartialEq)]
 enum Part {
-    Word(String),
-    Prefix(String),
+    Term(usize),
     Gap,
 }
 
@@ -113,8 +117,8 @@ pub struct Cue {
 
 impl Cue {
     /// Parses a cue as written in a command file: words folded to ASCII, `*` ending a prefix,
-    /// `...` a gap.
-    pub fn parse(text: &str, lang: Lang) -> Result<Cue, String> {
+    /// `...` a gap. Its words go into `lexicon`, which reads lines for it.
+    pub fn parse(text: &str, lang: Lang, lexicon: &mut Lexicon) -> Result<Cue, String> {
         let (text, weak) = match text.strip_prefix('~') {
             Some(rest) => (rest, true),
             None => (text, false),
@@ -135,12 +139,8 @@ impl Cue {
                 return Err(format!("cue {text:?}: '{raw}' has no letters"));
             }
             for i in 0..count {
-                let w = words.word(i).to_string();
-                parts.push(if prefix && i + 1 == count {
-                    Part::Prefix(w)
-                } else {
-                    Part::Word(w)
-                });
+                let term = lexicon.intern(words.word(i), prefix && i + 1 == count);
+                parts.push(Part::Term(term));
             }
         }
         if matches!(parts.first(), Some(Part::Gap) | None) || parts.last() == Some(&Part::Gap) {
@@ -155,47 +155,37 @@ impl Cue {
         })
     }
 
-    /// The first place the cue occurs: the positions of the words it matched (what a gap
-    /// skipped is not the cue's, it may be an argument: "ajoute RGPD à mes thèmes").
-    pub fn find(&self, words: &Words<'_>) -> Option<Vec<usize>> {
-        // A cue's first word, typed or slipped, starts with its first letter.
-        match self.parts.first() {
-            Some(Part::Word(w) | Part::Prefix(w)) if words.initials & initial_bit(w) == 0 => {
-                return None;
-            }
-            Some(Part::Word(w)) if w.len() < 6 && !words.iter_words().any(|x| x == w) => {
-                return None;
-            }
-            _ => {}
+    /// The first place the cue occurs in a line read by the lexicon: the positions of the words
+    /// it matched (what a gap skipped is not the cue's, it may be an argument: "ajoute RGPD à
+    /// mes thèmes").
+    pub fn find(&self, hits: &Hits) -> Option<Vec<usize>> {
+        // Most cues have a word the line lacks anywhere: they are ruled out before any search.
+        let absent = |p: &Part| matches!(p, Part::Term(t) if !hits.anywhere(*t));
+        if self.parts.iter().any(absent) {
+            return None;
         }
         let mut matched = Vec::with_capacity(self.parts.len());
-        (0..words.len()).find_map(|start| {
+        (0..hits.len()).find_map(|start| {
             matched.clear();
-            self.match_at(words, 0, start, &mut matched)
+            self.match_at(hits, 0, start, &mut matched)
                 .then(|| matched.clone())
         })
     }
 
     /// Matches parts from `part` on at word `at`, pushing the matched positions.
-    fn match_at(
-        &self,
-        words: &Words<'_>,
-        part: usize,
-        at: usize,
-        matched: &mut Vec<usize>,
-    ) -> bool {
+    fn match_at(&self, hits: &Hits, part: usize, at: usize, matched: &mut Vec<usize>) -> bool {
         let Some(current) = self.parts.get(part) else {
             return true;
         };
-        if *current == Part::Gap {
-            return (at..=(at + GAP).min(words.len()))
-                .any(|next| self.match_at(words, part + 1, next, matched));
-        }
-        if at >= words.len() || !word_matches(current, words.word(at)) {
+        let Part::Term(term) = *current else {
+            return (at..=(at + GAP).min(hits.len()))
+                .any(|next| self.match_at(hits, part + 1, next, matched));
+        };
+        if at >= hits.len() || !hits.at(at).contains(&term) {
             return false;
         }
         matched.push(at);
-        if self.match_at(words, part + 1, at + 1, matched) {
+        if self.match_at(hits, part + 1, at + 1, matched) {
             return true;
         }
         matched.pop();
@@ -203,19 +193,132 @@ impl Cue {
     }
 }
 
-/// A typed word for a cue's word: the same, or one slip away from six letters on. A slip is
-/// looked for only when the first letters agree: they rarely slip, and comparing every word of
-/// a line with every cue of the registry would cost more than the line.
-fn word_matches(part: &Part, word: &str) -> bool {
-    let slip = |w: &str, typed: &str| {
-        w.len() >= 6 && w.as_bytes()[0] == typed.as_bytes()[0] && close_enough(typed, w)
-    };
-    match part {
-        Part::Word(w) => w == word || slip(w, word),
-        Part::Prefix(p) => {
-            word.starts_with(p.as_str()) || (word.len() >= p.len() && slip(p, &word[..p.len()]))
+/// A word of cues: as written, or a prefix.
+#[derive(Debug)]
+struct Term {
+    text: String,
+    prefix: bool,
+}
+
+/// The words of every cue, each kept once and indexed, so that a line is compared with each
+/// word once however many cues share it, and only with those it may match.
+#[derive(Debug, Default)]
+pub struct Lexicon {
+    terms: Vec<Term>,
+    ids: HashMap<(String, bool), usize>,
+    /// Whole words, by their text.
+    exact: HashMap<String, Vec<usize>>,
+    /// Prefixes, by their first letter.
+    prefixes: HashMap<u8, Vec<usize>>,
+    /// Words and prefixes that forgive a slip (six letters on), by their first letter, shortest
+    /// first.
+    slips: HashMap<u8, Vec<usize>>,
+}
+
+impl Lexicon {
+    fn intern(&mut self, text: &str, prefix: bool) -> usize {
+        let key = (text.to_string(), prefix);
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
         }
-        Part::Gap => true,
+        let id = self.terms.len();
+        let first = text.as_bytes()[0];
+        if prefix {
+            self.prefixes.entry(first).or_default().push(id);
+        } else {
+            self.exact.entry(text.to_string()).or_default().push(id);
+        }
+        self.terms.push(Term {
+            text: text.to_string(),
+            prefix,
+        });
+        if text.len() >= SLIP_FROM {
+            let same_start = self.slips.entry(first).or_default();
+            let at = same_start.partition_point(|&t| self.terms[t].text.len() <= text.len());
+            same_start.insert(at, id);
+        }
+        self.ids.insert(key, id);
+        id
+    }
+
+    /// Which cue words each word of the line is.
+    pub fn read(&self, words: &Words<'_>) -> Hits {
+        let mut hits = Hits {
+            terms: Vec::new(),
+            ends: Vec::with_capacity(words.len()),
+            anywhere: vec![0; self.terms.len().div_ceil(64)],
+        };
+        for typed in words.iter_words() {
+            let from = hits.terms.len();
+            let first = typed.as_bytes()[0];
+            hits.terms
+                .extend(self.exact.get(typed).into_iter().flatten());
+            for &id in self.prefixes.get(&first).into_iter().flatten() {
+                if typed.starts_with(&self.terms[id].text) {
+                    hits.terms.push(id);
+                }
+            }
+            // A word typed right needs no slip looked for; one slip changes the length by two
+            // at most.
+            let same_start = self.slips.get(&first).map_or(&[][..], Vec::as_slice);
+            let short_enough =
+                same_start.partition_point(|&t| self.terms[t].text.len() <= typed.len() + 2);
+            for &id in &same_start[..short_enough] {
+                if !hits.terms[from..].contains(&id) && self.terms[id].slipped(typed) {
+                    hits.terms.push(id);
+                }
+            }
+            for &id in &hits.terms[from..] {
+                hits.anywhere[id / 64] |= 1 << (id % 64);
+            }
+            hits.ends.push(hits.terms.len());
+        }
+        hits
+    }
+}
+
+/// Cue words shorter than this must be typed right: one slip changes a short word.
+const SLIP_FROM: usize = 6;
+
+impl Term {
+    /// A typed word one slip away from the cue word (its first letters agreeing: they rarely
+    /// slip); for a prefix, the typed word's start.
+    fn slipped(&self, typed: &str) -> bool {
+        let w = &self.text;
+        if w.as_bytes()[0] != typed.as_bytes()[0] {
+            return false;
+        }
+        if self.prefix {
+            typed.len() >= w.len() && close_enough(&typed[..w.len()], w)
+        } else {
+            close_enough(typed, w)
+        }
+    }
+}
+
+/// A line as the [`Lexicon`] read it: the cue words each of its words is.
+pub struct Hits {
+    /// The cue words of every word, one after the other.
+    terms: Vec<usize>,
+    /// Where each word's cue words end in `terms`.
+    ends: Vec<usize>,
+    /// One bit per cue word the line holds somewhere.
+    anywhere: Vec<u64>,
+}
+
+impl Hits {
+    /// How many words the line has.
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn at(&self, word: usize) -> &[usize] {
+        let from = if word == 0 { 0 } else { self.ends[word - 1] };
+        &self.terms[from..self.ends[word]]
+    }
+
+    fn anywhere(&self, term: usize) -> bool {
+        self.anywhere[term / 64] & (1 << (term % 64)) != 0
     }
 }
 
@@ -262,23 +365,19 @@ pub fn fill_args(
     let rest = rest.split_whitespace().collect::<Vec<_>>().join(" ");
     let rest = rest.trim();
     let after = cue.last().map_or(line, |&i| &line[words.end_of(i)..]);
-    let folded_line = Folded::new(line);
-    // Digits that were not typed as digits ("👍" folds to ":+1:") name no ticket.
-    let ticket = ticket_number(&folded_line.text).filter(|(start, end, _)| {
-        let (from, to) = folded_line.original_range(*start, *end);
-        line[from..to].chars().any(|c| c.is_ascii_digit())
-    });
+    let folded_line = &words.folded;
+    let ticket = words.ticket();
     for spec in args {
         let value = match spec.kind {
-            ArgKind::Ticket | ArgKind::Draft => ticket.as_ref().map(|(_, _, n)| n.clone()),
+            ArgKind::Ticket | ArgKind::Draft => ticket.map(|(_, _, n)| n.clone()),
             // What follows the number ("programme 4 demain 9h").
-            ArgKind::Moment => ticket.as_ref().and_then(|(_, end, _)| {
+            ArgKind::Moment => ticket.and_then(|(_, end, _)| {
                 let from = folded_line.original_range(*end, *end).0;
                 let text = trim_filler(line[from..].trim_start_matches([',', ';', ':', '-', ' ']));
                 (!text.is_empty()).then(|| text.to_string())
             }),
             ArgKind::Text => after_colon(line).or_else(|| {
-                let (_, end, _) = ticket.as_ref()?;
+                let (_, end, _) = ticket?;
                 let from = folded_line.original_range(*end, *end).0;
                 let text = line[from..].trim_start_matches([',', ';', ':', '-', ' ', '.']);
                 (!text.trim().is_empty()).then(|| text.trim().to_string())
@@ -494,8 +593,10 @@ mod tests {
             ("prend*", "je reprends", None),
         ];
         for (cue, line, expected) in cases {
-            let cue = Cue::parse(cue, Lang::Fr).unwrap();
-            assert_eq!(cue.find(&Words::new(line)), expected, "{line}");
+            let mut lexicon = Lexicon::default();
+            let cue = Cue::parse(cue, Lang::Fr, &mut lexicon).unwrap();
+            let hits = lexicon.read(&Words::new(line));
+            assert_eq!(cue.find(&hits), expected, "{line}");
         }
     }
 

@@ -236,6 +236,9 @@ pub struct Directory {
     by_id: HashMap<i64, usize>,
     /// Members' names folded as [`super::text::normalize`] does, for lookups by name.
     normalized_names: Vec<String>,
+    /// The members whose folded name has a word, in order, for lookups by name: weighing a
+    /// chat line looks up every run of words in it.
+    by_name_word: HashMap<String, Vec<usize>>,
     pub organisation_finder: OrganisationFinder,
     /// Consenting members per topic: the candidate lists of speaker search.
     speakers_by_topic: Vec<Vec<u32>>,
@@ -255,10 +258,19 @@ impl Directory {
             interventions,
             proposals,
         } = data;
-        let normalized_names = members
+        let normalized_names: Vec<String> = members
             .iter()
             .map(|m| super::text::normalize(&m.name))
             .collect();
+        let mut by_name_word: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, name) in normalized_names.iter().enumerate() {
+            for word in name.split(' ') {
+                let list = by_name_word.entry(word.to_string()).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
+        }
         let by_id: HashMap<i64, usize> =
             members.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
         let mut histories = vec![History::default(); members.len()];
@@ -343,6 +355,7 @@ impl Directory {
                 .collect(),
             by_id,
             normalized_names,
+            by_name_word,
             organisations: organisations
                 .into_iter()
                 .map(|o| (o.id.clone(), o))
@@ -429,23 +442,28 @@ impl Directory {
             return vec![member];
         }
         let names = &self.normalized_names;
-        let exact: Vec<&Member> = self
-            .members
+        let words: Vec<&str> = wanted.split(' ').collect();
+        // A name equal to the text or holding all its words holds its first word.
+        let candidates = self
+            .by_name_word
+            .get(words[0])
+            .map_or(&[][..], Vec::as_slice);
+        let exact: Vec<&Member> = candidates
             .iter()
-            .zip(names)
-            .filter(|(_, n)| **n == wanted)
-            .map(|(m, _)| m)
+            .filter(|&&i| names[i] == wanted)
+            .map(|&i| &self.members[i])
             .collect();
         if !exact.is_empty() {
             return exact;
         }
-        let words: Vec<&str> = wanted.split(' ').collect();
-        let containing: Vec<&Member> = self
-            .members
+        let containing: Vec<&Member> = candidates
             .iter()
-            .zip(names)
-            .filter(|(_, n)| words.iter().all(|w| n.split(' ').any(|part| part == *w)))
-            .map(|(m, _)| m)
+            .filter(|&&i| {
+                words
+                    .iter()
+                    .all(|w| names[i].split(' ').any(|part| part == *w))
+            })
+            .map(|&i| &self.members[i])
             .collect();
         if !containing.is_empty() || !close_spellings {
             return containing;
@@ -453,7 +471,7 @@ impl Directory {
         self.members
             .iter()
             .zip(names)
-            .filter(|(_, n)| strsim::jaro_winkler(n, &wanted) > 0.92)
+            .filter(|(_, n)| super::text::jaro_winkler(n, &wanted) > 0.92)
             .map(|(m, _)| m)
             .collect()
     }

@@ -535,7 +535,8 @@ impl Geography {
             .map(|c| (normalize(&c.name), c.name.as_str()))
             .filter(|(folded, _)| {
                 // Thousands of towns: only a close one is worth proposing.
-                folded.bytes().next() == first && strsim::jaro_winkler(&key, folded) > 0.9
+                folded.bytes().next() == first
+                    && crate::core::text::jaro_winkler(&key, folded) > 0.9
             });
         let mut scored: Vec<(f64, &str)> = self
             .regions
@@ -547,7 +548,7 @@ impl Geography {
                     .map(|d| (normalize(&d.name), d.name.as_str())),
             )
             .chain(communes)
-            .map(|(folded, name)| (strsim::jaro_winkler(&key, &folded), name))
+            .map(|(folded, name)| (crate::core::text::jaro_winkler(&key, &folded), name))
             .filter(|(score, _)| *score > 0.8)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));

@@ -151,7 +151,111 @@ pub fn typo_budget(len: usize) -> usize {
 /// True when `a` is within the typo budget of `b` (Damerau–Levenshtein, transpositions count one).
 pub fn close_enough(a: &str, b: &str) -> bool {
     let budget = typo_budget(a.len().min(b.len()));
-    budget > 0 && a.len().abs_diff(b.len()) <= budget && strsim::damerau_levenshtein(a, b) <= budget
+    budget > 0
+        && a.len().abs_diff(b.len()) <= budget
+        && letter_gap(a, b).is_none_or(|d| d <= budget)
+        && bag_distance(a, b).is_none_or(|d| d <= budget)
+        && strsim::damerau_levenshtein(a, b) <= budget
+}
+
+/// How many kinds of letters (a few share a kind) of one ASCII word the other has none of,
+/// the larger of the two counts; `None` for other text. Each such kind costs an edit, so it
+/// never exceeds the edit distance; cheaper than [`bag_distance`], it rules out most words.
+fn letter_gap(a: &str, b: &str) -> Option<usize> {
+    if !a.is_ascii() || !b.is_ascii() {
+        return None;
+    }
+    let kinds = |s: &str| s.bytes().fold(0u64, |set, c| set | 1 << (c & 63));
+    let (x, y) = (kinds(a), kinds(b));
+    Some((x & !y).count_ones().max((y & !x).count_ones()) as usize)
+}
+
+/// How many letters of one ASCII word the other lacks, the larger of the two counts; `None`
+/// for other text. No edit changes it by more than one (a transposition not at all), so it
+/// never exceeds the edit distance: most words are told apart by it without the costlier
+/// Damerau–Levenshtein table.
+fn bag_distance(a: &str, b: &str) -> Option<usize> {
+    if !a.is_ascii() || !b.is_ascii() {
+        return None;
+    }
+    let mut count = [0i32; 128];
+    for &c in a.as_bytes() {
+        count[usize::from(c)] += 1;
+    }
+    for &c in b.as_bytes() {
+        count[usize::from(c)] -= 1;
+    }
+    // A letter left over shows in the word it came from; each is counted once, then cleared.
+    let mut extra = 0;
+    for &c in a.as_bytes() {
+        let n = &mut count[usize::from(c)];
+        extra += (*n).max(0);
+        *n = (*n).min(0);
+    }
+    let mut missing = 0;
+    for &c in b.as_bytes() {
+        let n = &mut count[usize::from(c)];
+        missing -= (*n).min(0);
+        *n = (*n).max(0);
+    }
+    Some(extra.max(missing) as usize)
+}
+
+/// `strsim::jaro_winkler`, to the bit, computed on bytes with the positions of each letter of
+/// `b` in one word: suggestions compare a text with every topic's names, and strsim's
+/// character by character scan cost more than the rest of a line. Other text (not ASCII, or
+/// `b` over 64 bytes) goes to strsim.
+pub fn jaro_winkler(a: &str, b: &str) -> f64 {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    if !a.is_ascii() || !b.is_ascii() || y.len() > 64 {
+        return strsim::jaro_winkler(a, b);
+    }
+    if x.is_empty() || y.is_empty() {
+        return if x.len() == y.len() { 1.0 } else { 0.0 };
+    }
+    let mut at = [0u64; 128];
+    for (j, &c) in y.iter().enumerate() {
+        at[usize::from(c)] |= 1 << j;
+    }
+    let range = (x.len().max(y.len()) / 2).saturating_sub(1);
+    // Each letter of `a` takes the first free same letter of `b` within the range, as strsim.
+    let (mut taken, mut matched, mut m) = (0u64, [0u8; 64], 0);
+    // Past `b`'s end by more than the range, a letter has nothing left to match.
+    for (i, &c) in x.iter().enumerate().take(y.len() + range) {
+        let free = at[usize::from(c)] & !taken;
+        if free == 0 {
+            continue;
+        }
+        let (lo, hi) = (i.saturating_sub(range), (i + range + 1).min(y.len()));
+        let free = free & (u64::MAX >> (64 - hi)) & !((1u64 << lo) - 1);
+        if free != 0 {
+            taken |= free & free.wrapping_neg();
+            matched[m] = c;
+            m += 1;
+        }
+    }
+    let mut transpositions = 0;
+    let mut rest = taken;
+    for &c in &matched[..m] {
+        let j = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        transpositions += usize::from(y[j] != c);
+    }
+    transpositions /= 2;
+    let sim = if m == 0 {
+        0.0
+    } else {
+        ((m as f64 / x.len() as f64)
+            + (m as f64 / y.len() as f64)
+            + ((m - transpositions) as f64 / m as f64))
+            / 3.0
+    };
+    if sim > 0.7 {
+        let prefix = x.iter().take(4).zip(y).take_while(|(p, q)| p == q).count();
+        sim + 0.1 * prefix as f64 * (1.0 - sim)
+    } else {
+        sim
+    }
 }
 
 /// Text folded to lowercase ASCII for pattern matching, remembering where each folded byte came
@@ -167,22 +271,22 @@ impl Folded {
         let mut text = String::with_capacity(original.len());
         let mut origin = Vec::with_capacity(original.len());
         for (at, ch) in original.char_indices() {
-            let piece: String = if ch.is_ascii() {
-                ch.to_ascii_lowercase().to_string()
+            // Written in place, not through a String per character: every chat line is folded
+            // several times.
+            if ch.is_ascii() {
+                text.push(ch.to_ascii_lowercase());
             } else {
                 match ch {
                     // Typographic apostrophes and quotes are what phones type.
-                    '\u{2019}' | '\u{2018}' | '\u{02bc}' => "'".to_string(),
-                    '\u{00a0}' | '\u{202f}' => " ".to_string(),
-                    _ => deunicode::deunicode_char(ch)
-                        .map(|s| s.to_ascii_lowercase())
-                        .unwrap_or_else(|| "?".to_string()),
+                    '\u{2019}' | '\u{2018}' | '\u{02bc}' => text.push('\''),
+                    '\u{00a0}' | '\u{202f}' => text.push(' '),
+                    _ => match deunicode::deunicode_char(ch) {
+                        Some(ascii) => text.extend(ascii.chars().map(|c| c.to_ascii_lowercase())),
+                        None => text.push('?'),
+                    },
                 }
-            };
-            for _ in 0..piece.len() {
-                origin.push(at);
             }
-            text.push_str(&piece);
+            origin.resize(text.len(), at);
         }
         Folded {
             text,
@@ -202,6 +306,67 @@ impl Folded {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn letter_counts_never_exceed_the_edit_distance() {
+        let words = [
+            "licences",
+            "licenses",
+            "licneces",
+            "rgpd",
+            "rgdp",
+            "intervenant",
+            "intervennant",
+            "p0x",
+            "a",
+            "aaaa",
+            "abba",
+            "baab",
+            "xyz",
+            "speakers",
+            "speaker",
+            "absente",
+        ];
+        for a in words {
+            for b in words {
+                let distance = strsim::damerau_levenshtein(a, b);
+                assert!(letter_gap(a, b).unwrap() <= distance, "{a} {b}");
+                assert!(bag_distance(a, b).unwrap() <= distance, "{a} {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn jaro_winkler_is_strsims_to_the_bit() {
+        let texts = [
+            "",
+            "a",
+            "rgpd",
+            "rgdp",
+            "licences",
+            "licenses",
+            "open data",
+            "donnees ouvertes",
+            "someone talk ai local government dijon 4 february",
+            "intelligence artificielle",
+            "socle commun des donnees locales",
+            "reutilisation des informations du secteur public",
+            "cheeseburger",
+            "cheese fries",
+            "aaaaabbbbbaaaaa",
+            "abababababababababababababababababababababababababababababababababab",
+            "données",
+        ];
+        for a in texts {
+            for b in texts {
+                assert_eq!(
+                    jaro_winkler(a, b).to_bits(),
+                    strsim::jaro_winkler(a, b).to_bits(),
+                    "{a:?} {b:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn folding_keeps_line_breaks_and_tabs_after_accented_letters() {

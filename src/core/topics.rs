@@ -3,7 +3,7 @@
 //! English, synonym-aware and tolerant of small typos.
 
 use super::lang::Lang;
-use super::text::{close_enough, content_words, normalize, stems};
+use super::text::{close_enough, content_words, jaro_winkler, normalize, stems};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -113,17 +113,21 @@ pub struct Vocabulary {
     by_id: HashMap<String, TopicIdx>,
     /// Normalised phrase (content words joined by one space) → topic.
     exact: HashMap<String, TopicIdx>,
-    /// First words of every phrase, as typed and as stemmed: a word not in here starts no
-    /// phrase, which spares joining and looking up every phrase length at most positions.
-    starts: std::collections::HashSet<String>,
+    /// First words of every phrase, as typed and as stemmed, with the most words a phrase
+    /// starting with it has: a word not in here starts no phrase, which spares joining and
+    /// looking up every phrase length at most positions, and one in here is tried only at the
+    /// lengths its phrases have.
+    starts: HashMap<String, usize>,
     /// Stemmed phrase → topic, under both stemmers.
     phrases: HashMap<String, TopicIdx>,
-    longest_phrase: usize,
-    /// Single-word phrases, unstemmed, for typo tolerance.
-    words: Vec<(String, TopicIdx)>,
+    /// Single-word phrases, unstemmed, for typo tolerance, by first letter: typos rarely touch
+    /// it, so a word is compared with those sharing it only.
+    words: HashMap<u8, Vec<(String, TopicIdx)>>,
     related: Vec<Vec<TopicIdx>>,
     /// Normalised field phrases, space-padded for whole-word search, with their topic.
     field: Vec<(String, TopicIdx)>,
+    /// Every topic's names and synonyms, normalised, for suggestions.
+    labels: Vec<Vec<String>>,
     /// The ignored phrases, normalised, found in one pass over a text.
     ignored: Option<aho_corasick::AhoCorasick>,
 }
@@ -172,12 +176,12 @@ impl Vocabulary {
             topics,
             by_id,
             exact: HashMap::new(),
-            starts: std::collections::HashSet::new(),
+            starts: HashMap::new(),
             phrases: HashMap::new(),
-            longest_phrase: 1,
-            words: Vec::new(),
+            words: HashMap::new(),
             related,
             field: Vec::new(),
+            labels: Vec::new(),
             ignored: None,
         };
         vocabulary.index()?;
@@ -190,6 +194,13 @@ impl Vocabulary {
             for phrase in &topic.field_phrases {
                 self.field.push((format!(" {} ", normalize(phrase)), idx));
             }
+            self.labels.push(
+                [&topic.fr, &topic.en]
+                    .into_iter()
+                    .chain(&topic.synonyms)
+                    .map(|label| normalize(label))
+                    .collect(),
+            );
             let id_words = topic.id.replace('-', " ");
             let names = [id_words.as_str(), topic.fr.as_str(), topic.en.as_str()];
             for phrase in names
@@ -201,13 +212,17 @@ impl Vocabulary {
                 if words.is_empty() {
                     continue;
                 }
-                self.longest_phrase = self.longest_phrase.max(words.len());
-                if words.len() == 1 && !self.words.iter().any(|(w, _)| w == words[0]) {
-                    self.words.push((words[0].to_string(), idx));
+                if let [word] = words[..] {
+                    let same_start = self.words.entry(word.as_bytes()[0]).or_default();
+                    if !same_start.iter().any(|(w, _)| w == word) {
+                        same_start.push((word.to_string(), idx));
+                    }
                 }
                 let exact = words.join(" ");
-                self.starts.insert(words[0].to_string());
-                self.starts.extend(stems(words[0]));
+                for start in stems(words[0]).into_iter().chain([words[0].to_string()]) {
+                    let longest = self.starts.entry(start).or_default();
+                    *longest = (*longest).max(words.len());
+                }
                 match self.exact.get(&exact) {
                     Some(&other) if other != idx => {
                         return Err(VocabularyError::Ambiguous {
@@ -355,12 +370,13 @@ impl Vocabulary {
         let mut result = TopicMatch::default();
         let mut i = 0;
         'words: while i < words.len() {
-            let may_start = self.starts.contains(words[i])
-                || stemmed[i].iter().any(|s| self.starts.contains(s));
-            for len in (1..=self.longest_phrase.min(words.len() - i))
-                .rev()
-                .filter(|_| may_start)
-            {
+            let longest = [words[i], &stemmed[i][0], &stemmed[i][1]]
+                .iter()
+                .filter_map(|w| self.starts.get(*w))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            for len in (1..=longest.min(words.len() - i)).rev() {
                 let exact = words[i..i + len].join(" ");
                 // The phrase as typed first, then its French and its English stems.
                 let found = self.exact.get(&exact).or_else(|| {
@@ -401,11 +417,10 @@ impl Vocabulary {
     }
 
     fn closest_word(&self, word: &str) -> Option<TopicIdx> {
-        // Typos rarely touch the first letter: checking it first spares most comparisons.
         let first = word.as_bytes().first()?;
         self.words
+            .get(first)?
             .iter()
-            .filter(|(candidate, _)| candidate.as_bytes().first() == Some(first))
             .filter(|(candidate, _)| close_enough(word, candidate))
             .min_by_key(|(candidate, _)| strsim::damerau_levenshtein(word, candidate))
             .map(|(_, topic)| *topic)
@@ -414,15 +429,40 @@ impl Vocabulary {
     /// Topics whose labels look most like the text: suggestions when nothing matched.
     pub fn look_alikes(&self, text: &str, limit: usize) -> Vec<TopicIdx> {
         let query = normalize(text);
+        // Jaro pairs equal letters, so a label matches no more letters than it shares with
+        // the query. When even that many leave the similarity at 0.7 or under, no Winkler
+        // bonus applies and the label cannot pass 0.75: it is not scored (the texts are
+        // normalised, hence ASCII).
+        let mut in_query = [0u32; 128];
+        for c in query.bytes() {
+            in_query[usize::from(c)] += 1;
+        }
+        let mut in_label = [0u32; 128];
+        let mut may_pass = |label: &str| {
+            if query.is_empty() || label.is_empty() {
+                return true;
+            }
+            let mut shared = 0;
+            for c in label.bytes() {
+                let c = usize::from(c);
+                shared += usize::from(in_label[c] < in_query[c]);
+                in_label[c] += 1;
+            }
+            for c in label.bytes() {
+                in_label[usize::from(c)] = 0;
+            }
+            let m = shared as f64;
+            (m / query.len() as f64 + m / label.len() as f64 + 1.0) / 3.0 > 0.7 - 1e-9
+        };
         let mut scored: Vec<(f64, TopicIdx)> = self
-            .topics
+            .labels
             .iter()
             .enumerate()
-            .map(|(i, topic)| {
-                let best = [topic.fr.as_str(), topic.en.as_str()]
-                    .into_iter()
-                    .chain(topic.synonyms.iter().map(String::as_str))
-                    .map(|label| strsim::jaro_winkler(&query, &normalize(label)))
+            .map(|(i, labels)| {
+                let best = labels
+                    .iter()
+                    .filter(|label| may_pass(label))
+                    .map(|label| jaro_winkler(&query, label))
                     .fold(0.0, f64::max);
                 (best, i as TopicIdx)
             })
