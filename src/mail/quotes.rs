@@ -100,7 +100,9 @@ pub fn split_lines(text: &Lines<'_>, rules: &MailRules) -> Split {
         }
         i += 1;
     }
-    let signature = match signature {
+    // A marker with nothing under it ("Sent from my iPhone" after "Mark\nLyon Civic Tech
+    // Meetup") closes the mail: the signature is above it.
+    let signature = match signature.filter(|sig| sig.iter().any(|l| !l.trim().is_empty())) {
         Some(sig) => sig.join("\n").trim().to_string(),
         None => {
             // The last paragraph, when it looks like a name-and-body block.
