@@ -120,6 +120,11 @@ pub struct Vocabulary {
     starts: std::collections::HashSet<String>,
     /// Stemmed phrase → topic, under both stemmers.
     phrases: HashMap<String, TopicIdx>,
+    /// The phrases with "et", "and", "ou" or "or" between their words ("économie sociale et
+    /// solidaire"), as typed and stemmed: the only ones read across a conjunction, which
+    /// otherwise separates topics ("licences ouvertes et réutilisation" is not "licence de
+    /// réutilisation").
+    conjoined: HashMap<String, TopicIdx>,
     longest_phrase: usize,
     /// Single-word phrases, unstemmed, for typo tolerance.
     words: Vec<(String, TopicIdx)>,
@@ -171,6 +176,7 @@ impl Vocabulary {
             exact: HashMap::new(),
             starts: std::collections::HashSet::new(),
             phrases: HashMap::new(),
+            conjoined: HashMap::new(),
             longest_phrase: 1,
             words: Vec::new(),
             related,
@@ -198,13 +204,16 @@ impl Vocabulary {
     }
 
     fn index(&mut self) -> Result<(), VocabularyError> {
+        // Stems of synonyms, claimed after every topic's names.
+        let mut synonym_stems: Vec<(String, TopicIdx)> = Vec::new();
         for (i, topic) in self.topics.iter().enumerate() {
             let idx = i as TopicIdx;
             let id_words = topic.id.replace('-', " ");
             let names = [id_words.as_str(), topic.fr.as_str(), topic.en.as_str()];
-            for phrase in names
+            for (n, phrase) in names
                 .into_iter()
                 .chain(topic.synonyms.iter().map(String::as_str))
+                .enumerate()
             {
                 let normalized = normalize(phrase);
                 let words = content_words(&normalized);
@@ -216,6 +225,10 @@ impl Vocabulary {
                     self.words.push((words[0].to_string(), idx));
                 }
                 let exact = words.join(" ");
+                let conjoined = words.len() > 1 && normalized.split(' ').any(is_conjunction);
+                if conjoined {
+                    self.conjoined.insert(exact.clone(), idx);
+                }
                 self.starts.insert(words[0].to_string());
                 self.starts.extend(stems(words[0]));
                 match self.exact.get(&exact) {
@@ -231,16 +244,28 @@ impl Vocabulary {
                     }
                 }
                 // Stems from the two languages can collide ("training" and "trains" both stem
-                // to "train" in English): the first topic keeps a stem, exact phrases still win.
+                // to "train" in English): a topic's name keeps its stem ("formation", not the
+                // synonym "formats" of APIs and formats), else the first topic does; exact
+                // phrases still win.
                 for lang in 0..2 {
                     let key = words
                         .iter()
                         .map(|w| stems(w)[lang].clone())
                         .collect::<Vec<_>>()
                         .join(" ");
-                    self.phrases.entry(key).or_insert(idx);
+                    if conjoined {
+                        self.conjoined.entry(key.clone()).or_insert(idx);
+                    }
+                    if n < names.len() {
+                        self.phrases.entry(key).or_insert(idx);
+                    } else {
+                        synonym_stems.push((key, idx));
+                    }
                 }
             }
+        }
+        for (key, idx) in synonym_stems {
+            self.phrases.entry(key).or_insert(idx);
         }
         Ok(())
     }
@@ -380,15 +405,21 @@ impl Vocabulary {
                 .filter(|_| may_start)
             {
                 let exact = words[i..i + len].join(" ");
+                let (exact_index, stem_index) =
+                    if len > 1 && crosses_conjunction(normalized, words[i], words[i + len - 1]) {
+                        (&self.conjoined, &self.conjoined)
+                    } else {
+                        (&self.exact, &self.phrases)
+                    };
                 // The phrase as typed first, then its French and its English stems.
-                let found = self.exact.get(&exact).or_else(|| {
+                let found = exact_index.get(&exact).or_else(|| {
                     (0..2).find_map(|lang| {
                         let key = stemmed[i..i + len]
                             .iter()
                             .map(|s| s[lang].as_str())
                             .collect::<Vec<_>>()
                             .join(" ");
-                        self.phrases.get(&key)
+                        stem_index.get(&key)
                     })
                 });
                 if let Some(&topic) = found {
@@ -449,6 +480,17 @@ impl Vocabulary {
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
         scored.into_iter().take(limit).map(|(_, idx)| idx).collect()
     }
+}
+
+fn is_conjunction(word: &str) -> bool {
+    matches!(word, "et" | "and" | "ou" | "or")
+}
+
+/// Whether a conjunction stands between two words of `normalized` (slices of it, in order).
+fn crosses_conjunction(normalized: &str, first: &str, last: &str) -> bool {
+    let from = first.as_ptr() as usize - normalized.as_ptr() as usize + first.len();
+    let to = last.as_ptr() as usize - normalized.as_ptr() as usize;
+    normalized[from..to].split(' ').any(is_conjunction)
 }
 
 #[cfg(test)]
@@ -516,6 +558,9 @@ observatory = "Transport"
             ("à l'Hôtel de Région", &[]),
             ("frais de déplacement pris en charge", &[]),
             ("la qualité de vie", &[]),
+            // A conjunction separates topics, unless the phrase has it.
+            ("les licences et la réutilisation", &["licensing", "reuse"]),
+            ("l'économie sociale et solidaire", &["economy"]),
             ("le gouvernement", &[]),
             // A field phrase's own words are the field ("government" is not governance).
             ("open government data", &["open-data"]),

@@ -332,7 +332,7 @@ const MAIN_TOPICS: usize = 3;
 /// A request names what it is about in its subject or again and again; everything else is a
 /// passing mention ("des étudiants", "le portail de l'événement", "une plateforme de
 /// visio"): a topic counts when the subject names it or the text names it twice, else the
-/// most named one alone. The event's own kind ("atelier", "webinaire", "datathon",
+/// most named ones. The event's own kind ("atelier", "webinaire", "datathon",
 /// "formation") is the format, never a topic. The network's whole field ("open data") is the
 /// topic only when no narrower one is.
 fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<String> {
@@ -370,9 +370,10 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
     let mut chosen: Vec<_> = counts.iter().filter(main).collect();
     chosen.sort_by_key(|c| std::cmp::Reverse((c.2, c.1)));
     if chosen.is_empty() {
-        // The most named topic, else the field when the text says it.
+        // The most named topics (all of them when equally named: "les licences ouvertes et la
+        // réutilisation"), else the field when the text says it.
         let most = counts.iter().map(|c| c.1).max();
-        chosen.extend(counts.iter().find(|c| Some(c.1) == most));
+        chosen.extend(counts.iter().filter(|c| Some(c.1) == most));
         if chosen.is_empty() {
             return field
                 .map(|t| vec![vocabulary.get(t).id.clone()])
