@@ -622,6 +622,25 @@ mod tests {
     }
 
     #[test]
+    fn sentences_end_at_punctuation_blank_lines_and_list_items_not_at_wrapped_lines() {
+        let text = "Sujet\nPas de budget mais nous pourrons rembourser les\nfrais. Merci !\n\nBonjour\n- un point\n- un autre";
+        let found: Vec<&str> = sentences(text).collect();
+        assert_eq!(
+            found,
+            [
+                "Sujet\n",
+                "Pas de budget mais nous pourrons rembourser les\nfrais.",
+                " Merci !",
+                "\n",
+                "\nBonjour\n",
+                "- un point\n",
+                "- un autre"
+            ]
+        );
+        assert_eq!(found.concat(), text);
+    }
+
+    #[test]
     fn finds_places_venues_abroad_and_online() {
         let geo = geography();
         let cases: [(&str, &[&str], bool); 11] = [

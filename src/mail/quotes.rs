@@ -249,6 +249,12 @@ mod tests {
                 "Bonjour,\nPouvez-vous venir ? Hébergement sur place.\nBastien Lacoste\nChambre d'agriculture du Gers",
                 "Bastien Lacoste\nChambre d'agriculture du Gers",
             ),
+            // A device line with nothing under it: the signature is above it.
+            (
+                "Hi, can you help?\nMark\nLyon Civic Tech Meetup\nSent from my iPhone",
+                "Hi, can you help?\nMark\nLyon Civic Tech Meetup",
+                "Mark\nLyon Civic Tech Meetup",
+            ),
         ];
         for (text, new, signature) in cases {
             let found = split(text, &rules);
