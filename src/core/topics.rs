@@ -194,8 +194,11 @@ impl Vocabulary {
         }
         if !patterns.is_empty() {
             vocabulary.phrases_finder = Some(
+                // A DFA: past a hundred patterns the default is a slower NFA, and every mail
+                // body goes through this search.
                 aho_corasick::AhoCorasick::builder()
                     .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
                     .build(&patterns)
                     .map_err(|e| VocabularyError::Syntax(format!("[ignore] phrases: {e}")))?,
             );
@@ -389,12 +392,33 @@ impl Vocabulary {
 
     fn scan_words(&self, normalized: &str, typos: bool) -> TopicMatch {
         let words = content_words(normalized);
-        // Stems of each distinct word, computed once: long texts repeat their words.
-        let mut cache: HashMap<&str, [String; 2]> = HashMap::new();
-        let stemmed: Vec<[String; 2]> = words
-            .iter()
-            .map(|w| cache.entry(w).or_insert_with(|| stems(w)).clone())
-            .collect();
+        // Stems of each distinct word, computed once (long texts repeat their words); each
+        // word points at its pair.
+        let mut distinct: HashMap<&str, usize> = HashMap::new();
+        let mut pairs: Vec<[String; 2]> = Vec::new();
+        let stemmed: Vec<&[String; 2]> = {
+            let at: Vec<usize> = words
+                .iter()
+                .map(|w| {
+                    *distinct.entry(w).or_insert_with(|| {
+                        pairs.push(stems(w));
+                        pairs.len() - 1
+                    })
+                })
+                .collect();
+            at.into_iter().map(|k| &pairs[k]).collect()
+        };
+        // Keys are built in these two buffers rather than in a new string per window.
+        let (mut exact, mut key) = (String::new(), String::new());
+        let join = |buffer: &mut String, parts: &mut dyn Iterator<Item = &str>| {
+            buffer.clear();
+            for (k, part) in parts.enumerate() {
+                if k > 0 {
+                    buffer.push(' ');
+                }
+                buffer.push_str(part);
+            }
+        };
         let mut result = TopicMatch::default();
         let mut i = 0;
         'words: while i < words.len() {
@@ -404,7 +428,7 @@ impl Vocabulary {
                 .rev()
                 .filter(|_| may_start)
             {
-                let exact = words[i..i + len].join(" ");
+                join(&mut exact, &mut words[i..i + len].iter().copied());
                 let (exact_index, stem_index) =
                     if len > 1 && crosses_conjunction(normalized, words[i], words[i + len - 1]) {
                         (&self.conjoined, &self.conjoined)
@@ -412,20 +436,21 @@ impl Vocabulary {
                         (&self.exact, &self.phrases)
                     };
                 // The phrase as typed first, then its French and its English stems.
-                let found = exact_index.get(&exact).or_else(|| {
-                    (0..2).find_map(|lang| {
-                        let key = stemmed[i..i + len]
-                            .iter()
-                            .map(|s| s[lang].as_str())
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        stem_index.get(&key)
-                    })
-                });
-                if let Some(&topic) = found {
+                let mut found = exact_index.get(exact.as_str()).copied();
+                for lang in 0..2 {
+                    if found.is_some() {
+                        break;
+                    }
+                    join(
+                        &mut key,
+                        &mut stemmed[i..i + len].iter().map(|s| s[lang].as_str()),
+                    );
+                    found = stem_index.get(key.as_str()).copied();
+                }
+                if let Some(topic) = found {
                     result.hits.push(TopicHit {
                         topic,
-                        matched: exact,
+                        matched: exact.clone(),
                         fuzzy: false,
                     });
                     i += len;
