@@ -301,7 +301,7 @@ const PUBLIC_FLOORS: &[(&str, f64)] = &[
     ("dates", 1.0),
     ("place", 0.95),
     ("online", 1.0),
-    ("topics", 0.61),
+    ("topics", 0.76),
     ("format", 1.0),
     ("language", 1.0),
 ];

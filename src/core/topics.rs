@@ -93,6 +93,8 @@ pub struct TopicMatch {
     pub hits: Vec<TopicHit>,
     /// Content words that matched nothing.
     pub leftover: Vec<String>,
+    /// The field named by one of its phrases, whether or not it is among the hits.
+    pub field: Option<TopicIdx>,
 }
 
 impl TopicMatch {
@@ -120,36 +122,36 @@ pub struct Vocabulary {
     starts: HashMap<String, usize>,
     /// Stemmed phrase → topic, under both stemmers.
     phrases: HashMap<String, TopicIdx>,
+    /// The phrases with "et", "and", "ou" or "or" between their words ("économie sociale et
+    /// solidaire"), as typed and stemmed: the only ones read across a conjunction, which
+    /// otherwise separates topics ("licences ouvertes et réutilisation" is not "licence de
+    /// réutilisation").
+    conjoined: HashMap<String, TopicIdx>,
     /// Single-word phrases, unstemmed, for typo tolerance, by first letter: typos rarely touch
     /// it, so a word is compared with those sharing it only.
     words: HashMap<u8, Vec<(String, TopicIdx)>>,
     related: Vec<Vec<TopicIdx>>,
-    /// Normalised field phrases, space-padded for whole-word search, with their topic.
-    field: Vec<(String, TopicIdx)>,
     /// Every topic's names and synonyms, normalised, for suggestions.
     labels: Vec<Vec<String>>,
-    /// The ignored phrases, normalised, found in one pass over a text.
-    ignored: Option<aho_corasick::AhoCorasick>,
+    /// The ignored phrases and the field's phrases, normalised, found in one pass over a text.
+    phrases_finder: Option<aho_corasick::AhoCorasick>,
+    /// For each pattern of `phrases_finder`: the field topic it names, or none for an ignored
+    /// phrase.
+    finder_topics: Vec<Option<TopicIdx>>,
 }
 
 impl Vocabulary {
     pub fn from_toml(source: &str) -> Result<Self, VocabularyError> {
         let file: TopicFile =
             toml::from_str(source).map_err(|e| VocabularyError::Syntax(e.to_string()))?;
-        let mut vocabulary = Self::new(file.topic)?;
-        let phrases: Vec<String> = file.ignore.phrases.iter().map(|p| normalize(p)).collect();
-        if !phrases.is_empty() {
-            vocabulary.ignored = Some(
-                aho_corasick::AhoCorasick::builder()
-                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
-                    .build(&phrases)
-                    .map_err(|e| VocabularyError::Syntax(format!("[ignore] phrases: {e}")))?,
-            );
-        }
-        Ok(vocabulary)
+        Self::with_ignored(file.topic, &file.ignore.phrases)
     }
 
     pub fn new(topics: Vec<Topic>) -> Result<Self, VocabularyError> {
+        Self::with_ignored(topics, &[])
+    }
+
+    fn with_ignored(topics: Vec<Topic>, ignored: &[String]) -> Result<Self, VocabularyError> {
         let mut by_id = HashMap::new();
         for (i, topic) in topics.iter().enumerate() {
             if by_id.insert(topic.id.clone(), i as TopicIdx).is_some() {
@@ -178,22 +180,41 @@ impl Vocabulary {
             exact: HashMap::new(),
             starts: HashMap::new(),
             phrases: HashMap::new(),
+            conjoined: HashMap::new(),
             words: HashMap::new(),
             related,
-            field: Vec::new(),
             labels: Vec::new(),
-            ignored: None,
+            phrases_finder: None,
+            finder_topics: Vec::new(),
         };
         vocabulary.index()?;
+        let mut patterns: Vec<String> = ignored.iter().map(|p| normalize(p)).collect();
+        vocabulary.finder_topics = vec![None; patterns.len()];
+        for (i, topic) in vocabulary.topics.iter().enumerate() {
+            for phrase in &topic.field_phrases {
+                patterns.push(normalize(phrase));
+                vocabulary.finder_topics.push(Some(i as TopicIdx));
+            }
+        }
+        if !patterns.is_empty() {
+            vocabulary.phrases_finder = Some(
+                // A DFA: past a hundred patterns the default is a slower NFA, and every mail
+                // body goes through this search.
+                aho_corasick::AhoCorasick::builder()
+                    .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .build(&patterns)
+                    .map_err(|e| VocabularyError::Syntax(format!("[ignore] phrases: {e}")))?,
+            );
+        }
         Ok(vocabulary)
     }
 
     fn index(&mut self) -> Result<(), VocabularyError> {
+        // Stems of synonyms, claimed after every topic's names.
+        let mut synonym_stems: Vec<(String, TopicIdx)> = Vec::new();
         for (i, topic) in self.topics.iter().enumerate() {
             let idx = i as TopicIdx;
-            for phrase in &topic.field_phrases {
-                self.field.push((format!(" {} ", normalize(phrase)), idx));
-            }
             self.labels.push(
                 [&topic.fr, &topic.en]
                     .into_iter()
@@ -203,9 +224,10 @@ impl Vocabulary {
             );
             let id_words = topic.id.replace('-', " ");
             let names = [id_words.as_str(), topic.fr.as_str(), topic.en.as_str()];
-            for phrase in names
+            for (n, phrase) in names
                 .into_iter()
                 .chain(topic.synonyms.iter().map(String::as_str))
+                .enumerate()
             {
                 let normalized = normalize(phrase);
                 let words = content_words(&normalized);
@@ -219,6 +241,10 @@ impl Vocabulary {
                     }
                 }
                 let exact = words.join(" ");
+                let conjoined = words.len() > 1 && normalized.split(' ').any(is_conjunction);
+                if conjoined {
+                    self.conjoined.insert(exact.clone(), idx);
+                }
                 for start in stems(words[0]).into_iter().chain([words[0].to_string()]) {
                     let longest = self.starts.entry(start).or_default();
                     *longest = (*longest).max(words.len());
@@ -236,16 +262,28 @@ impl Vocabulary {
                     }
                 }
                 // Stems from the two languages can collide ("training" and "trains" both stem
-                // to "train" in English): the first topic keeps a stem, exact phrases still win.
+                // to "train" in English): a topic's name keeps its stem ("formation", not the
+                // synonym "formats" of APIs and formats), else the first topic does; exact
+                // phrases still win.
                 for lang in 0..2 {
                     let key = words
                         .iter()
                         .map(|w| stems(w)[lang].clone())
                         .collect::<Vec<_>>()
                         .join(" ");
-                    self.phrases.entry(key).or_insert(idx);
+                    if conjoined {
+                        self.conjoined.entry(key.clone()).or_insert(idx);
+                    }
+                    if n < names.len() {
+                        self.phrases.entry(key).or_insert(idx);
+                    } else {
+                        synonym_stems.push((key, idx));
+                    }
                 }
             }
+        }
+        for (key, idx) in synonym_stems {
+            self.phrases.entry(key).or_insert(idx);
         }
         Ok(())
     }
@@ -302,42 +340,51 @@ impl Vocabulary {
 
     fn scan(&self, text: &str, typos: bool) -> TopicMatch {
         let mut padded = format!(" {} ", normalize(text));
-        if let Some(ignored) = &self.ignored {
-            // Whole words only: "environ" goes, "environnement" stays.
+        // The first field phrase: its topic, where it was and its words.
+        let mut field: Option<(TopicIdx, usize, usize, String)> = None;
+        if let Some(finder) = &self.phrases_finder {
+            // Whole words only: "environ" goes, "environnement" stays. Ignored phrases and
+            // field phrases are both blanked: "open government data" is the field, not
+            // "government" (governance).
             let bytes = padded.as_bytes();
-            let spans: Vec<(usize, usize)> = ignored
+            let spans: Vec<(usize, usize, Option<TopicIdx>)> = finder
                 .find_iter(&padded)
                 .filter(|m| bytes[m.start() - 1] == b' ' && bytes[m.end()] == b' ')
-                .map(|m| (m.start(), m.end()))
+                .map(|m| {
+                    (
+                        m.start(),
+                        m.end(),
+                        self.finder_topics[m.pattern().as_usize()],
+                    )
+                })
                 .collect();
-            for (start, end) in spans {
+            for (start, end, topic) in spans {
+                if let (None, Some(topic)) = (&field, topic) {
+                    field = Some((topic, start, end, padded[start..end].to_string()));
+                }
                 padded.replace_range(start..end, &" ".repeat(end - start));
             }
         }
         let mut result = self.scan_words(&padded, typos);
-        if let Some((phrase, topic)) = self.field.iter().find(|(p, _)| padded.contains(p.as_str()))
-            && (result.hits.is_empty()
-                || (typos && self.field_stands_alone(&padded, phrase, &result)))
-        {
-            result.hits.push(TopicHit {
-                topic: *topic,
-                matched: phrase.trim().to_string(),
-                fuzzy: false,
-            });
-            // The field's own words are not unknown topics.
-            result
-                .leftover
-                .retain(|w| !phrase.contains(&format!(" {w} ")));
+        if let Some((topic, start, end, matched)) = field {
+            result.field = Some(topic);
+            if result.hits.is_empty()
+                || (typos && self.field_stands_alone(&padded[..start], &padded[end..], &result))
+            {
+                result.hits.push(TopicHit {
+                    topic,
+                    matched,
+                    fuzzy: false,
+                });
+            }
         }
         result
     }
 
     /// Whether the field's phrase is an item of its own ("l'open data et le RGPD") rather than
-    /// a qualifier of a narrower topic next to it ("licences open data", "open data quality").
-    fn field_stands_alone(&self, padded: &str, phrase: &str, found: &TopicMatch) -> bool {
-        let Some(at) = padded.find(phrase) else {
-            return false;
-        };
+    /// a qualifier of a narrower topic next to it ("licences open data", "open data quality"):
+    /// `before` and `after` are the text on either side of it.
+    fn field_stands_alone(&self, before: &str, after: &str, found: &TopicMatch) -> bool {
         let hit_word = |w: &str| {
             found
                 .hits
@@ -355,18 +402,38 @@ impl Vocabulary {
             }
             true
         };
-        side(&mut padded[..at].split_whitespace().rev())
-            && side(&mut padded[at + phrase.len()..].split_whitespace())
+        side(&mut before.split_whitespace().rev()) && side(&mut after.split_whitespace())
     }
 
     fn scan_words(&self, normalized: &str, typos: bool) -> TopicMatch {
         let words = content_words(normalized);
-        // Stems of each distinct word, computed once: long texts repeat their words.
-        let mut cache: HashMap<&str, [String; 2]> = HashMap::new();
-        let stemmed: Vec<[String; 2]> = words
-            .iter()
-            .map(|w| cache.entry(w).or_insert_with(|| stems(w)).clone())
-            .collect();
+        // Stems of each distinct word, computed once (long texts repeat their words); each
+        // word points at its pair.
+        let mut distinct: HashMap<&str, usize> = HashMap::new();
+        let mut pairs: Vec<[String; 2]> = Vec::new();
+        let stemmed: Vec<&[String; 2]> = {
+            let at: Vec<usize> = words
+                .iter()
+                .map(|w| {
+                    *distinct.entry(w).or_insert_with(|| {
+                        pairs.push(stems(w));
+                        pairs.len() - 1
+                    })
+                })
+                .collect();
+            at.into_iter().map(|k| &pairs[k]).collect()
+        };
+        // Keys are built in these two buffers rather than in a new string per window.
+        let (mut exact, mut key) = (String::new(), String::new());
+        let join = |buffer: &mut String, parts: &mut dyn Iterator<Item = &str>| {
+            buffer.clear();
+            for (k, part) in parts.enumerate() {
+                if k > 0 {
+                    buffer.push(' ');
+                }
+                buffer.push_str(part);
+            }
+        };
         let mut result = TopicMatch::default();
         let mut i = 0;
         'words: while i < words.len() {
@@ -377,22 +444,29 @@ impl Vocabulary {
                 .copied()
                 .unwrap_or(0);
             for len in (1..=longest.min(words.len() - i)).rev() {
-                let exact = words[i..i + len].join(" ");
+                join(&mut exact, &mut words[i..i + len].iter().copied());
+                let (exact_index, stem_index) =
+                    if len > 1 && crosses_conjunction(normalized, words[i], words[i + len - 1]) {
+                        (&self.conjoined, &self.conjoined)
+                    } else {
+                        (&self.exact, &self.phrases)
+                    };
                 // The phrase as typed first, then its French and its English stems.
-                let found = self.exact.get(&exact).or_else(|| {
-                    (0..2).find_map(|lang| {
-                        let key = stemmed[i..i + len]
-                            .iter()
-                            .map(|s| s[lang].as_str())
-                            .collect::<Vec<_>>()
-                            .join(" ");
-                        self.phrases.get(&key)
-                    })
-                });
-                if let Some(&topic) = found {
+                let mut found = exact_index.get(exact.as_str()).copied();
+                for lang in 0..2 {
+                    if found.is_some() {
+                        break;
+                    }
+                    join(
+                        &mut key,
+                        &mut stemmed[i..i + len].iter().map(|s| s[lang].as_str()),
+                    );
+                    found = stem_index.get(key.as_str()).copied();
+                }
+                if let Some(topic) = found {
                     result.hits.push(TopicHit {
                         topic,
-                        matched: exact,
+                        matched: exact.clone(),
                         fuzzy: false,
                     });
                     i += len;
@@ -473,6 +547,17 @@ impl Vocabulary {
     }
 }
 
+fn is_conjunction(word: &str) -> bool {
+    matches!(word, "et" | "and" | "ou" | "or")
+}
+
+/// Whether a conjunction stands between two words of `normalized` (slices of it, in order).
+fn crosses_conjunction(normalized: &str, first: &str, last: &str) -> bool {
+    let from = first.as_ptr() as usize - normalized.as_ptr() as usize + first.len();
+    let to = last.as_ptr() as usize - normalized.as_ptr() as usize;
+    normalized[from..to].split(' ').any(is_conjunction)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,6 +622,13 @@ observatory = "Transport"
             ("environ 300 agents", &[]),
             ("à l'Hôtel de Région", &[]),
             ("frais de déplacement pris en charge", &[]),
+            ("la qualité de vie", &[]),
+            // A conjunction separates topics, unless the phrase has it.
+            ("les licences et la réutilisation", &["licensing", "reuse"]),
+            ("l'économie sociale et solidaire", &["economy"]),
+            ("le gouvernement", &[]),
+            // A field phrase's own words are the field ("government" is not governance).
+            ("open government data", &["open-data"]),
         ];
         let mut failures = Vec::new();
         for (text, expected) in cases {

@@ -235,13 +235,26 @@ pub fn extract(
         .collect();
     let folded = fold(&all);
     // Dates are not topics: "March" must not stem into "marchés". A request names its topics
-    // early: the subject and the beginning of the text are enough.
-    let head: String = all.chars().take(TOPIC_WINDOW).collect();
+    // early: the subject and the beginning of the text are enough. A signature left at the
+    // end of the text ("Mark\nLyon Civic Tech Meetup") names who asks, not what about.
+    let signature = source.signature.trim();
+    let text = source.text.trim_end();
+    let text = (!signature.is_empty())
+        .then(|| text.strip_suffix(signature))
+        .flatten()
+        .unwrap_or(text);
+    let topic_end = (subject.len() + 1 + text.len()).min(all.len());
+    let mut head: String = all[..topic_end].chars().take(TOPIC_WINDOW).collect();
+    // So does their body's name in the text ("the Grenoble School of Public Management").
+    let organisation = organisation(source.signature, source.contact, rules, knowledge);
+    if let Some(name) = organisation.as_deref().filter(|n| head.contains(n)) {
+        head = head.replace(name, " ");
+    }
     // Nor are sentences about travel costs or accommodation (looked for sentence by sentence
     // only in a text that has some).
     let logistics = |folded: &str| rules.logistics.any_in(folded);
     let topical: std::borrow::Cow<'_, str> = if logistics(&folded) {
-        head.split_inclusive(['.', '!', '?', '\n'])
+        sentences(&head)
             .filter(|sentence| !logistics(&fold(sentence)))
             .collect::<String>()
             .into()
@@ -269,7 +282,7 @@ pub fn extract(
     let (places, online) = find_places(&all, knowledge.geography);
     RequestFields {
         contact: source.contact.cloned(),
-        organisation: organisation(source.signature, source.contact, rules, knowledge),
+        organisation,
         event,
         dates: find_dates(&all, today),
         places,
@@ -278,6 +291,36 @@ pub fn extract(
         format,
         language: lang::detect_normalized(&normalized).unwrap_or(default_lang),
     }
+}
+
+/// The sentences of a subject line and a text, line breaks kept: a sentence ends at '.', '!',
+/// '?', at the subject's end, a blank line or a list item, never at a line break alone (mail is
+/// wrapped mid-sentence: "… pas d'un budget important mais pourrons rembourser les\nfrais de
+/// route.").
+fn sentences(text: &str) -> impl Iterator<Item = &str> {
+    let bytes = text.as_bytes();
+    let subject_end = text.find('\n');
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start >= text.len() {
+            return None;
+        }
+        let end = (start..text.len())
+            .find(|&i| match bytes[i] {
+                b'.' | b'!' | b'?' => true,
+                b'\n' => {
+                    let next = text[i + 1..].trim_start_matches([' ', '\t']);
+                    Some(i) == subject_end
+                        || next.is_empty()
+                        || next.starts_with(['\n', '\r', '-', '*', '•'])
+                }
+                _ => false,
+            })
+            .map_or(text.len(), |i| i + 1);
+        let sentence = &text[start..end];
+        start = end;
+        Some(sentence)
+    })
 }
 
 /// Most topics a request is filed under: a request is about one to three things, and a
@@ -289,7 +332,7 @@ const MAIN_TOPICS: usize = 3;
 /// A request names what it is about in its subject or again and again; everything else is a
 /// passing mention ("des étudiants", "le portail de l'événement", "une plateforme de
 /// visio"): a topic counts when the subject names it or the text names it twice, else the
-/// most named one alone. The event's own kind ("atelier", "webinaire", "datathon",
+/// most named ones. The event's own kind ("atelier", "webinaire", "datathon",
 /// "formation") is the format, never a topic. The network's whole field ("open data") is the
 /// topic only when no narrower one is.
 fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<String> {
@@ -315,13 +358,11 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
     };
     // Each part read once: the subject is the text's first line.
     let (subject, body) = text.split_once('\n').unwrap_or((text, ""));
+    let mut field = None;
     for (part, in_subject) in [(subject, true), (body, false)] {
-        for hit in vocabulary
-            .match_phrases(part)
-            .hits
-            .iter()
-            .filter(|h| !not_topic(h))
-        {
+        let found = vocabulary.match_phrases(part);
+        field = field.or(found.field);
+        for hit in found.hits.iter().filter(|h| !not_topic(h)) {
             count(hit.topic, in_subject);
         }
     }
@@ -329,17 +370,14 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
     let mut chosen: Vec<_> = counts.iter().filter(main).collect();
     chosen.sort_by_key(|c| std::cmp::Reverse((c.2, c.1)));
     if chosen.is_empty() {
-        // The most named topic, else the field when the text says it.
+        // The most named topics (all of them when equally named: "les licences ouvertes et la
+        // réutilisation"), else the field when the text says it.
         let most = counts.iter().map(|c| c.1).max();
-        chosen.extend(counts.iter().find(|c| Some(c.1) == most));
+        chosen.extend(counts.iter().filter(|c| Some(c.1) == most));
         if chosen.is_empty() {
-            let padded = format!(" {} ", crate::core::text::normalize(text));
-            let field = vocabulary.topics().iter().find(|t| {
-                t.field_phrases
-                    .iter()
-                    .any(|p| padded.contains(&format!(" {} ", crate::core::text::normalize(p))))
-            });
-            return field.map(|t| vec![t.id.clone()]).unwrap_or_default();
+            return field
+                .map(|t| vec![vocabulary.get(t).id.clone()])
+                .unwrap_or_default();
         }
     }
     chosen
@@ -581,6 +619,25 @@ mod tests {
                 .collect();
             assert_eq!(found, expected, "{text}");
         }
+    }
+
+    #[test]
+    fn sentences_end_at_punctuation_blank_lines_and_list_items_not_at_wrapped_lines() {
+        let text = "Sujet\nPas de budget mais nous pourrons rembourser les\nfrais. Merci !\n\nBonjour\n- un point\n- un autre";
+        let found: Vec<&str> = sentences(text).collect();
+        assert_eq!(
+            found,
+            [
+                "Sujet\n",
+                "Pas de budget mais nous pourrons rembourser les\nfrais.",
+                " Merci !",
+                "\n",
+                "\nBonjour\n",
+                "- un point\n",
+                "- un autre"
+            ]
+        );
+        assert_eq!(found.concat(), text);
     }
 
     #[test]

@@ -100,7 +100,9 @@ pub fn split_lines(text: &Lines<'_>, rules: &MailRules) -> Split {
         }
         i += 1;
     }
-    let signature = match signature {
+    // A marker with nothing under it ("Sent from my iPhone" after "Mark\nLyon Civic Tech
+    // Meetup") closes the mail: the signature is above it.
+    let signature = match signature.filter(|sig| sig.iter().any(|l| !l.trim().is_empty())) {
         Some(sig) => sig.join("\n").trim().to_string(),
         None => {
             // The last paragraph, when it looks like a name-and-body block.
@@ -246,6 +248,12 @@ mod tests {
                 "Bonjour,\nPouvez-vous venir ? Hébergement sur place.\nBastien Lacoste\nChambre d'agriculture du Gers",
                 "Bonjour,\nPouvez-vous venir ? Hébergement sur place.\nBastien Lacoste\nChambre d'agriculture du Gers",
                 "Bastien Lacoste\nChambre d'agriculture du Gers",
+            ),
+            // A device line with nothing under it: the signature is above it.
+            (
+                "Hi, can you help?\nMark\nLyon Civic Tech Meetup\nSent from my iPhone",
+                "Hi, can you help?\nMark\nLyon Civic Tech Meetup",
+                "Mark\nLyon Civic Tech Meetup",
             ),
         ];
         for (text, new, signature) in cases {
