@@ -112,18 +112,19 @@ impl Engine {
         };
         let key = InboundKey::new("receipt", &message.idempotency_key);
         let lang = self.settings.default_lang;
-        let (id, mut actions) = match receipt {
+        let id = match &receipt {
+            Receipt::Published { draft, .. } | Receipt::Deleted { draft, .. } => *draft,
+        };
+        // Read once: its networks decide when it is published, its origin where reports go.
+        let stored = self.store.draft(id).await?;
+        let mut actions = match receipt {
             Receipt::Published {
                 draft,
                 network,
                 posts,
             } => {
-                let networks = self
-                    .store
-                    .draft(draft)
-                    .await?
-                    .map_or(1, |d| d.networks.len().max(1));
-                let actions = vec![
+                let networks = stored.as_ref().map_or(1, |d| d.networks.len().max(1));
+                vec![
                     Action::Change(Change::RecordPosts {
                         draft,
                         connector: message.connector.clone(),
@@ -142,28 +143,23 @@ impl Engine {
                             }),
                         },
                     },
-                ];
-                (draft, actions)
+                ]
             }
-            Receipt::Deleted { draft, network } => (
-                draft,
-                vec![
-                    Action::Change(Change::ForgetPosts {
-                        draft,
-                        connector: message.connector.clone(),
-                    }),
-                    Action::NewsNotice {
-                        draft,
-                        body: Prompt {
-                            lang,
-                            key: "news/deleted".into(),
-                            vars: json!({ "id": draft, "network": network.name() }),
-                        },
+            Receipt::Deleted { draft, network } => vec![
+                Action::Change(Change::ForgetPosts {
+                    draft,
+                    connector: message.connector.clone(),
+                }),
+                Action::NewsNotice {
+                    draft,
+                    body: Prompt {
+                        lang,
+                        key: "news/deleted".into(),
+                        vars: json!({ "id": draft, "network": network.name() }),
                     },
-                ],
-            ),
+                },
+            ],
         };
-        let stored = self.store.draft(id).await?;
         if stored.is_none() {
             tracing::warn!(draft = id, "receipt for a draft the store does not hold");
             actions.retain(|a| matches!(a, Action::NewsNotice { .. }));
