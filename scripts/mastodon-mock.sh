@@ -7,6 +7,9 @@
 # Usage: scripts/mastodon-mock.sh start|stop|status
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/service.sh
+. scripts/service.sh
+LABEL="mastodon-mock"
 RUN="$PWD/.run/mastodon"
 VENV="$RUN/venv"
 PIDFILE="$RUN/mastodon-mock.pid"
@@ -37,14 +40,6 @@ install() {
 }
 
 # The pid in the pid file, if that process is still our mock.
-pid() {
-  local p
-  [ -f "$PIDFILE" ] || return 1
-  p=$(cat "$PIDFILE")
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q "mastodon_mock serve" || return 1
-  echo "$p"
-}
-
 healthy() {
   [ -x "$VENV/bin/python" ] || return 1
   "$VENV/bin/python" - "$URL/health" <<'PY' 2>/dev/null
@@ -96,28 +91,5 @@ start() {
   echo "== mastodon-mock $MOCK_VERSION up: $URL (token mock_token)"
 }
 
-stop() {
-  local p
-  p=$(pid) || { rm -f "$PIDFILE"; return 0; }
-  kill "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null || true; fi
-  rm -f "$PIDFILE"
-}
-
-status() {
-  local p
-  if p=$(pid); then
-    if healthy; then echo "mastodon-mock running (pid $p), healthy at $URL"; else echo "mastodon-mock running (pid $p), not healthy at $URL"; fi
-  else
-    echo "mastodon-mock not running"
-    return 3
-  fi
-}
-
-case "${1:-start}" in
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+CMDLINE_MARK="mastodon_mock serve"
+run_command "$@"

@@ -8,6 +8,9 @@
 # Usage: scripts/x-fixture.sh start|stop|status
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/service.sh
+. scripts/service.sh
+LABEL="X fixture"
 RUN="$PWD/.run/x-fixture"
 VENV="$RUN/venv"
 PIDFILE="$RUN/server.pid"
@@ -40,14 +43,6 @@ install() {
 }
 
 # The pid in the pid file, if that process is still this checkout's fixture.
-pid() {
-  local p
-  [ -f "$PIDFILE" ] || return 1
-  p=$(cat "$PIDFILE")
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -qF "$SERVER" || return 1
-  echo "$p"
-}
-
 healthy() {
   [ -x "$VENV/bin/python" ] || return 1
   "$VENV/bin/python" - "$URL/_fixture/health" <<'PY' 2>/dev/null
@@ -89,28 +84,5 @@ start() {
   echo "== X fixture up: $URL (oauthlib $OAUTHLIB_VERSION, log $LOG)"
 }
 
-stop() {
-  local p
-  p=$(pid) || { rm -f "$PIDFILE"; return 0; }
-  kill "$p" 2>/dev/null || true
-  for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null || true; fi
-  rm -f "$PIDFILE"
-}
-
-status() {
-  local p
-  if p=$(pid); then
-    if healthy; then echo "X fixture running (pid $p), healthy at $URL"; else echo "X fixture running (pid $p), not answering at $URL"; fi
-  else
-    echo "X fixture not running"
-    return 3
-  fi
-}
-
-case "${1:-start}" in
-  start) start ;;
-  stop) stop ;;
-  status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
-esac
+CMDLINE_MARK="$SERVER"
+run_command "$@"
