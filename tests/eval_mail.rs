@@ -301,7 +301,7 @@ const PUBLIC_FLOORS: &[(&str, f64)] = &[
     ("dates", 1.0),
     ("place", 0.95),
     ("online", 1.0),
-    ("topics", 0.76),
+    ("topics", 0.91),
     ("format", 1.0),
     ("language", 1.0),
 ];
@@ -318,7 +318,7 @@ const HELD_OUT_FLOORS: &[(&str, f64)] = &[
     ("dates", 0.83),
     ("place", 0.79),
     ("online", 0.79),
-    ("topics", 0.62),
+    ("topics", 0.70),
     ("format", 0.66),
     ("language", 0.83),
 ];

@@ -327,7 +327,7 @@ impl Vocabulary {
     /// Every topic named in free text, longest phrases first, then single words within the typo
     /// budget.
     pub fn match_text(&self, text: &str) -> TopicMatch {
-        self.scan(text, true)
+        self.scan(text, true, true)
     }
 
     /// Like [`Vocabulary::match_text`] without typo tolerance: for long texts such as mail
@@ -335,10 +335,17 @@ impl Vocabulary {
     /// There, "open data" is the setting of most requests, so the field is named only when no
     /// narrower topic is, even when listed beside one.
     pub fn match_phrases(&self, text: &str) -> TopicMatch {
-        self.scan(text, false)
+        self.scan(text, false, false)
     }
 
-    fn scan(&self, text: &str, typos: bool) -> TopicMatch {
+    /// Like [`Vocabulary::match_phrases`], but the field counts next to narrower topics when it
+    /// is an item of its own ("sur l'ouverture des données et sur la transparence des
+    /// algorithmes"): for a clause that says what a talk is about.
+    pub fn match_clause(&self, text: &str) -> TopicMatch {
+        self.scan(text, false, true)
+    }
+
+    fn scan(&self, text: &str, typos: bool, field_alone: bool) -> TopicMatch {
         let mut padded = format!(" {} ", normalize(text));
         // The first field phrase: its topic, where it was and its words.
         let mut field: Option<(TopicIdx, usize, usize, String)> = None;
@@ -369,7 +376,8 @@ impl Vocabulary {
         if let Some((topic, start, end, matched)) = field {
             result.field = Some(topic);
             if result.hits.is_empty()
-                || (typos && self.field_stands_alone(&padded[..start], &padded[end..], &result))
+                || (field_alone
+                    && self.field_stands_alone(&padded[..start], &padded[end..], &result))
             {
                 result.hits.push(TopicHit {
                     topic,

@@ -262,6 +262,9 @@ pub fn extract(
         head.as_str().into()
     };
     let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
+    // A body named in quotes ("la commission « Société, environnement et qualité de vie »") is
+    // who asks, not what about.
+    let without_dates = rules.named_bodies.replace_all(&without_dates, " ");
     let topics = main_topics(&without_dates, rules, knowledge.vocabulary);
     let format = rules
         .format_words
@@ -336,16 +339,37 @@ const MAIN_TOPICS: usize = 3;
 /// "formation") is the format, never a topic. The network's whole field ("open data") is the
 /// topic only when no narrower one is.
 fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<String> {
-    // The event's kind (a phrase opening with a format's word: "formation des agents",
-    // "atelier"), and the field (the matcher's answer when nothing narrower is named: weighed
-    // below, after the narrower topics).
+    // The event's kind: a phrase opening with a format's word ("formation des agents",
+    // "atelier").
+    let event_kind = |hit: &crate::core::topics::TopicHit| {
+        hit.matched
+            .split([' ', '\'', '-'])
+            .next()
+            .is_some_and(|word| rules.format_starts.contains(word))
+    };
+    // Each part read once: the subject is the text's first line.
+    let (subject, body) = text.split_once('\n').unwrap_or((text, ""));
+    // What the request says the contribution is about, when it says so.
+    let mut asked: Vec<crate::core::topics::TopicIdx> = Vec::new();
+    for clause in topic_clauses(body, rules) {
+        let found = vocabulary.match_phrases(&clause);
+        let field = found
+            .field
+            .filter(|&f| field_heads(&clause, f, &found, vocabulary));
+        for topic in (found.hits.iter())
+            .filter(|hit| !event_kind(hit))
+            .map(|hit| hit.topic)
+            .chain(field)
+        {
+            if !asked.contains(&topic) {
+                asked.push(topic);
+            }
+        }
+    }
+    // Else the topics named most, and the field (the matcher's answer when nothing narrower
+    // is named: weighed below, after the narrower topics).
     let not_topic = |hit: &crate::core::topics::TopicHit| {
-        !vocabulary.get(hit.topic).field_phrases.is_empty()
-            || hit
-                .matched
-                .split([' ', '\'', '-'])
-                .next()
-                .is_some_and(|word| rules.format_starts.contains(word))
+        !vocabulary.get(hit.topic).field_phrases.is_empty() || event_kind(hit)
     };
     // (topic, mentions, named in the subject), in order of first mention.
     let mut counts: Vec<(crate::core::topics::TopicIdx, usize, bool)> = Vec::new();
@@ -356,8 +380,6 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
         }
         None => counts.push((topic, 1, in_subject)),
     };
-    // Each part read once: the subject is the text's first line.
-    let (subject, body) = text.split_once('\n').unwrap_or((text, ""));
     let mut field = None;
     for (part, in_subject) in [(subject, true), (body, false)] {
         let found = vocabulary.match_phrases(part);
@@ -366,9 +388,23 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
             count(hit.topic, in_subject);
         }
     }
-    let main = |&&(_, mentions, in_subject): &&(_, usize, bool)| in_subject || mentions >= 2;
+    // The field said to be what the talk is about counts like a narrower topic.
+    for &topic in &asked {
+        if !vocabulary.get(topic).field_phrases.is_empty() {
+            count(topic, false);
+        }
+    }
+    // A subject names the event as often as the talk ("Intervention aux Rencontres de l'ESS"):
+    // it decides only when the text does not say what the talk is about.
+    let main = |&&(topic, mentions, in_subject): &&(_, usize, bool)| {
+        if asked.is_empty() {
+            in_subject || mentions >= 2
+        } else {
+            asked.contains(&topic) || mentions - usize::from(in_subject) >= 2
+        }
+    };
     let mut chosen: Vec<_> = counts.iter().filter(main).collect();
-    chosen.sort_by_key(|c| std::cmp::Reverse((c.2, c.1)));
+    chosen.sort_by_key(|c| std::cmp::Reverse((c.2 || asked.contains(&c.0), c.1)));
     if chosen.is_empty() {
         // The most named topics (all of them when equally named: "les licences ouvertes et la
         // réutilisation"), else the field when the text says it.
@@ -385,6 +421,87 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
         .take(MAIN_TOPICS)
         .map(|c| vocabulary.get(c.0).id.clone())
         .collect()
+}
+
+/// Whether a clause saying what a talk is about is about the network's whole field: it opens
+/// with the field ("sur l'ouverture des données publiques locales", "about open data"), and no
+/// narrower topic follows as its complement ("l'ouverture des données de consommation
+/// d'énergie" is about energy).
+fn field_heads(
+    clause: &str,
+    field: crate::core::topics::TopicIdx,
+    found: &crate::core::topics::TopicMatch,
+    vocabulary: &Vocabulary,
+) -> bool {
+    let normalized = crate::core::text::normalize(clause);
+    let words: Vec<&str> = (normalized.split(' '))
+        .filter(|w| !w.is_empty())
+        .skip_while(|w| crate::core::text::is_stopword(w))
+        .collect();
+    let opening = words.join(" ");
+    vocabulary.get(field).field_phrases.iter().any(|phrase| {
+        let Some(after) = opening.strip_prefix(phrase.as_str()) else {
+            return false;
+        };
+        let qualifies = ["de ", "des ", "du ", "d ", "of "]
+            .iter()
+            .any(|p| after.trim_start().starts_with(p))
+            && found.hits.iter().any(|h| h.topic != field);
+        (after.is_empty() || after.starts_with(' ')) && !qualifies
+    })
+}
+
+/// The clauses of a request's text that say what the contribution is about (folded): from a
+/// topic cue ("sur", "Le sujet :", "a talk on") to the sentence's end, a colon or a blank
+/// line, asides in brackets and quoted bodies' names left out, each part of the text read
+/// once.
+fn topic_clauses(body: &str, rules: &MailRules) -> Vec<String> {
+    let folded = fold(&rules.named_bodies.replace_all(body, " "));
+    let mut clauses = Vec::new();
+    let mut read_up_to = 0;
+    // "sur", "on" within four words of what is asked ("une table ronde sur", "a 20-minute talk
+    // on", "la mission d'information du Sénat sur").
+    let after_ask = |at: usize| {
+        let before = folded[..at].trim_end();
+        let from = (before.rmatch_indices(char::is_whitespace).nth(3)).map_or(0, |(i, _)| i);
+        rules.topic_preposition_after.any_in(&before[from..])
+    };
+    let mut cues: Vec<_> = (rules.topic_prepositions.spans_in(&folded).into_iter())
+        .filter(|p| after_ask(p.start))
+        .chain(rules.topic_cues.spans_in(&folded))
+        .collect();
+    cues.sort_by_key(|c| c.start);
+    for cue in cues {
+        if cue.start < read_up_to {
+            continue;
+        }
+        // The cue's own colon ("Le sujet : …") opens the clause rather than ending it.
+        let rest = &folded[cue.end..];
+        let start = cue.end + (rest.len() - rest.trim_start_matches([' ', '\t', ':']).len());
+        let (mut clause, mut depth, mut end) = (String::new(), 0usize, folded.len());
+        for (i, c) in folded[start..].char_indices() {
+            match c {
+                '(' | '[' => depth += 1,
+                ')' | ']' => depth = depth.saturating_sub(1),
+                '.' | '!' | '?' | ';' | ':' if depth == 0 => {
+                    end = start + i;
+                    break;
+                }
+                '\n' if folded[start + i + 1..]
+                    .trim_start_matches([' ', '\t', '\r'])
+                    .starts_with('\n') =>
+                {
+                    end = start + i;
+                    break;
+                }
+                _ if depth == 0 => clause.push(if c == '\n' { ' ' } else { c }),
+                _ => {}
+            }
+        }
+        read_up_to = end;
+        clauses.push(clause);
+    }
+    clauses
 }
 
 /// Longest signature line read for the requester's body, in characters.
@@ -638,6 +755,83 @@ mod tests {
             ]
         );
         assert_eq!(found.concat(), text);
+    }
+
+    #[test]
+    fn clauses_start_at_topic_cues_and_end_at_the_sentence_or_a_colon() {
+        let rules = crate::mail::rules::tests::rules();
+        let cases: [(&str, &[&str]); 6] = [
+            (
+                "Nous cherchons un intervenant pour une table ronde sur l'usage des données\ngéographiques (îlots de chaleur, zones inondables) dans la planification. Merci.",
+                &["l'usage des donnees geographiques  dans la planification"],
+            ),
+            // "sur" and "on" as places or days open nothing.
+            (
+                "Les données sont sur notre portail. Rendez-vous on Monday at the chamber of commerce.",
+                &[],
+            ),
+            (
+                "a 20-minute talk on data sharing across the border: agreements, common formats.",
+                &["data sharing across the border"],
+            ),
+            // A cue's own colon opens the clause.
+            (
+                "Le sujet : créer la Base adresse locale, et vérifier la qualité des adresses.",
+                &["creer la base adresse locale, et verifier la qualite des adresses"],
+            ),
+            // A quoted body's name is left out; text already read is not read twice.
+            (
+                "Dans le cadre de son étude sur l'ouverture des données, la commission « Société, environnement » souhaite vous entendre.",
+                &["l'ouverture des donnees, la   souhaite vous entendre"],
+            ),
+            (
+                "Pourriez-vous présenter comment publier ses budgets\n\nMerci",
+                &["comment publier ses budgets"],
+            ),
+        ];
+        for (body, want) in cases {
+            assert_eq!(topic_clauses(body, &rules), want, "{body}");
+        }
+    }
+
+    #[test]
+    fn main_topics_follow_what_the_talk_is_about_over_the_subject_and_passing_mentions() {
+        let rules = crate::mail::rules::tests::rules();
+        let vocabulary =
+            Vocabulary::from_toml(include_str!("../../data/topics.toml")).expect("topics");
+        let cases: [(&str, &[&str]); 6] = [
+            // The subject names the event; the text says what the talk is about.
+            (
+                "Intervention aux Rencontres de l'ESS\nNous aimerions qu'une personne présente comment les associations peuvent réutiliser les données ouvertes.",
+                &["reuse"],
+            ),
+            // The field as an item of its own counts next to a narrower topic.
+            (
+                "Audition\nLa mission d'information du Sénat sur l'ouverture des données publiques souhaite vous entendre. Elle porterait sur l'état de l'ouverture des données et sur la transparence des algorithmes publics.",
+                &["algorithms-transparency", "open-data"],
+            ),
+            // The field qualifying a narrower topic does not.
+            (
+                "Table ronde\nUne table ronde sur l'ouverture des données de consommation d'énergie.",
+                &["energy"],
+            ),
+            (
+                "Demande\nUn cours sur la datavisualisation à partir de données ouvertes.",
+                &["dataviz"],
+            ),
+            // No clause: the subject and what is named twice decide, as before.
+            (
+                "Atelier mobilité\nNous organisons une journée. Les données de mobilité et la mobilité douce.",
+                &["transport"],
+            ),
+            (
+                "Bonjour\nNous organisons un groupe de travail sur la publication des données budgétaires au format SCDL.",
+                &["finance", "standards"],
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(main_topics(text, &rules, &vocabulary), want, "{text}");
+        }
     }
 
     #[test]

@@ -45,6 +45,10 @@ struct Request {
     against_weight: i32,
     minimum_score: i32,
     logistics: Vec<String>,
+    topic_cues: Vec<String>,
+    topic_prepositions: Vec<String>,
+    topic_preposition_after: Vec<String>,
+    named_bodies: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +135,27 @@ impl Phrases {
     pub fn any_in(&self, text: &str) -> bool {
         self.groups_in(text).next().is_some()
     }
+
+    /// Where the phrases stand as whole words in `text`, as byte ranges, leftmost-longest.
+    pub fn spans_in(&self, text: &str) -> Vec<std::ops::Range<usize>> {
+        let bytes = text.as_bytes();
+        let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
+        for m in self.finder.find_overlapping_iter(text) {
+            let whole = (m.start() == 0 || !bytes[m.start() - 1].is_ascii_alphanumeric())
+                && bytes
+                    .get(m.end())
+                    .is_none_or(|b| !b.is_ascii_alphanumeric());
+            if !whole {
+                continue;
+            }
+            match spans.last_mut() {
+                // Overlapping phrases ("sur", "porterait sur") make one span.
+                Some(last) if m.start() < last.end => last.end = last.end.max(m.end()),
+                _ => spans.push(m.range()),
+            }
+        }
+        spans
+    }
 }
 
 /// The rules, folded and compiled.
@@ -150,6 +175,13 @@ pub struct MailRules {
     pub request_minimum: i32,
     /// Phrases of sentences about practical arrangements, left out of topic matching.
     pub logistics: Phrases,
+    /// Words after which a request says what the contribution is about (folded text).
+    pub topic_cues: Phrases,
+    /// "sur", "on": cues only right after one of `topic_preposition_after`.
+    pub topic_prepositions: Phrases,
+    pub topic_preposition_after: Phrases,
+    /// A body's name in quotes after one of these words is who asks, not what about.
+    pub named_bodies: Regex,
     /// Signature lines (folded) that name the requester's body.
     pub body_patterns: Vec<Regex>,
     /// Words of job titles and units (folded), never a body's name.
@@ -261,6 +293,32 @@ impl MailRules {
             request_minimum: request.minimum_score,
             logistics: Phrases::new(folded(request.logistics).iter().map(|p| (0, p.as_str())))
                 .map_err(|e| format!("request.logistics: {e}"))?,
+            topic_cues: Phrases::new(folded(request.topic_cues).iter().map(|p| (0, p.as_str())))
+                .map_err(|e| format!("request.topic_cues: {e}"))?,
+            topic_prepositions: Phrases::new(
+                folded(request.topic_prepositions)
+                    .iter()
+                    .map(|p| (0, p.as_str())),
+            )
+            .map_err(|e| format!("request.topic_prepositions: {e}"))?,
+            topic_preposition_after: Phrases::new(
+                folded(request.topic_preposition_after)
+                    .iter()
+                    .map(|p| (0, p.as_str())),
+            )
+            .map_err(|e| format!("request.topic_preposition_after: {e}"))?,
+            named_bodies: one(
+                &format!(
+                    r#"(?i)\b(?:{})\s*(?:«[^»]*»|“[^”]*”|"[^"\n]*")"#,
+                    request
+                        .named_bodies
+                        .iter()
+                        .map(|w| regex::escape(w))
+                        .collect::<Vec<_>>()
+                        .join("|")
+                ),
+                "request.named_bodies",
+            )?,
             body_patterns: compile(
                 &file.organisation.body_patterns,
                 "organisation.body_patterns",
@@ -319,6 +377,16 @@ pub(crate) mod tests {
 
     pub(crate) fn rules() -> MailRules {
         MailRules::from_toml(include_str!("../../data/mail/rules.toml")).unwrap()
+    }
+
+    #[test]
+    fn phrase_spans_are_whole_words_with_overlaps_merged() {
+        let phrases = Phrases::new([(0, "sur"), (0, "porterait sur"), (0, "on")]).unwrap();
+        let text = "elle porterait sur; surtout on monday, not bonus";
+        let spans: Vec<&str> = (phrases.spans_in(text).into_iter())
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(spans, ["porterait sur", "on"]);
     }
 
     #[test]
