@@ -262,7 +262,7 @@ const FLOORS: &[(&str, f64)] = &[
     ("online", 0.95),
     ("language", 0.95),
     ("period", 0.95),
-    ("command", 0.75),
+    ("command", 1.0),
     ("text", 0.95),
     ("ticket", 0.98),
     ("member", 0.95),

@@ -545,18 +545,20 @@ impl Registry {
     }
 
     /// The command whose cue words a text holds most strongly, whatever its arguments: what
-    /// "how do I close a ticket" asks help about. None on a tie.
+    /// "how do I close a ticket" asks help about. Generic cues ("quelqu'un", which needs its
+    /// arguments to read well) do not count; of equally weighty cues, words in a row ("internal
+    /// note") say more than words with a gap ("put … on"). None on a tie.
     pub fn cued_command(&self, text: &str) -> Option<usize> {
         let hits = self.lexicon.read(&Words::new(clean_line(text)));
-        let mut best: Vec<(usize, usize)> = self
+        let mut best: Vec<((usize, bool), usize)> = self
             .commands
             .iter()
             .enumerate()
             .filter_map(|(i, c)| {
                 c.cues
                     .iter()
-                    .filter(|cue| cue.find(&hits).is_some())
-                    .map(|cue| cue.weight)
+                    .filter(|cue| !cue.weak && cue.find(&hits).is_some())
+                    .map(|cue| (cue.weight, !cue.has_gap()))
                     .max()
                     .map(|w| (w, i))
             })
@@ -719,6 +721,29 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join("\n")
         })
+    }
+
+    #[test]
+    fn a_help_question_names_the_command_its_strongest_cue_words_belong_to() {
+        let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
+        let cases = [
+            ("close a ticket", None),
+            // "quelqu'un" is generic: "attribu* … à" decides.
+            ("attribue une demande à quelqu'un", Some("ticket-assign")),
+            // Words in a row ("internal note") over words with a gap ("put … on").
+            (
+                "to put an internal note on a ticket",
+                Some("ticket-comment"),
+            ),
+            ("pour se désister d'une demande", Some("ticket-pass")),
+            ("finding a speaker", Some("find-speaker")),
+        ];
+        for (text, want) in cases {
+            let got = registry
+                .cued_command(text)
+                .map(|i| registry.get(i).spec.name.as_str());
+            assert_eq!(got, want, "{text}");
+        }
     }
 
     #[test]

@@ -116,6 +116,11 @@ pub struct Cue {
 }
 
 impl Cue {
+    /// Whether the cue skips words somewhere ("put ... on").
+    pub fn has_gap(&self) -> bool {
+        self.parts.contains(&Part::Gap)
+    }
+
     /// Parses a cue as written in a command file: words folded to ASCII, `*` ending a prefix,
     /// `...` a gap. Its words go into `lexicon`, which reads lines for it.
     pub fn parse(text: &str, lang: Lang, lexicon: &mut Lexicon) -> Result<Cue, String> {
