@@ -414,14 +414,18 @@ pub fn fill_args(
                 (!text.is_empty()).then(|| text.to_string())
             }
             // "ajoute la thématique santé à mon profil": what the cue's gap skipped is the
-            // list; without a gap, what follows the cue.
-            ArgKind::Topics if gap(words, cue).is_some() => {
-                let (a, b) = gap(words, cue).expect("checked");
-                Some(line[a..b].trim().to_string())
-            }
+            // list; else what follows the cue ("delete the topic smart city from my
+            // profile"); else the line without the cue ("je ne travaille plus sur les
+            // licences, retire-les"). The first that reads as topics, else the first typed.
             ArgKind::Topics => {
-                let text = trim_filler(rest);
-                (!text.is_empty()).then(|| text.to_string())
+                let in_gap = gap(words, cue).map(|(a, b)| line[a..b].trim());
+                let candidates = [in_gap, Some(trim_filler(after)), Some(trim_filler(rest))];
+                let typed = candidates.iter().flatten().filter(|t| !t.is_empty());
+                typed
+                    .clone()
+                    .find(|t| valid(spec, t))
+                    .or_else(|| typed.clone().next())
+                    .map(|t| t.to_string())
             }
             ArgKind::Command => {
                 let text = trim_filler(after.trim());

@@ -280,6 +280,10 @@ impl Folded {
                     // Typographic apostrophes and quotes are what phones type.
                     '\u{2019}' | '\u{2018}' | '\u{02bc}' => text.push('\''),
                     '\u{00a0}' | '\u{202f}' => text.push(' '),
+                    // Arrows hand something over ("#12 → Camille"): one spelling for all.
+                    '\u{2192}' | '\u{27f6}' | '\u{21d2}' | '\u{2794}' | '\u{279c}' => {
+                        text.push_str("->")
+                    }
                     _ => match deunicode::deunicode_char(ch) {
                         Some(ascii) => text.extend(ascii.chars().map(|c| c.to_ascii_lowercase())),
                         None => text.push('?'),
