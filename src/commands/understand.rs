@@ -340,7 +340,11 @@ pub fn ticket_number(folded_line: &str) -> Option<(usize, usize, String)> {
         let whole = c.get(0)?;
         // The second half of "12/03" or "14:30" is no ticket either.
         let after_separator = folded_line[..whole.start()].ends_with(['/', ':', '.', '-']);
-        if c.get(3).is_some() || after_separator {
+        // A bare number in brackets is a department ("aux élus de Montreuil (62)").
+        let department = c.get(2).is_some()
+            && folded_line[..whole.start()].ends_with('(')
+            && folded_line[whole.end()..].starts_with(')');
+        if c.get(3).is_some() || after_separator || department {
             return None;
         }
         let n = c.get(1).or(c.get(2))?;
@@ -620,6 +624,8 @@ mod tests {
             ("a 14h", None),
             ("le 12/03", None),
             ("pour la demande 5 du 12 mars", Some("5")),
+            ("aux élus de Montreuil (62)", None),
+            ("la demande (#62)", Some("62")),
         ];
         for (line, expected) in cases {
             let found = ticket_number(&Folded::new(line).text).map(|(_, _, n)| n);
