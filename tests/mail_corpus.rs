@@ -144,6 +144,7 @@ const GOLDEN: &[&str] = &[
     "mail-requests/invitation-fr-attend.eml",
     "mail-requests/bounce-5.7.606.eml",
     "mail-requests/bounce-post-master-text.eml",
+    "mail-requests/bounce-exim-header-only.eml",
 ];
 
 /// Compares each golden message's understanding with `tests/golden/mail/*.json`.

@@ -188,14 +188,20 @@ const BOUNCE_WINDOW: usize = 2000;
 
 /// The failed recipients a bounce without report names in its text ("RCPT TO: a@b"), with
 /// the first SMTP reply line as diagnostic ("550 - Requested action not taken: no such user").
+/// The first SMTP reply a plain-text bounce quotes ("550 5.1.1 <a@b>: User unknown").
+pub fn smtp_reply_in_text(text: &str) -> Option<String> {
+    static REPLY: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^\s*([45]\d\d\b.*)$").unwrap());
+    let head: String = text.chars().take(BOUNCE_WINDOW).collect();
+    REPLY.captures(&head).map(|c| c[1].trim().to_string())
+}
+
 pub fn recipients_in_text(text: &str) -> Vec<super::message::FailedRecipient> {
     static RCPT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"(?im)^\s*(?:rcpt to|original-recipient|final-recipient|recipient)\s*:\s*(?:rfc822\s*;\s*)?<?([^\s<>@]+@[^\s<>]+?)>?\s*$").unwrap()
     });
-    static REPLY: std::sync::LazyLock<regex::Regex> =
-        std::sync::LazyLock::new(|| regex::Regex::new(r"(?m)^\s*([45]\d\d\b.*)$").unwrap());
     let head: String = text.chars().take(BOUNCE_WINDOW).collect();
-    let diagnostic = REPLY.captures(&head).map(|c| c[1].trim().to_string());
+    let diagnostic = smtp_reply_in_text(&head);
     // The qmail and Postfix style: "<address>:" alone on its line, above the SMTP reply.
     static ANGLED: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r"(?m)^\s*<([^\s<>@]+@[^\s<>]+)>:\s*$").unwrap()

@@ -184,6 +184,21 @@ pub fn understand(
     }
     // A bounce without report (a carrier's plain-text notice) names its recipient in the text
     // and answers our mail by In-Reply-To.
+    // Exim names the failed addresses in a header and quotes the server's reply only in the
+    // text: the reply says whether the address is dead.
+    if classification.class == Class::Bounce
+        && mail
+            .failed_recipients
+            .iter()
+            .any(|r| r.status.is_none() && r.diagnostic.is_none())
+        && let Some(reply) = classify::smtp_reply_in_text(&mail.text)
+    {
+        for recipient in &mut mail.failed_recipients {
+            if recipient.status.is_none() && recipient.diagnostic.is_none() {
+                recipient.diagnostic = Some(reply.clone());
+            }
+        }
+    }
     if classification.class == Class::Bounce && mail.failed_recipients.is_empty() {
         mail.failed_recipients = classify::recipients_in_text(&mail.text);
         for id in mail.in_reply_to.iter().rev() {
