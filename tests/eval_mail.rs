@@ -318,7 +318,7 @@ const HELD_OUT_FLOORS: &[(&str, f64)] = &[
     ("dates", 0.83),
     ("place", 0.79),
     ("online", 0.79),
-    ("topics", 0.70),
+    ("topics", 0.75),
     ("format", 0.66),
     ("language", 0.83),
 ];
@@ -339,7 +339,25 @@ fn mail_understanding_on_the_second_development_set() {
     let score = run_mail("mail-dev2.toml");
     score.print("mail-dev2.toml (development)", true);
     println!("short of the issue's bar: {}", score.below(BARS).join(", "));
+    score.assert_floors(DEV2_FLOORS);
 }
+
+/// Floors for the second development set, at the figures measured once it was tuned on.
+const DEV2_FLOORS: &[(&str, f64)] = &[
+    ("request", 1.0),
+    ("opens no ticket", 1.0),
+    ("kind", 1.0),
+    ("bounce_permanent", 1.0),
+    ("requester", 1.0),
+    ("forwarded_by", 1.0),
+    ("organisation", 0.75),
+    ("dates", 0.87),
+    ("place", 0.90),
+    ("online", 0.96),
+    ("topics", 0.78),
+    ("format", 0.87),
+    ("language", 1.0),
+];
 
 #[test]
 fn mail_understanding_on_the_held_out_set() {

@@ -57,6 +57,9 @@ static DATE_CANDIDATE: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid date regex")
 });
 
+static ASIDE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\([^()\n]{0,200}\)").expect("valid aside regex"));
+
 static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r#"«\s*([^»]{3,120}?)\s*»|“([^”]{3,120})”|"([^"\n]{3,120})""#)
         .expect("valid quote regex")
@@ -265,6 +268,9 @@ pub fn extract(
     // A body named in quotes ("la commission « Société, environnement et qualité de vie »") is
     // who asks, not what about.
     let without_dates = rules.named_bodies.replace_all(&without_dates, " ");
+    // Asides in brackets give examples or the venue ("(écoles, gymnases, piscines)",
+    // "(médiathèque, centre-ville)"), not what the request is about.
+    let without_dates = ASIDE.replace_all(&without_dates, " ");
     let topics = main_topics(&without_dates, rules, knowledge.vocabulary);
     let format = rules
         .format_words
@@ -404,6 +410,12 @@ fn main_topics(text: &str, rules: &MailRules, vocabulary: &Vocabulary) -> Vec<St
         }
     };
     let mut chosen: Vec<_> = counts.iter().filter(main).collect();
+    // A topic the request keeps coming back to makes the others, named once or a third as
+    // often, passing mentions ("tourism data … publishing", "energy data … open and shared").
+    let lead = chosen.iter().map(|c| c.1).max().unwrap_or(0);
+    if lead >= 3 {
+        chosen.retain(|c| c.1 >= 2 && 3 * c.1 > lead);
+    }
     chosen.sort_by_key(|c| std::cmp::Reverse((c.2 || asked.contains(&c.0), c.1)));
     if chosen.is_empty() {
         // The most named topics (all of them when equally named: "les licences ouvertes et la
@@ -799,7 +811,13 @@ mod tests {
         let rules = crate::mail::rules::tests::rules();
         let vocabulary =
             Vocabulary::from_toml(include_str!("../../data/topics.toml")).expect("topics");
-        let cases: [(&str, &[&str]); 6] = [
+        let cases: [(&str, &[&str]); 7] = [
+            // A topic named again and again makes one named once a passing mention, even in
+            // what the talk is about.
+            (
+                "Tourism data workshop\nWe would like a talk on how cities open tourism data and share it with partners. Tourism offices and tourist flows matter to us.",
+                &["tourism"],
+            ),
             // The subject names the event; the text says what the talk is about.
             (
                 "Intervention aux Rencontres de l'ESS\nNous aimerions qu'une personne présente comment les associations peuvent réutiliser les données ouvertes.",
