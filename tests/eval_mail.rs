@@ -319,7 +319,7 @@ const HELD_OUT_FLOORS: &[(&str, f64)] = &[
     ("place", 0.79),
     ("online", 0.79),
     ("topics", 0.75),
-    ("format", 0.66),
+    ("format", 0.70),
     ("language", 0.83),
 ];
 
@@ -351,11 +351,11 @@ const DEV2_FLOORS: &[(&str, f64)] = &[
     ("requester", 1.0),
     ("forwarded_by", 1.0),
     ("organisation", 0.75),
-    ("dates", 0.87),
+    ("dates", 0.96),
     ("place", 0.90),
     ("online", 0.96),
     ("topics", 0.78),
-    ("format", 0.87),
+    ("format", 1.0),
     ("language", 1.0),
 ];
 

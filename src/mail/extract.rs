@@ -65,6 +65,24 @@ static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid quote regex")
 });
 
+/// A date the reply is due by ("avant le 15 décembre", "by 4 December"): not the event's.
+static DEADLINE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:avant|d'ici|d’ici|au plus tard|date limite|no later than|by|before|deadline)(?:\s+le|\s+la date du)?\s*:?\s*(?:\w+\s+)?$")
+        .expect("valid deadline regex")
+});
+
+/// A weekday said relative to today ("jeudi prochain", "next Thursday").
+static NEXT_WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:(lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\s+prochain|next\s+(monday|tuesday|wednesday|thursday|friday|saturday|sunday))\b")
+        .expect("valid weekday regex")
+});
+
+/// An ISO week by its number ("semaine 12", "week 12").
+static WEEK_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:semaine|week|sem\.)\s*(?:n°\s*|no\.?\s*)?(\d{1,2})\b")
+        .expect("valid week regex")
+});
+
 /// A month's name: where the event's days are written.
 static MONTH: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(r"(?i)(?-u:\b)(?:{MONTHS})(?-u:\b)")).expect("valid month regex")
@@ -164,11 +182,37 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
             found.push((candidate.start(), day));
         }
     }
+    // Replies due by a date leave the event's dates, when there are others.
+    let due = |at: usize| {
+        let before = &text[text[..at]
+            .char_indices()
+            .rev()
+            .nth(30)
+            .map_or(0, |(i, _)| i)..at];
+        DEADLINE.is_match(before)
+    };
+    if found.iter().any(|&(at, _)| !due(at)) {
+        found.retain(|&(at, _)| !due(at));
+    }
     if found.is_empty()
         && let Some((at, first, last)) = vague
     {
         found.push((at, first));
         found.extend(last.map(|last| (at, last)));
+    }
+    // Days said relative to today or by week number, when nothing more precise is written.
+    if found.is_empty() {
+        if let Some(weekday) = NEXT_WEEKDAY.captures(text) {
+            let name = weekday.get(1).or(weekday.get(2)).map_or("", |m| m.as_str());
+            if let Some(day) = next_weekday(name, today) {
+                found.push((weekday.get(0).map_or(0, |m| m.start()), day));
+            }
+        } else if let Some(week) = WEEK_NUMBER.captures(text)
+            && let Some((monday, sunday)) = iso_week(week[1].parse().unwrap_or(0), today)
+        {
+            let at = week.get(0).map_or(0, |m| m.start());
+            found.extend([(at, monday), (at, sunday)]);
+        }
     }
     found.sort_by_key(|(at, _)| *at);
     let mut out = Vec::new();
@@ -272,10 +316,14 @@ pub fn extract(
     // "(médiathèque, centre-ville)"), not what the request is about.
     let without_dates = ASIDE.replace_all(&without_dates, " ");
     let topics = main_topics(&without_dates, rules, knowledge.vocabulary);
-    let format = rules
-        .format_words
-        .groups_in(&folded)
-        .min()
+    // The subject names the kind of contribution asked for when it names one ("Formation des
+    // élus", "Invitation: opening keynote"), not just "intervention" (the last, general
+    // format); else the text's likeliest one.
+    let format_in = |text: &str| rules.format_words.groups_in(text).min();
+    let general = rules.formats.len().saturating_sub(1);
+    let format = format_in(&fold(subject))
+        .filter(|&f| f != general)
+        .or_else(|| format_in(&folded))
         .map(|i| rules.formats[i].name.clone());
     let event = QUOTED
         .captures(&all)
@@ -300,6 +348,36 @@ pub fn extract(
         format,
         language: lang::detect_normalized(&normalized).unwrap_or(default_lang),
     }
+}
+
+/// The first `weekday` (French or English name) after today: "jeudi prochain" said on a
+/// Thursday is a week later.
+fn next_weekday(name: &str, today: NaiveDate) -> Option<NaiveDate> {
+    use chrono::{Datelike, Weekday};
+    let weekday = match name.to_lowercase().as_str() {
+        "lundi" | "monday" => Weekday::Mon,
+        "mardi" | "tuesday" => Weekday::Tue,
+        "mercredi" | "wednesday" => Weekday::Wed,
+        "jeudi" | "thursday" => Weekday::Thu,
+        "vendredi" | "friday" => Weekday::Fri,
+        "samedi" | "saturday" => Weekday::Sat,
+        "dimanche" | "sunday" => Weekday::Sun,
+        _ => return None,
+    };
+    let ahead = (7 + weekday.num_days_from_monday() as i64
+        - today.weekday().num_days_from_monday() as i64)
+        % 7;
+    today.checked_add_days(chrono::Days::new(if ahead == 0 { 7 } else { ahead as u64 }))
+}
+
+/// Monday to Sunday of ISO week `week`, this year's if it has not ended yet, else next year's.
+fn iso_week(week: u32, today: NaiveDate) -> Option<(NaiveDate, NaiveDate)> {
+    use chrono::Datelike;
+    [today.iso_week().year(), today.iso_week().year() + 1]
+        .into_iter()
+        .filter_map(|year| NaiveDate::from_isoywd_opt(year, week, chrono::Weekday::Mon))
+        .map(|monday| (monday, monday + chrono::Days::new(6)))
+        .find(|&(_, sunday)| sunday >= today)
 }
 
 /// The sentences of a subject line and a text, line breaks kept: a sentence ends at '.', '!',
@@ -712,7 +790,20 @@ mod tests {
     #[test]
     fn finds_dates_in_french_and_english_prose() {
         let today: NaiveDate = "2026-11-26".parse().unwrap();
-        let cases: [(&str, &[&str]); 12] = [
+        let cases: [(&str, &[&str]); 17] = [
+            // The date a reply is due by is not the event's.
+            (
+                "l'audition aura lieu le 20 janvier 2027. Merci de répondre avant le 15 décembre prochain.",
+                &["2027-01-20"],
+            ),
+            ("please reply by 4 December", &["2026-12-04"]),
+            // Relative days and week numbers, when nothing more precise is written.
+            (
+                "on aimerait vous interviewer jeudi prochain vers 8h",
+                &["2026-12-03"],
+            ),
+            ("next Monday if possible", &["2026-11-30"]),
+            ("une formation en semaine 12", &["2027-03-22", "2027-03-28"]),
             ("notre conférence du 12 mars 2027 à Lyon", &["2027-03-12"]),
             ("les 5 et 6 février 2027", &["2027-02-05", "2027-02-06"]),
             ("du 5 au 7 mars", &["2027-03-05", "2027-03-07"]),
