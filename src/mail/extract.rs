@@ -233,7 +233,17 @@ pub fn find_places(text: &str, geography: &Geography) -> (Vec<String>, bool) {
     let mut mentions = geography.find_places(text);
     let online = mentions.iter().any(|m| m.kind == Mention::Online);
     if online {
-        mentions.retain(|m| m.introduced);
+        // An online event happens nowhere: a town said in brackets gives the time zone or an
+        // aside ("at 11 a.m. Eastern (5 p.m. in Paris)").
+        let in_brackets = |span: &std::ops::Range<usize>| {
+            let open = text[..span.start].rfind('(');
+            let close = text[..span.start].rfind(')');
+            open.is_some_and(|o| close.is_none_or(|c| c < o))
+                && text[span.end..]
+                    .find(')')
+                    .is_some_and(|c| text[span.end..].find('(').is_none_or(|o| c < o) && c < 60)
+        };
+        mentions.retain(|m| m.introduced && !in_brackets(&m.span));
     }
     // Where it happens first, and a town before the department or region around it.
     mentions.sort_by_key(|m| {
@@ -946,7 +956,13 @@ mod tests {
     #[test]
     fn finds_places_venues_abroad_and_online() {
         let geo = geography();
-        let cases: [(&str, &[&str], bool); 11] = [
+        let cases: [(&str, &[&str], bool); 12] = [
+            // An online event's town in brackets is the time zone.
+            (
+                "a free online webinar at 11 a.m. Eastern (5 p.m. in Paris)",
+                &[],
+                true,
+            ),
             ("notre conférence à Lyon le 12 mars", &["Lyon"], false),
             (
                 "une table ronde en Bretagne, puis à Saint-Brieuc",

@@ -170,6 +170,16 @@ const ABROAD: &[&str] = &[
     "sweden", "norvege", "norway", "danemark", "denmark", "finlande", "finland", "estonie",
     "estonia", "etats unis", "united states", "usa", "maroc", "morocco", "tunisie", "tunisia",
     "algerie", "algeria", "senegal", "cote d ivoire", "ivory coast",
+    // Not "Florence", "Sofia" (first names), "Gênes" (genes), "Porto", "Mons" (French places).
+    "valencia", "seville", "sevilla", "bilbao", "saint sebastien", "san sebastian",
+    "milano", "naples", "napoli", "firenze", "venise", "venice", "bologne", "bologna",
+    "genoa", "bern", "cracovie", "krakow", "bratislava", "ljubljana", "zagreb", "riga",
+    "vilnius", "bucarest", "bucharest", "brno", "manchester", "birmingham", "glasgow",
+    "cardiff", "bristol", "liverpool", "leeds", "utrecht", "eindhoven", "gothenburg", "malmo",
+    "aarhus", "tampere", "bruges", "vancouver", "calgary", "edmonton",
+    "winnipeg", "halifax", "moncton", "boston", "chicago", "san francisco", "los angeles",
+    "lome", "niamey", "nouakchott", "libreville", "brazzaville", "antananarivo", "conakry",
+    "suisse romande", "wallonie", "wallonia", "flandre", "flanders", "quebec city",
 ];
 
 /// Places abroad whose names are also words ("une banque suisse", "bale", "liege").
@@ -1207,6 +1217,10 @@ mod tests {
     fn abroad_and_online() {
         check(&[
             ("un forum à Bruxelles", &["abroad:Bruxelles"]),
+            (
+                "a workshop in Valencia (Spain)",
+                &["abroad:Valencia", "abroad:Spain"],
+            ),
             ("a conference in Geneva", &["abroad:Geneva"]),
             (
                 "à Genève ou à Lausanne",
