@@ -20,6 +20,8 @@ use std::time::{Duration, Instant};
 
 const ROUNDS: usize = 20;
 const LOADS: usize = 15;
+/// Lines named as the slowest: p99 of 20 rounds of 470 lines falls among the top few.
+const SLOWEST: usize = 8;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -93,11 +95,14 @@ fn main() {
         patterns_only(line);
     }
     let (mut full, mut base) = (Vec::new(), Vec::new());
+    let mut per_line = vec![Vec::with_capacity(ROUNDS); lines.len()];
     for _ in 0..ROUNDS {
-        for line in &lines {
+        for (i, line) in lines.iter().enumerate() {
             let start = Instant::now();
             understand(line);
-            full.push(start.elapsed());
+            let took = start.elapsed();
+            full.push(took);
+            per_line[i].push(took);
             let start = Instant::now();
             patterns_only(line);
             base.push(start.elapsed());
@@ -128,6 +133,18 @@ fn main() {
         full50.as_secs_f64() / base50.as_secs_f64(),
         full99.as_secs_f64() / base99.as_secs_f64()
     );
+
+    // The tail is a few lines slow in every round, not noise: name them.
+    let mut slowest: Vec<(Duration, &String)> = per_line
+        .into_iter()
+        .zip(&lines)
+        .map(|(times, line)| (percentiles(times).0, line))
+        .collect();
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.0));
+    println!("  slowest lines (median of their rounds):");
+    for (median, line) in slowest.iter().take(SLOWEST) {
+        println!("    {:7.1} µs  {line}", micros(*median));
+    }
 
     // Start-up: the whole knowledge; and the geography with and without the commune file.
     let geo = root().join("data/geo");

@@ -2,7 +2,7 @@
 //! parses chat lines into invocations and generates help.
 
 use super::handlers::{CommandHandler, HandlerFn};
-use super::understand::{self, Cue, Lexicon, Words};
+use super::understand::{self, Cue, Hits, Lexicon, Words};
 use crate::core::directory::Role;
 use crate::core::lang::Lang;
 use crate::core::text::{Folded, normalize};
@@ -180,6 +180,9 @@ pub struct Registry {
     commands: Vec<Command>,
     /// The words of every command's cues.
     lexicon: Lexicon,
+    /// For each cue word, the cues keyed by it ([`Cue::key`]) as (command, cue): a line is
+    /// searched only for the cues whose key it holds, a few of more than a thousand.
+    by_key: Vec<Vec<(usize, usize)>>,
 }
 
 impl Registry {
@@ -240,7 +243,17 @@ impl Registry {
             }
         }
         if errors.is_empty() {
-            Ok(Registry { commands, lexicon })
+            let mut by_key = vec![Vec::new(); lexicon.len()];
+            for (i, command) in commands.iter().enumerate() {
+                for (j, cue) in command.cues.iter().enumerate() {
+                    by_key[cue.key(&lexicon)].push((i, j));
+                }
+            }
+            Ok(Registry {
+                commands,
+                lexicon,
+                by_key,
+            })
         } else {
             Err(errors)
         }
@@ -417,18 +430,19 @@ impl Registry {
             .split_once(':')
             .map(|(head, _)| self.lexicon.read(&Words::new(head)))
             .filter(|head| {
-                self.commands
+                self.keyed_cues(head)
                     .iter()
-                    .any(|c| c.cues.iter().any(|cue| cue.find(head).is_some()))
+                    .any(|&(i, j)| self.commands[i].cues[j].find(head).is_some())
             });
         let cue_hits = head_hits.as_ref().unwrap_or(&hits);
         // (score, command, cue words, cue language, arguments read)
         let mut best: Vec<Candidate> = Vec::new();
-        for (i, command) in self.commands.iter().enumerate() {
+        for keyed in self.keyed_cues(cue_hits).chunk_by(|a, b| a.0 == b.0) {
+            let (i, command) = (keyed[0].0, &self.commands[keyed[0].0]);
             // (weight, words, language, weak) of the strongest cue found.
-            let found: Vec<(usize, Vec<usize>, Lang, bool)> = command
-                .cues
+            let found: Vec<(usize, Vec<usize>, Lang, bool)> = keyed
                 .iter()
+                .map(|&(_, j)| &command.cues[j])
                 .filter_map(|cue| {
                     cue.find(cue_hits)
                         .map(|at| (cue.weight, at, cue.lang, cue.weak))
@@ -551,16 +565,16 @@ impl Registry {
     pub fn cued_command(&self, text: &str) -> Option<usize> {
         let hits = self.lexicon.read(&Words::new(clean_line(text)));
         let mut best: Vec<((usize, bool), usize)> = self
-            .commands
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                c.cues
+            .keyed_cues(&hits)
+            .chunk_by(|a, b| a.0 == b.0)
+            .filter_map(|keyed| {
+                keyed
                     .iter()
+                    .map(|&(i, j)| &self.commands[i].cues[j])
                     .filter(|cue| !cue.weak && cue.find(&hits).is_some())
                     .map(|cue| (cue.weight, !cue.has_gap()))
                     .max()
-                    .map(|w| (w, i))
+                    .map(|w| (w, keyed[0].0))
             })
             .collect();
         best.sort_by_key(|b| std::cmp::Reverse(b.0));
@@ -569,6 +583,17 @@ impl Registry {
             [(_, i)] => Some(*i),
             _ => None,
         }
+    }
+
+    /// The cues a line read by the lexicon may hold, as (command, cue) in the registry's
+    /// order: those keyed by a word it holds.
+    fn keyed_cues(&self, hits: &Hits) -> Vec<(usize, usize)> {
+        let mut keyed: Vec<(usize, usize)> = hits
+            .held()
+            .flat_map(|term| self.by_key[term].iter().copied())
+            .collect();
+        keyed.sort_unstable();
+        keyed
     }
 
     /// The command a line invokes in the thread of ticket `ticket`: any command as written,
@@ -653,6 +678,11 @@ impl Registry {
 /// The named groups of `regex` matched on the folded line, as the original text typed; `None`
 /// when the line does not match.
 fn captured(regex: &Regex, folded: &Folded, original: &str) -> Option<BTreeMap<String, String>> {
+    // Most patterns miss: a match test allocates no capture slots, which cost more than the
+    // search itself over the registry's patterns.
+    if !regex.is_match(&folded.text) {
+        return None;
+    }
     let captures = regex.captures(&folded.text)?;
     let mut args = BTreeMap::new();
     for name in regex.capture_names().flatten() {

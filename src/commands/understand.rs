@@ -177,6 +177,19 @@ impl Cue {
         })
     }
 
+    /// A word every match of the cue holds, the longest (the rarest, likely): a line without
+    /// it need not be searched for the cue.
+    pub(super) fn key(&self, lexicon: &Lexicon) -> usize {
+        self.parts
+            .iter()
+            .filter_map(|p| match *p {
+                Part::Term(t) => Some(t),
+                Part::Gap => None,
+            })
+            .max_by_key(|&t| lexicon.terms[t].text.len())
+            .expect("a cue starts with a word")
+    }
+
     /// Matches parts from `part` on at word `at`, pushing the matched positions.
     fn match_at(&self, hits: &Hits, part: usize, at: usize, matched: &mut Vec<usize>) -> bool {
         let Some(current) = self.parts.get(part) else {
@@ -221,6 +234,11 @@ pub struct Lexicon {
 }
 
 impl Lexicon {
+    /// How many cue words there are; each is a number below this.
+    pub(super) fn len(&self) -> usize {
+        self.terms.len()
+    }
+
     fn intern(&mut self, text: &str, prefix: bool) -> usize {
         let key = (text.to_string(), prefix);
         if let Some(&id) = self.ids.get(&key) {
@@ -324,6 +342,20 @@ impl Hits {
 
     fn anywhere(&self, term: usize) -> bool {
         self.anywhere[term / 64] & (1 << (term % 64)) != 0
+    }
+
+    /// The cue words the line holds somewhere, in increasing order.
+    pub(super) fn held(&self) -> impl Iterator<Item = usize> + '_ {
+        self.anywhere.iter().enumerate().flat_map(|(block, &bits)| {
+            let mut rest = bits;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    block * 64 + bit
+                })
+            })
+        })
     }
 }
 

@@ -3,7 +3,9 @@
 //! English, synonym-aware and tolerant of small typos.
 
 use super::lang::Lang;
-use super::text::{close_enough, content_words, jaro_winkler, normalize, stems};
+use super::text::{
+    JaroProbe, Letters, close_enough, content_words, jaro_winkler, normalize, stems,
+};
 use serde::Deserialize;
 use std::collections::HashMap;
 
@@ -131,8 +133,8 @@ pub struct Vocabulary {
     /// it, so a word is compared with those sharing it only.
     words: HashMap<u8, Vec<(String, TopicIdx)>>,
     related: Vec<Vec<TopicIdx>>,
-    /// Every topic's names and synonyms, normalised, for suggestions.
-    labels: Vec<Vec<String>>,
+    /// Every topic's names and synonyms, normalised, with their letters, for suggestions.
+    labels: Vec<Vec<(String, Letters)>>,
     /// The ignored phrases and the field's phrases, normalised, found in one pass over a text.
     phrases_finder: Option<aho_corasick::AhoCorasick>,
     /// For each pattern of `phrases_finder`: the field topic it names, or none for an ignored
@@ -219,7 +221,11 @@ impl Vocabulary {
                 [&topic.fr, &topic.en]
                     .into_iter()
                     .chain(&topic.synonyms)
-                    .map(|label| normalize(label))
+                    .map(|label| {
+                        let label = normalize(label);
+                        let letters = Letters::of(&label);
+                        (label, letters)
+                    })
                     .collect(),
             );
             let id_words = topic.id.replace('-', " ");
@@ -511,43 +517,63 @@ impl Vocabulary {
     /// Topics whose labels look most like the text: suggestions when nothing matched.
     pub fn look_alikes(&self, text: &str, limit: usize) -> Vec<TopicIdx> {
         let query = normalize(text);
-        // Jaro pairs equal letters, so a label matches no more letters than it shares with
-        // the query. When even that many leave the similarity at 0.7 or under, no Winkler
-        // bonus applies and the label cannot pass 0.75: it is not scored (the texts are
-        // normalised, hence ASCII).
-        let mut in_query = [0u32; 128];
-        for c in query.bytes() {
-            in_query[usize::from(c)] += 1;
+        if limit == 0 {
+            return Vec::new();
         }
-        let mut in_label = [0u32; 128];
-        let mut may_pass = |label: &str| {
-            if query.is_empty() || label.is_empty() {
-                return true;
-            }
-            let mut shared = 0;
-            for c in label.bytes() {
-                let c = usize::from(c);
-                shared += usize::from(in_label[c] < in_query[c]);
-                in_label[c] += 1;
-            }
-            for c in label.bytes() {
-                in_label[usize::from(c)] = 0;
-            }
-            let m = shared as f64;
-            (m / query.len() as f64 + m / label.len() as f64 + 1.0) / 3.0 > 0.7 - 1e-9
-        };
-        let mut scored: Vec<(f64, TopicIdx)> = self
+        // Scoring the text against every label (near a thousand) was most of the slowest
+        // lines' time. A label is scored only if its bound (JaroProbe::bound) reaches both
+        // what its topic already scores and the score a topic needs to enter the list: the
+        // limit-th best so far, or the 0.75 floor. Each topic's most promising label is scored
+        // first, so that this score rises early. Bounds are compared with room for rounding.
+        const ROOM: f64 = 1e-9;
+        let probe = JaroProbe::new(&query);
+        let bounds: Vec<Vec<f64>> = self
             .labels
             .iter()
-            .enumerate()
-            .map(|(i, labels)| {
-                let best = labels
+            .map(|labels| {
+                labels
                     .iter()
-                    .filter(|label| may_pass(label))
-                    .map(|label| jaro_winkler(&query, label))
-                    .fold(0.0, f64::max);
-                (best, i as TopicIdx)
+                    .map(|(label, letters)| probe.bound(label, letters))
+                    .collect()
             })
+            .collect();
+        let mut best = vec![0.0f64; self.labels.len()];
+        let entry = |best: &[f64]| {
+            let mut scores: Vec<f64> = best.iter().copied().filter(|s| *s > 0.75).collect();
+            if scores.len() < limit {
+                return 0.75;
+            }
+            scores.sort_by(|a, b| b.total_cmp(a));
+            scores[limit - 1]
+        };
+        let likeliest: Vec<Option<usize>> = bounds
+            .iter()
+            .enumerate()
+            .map(|(topic, bounds)| {
+                let i = (0..bounds.len())
+                    .max_by(|&a, &b| bounds[a].total_cmp(&bounds[b]))
+                    .filter(|&i| bounds[i] + ROOM >= 0.75)?;
+                best[topic] = jaro_winkler(&query, &self.labels[topic][i].0);
+                Some(i)
+            })
+            .collect();
+        let mut floor = entry(&best);
+        for (topic, bounds) in bounds.iter().enumerate() {
+            for (i, bound) in bounds.iter().enumerate() {
+                if bound + ROOM < floor.max(best[topic]) || likeliest[topic] == Some(i) {
+                    continue;
+                }
+                let score = jaro_winkler(&query, &self.labels[topic][i].0);
+                if score > best[topic] {
+                    best[topic] = score;
+                    floor = entry(&best);
+                }
+            }
+        }
+        let mut scored: Vec<(f64, TopicIdx)> = best
+            .into_iter()
+            .enumerate()
+            .map(|(i, score)| (score, i as TopicIdx))
             .filter(|(score, _)| *score > 0.75)
             .collect();
         scored.sort_by(|a, b| b.0.total_cmp(&a.0));
@@ -569,6 +595,68 @@ fn crosses_conjunction(normalized: &str, first: &str, last: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
+
+    /// The look-alikes as found before labels were bounded: every label scored.
+    fn every_label_scored(vocabulary: &Vocabulary, text: &str) -> Vec<TopicIdx> {
+        let query = normalize(text);
+        let mut scored: Vec<(f64, TopicIdx)> = vocabulary
+            .labels
+            .iter()
+            .enumerate()
+            .map(|(i, labels)| {
+                let best = labels
+                    .iter()
+                    .map(|(label, _)| jaro_winkler(&query, label))
+                    .fold(0.0, f64::max);
+                (best, i as TopicIdx)
+            })
+            .filter(|(score, _)| *score > 0.75)
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+        scored.into_iter().map(|(_, idx)| idx).collect()
+    }
+
+    #[test]
+    fn bounded_look_alikes_are_those_of_every_label_scored() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let vocabulary =
+            Vocabulary::from_toml(&std::fs::read_to_string(root.join("data/topics.toml")).unwrap())
+                .unwrap();
+        // Labels, their words, and slips of them; the chat evaluation's lines and their words.
+        let mut texts: Vec<String> = Vec::new();
+        for label in vocabulary.labels.iter().flatten().map(|(l, _)| l) {
+            texts.push(label.clone());
+            for word in label.split(' ') {
+                texts.push(word.to_string());
+                if word.len() > 3 {
+                    texts.push(format!("{}{}", &word[..2], &word[3..]));
+                    texts.push(format!("{}x{}", &word[..1], &word[2..]));
+                }
+            }
+        }
+        let set: toml::Table =
+            toml::from_str(&std::fs::read_to_string(root.join("tests/eval/chat.toml")).unwrap())
+                .unwrap();
+        for case in set["case"].as_array().unwrap() {
+            let line = case["line"].as_str().unwrap();
+            texts.push(line.to_string());
+            texts.extend(line.split_whitespace().map(String::from));
+        }
+        texts.sort();
+        texts.dedup();
+        assert!(texts.len() > 2000, "{}", texts.len());
+        for text in &texts {
+            let all = every_label_scored(&vocabulary, text);
+            for limit in 0..=4 {
+                assert_eq!(
+                    vocabulary.look_alikes(text, limit),
+                    all[..limit.min(all.len())],
+                    "{text:?}, {limit}"
+                );
+            }
+        }
+    }
 
     fn sample() -> Vocabulary {
         Vocabulary::from_toml(
