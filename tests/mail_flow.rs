@@ -123,9 +123,10 @@ async fn a_french_request_becomes_a_routed_ticket_with_an_acknowledgement() {
         ticket.requester_email,
         "helene.vasseur@assoc-territoires.example"
     );
-    // Only the main topic: "la réutilisation des données" is named once, in passing
-    // (extract::main_topics; tests/eval_mail.rs measures the choice).
-    assert_eq!(ticket.topics, vec!["licensing"]);
+    // What the round table is said to be about: "une table ronde sur les licences ouvertes
+    // (…) et la réutilisation des données" (extract::main_topics; tests/eval_mail.rs measures
+    // the choice).
+    assert_eq!(ticket.topics, vec!["licensing", "reuse"]);
     assert_eq!(ticket.places, vec!["Lyon"]);
     assert_eq!(ticket.dates, vec!["2027-03-12".parse().unwrap()]);
     assert_eq!(ticket.format.as_deref(), Some("round-table"));
