@@ -777,6 +777,31 @@ mod tests {
     }
 
     #[test]
+    fn thanks_for_help_ask_for_nothing_but_asking_for_help_does() {
+        let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
+        let help = registry.by_name("help");
+        let read = |line: &str| match registry.interpret(line, &|_, _| true) {
+            Interpretation::Command(invocation) => Some(invocation.command),
+            _ => None,
+        };
+        for line in [
+            "np, happy to help",
+            "thanks for the help!",
+            "merci, ça m'a bien aidé",
+        ] {
+            assert_eq!(read(line), None, "{line}");
+        }
+        for line in [
+            "can you help me?",
+            "j'ai besoin d'aide",
+            "aide-moi stp",
+            "help",
+        ] {
+            assert_eq!(read(line), help, "{line}");
+        }
+    }
+
+    #[test]
     fn every_handler_has_its_file_and_every_file_its_handler() {
         let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(registry.commands().len(), HANDLERS.len());
