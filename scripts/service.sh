@@ -1,4 +1,4 @@
-# Shared by the scripts that run a test server in the background (mastodon-mock.sh,
+# Shared by the scripts that run a test server in the background (synapse.sh, mastodon-mock.sh,
 # x-fixture.sh, bluesky-pds.sh): the pid file, stop, status and the command line. The script
 # that sources it sets LABEL (for messages), PIDFILE, URL, CMDLINE_MARK (a piece of the
 # server's command line, so a recycled pid is never taken for it) and defines healthy and start.

@@ -9,6 +9,10 @@
 #        scripts/synapse.sh register NAME PASSWORD [--admin]   (succeeds if NAME already exists)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/service.sh
+. scripts/service.sh
+LABEL="Synapse"
+CMDLINE_MARK="synapse.app.homeserver"
 RUN="$PWD/.run/synapse"
 VENV="$RUN/venv"
 CONFIG="$RUN/homeserver.yaml"
@@ -40,14 +44,6 @@ install() {
 }
 
 # The pid in the pid file, if that process is still our homeserver.
-pid() {
-  local p
-  [ -f "$PIDFILE" ] || return 1
-  p=$(cat "$PIDFILE")
-  [ -n "$p" ] && kill -0 "$p" 2>/dev/null && tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | grep -q "synapse.app.homeserver" || return 1
-  echo "$p"
-}
-
 healthy() {
   [ -x "$VENV/bin/python" ] || return 1
   "$VENV/bin/python" - "$URL/health" <<'PY' 2>/dev/null
@@ -183,25 +179,6 @@ start() {
     > "$RUN/console.log" 2>&1 < /dev/null &
   wait_healthy
   echo "== Synapse $SYNAPSE_VERSION up: $URL (server name localhost, config $CONFIG)"
-}
-
-stop() {
-  local p
-  p=$(pid) || { rm -f "$PIDFILE"; return 0; }
-  kill "$p" 2>/dev/null || true
-  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  if kill -0 "$p" 2>/dev/null; then kill -9 "$p" 2>/dev/null || true; fi
-  rm -f "$PIDFILE"
-}
-
-status() {
-  local p
-  if p=$(pid); then
-    if healthy; then echo "Synapse running (pid $p), healthy at $URL"; else echo "Synapse running (pid $p), not healthy at $URL"; fi
-  else
-    echo "Synapse not running"
-    return 3
-  fi
 }
 
 register() {
