@@ -1,6 +1,6 @@
 //! Understanding one chat line, and starting with every commune loaded.
 //!
-//! Lines: the 450 invented phrasings of tests/eval/chat.toml, each read as the bot reads it
+//! Lines: the invented phrasings of tests/eval/chat.toml, each read as the bot reads it
 //! (patterns, then cue words of the whole registry, then every argument parsed against the
 //! vocabulary, the full commune list and the sample directory). Baseline in the same run: the
 //! same lines through the command patterns alone, which is all the bot did before free
@@ -74,12 +74,15 @@ fn main() {
         today,
         thorough: true,
     };
-    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &arg_ctx.quick()).is_ok();
+    // As the bot answers a line: weighed with quick parses, then the chosen command's
+    // arguments parsed thoroughly, reusing what parsed while weighing.
     let understand = |line: &str| {
+        let weighing = args::Weighing::new(&arg_ctx);
+        let valid = |spec: &ArgSpec, raw: &str| weighing.valid(spec, raw);
         if let Interpretation::Command(invocation) = knowledge.registry.interpret(line, &valid) {
             for spec in &knowledge.registry.get(invocation.command).spec.args {
                 if let Some(raw) = invocation.args.get(&spec.name) {
-                    let _ = black_box(args::parse(spec, raw, &arg_ctx));
+                    let _ = black_box(weighing.parse(spec, raw, &arg_ctx));
                 }
             }
         }

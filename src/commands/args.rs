@@ -9,6 +9,8 @@ use crate::core::text::{Folded, normalize};
 use crate::core::topics::{TopicIdx, Vocabulary};
 use chrono::NaiveDate;
 use regex::Regex;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::sync::LazyLock;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +95,49 @@ impl ArgContext<'_> {
         ArgContext {
             thorough: false,
             ..*self
+        }
+    }
+}
+
+/// Arguments as parsed while the bot weighs which command a line means, kept for the answer.
+/// A thorough parse differs from a quick one only where the quick one fails (suggestions in
+/// errors, close spellings of a name when no exact one is found), so what parsed while
+/// weighing is not parsed again.
+pub struct Weighing<'a> {
+    quick: ArgContext<'a>,
+    parsed: RefCell<HashMap<(ArgKind, String), Option<ArgValue>>>,
+}
+
+impl<'a> Weighing<'a> {
+    pub fn new(ctx: &ArgContext<'a>) -> Self {
+        Weighing {
+            quick: ctx.quick(),
+            parsed: RefCell::default(),
+        }
+    }
+
+    /// Whether `raw` reads as the argument: what [`Registry::interpret`] weighs lines with.
+    pub fn valid(&self, spec: &ArgSpec, raw: &str) -> bool {
+        let key = (spec.kind, raw.to_string());
+        if let Some(parsed) = self.parsed.borrow().get(&key) {
+            return parsed.is_some();
+        }
+        let parsed = parse(spec, raw, &self.quick).ok();
+        let valid = parsed.is_some();
+        self.parsed.borrow_mut().insert(key, parsed);
+        valid
+    }
+
+    /// The argument as [`parse`] reads it with `ctx`, reusing what parsed while weighing.
+    pub fn parse(
+        &self,
+        spec: &ArgSpec,
+        raw: &str,
+        ctx: &ArgContext<'_>,
+    ) -> Result<ArgValue, ArgError> {
+        match self.parsed.borrow().get(&(spec.kind, raw.to_string())) {
+            Some(Some(value)) => Ok(value.clone()),
+            _ => parse(spec, raw, ctx),
         }
     }
 }
@@ -476,11 +521,17 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
     }
     let mut online = false;
     let mut format = None;
+    // Format words in the plural ("des hackathons", "workshops"): what the speaker knows when
+    // nothing else names a topic.
+    let mut plural_formats = Vec::new();
     for found in crate::core::formats::find(&text) {
         match found.kind {
             crate::core::formats::Found::Online => online = true,
             crate::core::formats::Found::Format(name) => {
                 format.get_or_insert(name);
+                if text[found.start..found.end].ends_with(['s', 'x']) {
+                    plural_formats.push((name, text[found.start..found.end].to_string()));
+                }
             }
         }
         blank(&mut text, found.start, found.end);
@@ -541,15 +592,31 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
     } else {
         None
     };
-    let found = ctx.vocabulary.match_text(&text);
+    let mut found = ctx.vocabulary.match_text(&text);
+    // "quelqu'un qui a déjà organisé des hackathons pour en parler": no topic but the plural
+    // format word, which is then the topic rather than the event.
+    if found.hits.is_empty()
+        && let Some((name, topic)) = plural_formats.iter().find_map(|(name, typed)| {
+            let as_topic = ctx.vocabulary.match_phrases(typed);
+            (!as_topic.hits.is_empty()).then_some((*name, as_topic))
+        })
+    {
+        found.hits = topic.hits;
+        if format == Some(name) {
+            format = None;
+        }
+    }
     if found.hits.is_empty() {
         let typed = if found.leftover.is_empty() {
             text.split_whitespace().collect::<Vec<_>>().join(" ")
         } else {
             found.leftover.join(" ")
         };
+        // What is left of a sentence looks like no label as a whole: only a few words typed
+        // as a topic are worth comparing with the labels.
+        let short = typed.split(' ').count() <= 3;
         return Err(ArgError::UnknownTopic {
-            suggestions: if ctx.thorough {
+            suggestions: if ctx.thorough && short {
                 ctx.vocabulary.look_alikes(&typed, 3)
             } else {
                 Vec::new()

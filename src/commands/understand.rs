@@ -287,6 +287,10 @@ impl Lexicon {
             let short_enough =
                 same_start.partition_point(|&t| self.terms[t].text.len() <= typed.len() + 2);
             for &id in &same_start[..short_enough] {
+                // A whole cue word two letters shorter than the typed one is no slip of it.
+                if !self.terms[id].prefix && self.terms[id].text.len() + 2 < typed.len() {
+                    continue;
+                }
                 if !hits.terms[from..].contains(&id) && self.terms[id].slipped(typed) {
                     hits.terms.push(id);
                 }

@@ -132,10 +132,29 @@ pub fn content_words(normalized: &str) -> Vec<&str> {
 /// The stems of one normalised word under the French and the English Snowball stemmers.
 /// Queries come in either language, so both are tried.
 pub fn stems(word: &str) -> [String; 2] {
-    [
-        FRENCH.stem(word).into_owned(),
-        ENGLISH.stem(word).into_owned(),
-    ]
+    STEMMED.with_borrow_mut(|known| {
+        if let Some(pair) = known.get(word) {
+            return pair.clone();
+        }
+        let pair = [
+            FRENCH.stem(word).into_owned(),
+            ENGLISH.stem(word).into_owned(),
+        ];
+        if known.len() >= STEMS_KEPT {
+            known.clear();
+        }
+        known.insert(word.to_string(), pair.clone());
+        pair
+    })
+}
+
+/// How many words' stems a thread keeps before starting afresh: chat lines and mail repeat
+/// the same few thousand words, and stemming one costs several lookups.
+const STEMS_KEPT: usize = 20_000;
+
+thread_local! {
+    static STEMMED: std::cell::RefCell<std::collections::HashMap<String, [String; 2]>> =
+        std::cell::RefCell::default();
 }
 
 /// Typo budget for a word of this length: none for short words (where one edit changes the

@@ -130,8 +130,10 @@ pub struct Vocabulary {
     /// réutilisation").
     conjoined: HashMap<String, TopicIdx>,
     /// Single-word phrases, unstemmed, for typo tolerance, by first letter: typos rarely touch
-    /// it, so a word is compared with those sharing it only.
-    words: HashMap<u8, Vec<(String, TopicIdx)>>,
+    /// it, so a word is compared with those sharing it only. Each list is sorted by length (a
+    /// typo changes it by two at most) and keeps each word's place in the file, which breaks
+    /// ties between equally close words.
+    words: HashMap<u8, Vec<(String, TopicIdx, usize)>>,
     related: Vec<Vec<TopicIdx>>,
     /// Every topic's names and synonyms, normalised, with their letters, for suggestions.
     labels: Vec<Vec<(String, Letters)>>,
@@ -242,8 +244,9 @@ impl Vocabulary {
                 }
                 if let [word] = words[..] {
                     let same_start = self.words.entry(word.as_bytes()[0]).or_default();
-                    if !same_start.iter().any(|(w, _)| w == word) {
-                        same_start.push((word.to_string(), idx));
+                    if !same_start.iter().any(|(w, _, _)| w == word) {
+                        let order = same_start.len();
+                        same_start.push((word.to_string(), idx, order));
                     }
                 }
                 let exact = words.join(" ");
@@ -290,6 +293,9 @@ impl Vocabulary {
         }
         for (key, idx) in synonym_stems {
             self.phrases.entry(key).or_insert(idx);
+        }
+        for same_start in self.words.values_mut() {
+            same_start.sort_by_key(|(word, _, _)| word.len());
         }
         Ok(())
     }
@@ -506,12 +512,17 @@ impl Vocabulary {
 
     fn closest_word(&self, word: &str) -> Option<TopicIdx> {
         let first = word.as_bytes().first()?;
-        self.words
-            .get(first)?
+        let same_start = self.words.get(first)?;
+        let (shortest, longest) = (word.len().saturating_sub(2), word.len() + 2);
+        let from = same_start.partition_point(|(w, _, _)| w.len() < shortest);
+        let to = same_start.partition_point(|(w, _, _)| w.len() <= longest);
+        same_start[from..to]
             .iter()
-            .filter(|(candidate, _)| close_enough(word, candidate))
-            .min_by_key(|(candidate, _)| strsim::damerau_levenshtein(word, candidate))
-            .map(|(_, topic)| *topic)
+            .filter(|(candidate, _, _)| close_enough(word, candidate))
+            .min_by_key(|(candidate, _, order)| {
+                (strsim::damerau_levenshtein(word, candidate), *order)
+            })
+            .map(|(_, topic, _)| *topic)
     }
 
     /// Topics whose labels look most like the text: suggestions when nothing matched.

@@ -283,8 +283,8 @@ pub struct TicketsNeeded {
 /// understood as [`handle_line`] will understand it.
 pub fn tickets_needed(arg_ctx: &ArgContext<'_>, line: &str, thread: Option<i64>) -> TicketsNeeded {
     let registry = arg_ctx.registry;
-    let weighing = arg_ctx.quick();
-    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &weighing).is_ok();
+    let weighing = args::Weighing::new(arg_ctx);
+    let valid = |spec: &ArgSpec, raw: &str| weighing.valid(spec, raw);
     let invocation = match thread {
         Some(ticket) => registry.parse_in_thread(line, ticket),
         None => registry.interpret(line, &valid).invocation(),
@@ -328,8 +328,8 @@ pub fn handle_line(
     line: &str,
     forced: Option<Lang>,
 ) -> Result<Outcome, HandlerError> {
-    let weighing = arg_context(ctx).quick();
-    let valid = |spec: &ArgSpec, raw: &str| args::parse(spec, raw, &weighing).is_ok();
+    let weighing = args::Weighing::new(&arg_context(ctx));
+    let valid = |spec: &ArgSpec, raw: &str| weighing.valid(spec, raw);
     let (invocation, ambiguous) = match ctx.thread_ticket {
         Some(ticket) => (ctx.registry.parse_in_thread(line, ticket), Vec::new()),
         None => match ctx.registry.interpret(line, &valid) {
@@ -396,7 +396,7 @@ pub fn handle_line(
             json!({ "command": name, "required": command.spec.role.as_str(), "known": ctx.asker.is_some() }),
         )?);
     }
-    let values = match typed_args(ctx, &invocation) {
+    let values = match typed_args(ctx, &invocation, &weighing) {
         Ok(values) => values,
         Err(error) => return reply(arg_error(ctx, lang, &invocation, error)?),
     };
@@ -439,13 +439,16 @@ fn arg_context<'a>(ctx: &Context<'a>) -> ArgContext<'a> {
 fn typed_args(
     ctx: &Context<'_>,
     invocation: &Invocation,
+    weighing: &args::Weighing<'_>,
 ) -> Result<BTreeMap<String, ArgValue>, (String, ArgError)> {
     let arg_ctx = arg_context(ctx);
     let mut values = BTreeMap::new();
     for spec in &ctx.registry.get(invocation.command).spec.args {
         match invocation.args.get(&spec.name) {
             Some(raw) => {
-                let value = args::parse(spec, raw, &arg_ctx).map_err(|e| (spec.name.clone(), e))?;
+                let value = weighing
+                    .parse(spec, raw, &arg_ctx)
+                    .map_err(|e| (spec.name.clone(), e))?;
                 values.insert(spec.name.clone(), value);
             }
             None if spec.required => {
