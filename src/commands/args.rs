@@ -456,6 +456,8 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
                 .cued_command(raw)
                 .filter(|&c| registry.get(c).spec.name != "help")
         })
+        // "how do I use the away command?": a word that is a command's name.
+        .or_else(|| typed.split(' ').find_map(|word| registry.by_name(word)))
         .ok_or_else(|| ArgError::UnknownCommand {
             typed: raw.to_string(),
         })

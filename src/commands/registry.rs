@@ -110,6 +110,11 @@ pub struct CommandSpec {
     /// the command whose cue it holds most strongly; `*` ends a prefix, `...` skips a few words.
     #[serde(default)]
     pub cues: Option<PerLang<Vec<String>>>,
+    /// Phrases, written as cues, that say a line is not this command whatever cue it holds:
+    /// "quelqu'un a le code du wifi ?" asks for a thing, "le webinaire d'hier était top" talks
+    /// of a past event. Patterns still apply.
+    #[serde(default)]
+    pub unless: Option<PerLang<Vec<String>>>,
 }
 
 #[derive(Debug)]
@@ -119,6 +124,7 @@ pub struct Command {
     patterns: Vec<(Lang, Regex)>,
     thread_patterns: Vec<(Lang, Regex)>,
     cues: Vec<Cue>,
+    unless: Vec<Cue>,
     /// The examples, French then English, normalised once: "how do I …" lines are read
     /// against them.
     normalized_examples: Vec<String>,
@@ -360,6 +366,16 @@ impl Registry {
                 );
             }
         }
+        let mut unless = Vec::new();
+        for lang in Lang::ALL {
+            let listed = spec.unless.as_ref().map(|c| c.get(lang).as_slice());
+            for (n, phrase) in listed.unwrap_or_default().iter().enumerate() {
+                unless.push(
+                    Cue::parse(phrase, lang, lexicon)
+                        .map_err(|e| format!("unless.{lang}[{n}]: {e}"))?,
+                );
+            }
+        }
         let normalized_examples = spec
             .examples
             .fr
@@ -373,6 +389,7 @@ impl Registry {
             patterns,
             thread_patterns,
             cues,
+            unless,
             normalized_examples,
             run: handler.run,
         })
@@ -434,56 +451,74 @@ impl Registry {
                     .iter()
                     .any(|&(i, j)| self.commands[i].cues[j].find(head).is_some())
             });
-        let cue_hits = head_hits.as_ref().unwrap_or(&hits);
         // (score, command, cue words, cue language, arguments read)
-        let mut best: Vec<Candidate> = Vec::new();
-        for keyed in self.keyed_cues(cue_hits).chunk_by(|a, b| a.0 == b.0) {
-            let (i, command) = (keyed[0].0, &self.commands[keyed[0].0]);
-            // (weight, words, language, weak) of the strongest cue found.
-            let found: Vec<(usize, Vec<usize>, Lang, bool)> = keyed
-                .iter()
-                .map(|&(_, j)| &command.cues[j])
-                .filter_map(|cue| {
-                    cue.find(cue_hits)
-                        .map(|at| (cue.weight, at, cue.lang, cue.weak))
-                })
-                .collect();
-            let Some((weight, cue_words, lang, _)) = found
-                .iter()
-                .max_by_key(|(weight, at, _, weak)| (!*weak, *weight, std::cmp::Reverse(at[0])))
-                .cloned()
-            else {
-                continue;
-            };
-            let only_weak = found.iter().all(|f| f.3);
-            // A command whose arguments the line also gives is the likelier one; a ticket
-            // command without a ticket number the less likely.
-            let args = understand::fill_args(&command.spec.args, &words, &cue_words, &valid);
-            // A ticket command names its ticket, a command about someone names them, a change
-            // of language names the language: without them the words meant something else
-            // ("je prends le train", "comment on fait", "talk about data in Reims").
-            if command.spec.args.iter().any(|a| {
-                a.required
-                    && matches!(
-                        a.kind,
-                        ArgKind::Ticket | ArgKind::Draft | ArgKind::Member | ArgKind::Language
-                    )
-                    && !args.get(&a.name).is_some_and(|v| valid(a, v))
-            }) {
-                continue;
+        let weigh = |cue_hits: &Hits| {
+            let mut best: Vec<Candidate> = Vec::new();
+            for keyed in self.keyed_cues(cue_hits).chunk_by(|a, b| a.0 == b.0) {
+                let (i, command) = (keyed[0].0, &self.commands[keyed[0].0]);
+                // (weight, words, language, weak) of the strongest cue found.
+                let found: Vec<(usize, Vec<usize>, Lang, bool)> = keyed
+                    .iter()
+                    .map(|&(_, j)| &command.cues[j])
+                    .filter_map(|cue| {
+                        cue.find(cue_hits)
+                            .map(|at| (cue.weight, at, cue.lang, cue.weak))
+                    })
+                    .collect();
+                let Some((weight, cue_words, lang, _)) = found
+                    .iter()
+                    .max_by_key(|(weight, at, _, weak)| (!*weak, *weight, std::cmp::Reverse(at[0])))
+                    .cloned()
+                else {
+                    continue;
+                };
+                if command
+                    .unless
+                    .iter()
+                    .any(|phrase| phrase.find(&hits).is_some())
+                {
+                    continue;
+                }
+                let only_weak = found.iter().all(|f| f.3);
+                // A command whose arguments the line also gives is the likelier one; a ticket
+                // command without a ticket number the less likely.
+                let args = understand::fill_args(&command.spec.args, &words, &cue_words, &valid);
+                // A ticket command names its ticket, a command about someone names them, a change
+                // of language names the language: without them the words meant something else
+                // ("je prends le train", "comment on fait", "talk about data in Reims").
+                if command.spec.args.iter().any(|a| {
+                    a.required
+                        && matches!(
+                            a.kind,
+                            ArgKind::Ticket | ArgKind::Draft | ArgKind::Member | ArgKind::Language
+                        )
+                        && !args.get(&a.name).is_some_and(|v| valid(a, v))
+                }) {
+                    continue;
+                }
+                let given = command
+                    .spec
+                    .args
+                    .iter()
+                    .filter(|a| {
+                        a.kind != ArgKind::Text && args.get(&a.name).is_some_and(|v| valid(a, v))
+                    })
+                    .count();
+                if only_weak && given == 0 {
+                    continue;
+                }
+                best.push((2 * weight + 2 * given, i, cue_words, lang, args));
             }
-            let given = command
-                .spec
-                .args
-                .iter()
-                .filter(|a| {
-                    a.kind != ArgKind::Text && args.get(&a.name).is_some_and(|v| valid(a, v))
-                })
-                .count();
-            if only_weak && given == 0 {
-                continue;
-            }
-            best.push((2 * weight + 2 * given, i, cue_words, lang, args));
+            best
+        };
+        // "on a une demande de la CCI : intervention sur … qui est dispo ?": when what precedes
+        // the colon cues nothing that reads well, the whole line is weighed.
+        let mut best = match &head_hits {
+            Some(head) => weigh(head),
+            None => Vec::new(),
+        };
+        if best.is_empty() {
+            best = weigh(&hits);
         }
         best.sort_by_key(|b| std::cmp::Reverse(b.0));
         match best.as_slice() {

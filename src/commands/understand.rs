@@ -90,7 +90,67 @@ impl<'a> Words<'a> {
             })
             .as_ref()
     }
+
+    /// What the line's number is the number of, from the noun just before it ("l'actu n°12",
+    /// "draft #15", "la demande 4"): a ticket, a news draft, or either when no noun says.
+    fn numbered(&self) -> Numbered {
+        let Some((start, _, _)) = self.ticket() else {
+            return Numbered::Either;
+        };
+        let before = &self.folded.text[..*start];
+        let noun = before
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .rev()
+            .filter(|w| !w.is_empty())
+            .find(|w| !NUMBER_FILLER.contains(w));
+        match noun {
+            Some(w) if DRAFT_NOUNS.contains(&w) => Numbered::Draft,
+            Some(w) if TICKET_NOUNS.contains(&w) => Numbered::Ticket,
+            _ => Numbered::Either,
+        }
+    }
 }
+
+/// What a number in a line counts: see [`Words::numbered`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Numbered {
+    Ticket,
+    Draft,
+    Either,
+}
+
+/// Nouns of a news draft and of a ticket, folded; and the words between such a noun and its
+/// number ("le brouillon numéro 4", "ticket n° 7").
+const DRAFT_NOUNS: &[&str] = &[
+    "brouillon",
+    "brouillons",
+    "draft",
+    "drafts",
+    "actu",
+    "actus",
+    "actualite",
+    "actualites",
+    "post",
+    "posts",
+    "publication",
+    "publications",
+    "billet",
+    "news",
+    "toot",
+    "tweet",
+];
+const TICKET_NOUNS: &[&str] = &[
+    "ticket",
+    "tickets",
+    "demande",
+    "demandes",
+    "request",
+    "requests",
+    "req",
+    "dossier",
+    "sollicitation",
+];
+const NUMBER_FILLER: &[&str] = &["n", "no", "num", "numero", "number", "nr"];
 
 /// One word of a cue: a word of the [`Lexicon`] (as written, or a prefix "trouv*"), or a gap
 /// of a few words ("...").
@@ -414,6 +474,9 @@ pub fn fill_args(
     let ticket = words.ticket();
     for spec in args {
         let value = match spec.kind {
+            // "reject draft 9" names no ticket, "la demande 4" no draft.
+            ArgKind::Ticket if words.numbered() == Numbered::Draft => None,
+            ArgKind::Draft if words.numbered() == Numbered::Ticket => None,
             ArgKind::Ticket | ArgKind::Draft => ticket.map(|(_, _, n)| n.clone()),
             // What follows the number ("programme 4 demain 9h").
             ArgKind::Moment => ticket.and_then(|(_, end, _)| {
@@ -425,7 +488,9 @@ pub fn fill_args(
                 let (_, end, _) = ticket?;
                 let from = folded_line.original_range(*end, *end).0;
                 let text = line[from..].trim_start_matches([',', ';', ':', '-', ' ', '.']);
-                (!text.trim().is_empty()).then(|| text.trim().to_string())
+                // "mets cette photo sur l'actu 12 stp 📷" gives no text.
+                let says_something = trim_filler(text.trim()).chars().any(char::is_alphanumeric);
+                says_something.then(|| text.trim().to_string())
             }),
             ArgKind::Member => member_in(words, cue, &|typed| valid(spec, typed)),
             // Cues may hold the language ("en anglais svp"): the whole line is read.
@@ -646,6 +711,24 @@ mod tests {
             let cue = Cue::parse(cue, Lang::Fr, &mut lexicon).unwrap();
             let hits = lexicon.read(&Words::new(line));
             assert_eq!(cue.find(&hits), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn a_number_counts_what_the_noun_before_it_names() {
+        let cases = [
+            ("affiche l'actu n°12", Numbered::Draft),
+            ("reject draft 9, off topic", Numbered::Draft),
+            ("supprime les posts du brouillon 5 partout", Numbered::Draft),
+            ("je prends la demande 12", Numbered::Ticket),
+            ("ticket n° 7 stp", Numbered::Ticket),
+            ("le brouillon numéro 4", Numbered::Draft),
+            ("can you schedule #15 for Friday at noon?", Numbered::Either),
+            ("je prends la 12", Numbered::Either),
+            ("pas de numéro ici", Numbered::Either),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(Words::new(line).numbered(), expected, "{line}");
         }
     }
 

@@ -109,7 +109,16 @@ pub fn parse_moment(
         ),
         None => (text.to_string(), None),
     };
-    let rest = rest.trim().trim_end_matches([',', '.']);
+    let rest = rest.trim().trim_end_matches([',', '.', '?', '!']);
+    // "pour lundi 9h", "for tomorrow 10am": the preposition only introduces the moment.
+    let rest = ["pour ", "for ", "on "]
+        .iter()
+        .find_map(|p| {
+            rest.get(..p.len())
+                .filter(|head| head.eq_ignore_ascii_case(p))
+                .map(|_| rest[p.len()..].trim_start())
+        })
+        .unwrap_or(rest);
     let day = if rest.is_empty() {
         today
     } else {
@@ -1431,6 +1440,9 @@ mod tests {
             ("2027-03-03 09:00", Ok((day(2027, 3, 3), at(9, 0)))),
             ("12/03 à midi", Ok((day(2027, 3, 12), at(12, 0)))),
             ("lundi", Ok((day(2026, 11, 30), None))),
+            ("pour lundi 9h", Ok((day(2026, 11, 30), at(9, 0)))),
+            ("for Friday at noon?", Ok((day(2026, 11, 27), at(12, 0)))),
+            ("for tomorrow 10am", Ok((day(2026, 11, 27), at(10, 0)))),
             ("12.03", Ok((day(2027, 3, 12), None))),
             ("25h", Err(())),
             ("bientôt", Err(())),
