@@ -145,6 +145,7 @@ const GOLDEN: &[&str] = &[
     "mail-requests/bounce-5.7.606.eml",
     "mail-requests/bounce-post-master-text.eml",
     "mail-requests/bounce-exim-header-only.eml",
+    "mail-requests/contact-form-noreply.eml",
 ];
 
 /// Compares each golden message's understanding with `tests/golden/mail/*.json`.

@@ -437,6 +437,12 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
                 _ => {}
             }
             // A month alone: the whole month, its next occurrence ("en juin", "in June 2027").
+            // "mi-mars", "mid-March" say no day nor the whole month: no date.
+            let mid = |t: Option<&Token>| t.and_then(word).is_some_and(|b| b == "mi" || b == "mid");
+            let dashed = before(1).is_some_and(|t| t.kind == Kind::Dash);
+            if month(w).is_some() && (mid(before(1)) || dashed && mid(before(2))) {
+                continue;
+            }
             if let Some((m, _)) = month(w)
                 && !before(1).is_some_and(|t| matches!(t.kind, Kind::Num { .. }))
                 && !toks
@@ -1240,6 +1246,19 @@ mod tests {
             ("25/11/2026", past(2026, 11, 25)),
         ];
         check(cases, |input| parse_date(input, today()));
+    }
+
+    #[test]
+    fn the_middle_of_a_month_is_no_date() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        for text in [
+            "un atelier mi-mars à Rennes",
+            "mid-March in Lyon",
+            "vers la mi mars",
+        ] {
+            assert!(find_when(text, today).is_none(), "{text}");
+        }
+        assert!(find_when("un atelier en mars à Rennes", today).is_some());
     }
 
     #[test]

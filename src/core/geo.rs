@@ -650,6 +650,12 @@ pub(crate) mod tests {
         assert_eq!(dept("in the 35"), Some("Ille-et-Vilaine".to_string()));
         assert_eq!(dept("Lyon et Paris"), None);
         assert_eq!(geo.lookup("Narnia"), None);
+        // A city abroad, not the villages of its name; with a department, the village.
+        assert_eq!(geo.lookup("Montréal"), None);
+        assert!(matches!(
+            geo.lookup("Montréal (11)"),
+            Some(Place::Commune(_))
+        ));
         assert_eq!(geo.lookup("open data"), None);
         assert_eq!(geo.suggestions("Bretagn", 1), vec!["Bretagne".to_string()]);
         assert_eq!(geo.suggestions("Renes", 1), vec!["Rennes".to_string()]);

@@ -76,8 +76,15 @@ pub fn machine_reason(
     if robot.null_return_path {
         return Some(MachineReason::NullReturnPath);
     }
+    // A website's contact form sends from "noreply@" with the person in Reply-To: it is that
+    // person's mail.
+    let person_replies = mail
+        .reply_to
+        .as_ref()
+        .is_some_and(|r| !rules.is_robot_address(&r.address));
     if let Some(from) = &mail.from
         && rules.is_robot_address(&from.address)
+        && !person_replies
     {
         return Some(MachineReason::RobotSender(from.address.clone()));
     }

@@ -303,7 +303,12 @@ pub fn extract(
     let topic_end = (subject.len() + 1 + text.len()).min(all.len());
     let mut head: String = all[..topic_end].chars().take(TOPIC_WINDOW).collect();
     // So does their body's name in the text ("the Grenoble School of Public Management").
-    let organisation = organisation(source.signature, source.contact, rules, knowledge);
+    // A web form's field says it outright; else the signature.
+    let organisation = rules
+        .field_labels
+        .captures(text)
+        .map(|c| c[1].trim().to_string())
+        .or_else(|| organisation(source.signature, source.contact, rules, knowledge));
     if let Some(name) = organisation.as_deref().filter(|n| head.contains(n)) {
         head = head.replace(name, " ");
     }

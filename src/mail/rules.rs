@@ -58,6 +58,7 @@ struct Organisation {
     title_words: Vec<String>,
     signature_lines: usize,
     shared_domains: Vec<String>,
+    field_labels: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -188,6 +189,8 @@ pub struct MailRules {
     pub title_words: Vec<String>,
     pub signature_lines: usize,
     pub shared_domains: Vec<String>,
+    /// Labels of a form's field that holds the body ("Organisme : Ville de Quimperlé").
+    pub field_labels: Regex,
     pub formats: Vec<Format>,
     /// Every format's words: a text's format is the first format with a word in it.
     pub format_words: Phrases,
@@ -326,6 +329,19 @@ impl MailRules {
             title_words: folded(file.organisation.title_words),
             signature_lines: file.organisation.signature_lines,
             shared_domains: file.organisation.shared_domains,
+            field_labels: compile(
+                &[format!(
+                    r"(?im)^[ \t>]*(?:{})[ \t]*:[ \t]*(\S.*)$",
+                    file.organisation
+                        .field_labels
+                        .iter()
+                        .map(|l| regex::escape(l))
+                        .collect::<Vec<_>>()
+                        .join("|")
+                )],
+                "organisation.field_labels",
+            )?
+            .remove(0),
             format_words: Phrases::new(
                 formats
                     .iter()

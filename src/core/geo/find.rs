@@ -127,11 +127,17 @@ impl Names {
     }
 
     /// The most likely place of a whole name, whatever its guard.
+    /// The place a name alone means; none for a city abroad, which comes before the French
+    /// villages of its name.
     pub(super) fn first_place(&self, key: &str) -> Option<Place> {
-        self.keys.get(key)?.iter().find_map(|e| match e.target {
-            Target::Place(p) if e.elided.is_none() => Some(p),
-            _ => None,
-        })
+        for entry in self.keys.get(key)? {
+            match entry.target {
+                Target::Place(p) if entry.elided.is_none() => return Some(p),
+                Target::Abroad => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     /// True when several communes bear this name.
@@ -355,8 +361,10 @@ const HINT_WORDS: &[&str] = &[
 const ARTICLES: &[&str] = &["le", "la", "les", "l", "the"];
 
 pub(super) fn add_fixed_names(names: &mut Names) {
+    // A city abroad comes before the French villages of its name ("Montréal (Québec)" is not
+    // Montréal in the Aude); a department given still picks the commune ("Montréal (11)").
     for key in ABROAD {
-        names.add(key.to_string(), Entry::new(Target::Abroad, Guard::None));
+        names.add_first(key.to_string(), Entry::new(Target::Abroad, Guard::None));
     }
     for key in ABROAD_WORDS {
         names.add(key.to_string(), Entry::new(Target::Abroad, Guard::Case));
@@ -604,7 +612,7 @@ struct Context {
     after_capitalised: bool,
     /// Right before a capitalised word: likely a first name ("Gilles Roux").
     before_capitalised: bool,
-    /// Before "de" and a capitalised word: a venue's noun ("Palais du Luxembourg").
+    /// Before "de" and a word: a venue's noun ("Palais du Luxembourg", "Parc des expositions").
     before_of_name: bool,
     /// Part of a compound with a word before or after it ("en-US", "US-ASCII").
     compound: bool,
@@ -635,10 +643,13 @@ impl Context {
             after_capitalised: false,
             before_capitalised: plain_next
                 .is_some_and(|n| tk.t[n].capital && !tk.t[n].after_hyphen),
+            // "au Palais de la Musique", "au Parc des expositions" too: a noun with its
+            // complement; "à Nice du 3 au 5 mars" is a date after the town.
             before_of_name: plain_next.is_some_and(|n| {
                 matches!(tk.word(n), "de" | "du" | "des" | "d")
                     && n + 1 < tk.len()
-                    && tk.t[n + 1].capital
+                    && !tk.t[n + 1].sentence_start
+                    && !tk.is_number(n + 1)
             }),
             compound: token.after_hyphen || next.is_some_and(|n| tk.t[n].after_hyphen),
             street: false,
@@ -849,6 +860,11 @@ fn match_at(
             }
             continue;
         };
+        if entry.target == Target::Abroad
+            && let Some((place, hint_end)) = by_hint(geo, tk, entries, end)
+        {
+            return Some(found(geo, tk, i, hint_end, place, true));
+        }
         let span = tk.t[i].start..tk.t[end - 1].end;
         return match entry.target {
             Target::NotAPlace => Some((None, end)),
@@ -1217,6 +1233,16 @@ mod tests {
     fn abroad_and_online() {
         check(&[
             ("un forum à Bruxelles", &["abroad:Bruxelles"]),
+            // A city abroad before the villages of its name, a department still picks one.
+            ("au Palais des congrès de Montréal", &["abroad:Montréal"]),
+            ("à Montréal (11)", &["commune:11254"]),
+            // A venue's noun and its complement name no village ("Le Palais", "Le Parc").
+            (
+                "au Palais de la Musique et des Congrès de Strasbourg",
+                &["commune:67482"],
+            ),
+            ("au Parc des expositions de Rennes", &["commune:35238"]),
+            ("à Nice du 3 au 5 mars", &["commune:06088"]),
             (
                 "a workshop in Valencia (Spain)",
                 &["abroad:Valencia", "abroad:Spain"],
