@@ -146,6 +146,7 @@ const GOLDEN: &[&str] = &[
     "mail-requests/bounce-post-master-text.eml",
     "mail-requests/bounce-exim-header-only.eml",
     "mail-requests/contact-form-noreply.eml",
+    "mail-requests/forward-attached-rfc822.eml",
 ];
 
 /// Compares each golden message's understanding with `tests/golden/mail/*.json`.

@@ -122,6 +122,18 @@ pub struct MailMessage {
     pub original_ids: Vec<String>,
     /// `Authentication-Results` header values, topmost first.
     pub auth_results: Vec<String>,
+    /// A message attached whole (`message/rfc822`), as a forward "as attachment" carries the
+    /// request it passes on.
+    #[serde(skip)]
+    pub attached: Option<AttachedMessage>,
+}
+
+/// A mail attached whole to another: who wrote it, its subject and its text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachedMessage {
+    pub from: Mailbox,
+    pub subject: Option<String>,
+    pub text: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -311,6 +323,27 @@ pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
             size: part.len(),
         });
     }
+    // Not in a delivery or an abuse report, whose attached message is the one returned.
+    let attached = (!robot.delivery_report && !robot.feedback_report)
+        .then(|| {
+            message.parts.iter().find_map(|part| match &part.body {
+                PartType::Message(inner) => {
+                    let from = mailboxes(inner.from()).into_iter().next()?;
+                    let text = (0..inner.text_body_count().max(1))
+                        .filter_map(|i| inner.body_text(i))
+                        .map(|t| t.replace("\r\n", "\n").replace('\r', "\n"))
+                        .collect::<Vec<_>>()
+                        .join("\n");
+                    Some(AttachedMessage {
+                        from,
+                        subject: inner.subject().map(|s| s.trim().to_string()),
+                        text,
+                    })
+                }
+                _ => None,
+            })
+        })
+        .flatten();
     let own_id = message.message_id();
     let original_ids: Vec<String> = if robot.delivery_report || !failed_recipients.is_empty() {
         let whole = String::from_utf8_lossy(raw);
@@ -346,6 +379,7 @@ pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
         failed_recipients,
         original_ids,
         auth_results,
+        attached,
     })
 }
 

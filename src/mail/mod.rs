@@ -154,7 +154,16 @@ pub fn understand(
     };
     let lines = quotes::lines(&mail.text);
     let split = quotes::split_lines(&lines, rules);
-    let forwarded = forward::find(&lines, &mail.subject, rules);
+    // A forward "as attachment" carries the original whole, below the forwarder's note.
+    let forwarded = forward::find(&lines, &mail.subject, rules).or_else(|| {
+        mail.attached.as_ref().map(|original| forward::Forwarded {
+            robot: rules.is_robot_address(&original.from.address),
+            from: original.from.clone(),
+            subject: original.subject.clone(),
+            note: split.new_text.clone(),
+            text: original.text.clone(),
+        })
+    });
     // Of a forward, the original is what asks; of a reply, only what its writer added.
     let original = forwarded.as_ref().map(|f| quotes::split(&f.text, rules));
     let scored_body = match (&forwarded, &original) {
