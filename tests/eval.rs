@@ -318,6 +318,13 @@ fn chat_understanding_on_the_fourth_development_set() {
     check_intent("chat-dev4.toml", "chat-dev4.toml (development)", true, 0.97);
 }
 
+/// A fifth development set by another writer: a busy team room, how-to questions,
+/// thread-like replies and chatter.
+#[test]
+fn chat_understanding_on_the_fifth_development_set() {
+    check_intent("chat-dev5.toml", "chat-dev5.toml (development)", true, 0.94);
+}
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn chat_understanding_on_the_held_out_set() {
@@ -341,6 +348,7 @@ fn arguments_reused_from_weighing_are_those_parsed_thoroughly() {
         "chat-dev2.toml",
         "chat-dev3.toml",
         "chat-dev4.toml",
+        "chat-dev5.toml",
         "chat-holdout.toml",
     ] {
         let set: ChatSet = toml::from_str(

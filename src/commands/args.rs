@@ -458,6 +458,15 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
         })
         // "how do I use the away command?": a word that is a command's name.
         .or_else(|| typed.split(' ').find_map(|word| registry.by_name(word)))
+        // "comment je fais pour me déclarer absent": the words after a lead-in.
+        .or_else(|| {
+            let words: Vec<&str> = raw.split_whitespace().collect();
+            (1..words.len().min(4)).find_map(|skip| {
+                registry
+                    .cued_command(&words[skip..].join(" "))
+                    .filter(|&c| registry.get(c).spec.name != "help")
+            })
+        })
         .ok_or_else(|| ArgError::UnknownCommand {
             typed: raw.to_string(),
         })

@@ -115,6 +115,10 @@ pub struct CommandSpec {
     /// of a past event. Patterns still apply.
     #[serde(default)]
     pub unless: Option<PerLang<Vec<String>>>,
+    /// The command only shows something (a list, figures): one of its words in a longer
+    /// statement mentions the thing without asking for it ("les stats du portail ont doublé").
+    #[serde(default)]
+    pub shows: bool,
 }
 
 #[derive(Debug)]
@@ -507,6 +511,17 @@ impl Registry {
                 if only_weak && given == 0 {
                     continue;
                 }
+                // A command that shows something, named by one word in passing in a longer
+                // statement, is not asked for ("les stats du portail ont doublé ce mois-ci", "the topics for the
+                // March seminar are due Friday"): beyond a few words it must be a question or a
+                // request to the bot.
+                if command.spec.shows
+                    && weight == 1
+                    && words.len() > cue_words.len() + WORDS_IN_PASSING
+                    && !asks_the_bot(line, &words)
+                {
+                    continue;
+                }
                 best.push((2 * weight + 2 * given, i, cue_words, lang, args));
             }
             best
@@ -733,6 +748,62 @@ fn captured(regex: &Regex, folded: &Folded, original: &str) -> Option<BTreeMap<S
 }
 
 /// A chat line without the trailing punctuation people add ("qui peut parler de RGPD ?").
+/// Words besides its cue that a line naming a command that shows something may hold and still
+/// be a bare request ("stats du réseau pour le bilan annuel").
+const WORDS_IN_PASSING: usize = 5;
+
+/// Whether a line is put to the bot: a question, a name of the bot, a polite, imperative or
+/// wanting word of request.
+fn asks_the_bot(line: &str, words: &Words<'_>) -> bool {
+    line.contains('?')
+        || words.iter_words().any(|w| {
+            matches!(
+                w,
+                "passerelle"
+                    | "bot"
+                    | "stp"
+                    | "svp"
+                    | "please"
+                    | "pls"
+                    | "plz"
+                    | "montre"
+                    | "montrez"
+                    | "affiche"
+                    | "affichez"
+                    | "liste"
+                    | "listez"
+                    | "donne"
+                    | "donnez"
+                    | "envoie"
+                    | "show"
+                    | "list"
+                    | "give"
+                    | "display"
+                    | "peux"
+                    | "pouvez"
+                    | "pourrais"
+                    | "pourriez"
+                    | "can"
+                    | "could"
+                    | "voir"
+                    | "see"
+                    | "quels"
+                    | "quelles"
+                    | "combien"
+                    | "voudrais"
+                    | "voudrait"
+                    | "souhaite"
+                    | "souhaiterais"
+                    | "aimerais"
+                    | "solliciter"
+                    | "besoin"
+                    | "like"
+                    | "want"
+                    | "need"
+            )
+        })
+}
+
 fn clean_line(line: &str) -> &str {
     line.trim()
         .trim_end_matches(['?', '!', '.', ' ', '\u{a0}', '\u{202f}'])

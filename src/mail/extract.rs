@@ -647,6 +647,20 @@ pub fn organisation(
             .split([',', '|', '–', '—', '/', '•', '(', ')'])
             .flat_map(|part| part.split(" - "))
             .map(|part| part.trim().trim_end_matches('.').trim())
+            // "Pour le Conseil départemental des Landes", "For the City of Ghent".
+            .map(|part| {
+                [
+                    "Pour le ",
+                    "Pour la ",
+                    "Pour l'",
+                    "Pour l’",
+                    "Pour les ",
+                    "For the ",
+                ]
+                .iter()
+                .find_map(|p| part.strip_prefix(p))
+                .unwrap_or(part)
+            })
             .filter(|part| !part.is_empty());
         for part in parts {
             // A known organisation's whole name (not "Rennes" inside "Université Rennes 2",
