@@ -66,6 +66,9 @@ const FORMATS: &[(&str, &[&str])] = &[
         &[
             "cours",
             "course",
+            "a class",
+            "give a class",
+            "classes",
             "lecture",
             "enseignement",
             "teach",
