@@ -42,7 +42,12 @@ pub fn ascii_fold(text: &str) -> String {
 }
 
 pub fn normalize(text: &str) -> String {
-    let folded = ascii_fold(text);
+    normalize_folded(&ascii_fold(text))
+}
+
+/// [`normalize`] of a text already passed through [`ascii_fold`]: a text folded for one
+/// search is not folded again.
+pub fn normalize_folded(folded: &str) -> String {
     let mut out = String::with_capacity(folded.len());
     for word in folded.split(|c: char| !c.is_ascii_alphanumeric()) {
         if word.is_empty() {
@@ -54,6 +59,14 @@ pub fn normalize(text: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// The byte length of `text`'s first `chars` characters (all of it when shorter): where to
+/// cut a window of text without copying it character by character.
+pub fn char_end(text: &str, chars: usize) -> usize {
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(at, _)| at)
 }
 
 /// Words that carry no topic meaning in either language ("the licences", "les données ouvertes").

@@ -7,6 +7,7 @@ use super::rules::{MailRules, fold};
 use crate::core::dates;
 use crate::core::geo::{Geography, Mention, Place};
 use crate::core::lang::{self, Lang};
+use crate::core::text::char_end;
 use crate::core::topics::Vocabulary;
 use chrono::NaiveDate;
 use regex::Regex;
@@ -267,14 +268,6 @@ pub fn find_places(text: &str, geography: &Geography) -> (Vec<String>, bool) {
     (places, online)
 }
 
-/// The byte length of `text`'s first `chars` characters (all of it when shorter): a cut
-/// without copying the text character by character.
-fn char_end(text: &str, chars: usize) -> usize {
-    text.char_indices()
-        .nth(chars)
-        .map_or(text.len(), |(at, _)| at)
-}
-
 /// `text` with the bodies named in quotes left out. Their pattern's Unicode word boundary
 /// sends the regex engine to its slowest search on accented text, and it cannot match
 /// without a quotation mark: most requests have none.
@@ -362,7 +355,7 @@ pub fn extract(
                 .map(|m| m.as_str().trim().to_string())
         })
         .or_else(|| (!subject.is_empty()).then(|| subject.to_string()));
-    let normalized = crate::core::text::normalize(&all);
+    let normalized = crate::core::text::normalize_folded(&folded);
     let (places, online) = find_places(&all, knowledge.geography);
     RequestFields {
         contact: source.contact.cloned(),
