@@ -94,6 +94,19 @@ const ENGLISH_MARKERS: &[&str] = &[
     "with", "hello", "thanks", "please",
 ];
 
+/// Each marker word and whether it is French, English (some are both).
+static MARKERS: std::sync::LazyLock<std::collections::HashMap<&'static str, (bool, bool)>> =
+    std::sync::LazyLock::new(|| {
+        let mut markers = std::collections::HashMap::new();
+        for word in FRENCH_MARKERS {
+            markers.entry(*word).or_insert((false, false)).0 = true;
+        }
+        for word in ENGLISH_MARKERS {
+            markers.entry(*word).or_insert((false, false)).1 = true;
+        }
+        markers
+    });
+
 /// Guess the language of free text from function words; None when there is no evidence or a tie.
 pub fn detect(text: &str) -> Option<Lang> {
     detect_normalized(&super::text::normalize(text))
@@ -103,8 +116,12 @@ pub fn detect(text: &str) -> Option<Lang> {
 pub fn detect_normalized(normalized: &str) -> Option<Lang> {
     let (mut fr, mut en) = (0, 0);
     for word in normalized.split(' ') {
-        fr += usize::from(FRENCH_MARKERS.contains(&word));
-        en += usize::from(ENGLISH_MARKERS.contains(&word));
+        // One hash lookup per word rather than a comparison with every marker: a mail has
+        // hundreds of words.
+        if let Some(&(is_fr, is_en)) = MARKERS.get(word) {
+            fr += usize::from(is_fr);
+            en += usize::from(is_en);
+        }
     }
     match fr.cmp(&en) {
         std::cmp::Ordering::Greater => Some(Lang::Fr),

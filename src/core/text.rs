@@ -31,18 +31,36 @@ pub fn for_terminal(text: &str) -> std::borrow::Cow<'_, str> {
 /// word of a line to the first of the next ("Lyon\nle 3 mars" → "lyonle 3 mars").
 pub fn ascii_fold(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        if ch.is_ascii() {
-            out.push(ch.to_ascii_lowercase());
-        } else if let Some(ascii) = deunicode::deunicode_char(ch) {
+    let mut rest = text;
+    while !rest.is_empty() {
+        // A run of ASCII is copied and lowercased at once (most of a mail), not character
+        // by character.
+        let ascii = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let start = out.len();
+        out.push_str(&rest[..ascii]);
+        out[start..].make_ascii_lowercase();
+        rest = &rest[ascii..];
+        let Some(ch) = rest.chars().next() else {
+            break;
+        };
+        if let Some(ascii) = deunicode::deunicode_char(ch) {
             out.extend(ascii.chars().map(|c| c.to_ascii_lowercase()));
         }
+        rest = &rest[ch.len_utf8()..];
     }
     out
 }
 
 pub fn normalize(text: &str) -> String {
-    let folded = ascii_fold(text);
+    normalize_folded(&ascii_fold(text))
+}
+
+/// [`normalize`] of a text already passed through [`ascii_fold`]: a text folded for one
+/// search is not folded again.
+pub fn normalize_folded(folded: &str) -> String {
     let mut out = String::with_capacity(folded.len());
     for word in folded.split(|c: char| !c.is_ascii_alphanumeric()) {
         if word.is_empty() {
@@ -54,6 +72,18 @@ pub fn normalize(text: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// The byte length of `text`'s first `chars` characters (all of it when shorter): where to
+/// cut a window of text without copying it character by character.
+pub fn char_end(text: &str, chars: usize) -> usize {
+    // No more bytes than that is no more characters.
+    if text.len() <= chars {
+        return text.len();
+    }
+    text.char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(at, _)| at)
 }
 
 /// Words that carry no topic meaning in either language ("the licences", "les données ouvertes").

@@ -259,8 +259,8 @@ pub fn request_score(text: RequestText<'_>, rules: &MailRules) -> i32 {
     };
     let subject = found(&fold(text.subject));
     // A request asks in its first paragraphs; the rest of a long mail adds cost, not evidence.
-    let head: String = text.body.chars().take(SCORE_WINDOW).collect();
-    let body = found(&fold(&head));
+    let head = &text.body[..crate::core::text::char_end(text.body, SCORE_WINDOW)];
+    let body = found(&fold(head));
     rules
         .request_cues
         .iter()

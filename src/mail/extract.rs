@@ -7,6 +7,7 @@ use super::rules::{MailRules, fold};
 use crate::core::dates;
 use crate::core::geo::{Geography, Mention, Place};
 use crate::core::lang::{self, Lang};
+use crate::core::text::char_end;
 use crate::core::topics::Vocabulary;
 use chrono::NaiveDate;
 use regex::Regex;
@@ -267,6 +268,17 @@ pub fn find_places(text: &str, geography: &Geography) -> (Vec<String>, bool) {
     (places, online)
 }
 
+/// `text` with the bodies named in quotes left out. Their pattern's Unicode word boundary
+/// sends the regex engine to its slowest search on accented text, and it cannot match
+/// without a quotation mark: most requests have none.
+fn without_named_bodies<'t>(text: &'t str, rules: &MailRules) -> std::borrow::Cow<'t, str> {
+    if text.contains(['«', '“', '"']) {
+        rules.named_bodies.replace_all(text, " ")
+    } else {
+        text.into()
+    }
+}
+
 /// What a request's fields are read from: for a forward, the original's.
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
@@ -286,10 +298,8 @@ pub fn extract(
     default_lang: Lang,
 ) -> RequestFields {
     let subject = bare_subject(source.subject);
-    let all: String = format!("{subject}\n{}", source.text)
-        .chars()
-        .take(FIELDS_WINDOW)
-        .collect();
+    let mut all = format!("{subject}\n{}", source.text);
+    all.truncate(char_end(&all, FIELDS_WINDOW));
     let folded = fold(&all);
     // Dates are not topics: "March" must not stem into "marchés". A request names its topics
     // early: the subject and the beginning of the text are enough. A signature left at the
@@ -301,7 +311,7 @@ pub fn extract(
         .flatten()
         .unwrap_or(text);
     let topic_end = (subject.len() + 1 + text.len()).min(all.len());
-    let mut head: String = all[..topic_end].chars().take(TOPIC_WINDOW).collect();
+    let mut head = all[..char_end(&all[..topic_end], TOPIC_WINDOW)].to_string();
     // So does their body's name in the text ("the Grenoble School of Public Management").
     // A web form's field says it outright; else the signature.
     let organisation = rules
@@ -326,7 +336,7 @@ pub fn extract(
     let without_dates = DATE_CANDIDATE.replace_all(&topical, " ");
     // A body named in quotes ("la commission « Société, environnement et qualité de vie »") is
     // who asks, not what about.
-    let without_dates = rules.named_bodies.replace_all(&without_dates, " ");
+    let without_dates = without_named_bodies(&without_dates, rules);
     // Asides in brackets give examples or the venue ("(écoles, gymnases, piscines)",
     // "(médiathèque, centre-ville)"), not what the request is about.
     let without_dates = ASIDE.replace_all(&without_dates, " ");
@@ -350,7 +360,7 @@ pub fn extract(
                 .map(|m| m.as_str().trim().to_string())
         })
         .or_else(|| (!subject.is_empty()).then(|| subject.to_string()));
-    let normalized = crate::core::text::normalize(&all);
+    let normalized = crate::core::text::normalize_folded(&folded);
     let (places, online) = find_places(&all, knowledge.geography);
     RequestFields {
         contact: source.contact.cloned(),
@@ -561,7 +571,7 @@ fn field_heads(
 /// line, asides in brackets and quoted bodies' names left out, each part of the text read
 /// once.
 fn topic_clauses(body: &str, rules: &MailRules) -> Vec<String> {
-    let folded = fold(&rules.named_bodies.replace_all(body, " "));
+    let folded = fold(&without_named_bodies(body, rules));
     let mut clauses = Vec::new();
     let mut read_up_to = 0;
     // "sur", "on" within four words of what is asked ("une table ronde sur", "a 20-minute talk

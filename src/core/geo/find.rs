@@ -550,13 +550,15 @@ impl<'a> Tokens<'a> {
     /// it, a dot between two words ("rennes.fr"), an "@" or "://".
     fn end_chunk(&mut self, first: usize, start: usize, end: usize, mut link: bool) {
         let chunk = &self.text[start..end];
+        // Two parts between dots need a dot: most chunks are plain words.
         link |= chunk.starts_with("www.")
-            || chunk
-                .trim_end_matches(|c: char| !c.is_alphanumeric())
-                .split('.')
-                .filter(|part| !part.is_empty())
-                .count()
-                > 1
+            || chunk.contains('.')
+                && chunk
+                    .trim_end_matches(|c: char| !c.is_alphanumeric())
+                    .split('.')
+                    .filter(|part| !part.is_empty())
+                    .count()
+                    > 1
                 && chunk.chars().filter(|c| c.is_alphabetic()).count() > 3;
         if link {
             for token in &mut self.t[first..] {
@@ -794,13 +796,15 @@ pub(super) fn find(geo: &Geography, text: &str, lenient: bool) -> Vec<PlaceMenti
     let tokens = Tokens::new(text);
     let mut out = Vec::new();
     let mut after_place = None;
+    // Buffers for the names tried at each token, reused: a mail has hundreds of tokens.
+    let (mut key, mut ends) = (String::new(), Vec::new());
     let mut i = 0;
     while i < tokens.len() {
         if tokens.t[i].link {
             i += 1;
             continue;
         }
-        match match_at(geo, &tokens, i, lenient, after_place) {
+        match match_at(geo, &tokens, i, lenient, after_place, &mut key, &mut ends) {
             Some((mention, end)) => {
                 after_place = mention
                     .as_ref()
@@ -822,6 +826,8 @@ fn match_at(
     i: usize,
     lenient: bool,
     after_place: Option<usize>,
+    key: &mut String,
+    ends: &mut Vec<(usize, usize)>,
 ) -> Option<(Option<PlaceMention>, usize)> {
     if tk.is_number(i) {
         let department = department_number(geo, tk, i)?;
@@ -836,8 +842,8 @@ fn match_at(
     }
     let names = &geo.names;
     let longest = names.spans.get(tk.word(i)).copied().unwrap_or(0);
-    let mut key = String::new();
-    let mut ends: Vec<(usize, usize)> = Vec::with_capacity(longest);
+    key.clear();
+    ends.clear();
     for j in i..(i + longest).min(tk.len()) {
         if j > i {
             if tk.t[j].sentence_start || tk.t[j].link || tk.t[j].after_paren {
