@@ -276,6 +276,15 @@ impl Cue {
 struct Term {
     text: String,
     prefix: bool,
+    /// The kinds of letters of `text` ([`letter_kinds`]), to rule out slips cheaply.
+    letters: u64,
+}
+
+/// One bit per kind of letter a folded word holds (a few kinds share a bit): a letter of one
+/// word that the other lacks costs an edit, so words apart by more kinds than the typo budget
+/// are no slip of each other.
+fn letter_kinds(word: &str) -> u64 {
+    word.bytes().fold(0, |set, c| set | 1 << (c & 63))
 }
 
 /// The words of every cue, each kept once and indexed, so that a line is compared with each
@@ -314,6 +323,7 @@ impl Lexicon {
         self.terms.push(Term {
             text: text.to_string(),
             prefix,
+            letters: letter_kinds(text),
         });
         if text.len() >= SLIP_FROM {
             let same_start = self.slips.entry(first).or_default();
@@ -346,9 +356,16 @@ impl Lexicon {
             let same_start = self.slips.get(&first).map_or(&[][..], Vec::as_slice);
             let short_enough =
                 same_start.partition_point(|&t| self.terms[t].text.len() <= typed.len() + 2);
+            let typed_letters = letter_kinds(typed);
             for &id in &same_start[..short_enough] {
-                // A whole cue word two letters shorter than the typed one is no slip of it.
-                if !self.terms[id].prefix && self.terms[id].text.len() + 2 < typed.len() {
+                let term = &self.terms[id];
+                // A whole cue word two letters shorter than the typed one is no slip of it, nor
+                // one with three kinds of letters the typed word lacks (a prefix's letters are
+                // all in a typed word that starts with it, give or take its slips).
+                if !term.prefix
+                    && (term.text.len() + 2 < typed.len()
+                        || (term.letters & !typed_letters).count_ones() > 2)
+                {
                     continue;
                 }
                 if !hits.terms[from..].contains(&id) && self.terms[id].slipped(typed) {
@@ -502,10 +519,16 @@ pub fn fill_args(
                 // merci" → "du 3 au 14 mars").
                 let text = trim_filler(rest);
                 let cut = Words::new(text);
-                let found = (0..cut.len())
+                let tried = if crate::core::dates::may_hold_a_time(text) {
+                    cut.len()
+                } else {
+                    0
+                };
+                let found = (0..tried)
                     .filter(|&i| may_start_period(cut.word(i)))
                     .find_map(|start| {
-                        (start + 1..=cut.len()).rev().find_map(|end| {
+                        let longest = (start + PERIOD_WORDS).min(cut.len());
+                        (start + 1..=longest).rev().find_map(|end| {
                             let candidate = &text[cut.start_of(start)..cut.end_of(end - 1)];
                             valid(spec, candidate).then(|| candidate.to_string())
                         })
@@ -544,6 +567,10 @@ pub fn fill_args(
     }
     out
 }
+
+/// The most words a period takes ("from the 3rd of March to the 14th of March"): longer runs
+/// are not parsed, which would cost the square of a long line's length.
+const PERIOD_WORDS: usize = 10;
 
 /// Whether a period may start at this word: a number, a month or day name, or a word that
 /// opens one ("du", "jusqu", "next", "la semaine…"). Trying every word would parse dates

@@ -746,6 +746,37 @@ fn weekday(word: &str) -> Option<Weekday> {
         .map(|&(_, wd)| wd)
 }
 
+/// Whether a text holds a word that a date or a period needs: a number, a month, a day of the
+/// week, "demain", a unit ("deux semaines"). Without one, no part of it parses as either, and
+/// trying each part would cost the square of its length.
+pub fn may_hold_a_time(text: &str) -> bool {
+    tokenize(text).iter().any(|tok| {
+        looks_like_date(tok)
+            || word(tok).is_some_and(|w| {
+                matches!(
+                    w,
+                    "jour"
+                        | "jours"
+                        | "day"
+                        | "days"
+                        | "semaine"
+                        | "semaines"
+                        | "week"
+                        | "weeks"
+                        | "weekend"
+                        | "mois"
+                        | "month"
+                        | "months"
+                        | "hui"
+                        | "hier"
+                        | "yesterday"
+                        | "fin"
+                        | "end"
+                )
+            })
+    })
+}
+
 /// Whether a token shows that a suffix means to be a date, for `split_trailing_date`.
 fn looks_like_date(tok: &Token) -> bool {
     match &tok.kind {
@@ -1245,6 +1276,11 @@ mod tests {
             ("le 12 mars 2025", past(2025, 3, 12)),
             ("25/11/2026", past(2026, 11, 25)),
         ];
+        for (input, expected) in &cases {
+            if expected.is_ok() {
+                assert!(may_hold_a_time(input), "{input}");
+            }
+        }
         check(cases, |input| parse_date(input, today()));
     }
 
@@ -1357,6 +1393,11 @@ mod tests {
             ),
             ("blah", Err(DateError::Unparseable("blah".into()))),
         ];
+        for (input, expected) in &cases {
+            if expected.is_ok() {
+                assert!(may_hold_a_time(input), "{input}");
+            }
+        }
         check(cases, |input| parse_period(input, today()));
     }
 

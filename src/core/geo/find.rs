@@ -775,6 +775,8 @@ impl Context {
                 !self.compound
                     && self.capital
                     && !self.before_of_name
+                    // "au Palais Bourbon", "au Parc Expo": a venue's name, not "Le Palais".
+                    && !(entry.elided.is_some() && self.before_capitalised)
                     && (entry.elided.is_none() || self.merged_at)
                     && (self.intro >= Intro::Body || self.between_commas)
             }
@@ -1248,6 +1250,7 @@ mod tests {
                 &["commune:67482"],
             ),
             ("au Parc des expositions de Rennes", &["commune:35238"]),
+            ("au Palais Bourbon, à Paris", &["commune:75056"]),
             ("à Nice du 3 au 5 mars", &["commune:06088"]),
             (
                 "a workshop in Valencia (Spain)",
