@@ -772,11 +772,12 @@ impl Context {
                         || self.capital && !self.after_capitalised && !self.sentence_start)
             }
             Guard::Word => {
+                // "au Palais Bourbon", "au Parc Expo": a venue's name, not "Le Palais".
+                let venue = entry.elided.is_some() && self.before_capitalised;
                 !self.compound
                     && self.capital
                     && !self.before_of_name
-                    // "au Palais Bourbon", "au Parc Expo": a venue's name, not "Le Palais".
-                    && !(entry.elided.is_some() && self.before_capitalised)
+                    && !venue
                     && (entry.elided.is_none() || self.merged_at)
                     && (self.intro >= Intro::Body || self.between_commas)
             }
