@@ -557,8 +557,13 @@ impl Registry {
                     .iter()
                     .any(|c| c.lang != *cue_lang && c.find(&hits).as_ref() == Some(cue_words));
                 // Most of the network writes French first: a tie is French.
+                // A sentence says its language better than one cue word borrowed from the other
+                // ("qui peut faire une keynote", "quelqu'un pour présenter").
+                let detected = crate::core::lang::detect(trimmed);
                 let lang = if shared {
-                    crate::core::lang::detect(trimmed).unwrap_or(Lang::Fr)
+                    detected.unwrap_or(Lang::Fr)
+                } else if words.len() >= SENTENCE_WORDS {
+                    detected.unwrap_or(*cue_lang)
                 } else {
                     *cue_lang
                 };
@@ -748,6 +753,9 @@ fn captured(regex: &Regex, folded: &Folded, original: &str) -> Option<BTreeMap<S
 }
 
 /// A chat line without the trailing punctuation people add ("qui peut parler de RGPD ?").
+/// From this many words a line's own language outweighs its cue's.
+const SENTENCE_WORDS: usize = 6;
+
 /// Words besides its cue that a line naming a command that shows something may hold and still
 /// be a bare request ("stats du réseau pour le bilan annuel").
 const WORDS_IN_PASSING: usize = 5;
