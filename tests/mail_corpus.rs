@@ -147,6 +147,9 @@ const GOLDEN: &[&str] = &[
     "mail-requests/bounce-exim-header-only.eml",
     "mail-requests/contact-form-noreply.eml",
     "mail-requests/forward-attached-rfc822.eml",
+    // A service's notice from a noreply address with a person in Reply-To: no form, no request.
+    "mail-corpus/ruby-mail-gem/mime_emails/raw_email_encoded_stack_level_too_deep.eml",
+    "mail-corpus/ruby-mail-gem/error_emails/encoding_madness.eml",
 ];
 
 /// Compares each golden message's understanding with `tests/golden/mail/*.json`.

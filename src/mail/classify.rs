@@ -76,12 +76,12 @@ pub fn machine_reason(
     if robot.null_return_path {
         return Some(MachineReason::NullReturnPath);
     }
-    // A website's contact form sends from "noreply@" with the person in Reply-To: it is that
-    // person's mail.
-    let person_replies = mail
-        .reply_to
-        .as_ref()
-        .is_some_and(|r| !rules.is_robot_address(&r.address));
+    // A website's contact form sends from "noreply@" with the person in Reply-To and their
+    // address as one of its fields ("Courriel : …"): it is that person's mail. A service's
+    // notice on someone's behalf ("X has accepted your invitation") lists no such field.
+    let person_replies = mail.reply_to.as_ref().is_some_and(|r| {
+        !rules.is_robot_address(&r.address) && form_field_holds(&mail.text, &r.address)
+    });
     if let Some(from) = &mail.from
         && rules.is_robot_address(&from.address)
         && !person_replies
@@ -273,6 +273,25 @@ pub fn request_score(text: RequestText<'_>, rules: &MailRules) -> i32 {
         .sum()
 }
 
+/// Whether a line of `text` is a form's field holding `address` ("Courriel : a@b.example",
+/// "Email: <a@b.example>").
+fn form_field_holds(text: &str, address: &str) -> bool {
+    address.contains('@')
+        && text.lines().any(|line| {
+            line.split_once(':').is_some_and(|(label, value)| {
+                let label = label.trim();
+                !label.is_empty()
+                    && label.chars().count() <= 30
+                    && !label.contains('@')
+                    && value
+                        .trim()
+                        .trim_start_matches('<')
+                        .trim_end_matches('>')
+                        .eq_ignore_ascii_case(address)
+            })
+        })
+}
+
 /// `needle` in `haystack` on word boundaries.
 pub fn contains_word(haystack: &str, needle: &str) -> bool {
     haystack.match_indices(needle).any(|(at, _)| {
@@ -377,6 +396,21 @@ pub(crate) fn is_watched_list(mail: &MailMessage, ctx: &MailContext) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_form_field_names_the_person_a_service_notice_does_not() {
+        let form =
+            "Nom : Gaëlle Marchand\nCourriel : g.marchand@ville.example\n\nMessage :\nBonjour";
+        assert!(form_field_holds(form, "g.marchand@ville.example"));
+        assert!(form_field_holds(
+            "Email: <G.Marchand@ville.example>",
+            "g.marchand@ville.example"
+        ));
+        let notice = "Nicolas has accepted your invitation and chosen the brand new address \
+                      x.y@gmail.com. x.y@gmail.com has also been added to your contacts.";
+        assert!(!form_field_holds(notice, "x.y@gmail.com"));
+        assert!(!form_field_holds("Courriel :", ""));
+    }
 
     #[test]
     fn ticket_tags_and_prefixes() {
