@@ -146,27 +146,48 @@ fn normalized(field: &str, value: &toml::Value) -> toml::Value {
     }
 }
 
-fn run_chat(file: &str) -> Score {
-    let knowledge = common::knowledge();
-    let directory = common::sample_directory(&knowledge);
-    let set: ChatSet = toml::from_str(
-        &std::fs::read_to_string(common::root().join("tests/eval").join(file)).unwrap(),
-    )
-    .unwrap();
-    let arg_ctx = ArgContext {
+fn read_set(file: &str) -> ChatSet {
+    toml::from_str(&std::fs::read_to_string(common::root().join("tests/eval").join(file)).unwrap())
+        .unwrap()
+}
+
+/// The arguments' context of a set, as the bot answers: with suggestions and close spellings.
+fn arg_context<'a>(
+    knowledge: &'a Knowledge,
+    directory: &'a Directory,
+    set: &ChatSet,
+) -> ArgContext<'a> {
+    ArgContext {
         vocabulary: &knowledge.vocabulary,
         geography: &knowledge.geography,
-        directory: &directory,
+        directory,
         registry: &knowledge.registry,
         today: set.today,
         thorough: true,
-    };
+    }
+}
+
+/// A line read as the bot reads it, and what parsed while it was weighed.
+fn interpret<'a>(
+    knowledge: &Knowledge,
+    arg_ctx: &ArgContext<'a>,
+    line: &str,
+) -> (Interpretation, args::Weighing<'a>) {
+    let weighing = args::Weighing::new(arg_ctx);
+    let valid =
+        |spec: &passerelle::commands::registry::ArgSpec, raw: &str| weighing.valid(spec, raw);
+    let interpretation = knowledge.registry.interpret(line, &valid);
+    (interpretation, weighing)
+}
+
+fn run_chat(file: &str) -> Score {
+    let knowledge = common::knowledge();
+    let directory = common::sample_directory(&knowledge);
+    let set = read_set(file);
+    let arg_ctx = arg_context(&knowledge, &directory, &set);
     let mut score = Score::default();
     for case in &set.case {
-        let weighing = args::Weighing::new(&arg_ctx);
-        let valid =
-            |spec: &passerelle::commands::registry::ArgSpec, raw: &str| weighing.valid(spec, raw);
-        let interpretation = knowledge.registry.interpret(&case.line, &valid);
+        let (interpretation, weighing) = interpret(&knowledge, &arg_ctx, &case.line);
         let (intent, lang, raw) = match &interpretation {
             Interpretation::Command(inv) => (
                 knowledge.registry.get(inv.command).spec.name.clone(),
@@ -351,25 +372,11 @@ fn arguments_reused_from_weighing_are_those_parsed_thoroughly() {
         "chat-dev5.toml",
         "chat-holdout.toml",
     ] {
-        let set: ChatSet = toml::from_str(
-            &std::fs::read_to_string(common::root().join("tests/eval").join(file)).unwrap(),
-        )
-        .unwrap();
-        let arg_ctx = ArgContext {
-            vocabulary: &knowledge.vocabulary,
-            geography: &knowledge.geography,
-            directory: &directory,
-            registry: &knowledge.registry,
-            today: set.today,
-            thorough: true,
-        };
+        let set = read_set(file);
+        let arg_ctx = arg_context(&knowledge, &directory, &set);
         for case in &set.case {
-            let weighing = args::Weighing::new(&arg_ctx);
-            let valid = |spec: &passerelle::commands::registry::ArgSpec, raw: &str| {
-                weighing.valid(spec, raw)
-            };
-            let Interpretation::Command(invocation) =
-                knowledge.registry.interpret(&case.line, &valid)
+            let (Interpretation::Command(invocation), weighing) =
+                interpret(&knowledge, &arg_ctx, &case.line)
             else {
                 continue;
             };

@@ -378,20 +378,20 @@ fn mail_understanding_on_the_third_development_set() {
     );
 }
 
-/// Floors for the third development set, at the figures it measures (first run: the same).
+/// Floors for the third development set, at the figures measured once it was tuned on.
 const DEV3_FLOORS: &[(&str, f64)] = &[
-    ("request", 0.92),
-    ("opens no ticket", 0.91),
-    ("kind", 0.91),
-    ("requester", 0.92),
-    ("forwarded_by", 0.92),
-    ("organisation", 0.64),
-    ("dates", 0.85),
-    ("place", 0.71),
-    ("online", 0.85),
-    ("topics", 0.57),
-    ("format", 0.85),
-    ("language", 0.92),
+    ("request", 1.0),
+    ("opens no ticket", 1.0),
+    ("kind", 1.0),
+    ("requester", 1.0),
+    ("forwarded_by", 1.0),
+    ("organisation", 0.71),
+    ("dates", 0.96),
+    ("place", 0.89),
+    ("online", 0.92),
+    ("topics", 0.6),
+    ("format", 0.96),
+    ("language", 1.0),
 ];
 
 /// A fourth development set by another writer (CRLF, Outlook HTML with entities, new requests
@@ -407,7 +407,7 @@ fn mail_understanding_on_the_fourth_development_set() {
     );
 }
 
-/// Floors for the fourth development set, at the figures it measures.
+/// Floors for the fourth development set, at the figures measured once it was tuned on.
 const DEV4_FLOORS: &[(&str, f64)] = &[
     ("request", 1.0),
     ("opens no ticket", 1.0),

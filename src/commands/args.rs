@@ -105,7 +105,8 @@ impl ArgContext<'_> {
 /// weighing is not parsed again.
 pub struct Weighing<'a> {
     quick: ArgContext<'a>,
-    parsed: RefCell<HashMap<(ArgKind, String), Option<ArgValue>>>,
+    /// By kind of argument and text: the value, or none when the text did not parse.
+    parsed: RefCell<HashMap<ArgKind, HashMap<String, Option<ArgValue>>>>,
 }
 
 impl<'a> Weighing<'a> {
@@ -117,14 +118,24 @@ impl<'a> Weighing<'a> {
     }
 
     /// Whether `raw` reads as the argument: what [`Registry::interpret`] weighs lines with.
+    /// Several commands weigh the same texts (the words after their cues, a name, a date):
+    /// each is parsed once.
     pub fn valid(&self, spec: &ArgSpec, raw: &str) -> bool {
-        let key = (spec.kind, raw.to_string());
-        if let Some(parsed) = self.parsed.borrow().get(&key) {
-            return parsed.is_some();
+        let weighed = self
+            .parsed
+            .borrow()
+            .get(&spec.kind)
+            .and_then(|texts| texts.get(raw).map(Option::is_some));
+        if let Some(valid) = weighed {
+            return valid;
         }
         let parsed = parse(spec, raw, &self.quick).ok();
         let valid = parsed.is_some();
-        self.parsed.borrow_mut().insert(key, parsed);
+        self.parsed
+            .borrow_mut()
+            .entry(spec.kind)
+            .or_default()
+            .insert(raw.to_string(), parsed);
         valid
     }
 
@@ -135,10 +146,12 @@ impl<'a> Weighing<'a> {
         raw: &str,
         ctx: &ArgContext<'_>,
     ) -> Result<ArgValue, ArgError> {
-        match self.parsed.borrow().get(&(spec.kind, raw.to_string())) {
-            Some(Some(value)) => Ok(value.clone()),
-            _ => parse(spec, raw, ctx),
-        }
+        let weighed = self
+            .parsed
+            .borrow()
+            .get(&spec.kind)
+            .and_then(|texts| texts.get(raw).cloned().flatten());
+        weighed.map_or_else(|| parse(spec, raw, ctx), Ok)
     }
 }
 
@@ -439,6 +452,11 @@ fn parse_member(raw: &str, ctx: &ArgContext<'_>) -> Result<usize, ArgError> {
 fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
     let typed = normalize(raw);
     let key = typed.replace(' ', "-");
+    let cued_besides_help = |text: &str| {
+        registry
+            .cued_command(text)
+            .filter(|&c| registry.get(c).spec.name != "help")
+    };
     registry
         .by_name(&key)
         .or_else(|| registry.parse_in(raw, None).map(|inv| inv.command))
@@ -450,22 +468,14 @@ fn parse_command(raw: &str, registry: &Registry) -> Result<usize, ArgError> {
             })
         })
         // "aide sur la recherche d'intervenant", "how do I mark myself as away": the command
-        // the words would cue.
-        .or_else(|| {
-            registry
-                .cued_command(raw)
-                .filter(|&c| registry.get(c).spec.name != "help")
-        })
+        // the words would cue (help's own cues, "aide", "how do I", name no command).
+        .or_else(|| cued_besides_help(raw))
         // "how do I use the away command?": a word that is a command's name.
         .or_else(|| typed.split(' ').find_map(|word| registry.by_name(word)))
         // "comment je fais pour me déclarer absent": the words after a lead-in.
         .or_else(|| {
             let words: Vec<&str> = raw.split_whitespace().collect();
-            (1..words.len().min(4)).find_map(|skip| {
-                registry
-                    .cued_command(&words[skip..].join(" "))
-                    .filter(|&c| registry.get(c).spec.name != "help")
-            })
+            (1..words.len().min(4)).find_map(|skip| cued_besides_help(&words[skip..].join(" ")))
         })
         .ok_or_else(|| ArgError::UnknownCommand {
             typed: raw.to_string(),

@@ -8,8 +8,7 @@ use crate::core::lang::Lang;
 use crate::core::text::{Folded, normalize};
 use regex::Regex;
 use serde::Deserialize;
-use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// What kind of value an argument holds; parsed by [`super::args`].
@@ -420,28 +419,13 @@ impl Registry {
     /// strongly, with its arguments read from the rest of the line; two commands cued equally
     /// are a question to ask back. `valid` tells whether a text is a good value of an argument
     /// (a known topic, one member's name…): a command whose arguments the line holds is likelier.
-    /// It is asked once per kind of argument and text, its answer kept for the line: a value
-    /// good for one argument is good for every argument of its kind.
+    /// Several commands weigh the same texts, so it may be asked the same text more than once:
+    /// [`super::args::Weighing::valid`] keeps its answers (and its values, for the answer).
     pub fn interpret(&self, line: &str, valid: &dyn Fn(&ArgSpec, &str) -> bool) -> Interpretation {
         if let Some(mut invocation) = self.parse_in(line, None) {
             self.keep_final_punctuation(line, &mut invocation);
             return Interpretation::Command(invocation);
         }
-        // Several commands weigh the same texts (the words after their cues, a name, a date):
-        // parsing them against the directory or the calendar costs more than the rest.
-        let known: RefCell<HashMap<ArgKind, HashMap<String, bool>>> = RefCell::default();
-        let valid = |spec: &ArgSpec, raw: &str| {
-            if let Some(&answer) = known.borrow().get(&spec.kind).and_then(|k| k.get(raw)) {
-                return answer;
-            }
-            let answer = valid(spec, raw);
-            known
-                .borrow_mut()
-                .entry(spec.kind)
-                .or_default()
-                .insert(raw.to_string(), answer);
-            answer
-        };
         let trimmed = clean_line(line);
         let words = Words::new(trimmed);
         let hits = self.lexicon.read(&words);
@@ -512,9 +496,9 @@ impl Registry {
                     continue;
                 }
                 // A command that shows something, named by one word in passing in a longer
-                // statement, is not asked for ("les stats du portail ont doublé ce mois-ci", "the topics for the
-                // March seminar are due Friday"): beyond a few words it must be a question or a
-                // request to the bot.
+                // statement, is not asked for ("les stats du portail ont doublé ce mois-ci",
+                // "the topics for the March seminar are due Friday"): beyond a few words it
+                // must be a question or a request to the bot.
                 if command.spec.shows
                     && weight == 1
                     && words.len() > cue_words.len() + WORDS_IN_PASSING
@@ -556,9 +540,9 @@ impl Registry {
                     .cues
                     .iter()
                     .any(|c| c.lang != *cue_lang && c.find(&hits).as_ref() == Some(cue_words));
-                // Most of the network writes French first: a tie is French.
-                // A sentence says its language better than one cue word borrowed from the other
-                // ("qui peut faire une keynote", "quelqu'un pour présenter").
+                // Most of the network writes French first: a tie is French. A sentence says its
+                // language better than one cue word borrowed from the other ("qui peut faire
+                // une keynote", "quelqu'un pour présenter").
                 let detected = crate::core::lang::detect(trimmed);
                 let lang = if shared {
                     detected.unwrap_or(Lang::Fr)
@@ -752,7 +736,6 @@ fn captured(regex: &Regex, folded: &Folded, original: &str) -> Option<BTreeMap<S
     Some(args)
 }
 
-/// A chat line without the trailing punctuation people add ("qui peut parler de RGPD ?").
 /// From this many words a line's own language outweighs its cue's.
 const SENTENCE_WORDS: usize = 6;
 
@@ -812,6 +795,7 @@ fn asks_the_bot(line: &str, words: &Words<'_>) -> bool {
         })
 }
 
+/// A chat line without the trailing punctuation people add ("qui peut parler de RGPD ?").
 fn clean_line(line: &str) -> &str {
     line.trim()
         .trim_end_matches(['?', '!', '.', ' ', '\u{a0}', '\u{202f}'])

@@ -5,7 +5,7 @@
 
 use super::registry::{ArgKind, ArgSpec};
 use crate::core::lang::Lang;
-use crate::core::text::{Folded, close_enough};
+use crate::core::text::{Folded, close_enough, letter_kinds};
 use regex::Regex;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
@@ -276,15 +276,9 @@ impl Cue {
 struct Term {
     text: String,
     prefix: bool,
-    /// The kinds of letters of `text` ([`letter_kinds`]), to rule out slips cheaply.
+    /// The kinds of letters of `text` ([`letter_kinds`]): words apart by more kinds than the
+    /// typo budget are no slip of each other.
     letters: u64,
-}
-
-/// One bit per kind of letter a folded word holds (a few kinds share a bit): a letter of one
-/// word that the other lacks costs an edit, so words apart by more kinds than the typo budget
-/// are no slip of each other.
-fn letter_kinds(word: &str) -> u64 {
-    word.bytes().fold(0, |set, c| set | 1 << (c & 63))
 }
 
 /// The words of every cue, each kept once and indexed, so that a line is compared with each

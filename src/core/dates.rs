@@ -753,26 +753,8 @@ pub fn may_hold_a_time(text: &str) -> bool {
     tokenize(text).iter().any(|tok| {
         looks_like_date(tok)
             || word(tok).is_some_and(|w| {
-                matches!(
-                    w,
-                    "jour"
-                        | "jours"
-                        | "day"
-                        | "days"
-                        | "semaine"
-                        | "semaines"
-                        | "week"
-                        | "weeks"
-                        | "weekend"
-                        | "mois"
-                        | "month"
-                        | "months"
-                        | "hui"
-                        | "hier"
-                        | "yesterday"
-                        | "fin"
-                        | "end"
-                )
+                unit(w).is_some()
+                    || matches!(w, "weekend" | "hui" | "hier" | "yesterday" | "fin" | "end")
             })
     })
 }
@@ -834,13 +816,17 @@ fn amount(toks: &[Token]) -> Option<(u32, Unit)> {
         Kind::Word(w) => COUNT_WORDS.iter().find(|(name, _)| name == w)?.1,
         _ => return None,
     };
-    let unit = match word(unit)? {
-        "jour" | "jours" | "day" | "days" => Unit::Day,
-        "semaine" | "semaines" | "week" | "weeks" => Unit::Week,
-        "mois" | "month" | "months" => Unit::Month,
-        _ => return None,
-    };
-    Some((n, unit))
+    Some((n, self::unit(word(unit)?)?))
+}
+
+/// The unit a word counts in ("jours", "weeks", "mois").
+fn unit(word: &str) -> Option<Unit> {
+    match word {
+        "jour" | "jours" | "day" | "days" => Some(Unit::Day),
+        "semaine" | "semaines" | "week" | "weeks" => Some(Unit::Week),
+        "mois" | "month" | "months" => Some(Unit::Month),
+        _ => None,
+    }
 }
 
 /// Months keep the day of month, clamped to the month's end (31 January + 1 month = 28 February).

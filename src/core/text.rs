@@ -214,9 +214,14 @@ fn letter_gap(a: &str, b: &str) -> Option<usize> {
     if !a.is_ascii() || !b.is_ascii() {
         return None;
     }
-    let kinds = |s: &str| s.bytes().fold(0u64, |set, c| set | 1 << (c & 63));
-    let (x, y) = (kinds(a), kinds(b));
+    let (x, y) = (letter_kinds(a), letter_kinds(b));
     Some((x & !y).count_ones().max((y & !x).count_ones()) as usize)
+}
+
+/// One bit per kind of letter an ASCII word holds (a few kinds share a bit): a kind one word
+/// has and the other lacks costs an edit.
+pub fn letter_kinds(word: &str) -> u64 {
+    word.bytes().fold(0, |set, c| set | 1 << (c & 63))
 }
 
 /// How many letters of one ASCII word the other lacks, the larger of the two counts; `None`

@@ -170,6 +170,16 @@ fn mailboxes(address: Option<&mail_parser::Address<'_>>) -> Vec<Mailbox> {
         .unwrap_or_default()
 }
 
+/// A message's whole text body, HTML turned to text when there is no text part, with Unix line
+/// ends.
+fn text_of(message: &mail_parser::Message<'_>) -> String {
+    (0..message.text_body_count().max(1))
+        .filter_map(|i| message.body_text(i))
+        .map(|t| t.replace("\r\n", "\n").replace('\r', "\n"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Field values of a `message/delivery-status` body, per recipient block.
 fn delivery_status(body: &str) -> Vec<FailedRecipient> {
     let mut out = Vec::new();
@@ -327,19 +337,11 @@ pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
     let attached = (!robot.delivery_report && !robot.feedback_report)
         .then(|| {
             message.parts.iter().find_map(|part| match &part.body {
-                PartType::Message(inner) => {
-                    let from = mailboxes(inner.from()).into_iter().next()?;
-                    let text = (0..inner.text_body_count().max(1))
-                        .filter_map(|i| inner.body_text(i))
-                        .map(|t| t.replace("\r\n", "\n").replace('\r', "\n"))
-                        .collect::<Vec<_>>()
-                        .join("\n");
-                    Some(AttachedMessage {
-                        from,
-                        subject: inner.subject().map(|s| s.trim().to_string()),
-                        text,
-                    })
-                }
+                PartType::Message(inner) => Some(AttachedMessage {
+                    from: mailboxes(inner.from()).into_iter().next()?,
+                    subject: inner.subject().map(|s| s.trim().to_string()),
+                    text: text_of(inner),
+                }),
                 _ => None,
             })
         })
@@ -358,11 +360,7 @@ pub fn parse(raw: &[u8]) -> Result<MailMessage, MailError> {
     } else {
         Vec::new()
     };
-    let text = (0..message.text_body_count().max(1))
-        .filter_map(|i| message.body_text(i))
-        .map(|t| t.replace("\r\n", "\n").replace('\r', "\n"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let text = text_of(&message);
     Ok(MailMessage {
         message_id: message.message_id().map(str::to_string),
         in_reply_to: ids(message.in_reply_to()),

@@ -213,6 +213,15 @@ pub fn fold(text: &str) -> String {
     crate::core::text::ascii_fold(text)
 }
 
+/// The phrases as one regex alternation, each matched as written.
+fn alternation(phrases: &[String]) -> String {
+    phrases
+        .iter()
+        .map(|p| regex::escape(p))
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 fn compile(list: &[String], key: &str) -> Result<Vec<Regex>, String> {
     list.iter()
         .enumerate()
@@ -313,12 +322,7 @@ impl MailRules {
             named_bodies: one(
                 &format!(
                     r#"(?i)\b(?:{})\s*(?:«[^»]*»|“[^”]*”|"[^"\n]*")"#,
-                    request
-                        .named_bodies
-                        .iter()
-                        .map(|w| regex::escape(w))
-                        .collect::<Vec<_>>()
-                        .join("|")
+                    alternation(&request.named_bodies)
                 ),
                 "request.named_bodies",
             )?,
@@ -329,19 +333,13 @@ impl MailRules {
             title_words: folded(file.organisation.title_words),
             signature_lines: file.organisation.signature_lines,
             shared_domains: file.organisation.shared_domains,
-            field_labels: compile(
-                &[format!(
+            field_labels: one(
+                &format!(
                     r"(?im)^[ \t>]*(?:{})[ \t]*:[ \t]*(\S.*)$",
-                    file.organisation
-                        .field_labels
-                        .iter()
-                        .map(|l| regex::escape(l))
-                        .collect::<Vec<_>>()
-                        .join("|")
-                )],
+                    alternation(&file.organisation.field_labels)
+                ),
                 "organisation.field_labels",
-            )?
-            .remove(0),
+            )?,
             format_words: Phrases::new(
                 formats
                     .iter()

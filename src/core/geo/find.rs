@@ -126,9 +126,8 @@ impl Names {
         }
     }
 
-    /// The most likely place of a whole name, whatever its guard.
-    /// The place a name alone means; none for a city abroad, which comes before the French
-    /// villages of its name.
+    /// The most likely place of a whole name, whatever its guard; none for a city abroad,
+    /// which comes before the French villages of its name.
     pub(super) fn first_place(&self, key: &str) -> Option<Place> {
         for entry in self.keys.get(key)? {
             match entry.target {
