@@ -177,6 +177,18 @@ async fn the_issue_phrasings_get_sensible_answers_in_both_languages() {
             "any speakers on data quality for a conference in Brussels?",
             &["Speakers for Data quality (Brussels, outside France: no distance), for a talk"],
         ),
+        // No topic, but a format, a place and a day: every speaker weighed by those.
+        (
+            "qqn pour un jury à Rennes le 6 décembre ?",
+            &[
+                "Intervenants tous thèmes confondus (Rennes), pour un jury, disponibles le 6 décembre 2026",
+                "Pourquoi : même département",
+            ],
+        ),
+        (
+            "anyone for a round table in Lyon next month?",
+            &["Speakers on any topic (Lyon), for a round table, from 1 December 2026"],
+        ),
     ];
     for (text, expected) in cases {
         let reply = bot.say(MEMBER, text).await;

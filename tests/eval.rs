@@ -346,6 +346,14 @@ fn chat_understanding_on_the_fifth_development_set() {
     check_intent("chat-dev5.toml", "chat-dev5.toml (development)", true, 0.94);
 }
 
+/// A sixth development set by another writer: phone-typed lines in a busy room, SMS
+/// shorthand, context before the request, the bot named, searches without a topic and topics
+/// in everyday words.
+#[test]
+fn chat_understanding_on_the_sixth_development_set() {
+    check_intent("chat-dev6.toml", "chat-dev6.toml (development)", true, 0.89);
+}
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn chat_understanding_on_the_held_out_set() {
@@ -370,6 +378,7 @@ fn arguments_reused_from_weighing_are_those_parsed_thoroughly() {
         "chat-dev3.toml",
         "chat-dev4.toml",
         "chat-dev5.toml",
+        "chat-dev6.toml",
         "chat-holdout.toml",
     ] {
         let set = read_set(file);

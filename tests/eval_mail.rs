@@ -24,6 +24,9 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct MailSet {
     today: chrono::NaiveDate,
+    /// How the set's mail is addressed, when not as the first sets' (tests/eval/README.md).
+    ticket_prefix: Option<String>,
+    watched_list: Option<String>,
     mail: Vec<MailCaseSpec>,
 }
 
@@ -103,7 +106,7 @@ struct World {
 }
 
 impl World {
-    fn new() -> World {
+    fn new(set: &MailSet) -> World {
         let knowledge = common::knowledge();
         let directory = common::sample_directory(&knowledge);
         let domains = domain_organisations(&directory, &knowledge.mail_rules);
@@ -113,8 +116,15 @@ impl World {
             domains,
             // As the sets' messages are addressed: their tags and list (tests/eval/mail/).
             context: MailContext {
-                ticket_prefix: "Passerelle".into(),
-                watched_list: Some("reseau.lists.passerelle.example".into()),
+                ticket_prefix: set
+                    .ticket_prefix
+                    .clone()
+                    .unwrap_or_else(|| "Passerelle".into()),
+                watched_list: Some(
+                    set.watched_list
+                        .clone()
+                        .unwrap_or_else(|| "reseau.lists.passerelle.example".into()),
+                ),
                 loop_value: "contact@passerelle.example".into(),
             },
         }
@@ -187,9 +197,9 @@ fn kind(class: Class) -> &'static str {
 }
 
 fn run_mail(file: &str) -> Score {
-    let world = World::new();
     let dir = common::root().join("tests/eval");
     let set: MailSet = toml::from_str(&std::fs::read_to_string(dir.join(file)).unwrap()).unwrap();
+    let world = World::new(&set);
     let geography = &world.knowledge.geography;
     let mut score = Score::default();
     for case in &set.mail {
@@ -420,6 +430,37 @@ const DEV4_FLOORS: &[(&str, f64)] = &[
     ("online", 0.85),
     ("topics", 0.57),
     ("format", 0.9),
+    ("language", 1.0),
+];
+
+/// A fifth development set by another writer: topics only described, organisations only in
+/// signature blocks, requests after paragraphs of context, dates in many forms, homonym
+/// communes with their department, formats implied, look-alike non-requests.
+#[test]
+fn mail_understanding_on_the_fifth_development_set() {
+    check(
+        "mail-dev5.toml",
+        "mail-dev5.toml (development)",
+        true,
+        DEV5_FLOORS,
+    );
+}
+
+/// Floors for the fifth development set, at its figures once its requests were recognised
+/// (first run: requests 65.7 %, a ticket reply counted as a request because the set is tagged
+/// as bot.toml ships, topics 16.7 %, format 20.8 %).
+const DEV5_FLOORS: &[(&str, f64)] = &[
+    ("request", 1.0),
+    ("opens no ticket", 1.0),
+    ("kind", 1.0),
+    ("requester", 1.0),
+    ("forwarded_by", 1.0),
+    ("organisation", 0.79),
+    ("dates", 0.83),
+    ("place", 0.87),
+    ("online", 0.83),
+    ("topics", 0.25),
+    ("format", 0.33),
     ("language", 1.0),
 ];
 

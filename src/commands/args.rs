@@ -376,6 +376,129 @@ const LIST_FILLER: &[&str] = &[
     "pls",
     "thx",
     "merci",
+    "ds",
+];
+
+/// Words of politeness that may end a line after an argument.
+const POLITENESS: &[&str] = &[
+    "pls", "plz", "please", "stp", "svp", "merci", "thx", "thanks", "mercii", "ty",
+];
+
+/// Words that ask for someone and say nothing of the subject: what may be left of a search
+/// that names no topic ("qqn de dispo pour un jury à Rennes ?", "anyone available for a panel
+/// in Lyon, any subject").
+const SOMEONE_FILLER: &[&str] = &[
+    "qqn",
+    "qqun",
+    "qq1",
+    "quelqu",
+    "quelqun",
+    "un",
+    "une",
+    "qlq1",
+    "someone",
+    "somebody",
+    "anyone",
+    "anybody",
+    "any1",
+    "smb",
+    "smbd",
+    "sb",
+    "intervenant",
+    "intervenante",
+    "intervenants",
+    "intervenantes",
+    "e",
+    "speaker",
+    "speakers",
+    "expert",
+    "experte",
+    "experts",
+    "personne",
+    "person",
+    "people",
+    "dispo",
+    "dispos",
+    "disponible",
+    "disponibles",
+    "available",
+    "free",
+    "pr",
+    "pour",
+    "for",
+    "chaud",
+    "chaude",
+    "chauds",
+    "motive",
+    "motivee",
+    "partant",
+    "partante",
+    "interested",
+    "keen",
+    "animer",
+    "co",
+    "coanimer",
+    "animate",
+    "moderate",
+    "moderer",
+    "peu",
+    "importe",
+    "sujet",
+    "theme",
+    "topic",
+    "subject",
+    "any",
+    "n",
+    "importe",
+    "quel",
+    "whatever",
+    "matter",
+    "doesn",
+    "meetup",
+    "evenement",
+    "event",
+    "besoin",
+    "need",
+    "needed",
+    "cherche",
+    "cherchons",
+    "looking",
+    "trouve",
+    "find",
+    "qui",
+    "who",
+    "est",
+    "is",
+    "are",
+    "us",
+    "nous",
+    "me",
+    "moi",
+    "pls",
+    "please",
+    "stp",
+    "svp",
+    "merci",
+    "thx",
+    "thanks",
+    "ya",
+    "il",
+    "y",
+    "a",
+    "t",
+    "has",
+    "have",
+    "got",
+    "de",
+    "d",
+    "the",
+    "faire",
+    "do",
+    "tenir",
+    "sit",
+    "on",
+    "siege",
+    "sieger",
 ];
 
 /// Languages a speaker may be asked to speak, by the names people use for them in French and
@@ -424,6 +547,12 @@ pub fn language_code(typed: &str) -> Option<&'static str> {
 
 fn parse_member(raw: &str, ctx: &ArgContext<'_>) -> Result<usize, ArgError> {
     let directory = ctx.directory;
+    // "give ticket 450 to Maelys pls": a please after the name is no part of it.
+    let raw = raw
+        .trim_end_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace())
+        .rsplit_once(' ')
+        .filter(|(_, last)| POLITENESS.contains(&normalize(last).as_str()))
+        .map_or(raw, |(name, _)| name.trim_end_matches([' ', ',']));
     let found = if ctx.thorough {
         directory.find_by_name(raw)
     } else {
@@ -627,7 +756,19 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
             format = None;
         }
     }
-    if found.hits.is_empty() {
+    // "qqn pour un jury à Rennes le 6 décembre": no topic and no other word, but a format, a
+    // place, a day or a language: a search on those alone.
+    let something_else_asked = place.is_some()
+        || abroad.is_some()
+        || date.is_some()
+        || format.is_some()
+        || online
+        || language.is_some();
+    let asks_for_someone_only = found
+        .leftover
+        .iter()
+        .all(|w| SOMEONE_FILLER.contains(&w.as_str()));
+    if found.hits.is_empty() && !(asks_for_someone_only && something_else_asked) {
         let typed = if found.leftover.is_empty() {
             text.split_whitespace().collect::<Vec<_>>().join(" ")
         } else {
@@ -1044,6 +1185,8 @@ mod tests {
                 ("Elodie Lefevre", ok(4)),
                 ("Yanis", ok(3)),
                 ("Yanis Benalli", ok(3)),
+                ("Yanis pls", ok(3)),
+                ("camille roux, merci !", ok(1)),
                 (
                     "Camille",
                     Err(ArgError::AmbiguousMember {
@@ -1170,6 +1313,17 @@ mod tests {
                 ),
                 ("astrologie", unknown_topic("astrologie")),
                 ("astrology in Brittany", unknown_topic("astrology")),
+                // No topic but a place and a day: a search on those; any other word is still
+                // an unknown topic.
+                (
+                    "qqn de dispo à Lyon le 12 mars 2027",
+                    ok(&[], Some("Lyon"), None, Some("2027-03-12")),
+                ),
+                (
+                    "anyone available in Gironde",
+                    ok(&[], Some("Gironde"), None, None),
+                ),
+                ("astrologie à Lyon", unknown_topic("astrologie")),
                 (
                     "licences en Narnie",
                     Err(ArgError::UnknownPlace {

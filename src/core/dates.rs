@@ -168,7 +168,10 @@ fn strict_period(text: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate),
             ["cette", "semaine"] | ["this", "week"] => {
                 return checked(today, plus(today, to_sunday, typed)?, today);
             }
-            ["la", "semaine", "prochaine"] | ["semaine", "prochaine"] | ["next", "week"] => {
+            // "la semaine pro", "sem pro": how it is typed in a hurry.
+            ["la", "semaine" | "sem", "prochaine" | "pro"]
+            | ["semaine" | "sem", "prochaine" | "pro"]
+            | ["next", "week"] => {
                 let monday = plus(today, to_sunday + 1, typed)?;
                 return checked(monday, plus(monday, 6, typed)?, today);
             }
@@ -413,11 +416,11 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
                 Some((start, end))
             };
             match (w, next) {
-                ("next", Some("month")) | ("mois", Some("prochain")) => {
+                ("next", Some("month")) | ("mois", Some("prochain" | "pro")) => {
                     let (a, b) = month_ahead(1)?;
                     return found(i, i + 2, a, Some(b));
                 }
-                ("next", Some("week")) | ("semaine", Some("prochaine")) => {
+                ("next", Some("week")) | ("semaine" | "sem", Some("prochaine" | "pro")) => {
                     let (a, b) = strict_period("next week", today).ok()?;
                     return found(i, i + 2, a, Some(b));
                 }
@@ -754,7 +757,10 @@ pub fn may_hold_a_time(text: &str) -> bool {
         looks_like_date(tok)
             || word(tok).is_some_and(|w| {
                 unit(w).is_some()
-                    || matches!(w, "weekend" | "hui" | "hier" | "yesterday" | "fin" | "end")
+                    || matches!(
+                        w,
+                        "weekend" | "hui" | "hier" | "yesterday" | "fin" | "end" | "sem"
+                    )
             })
     })
 }
@@ -1340,6 +1346,7 @@ mod tests {
             ("cette semaine", p(today(), d(2026, 11, 29))),
             ("this week", p(today(), d(2026, 11, 29))),
             ("la semaine prochaine", p(d(2026, 11, 30), d(2026, 12, 6))),
+            ("la semaine pro", p(d(2026, 11, 30), d(2026, 12, 6))),
             ("next week", p(d(2026, 11, 30), d(2026, 12, 6))),
             // Errors.
             (

@@ -242,6 +242,8 @@ pub struct Directory {
     pub organisation_finder: OrganisationFinder,
     /// Consenting members per topic: the candidate lists of speaker search.
     speakers_by_topic: Vec<Vec<u32>>,
+    /// Every consenting member: the candidates of a search that names no topic.
+    speakers: Vec<u32>,
     pub built_on: NaiveDate,
 }
 
@@ -339,7 +341,11 @@ impl Directory {
                     .and_then(|d| geography.department_by_code(d))
             })
             .collect();
+        let speakers = (0..members.len() as u32)
+            .filter(|&i| members[i as usize].speaker_consent)
+            .collect();
         Directory {
+            speakers,
             organisation_finder: OrganisationFinder::new(
                 organisations.iter().map(|o| o.name.as_str()),
             ),
@@ -477,6 +483,11 @@ impl Directory {
     }
 
     /// How many consenting members cover each topic.
+    /// Every member who consented to be proposed as a speaker.
+    pub fn speakers(&self) -> &[u32] {
+        &self.speakers
+    }
+
     pub fn speaker_count(&self, topic: TopicIdx) -> usize {
         self.speakers_for(topic).len()
     }

@@ -92,12 +92,17 @@ pub fn search(
     limit: usize,
 ) -> SearchOutcome {
     let mut outcome = SearchOutcome::default();
-    let mut candidates: Vec<u32> = query
-        .topics
-        .iter()
-        .flat_map(|&t| directory.speakers_for(t))
-        .copied()
-        .collect();
+    // A search naming no topic ("qqn pour un jury à Rennes") weighs every speaker by the rest.
+    let mut candidates: Vec<u32> = if query.topics.is_empty() {
+        directory.speakers().to_vec()
+    } else {
+        query
+            .topics
+            .iter()
+            .flat_map(|&t| directory.speakers_for(t))
+            .copied()
+            .collect()
+    };
     candidates.sort_unstable();
     candidates.dedup();
     outcome.matching = candidates.len();
@@ -125,7 +130,11 @@ pub fn search(
         }
         let topics = &directory.topic_indexes[i];
         let matched = query.topics.iter().filter(|t| topics.contains(t)).count();
-        let mut score = weights.topic * matched as f64 / query.topics.len() as f64;
+        let mut score = if query.topics.is_empty() {
+            0.0
+        } else {
+            weights.topic * matched as f64 / query.topics.len() as f64
+        };
 
         let nearness = match (query.place, directory.departments[i]) {
             (Some(_), Some(department)) => {
@@ -422,6 +431,32 @@ related = ["legal"]
         let (ids, outcome) = run(members, vec![], query(&[0, 1]));
         assert_eq!(ids, vec![2, 1]);
         assert_eq!(outcome.ranked[0].matched_topics, vec![0, 1]);
+    }
+
+    #[test]
+    fn a_search_without_topic_ranks_every_consenting_speaker_by_place_and_day() {
+        let geo = geography();
+        let mut away = member(4, "35", &["legal"], &["fr"], true);
+        away.unavailable.push(Period {
+            start: day("2026-12-06"),
+            end: day("2026-12-06"),
+        });
+        let members = vec![
+            member(1, "13", &["licensing"], &["fr"], true),
+            member(2, "35", &["legal"], &["fr"], true),
+            member(3, "35", &["licensing"], &["fr"], false),
+            away,
+        ];
+        let q = SpeakerQuery {
+            place: geo.lookup("Rennes"),
+            date: Some(day("2026-12-06")),
+            ..query(&[])
+        };
+        let (ids, outcome) = run(members, vec![], q);
+        assert_eq!(ids, vec![2, 1]);
+        assert_eq!((outcome.matching, outcome.unavailable), (3, 1));
+        assert!(outcome.ranked.iter().all(|r| r.matched_topics.is_empty()));
+        assert!(outcome.ranked.iter().all(|r| r.score.is_finite()));
     }
 
     #[test]
