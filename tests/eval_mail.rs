@@ -458,9 +458,9 @@ const DEV5_FLOORS: &[(&str, f64)] = &[
     ("organisation", 0.79),
     ("dates", 0.83),
     ("place", 0.87),
-    ("online", 0.83),
+    ("online", 0.95),
     ("topics", 0.25),
-    ("format", 0.33),
+    ("format", 0.87),
     ("language", 1.0),
 ];
 

@@ -985,7 +985,7 @@ mod tests {
     #[test]
     fn finds_places_venues_abroad_and_online() {
         let geo = geography();
-        let cases: [(&str, &[&str], bool); 12] = [
+        let cases: [(&str, &[&str], bool); 14] = [
             // An online event's town in brackets is the time zone.
             (
                 "a free online webinar at 11 a.m. Eastern (5 p.m. in Paris)",
@@ -1011,6 +1011,17 @@ mod tests {
                 true,
             ),
             ("en visio, données mises en ligne", &[], true),
+            // What is published, found or read online is no online event.
+            (
+                "une journée à Vitré : pourquoi les tournées sont dures à trouver en ligne",
+                &["Vitré"],
+                false,
+            ),
+            (
+                "a talk in Lyon on the pages a city puts online",
+                &["Lyon"],
+                false,
+            ),
             (
                 "La Ville de Besançon organise un webinaire en ligne",
                 &[],

@@ -260,8 +260,14 @@ pub fn understand(
                 signature: &o.signature,
                 contact: Some(&f.from),
             },
+            // A reply's subject answers another mail ("Re: Merci pour la table ronde de
+            // juin"): the new request is what its writer added.
             _ => extract::Source {
-                subject: &mail.subject,
+                subject: if classify::is_reply(&mail) {
+                    ""
+                } else {
+                    &mail.subject
+                },
                 text: &split.new_text,
                 signature: &split.signature,
                 contact: mail.reply_to.as_ref().or(mail.from.as_ref()),

@@ -332,8 +332,21 @@ const PUBLISHED: &[&str] = &[
     "publicly",
     "posted",
     "put",
+    "puts",
+    "putting",
+    "publish",
+    "publishes",
     "from",
     "at",
+    // found, read or kept there: what is published, not where the event is
+    "trouver",
+    "trouvable",
+    "trouvables",
+    "consulter",
+    "find",
+    "information",
+    "data",
+    "donnees",
 ];
 
 /// Words after "online" / "en ligne" that make it a thing, not an event ("online form"),
