@@ -427,6 +427,16 @@ impl Registry {
             return Interpretation::Command(invocation);
         }
         let trimmed = clean_line(line);
+        // "@camille.roux t'as vu que le 412 a été annulé ?": a line that opens on someone
+        // else's handle is said to them, not to the bot ("@passerelle …").
+        if trimmed.strip_prefix('@').is_some_and(|rest| {
+            rest.starts_with(char::is_alphanumeric)
+                && !rest
+                    .get(..BOT_NAME.len())
+                    .is_some_and(|name| name.eq_ignore_ascii_case(BOT_NAME))
+        }) {
+            return Interpretation::Unknown;
+        }
         let words = Words::new(trimmed);
         let hits = self.lexicon.read(&words);
         // "réponds à la 12 : nous cherchons un intervenant": what follows a colon is the
@@ -573,9 +583,20 @@ impl Registry {
                     continue;
                 }
                 if let Some(args) = captured(regex, &folded, trimmed) {
+                    // A line both languages' patterns take ("propose news: …", "stats") is
+                    // in the language its words say, French when they say nothing.
+                    let both = only.is_none()
+                        && command.patterns.iter().any(|(other, regex)| {
+                            other != lang && captured(regex, &folded, trimmed).is_some()
+                        });
+                    let lang = if both {
+                        crate::core::lang::detect(trimmed).unwrap_or(Lang::Fr)
+                    } else {
+                        *lang
+                    };
                     return Some(Invocation {
                         command: i,
-                        lang: *lang,
+                        lang,
                         args,
                     });
                 }
@@ -795,6 +816,9 @@ fn asks_the_bot(line: &str, words: &Words<'_>) -> bool {
         })
 }
 
+/// The bot's name as people address it in chat ("@passerelle stats ?").
+const BOT_NAME: &str = "passerelle";
+
 /// A chat line without the trailing punctuation people add ("qui peut parler de RGPD ?").
 fn clean_line(line: &str) -> &str {
     line.trim()
@@ -872,6 +896,33 @@ mod tests {
                 .map(|i| registry.get(i).spec.name.as_str());
             assert_eq!(got, want, "{text}");
         }
+    }
+
+    #[test]
+    fn lines_to_someone_else_are_not_for_the_bot_and_shared_patterns_take_the_line_language() {
+        let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
+        let read = |line: &str| match registry.interpret(line, &|_, _| true) {
+            Interpretation::Command(invocation) => Some((
+                registry.get(invocation.command).spec.name.clone(),
+                invocation.lang,
+            )),
+            _ => None,
+        };
+        assert_eq!(read("@camille.roux tu peux prendre la demande 12 ?"), None);
+        assert_eq!(read("@yanis stats ?"), None);
+        assert_eq!(
+            read("@passerelle stats ?").map(|r| r.0),
+            Some("stats".into())
+        );
+        // Both languages' patterns take "propose news: …": the words say which it is.
+        assert_eq!(
+            read("propose news: Nantes launches its open data week on 8 December"),
+            Some(("news-propose".into(), Lang::En))
+        );
+        assert_eq!(
+            read("propose news: la Ville de Nantes lance sa semaine de l'open data"),
+            Some(("news-propose".into(), Lang::Fr))
+        );
     }
 
     #[test]

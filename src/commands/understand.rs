@@ -345,6 +345,17 @@ impl Lexicon {
                     hits.terms.push(id);
                 }
             }
+            // Shorthand is the word it stands for ("u", "pr", "jprends", "smb", "indispo").
+            if let Some(&(_, word)) = SHORTHAND.iter().find(|(short, _)| *short == typed) {
+                hits.terms
+                    .extend(self.exact.get(word).into_iter().flatten());
+                let first = word.as_bytes()[0];
+                for &id in self.prefixes.get(&first).into_iter().flatten() {
+                    if word.starts_with(&self.terms[id].text) && !hits.terms[from..].contains(&id) {
+                        hits.terms.push(id);
+                    }
+                }
+            }
             // A word typed right needs no slip looked for; one slip changes the length by two
             // at most.
             let same_start = self.slips.get(&first).map_or(&[][..], Vec::as_slice);
@@ -374,6 +385,31 @@ impl Lexicon {
         hits
     }
 }
+
+/// What people type in a hurry, and the cue word it stands for.
+const SHORTHAND: &[(&str, &str)] = &[
+    ("u", "you"),
+    ("ur", "your"),
+    ("r", "are"),
+    ("pr", "pour"),
+    ("ds", "dans"),
+    ("qd", "quand"),
+    ("jprends", "prends"),
+    ("jpeux", "peux"),
+    ("jsuis", "suis"),
+    ("jveux", "veux"),
+    ("jpasse", "passe"),
+    ("smb", "someone"),
+    ("smbd", "someone"),
+    ("sb", "someone"),
+    ("some1", "someone"),
+    ("any1", "anyone"),
+    ("plz", "please"),
+    ("pls", "please"),
+    ("thx", "thanks"),
+    ("indispo", "indisponible"),
+    ("cb", "combien"),
+];
 
 /// Cue words shorter than this must be typed right: one slip changes a short word.
 const SLIP_FROM: usize = 6;
@@ -726,6 +762,11 @@ mod tests {
             ("ma fiche", "montre-moi ma fiche", Some(vec![2, 3])),
             ("ma fiche", "ma fille", None),
             ("prend*", "je reprends", None),
+            // Shorthand stands for its word, whole or as a prefix's start.
+            ("can you", "can u find smb", Some(vec![0, 1])),
+            ("prends", "jprends le 56", Some(vec![0])),
+            ("indisponible*", "indispo le 8", Some(vec![0])),
+            ("someone", "find me smb", Some(vec![2])),
         ];
         for (cue, line, expected) in cases {
             let mut lexicon = Lexicon::default();

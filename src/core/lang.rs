@@ -91,7 +91,7 @@ const FRENCH_MARKERS: &[&str] = &[
 const ENGLISH_MARKERS: &[&str] = &[
     "the", "a", "an", "of", "on", "for", "who", "what", "is", "and", "i", "my", "me", "find",
     "search", "speaker", "speakers", "help", "can", "talk", "topics", "topic", "away", "until",
-    "with", "hello", "thanks", "please",
+    "with", "hello", "thanks", "please", "pls", "plz", "thx",
 ];
 
 /// Each marker word and whether it is French, English (some are both).
