@@ -451,7 +451,9 @@ impl Registry {
             });
         // (score, command, cue words, cue language, arguments read)
         let weigh = |cue_hits: &Hits| {
-            let mut best: Vec<Candidate> = Vec::new();
+            // Each cued command with its strongest cue: (command, weight, words, language,
+            // weak, the most it may score).
+            let mut cued = Vec::new();
             for keyed in self.keyed_cues(cue_hits).chunk_by(|a, b| a.0 == b.0) {
                 let (i, command) = (keyed[0].0, &self.commands[keyed[0].0]);
                 // (weight, words, language, weak) of the strongest cue found.
@@ -470,6 +472,30 @@ impl Registry {
                 else {
                     continue;
                 };
+                let only_weak = found.iter().all(|f| f.3);
+                let most = 2 * weight
+                    + 2 * command
+                        .spec
+                        .args
+                        .iter()
+                        .filter(|a| a.kind != ArgKind::Text)
+                        .count();
+                cued.push((i, weight, cue_words, lang, only_weak, most));
+            }
+            // Reading a command's arguments is what costs: the likeliest are weighed first,
+            // and a command that could not score as high as one already weighed is not (it
+            // could be neither chosen nor tied with the choice).
+            let mut order: Vec<usize> = (0..cued.len()).collect();
+            order.sort_by_key(|&k| std::cmp::Reverse(cued[k].5));
+            let mut scored: Vec<Option<Candidate>> = vec![None; cued.len()];
+            let mut top = 0;
+            for k in order {
+                let (i, weight, ref cue_words, lang, only_weak, most) = cued[k];
+                if most < top {
+                    break;
+                }
+                let command = &self.commands[i];
+                let cue_words = cue_words.clone();
                 if command
                     .unless
                     .iter()
@@ -477,7 +503,6 @@ impl Registry {
                 {
                     continue;
                 }
-                let only_weak = found.iter().all(|f| f.3);
                 // A command whose arguments the line also gives is the likelier one; a ticket
                 // command without a ticket number the less likely.
                 let args = understand::fill_args(&command.spec.args, &words, &cue_words, &valid);
@@ -516,9 +541,12 @@ impl Registry {
                 {
                     continue;
                 }
-                best.push((2 * weight + 2 * given, i, cue_words, lang, args));
+                let score = 2 * weight + 2 * given;
+                top = top.max(score);
+                scored[k] = Some((score, i, cue_words, lang, args));
             }
-            best
+            // In the order the commands were cued: ties are broken as before.
+            scored.into_iter().flatten().collect::<Vec<Candidate>>()
         };
         // "on a une demande de la CCI : intervention sur … qui est dispo ?": when what precedes
         // the colon cues nothing that reads well, the whole line is weighed.

@@ -5,7 +5,7 @@
 
 use super::registry::{ArgKind, ArgSpec};
 use crate::core::lang::Lang;
-use crate::core::text::{Folded, close_enough, letter_kinds};
+use crate::core::text::{Folded, close_enough, letter_kinds, typo_budget};
 use regex::Regex;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
@@ -364,16 +364,28 @@ impl Lexicon {
             let typed_letters = letter_kinds(typed);
             for &id in &same_start[..short_enough] {
                 let term = &self.terms[id];
-                // A whole cue word two letters shorter than the typed one is no slip of it, nor
-                // one with three kinds of letters the typed word lacks (a prefix's letters are
-                // all in a typed word that starts with it, give or take its slips).
-                if !term.prefix
-                    && (term.text.len() + 2 < typed.len()
-                        || (term.letters & !typed_letters).count_ones() > 2)
-                {
-                    continue;
+                // What `close_enough` would rule out, ruled out by letters first: more kinds of
+                // letters on either side than the typo budget allows (a prefix's letters are in
+                // the typed word's start, give or take its slips), or lengths too far apart.
+                let lacking = (term.letters & !typed_letters).count_ones() as usize;
+                if term.prefix {
+                    if lacking > typo_budget(term.text.len()) {
+                        continue;
+                    }
+                } else {
+                    let budget = typo_budget(term.text.len().min(typed.len()));
+                    let extra = (typed_letters & !term.letters).count_ones() as usize;
+                    if term.text.len().abs_diff(typed.len()) > budget
+                        || lacking > budget
+                        || extra > budget
+                    {
+                        continue;
+                    }
                 }
-                if !hits.terms[from..].contains(&id) && self.terms[id].slipped(typed) {
+                if !hits.terms[from..].contains(&id)
+                    && second_letters_agree(typed, &term.text)
+                    && self.terms[id].slipped(typed)
+                {
                     hits.terms.push(id);
                 }
             }
@@ -410,6 +422,18 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("indispo", "indisponible"),
     ("cb", "combien"),
 ];
+
+/// Whether one slip could turn `typed` into `term` (or its start) as far as their second and
+/// third letters tell, first letters agreeing: a slip after the second letter leaves it in
+/// place, one at it leaves the third, a letter dropped or doubled there shifts it by one. Only
+/// words that allow one slip are ruled out so (two slips may do both).
+fn second_letters_agree(typed: &str, term: &str) -> bool {
+    let (t, w) = (typed.as_bytes(), term.as_bytes());
+    if t.len() < 3 || w.len() < 3 || typo_budget(w.len().min(t.len())) > 1 {
+        return true;
+    }
+    t[1] == w[1] || t[1] == w[2] || t[2] == w[1] || t[2] == w[2]
+}
 
 /// Cue words shorter than this must be typed right: one slip changes a short word.
 const SLIP_FROM: usize = 6;
@@ -554,11 +578,17 @@ pub fn fill_args(
                 } else {
                     0
                 };
+                // A run without a number, a month, a day or a unit reads as no period: only
+                // runs holding one are parsed.
+                let timely: Vec<bool> = (0..tried)
+                    .map(|i| crate::core::dates::may_hold_a_time(cut.word(i)))
+                    .collect();
                 let found = (0..tried)
                     .filter(|&i| may_start_period(cut.word(i)))
                     .find_map(|start| {
                         let longest = (start + PERIOD_WORDS).min(cut.len());
-                        (start + 1..=longest).rev().find_map(|end| {
+                        let first_timely = (start..longest).find(|&i| timely[i])?;
+                        (first_timely + 1..=longest).rev().find_map(|end| {
                             let candidate = &text[cut.start_of(start)..cut.end_of(end - 1)];
                             valid(spec, candidate).then(|| candidate.to_string())
                         })

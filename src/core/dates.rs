@@ -510,7 +510,12 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
                 continue;
             }
         }
-        for j in (i + 1..=(i + 8).min(toks.len())).rev() {
+        // A piece without a number, a month, a day or a unit reads as no date
+        // ([`may_hold_a_time`]): "in English", "dans le cadre" are not parsed.
+        let Some(first_timely) = (i..(i + 8).min(toks.len())).find(|&k| timely(&toks[k])) else {
+            continue;
+        };
+        for j in (first_timely + 1..=(i + 8).min(toks.len())).rev() {
             let piece = &text[tok.start..toks[j - 1].end];
             let ranged = toks[i..j].iter().any(|t| {
                 t.kind == Kind::Range
@@ -753,16 +758,19 @@ fn weekday(word: &str) -> Option<Weekday> {
 /// week, "demain", a unit ("deux semaines"). Without one, no part of it parses as either, and
 /// trying each part would cost the square of its length.
 pub fn may_hold_a_time(text: &str) -> bool {
-    tokenize(text).iter().any(|tok| {
-        looks_like_date(tok)
-            || word(tok).is_some_and(|w| {
-                unit(w).is_some()
-                    || matches!(
-                        w,
-                        "weekend" | "hui" | "hier" | "yesterday" | "fin" | "end" | "sem"
-                    )
-            })
-    })
+    tokenize(text).iter().any(timely)
+}
+
+/// Whether a token is one a date or a period needs (see [`may_hold_a_time`]).
+fn timely(tok: &Token) -> bool {
+    looks_like_date(tok)
+        || word(tok).is_some_and(|w| {
+            unit(w).is_some()
+                || matches!(
+                    w,
+                    "weekend" | "hui" | "hier" | "yesterday" | "fin" | "end" | "sem"
+                )
+        })
 }
 
 /// Whether a token shows that a suffix means to be a date, for `split_trailing_date`.
