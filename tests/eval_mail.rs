@@ -459,7 +459,7 @@ const DEV5_FLOORS: &[(&str, f64)] = &[
     ("dates", 0.83),
     ("place", 0.87),
     ("online", 0.95),
-    ("topics", 0.25),
+    ("topics", 0.62),
     ("format", 0.87),
     ("language", 1.0),
 ];
