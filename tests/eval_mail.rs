@@ -359,7 +359,9 @@ fn mail_understanding_on_the_second_development_set() {
     );
 }
 
-/// Floors for the second development set, at the figures measured once it was tuned on.
+/// Floors for the second development set, at the figures measured once it was tuned on. Its
+/// topics lost one mail (007) when "With kind regards" began to close the text: the
+/// signature's "Energy Data" had been counting towards the energy topic.
 const DEV2_FLOORS: &[(&str, f64)] = &[
     ("request", 1.0),
     ("opens no ticket", 1.0),
@@ -367,11 +369,11 @@ const DEV2_FLOORS: &[(&str, f64)] = &[
     ("bounce_permanent", 1.0),
     ("requester", 1.0),
     ("forwarded_by", 1.0),
-    ("organisation", 0.75),
+    ("organisation", 0.81),
     ("dates", 0.96),
     ("place", 0.96),
     ("online", 0.96),
-    ("topics", 0.78),
+    ("topics", 0.75),
     ("format", 1.0),
     ("language", 1.0),
 ];
@@ -424,7 +426,7 @@ const DEV4_FLOORS: &[(&str, f64)] = &[
     ("kind", 1.0),
     ("requester", 1.0),
     ("forwarded_by", 1.0),
-    ("organisation", 0.71),
+    ("organisation", 0.76),
     ("dates", 0.8),
     ("place", 0.85),
     ("online", 0.85),

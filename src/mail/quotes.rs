@@ -239,6 +239,22 @@ mod tests {
                 "Camille Roux",
             ),
             (
+                "Can you join?\nWith kind regards\nKatrin Vogel\nKommunale Datenallianz e.V.",
+                "Can you join?",
+                "Katrin Vogel\nKommunale Datenallianz e.V.",
+            ),
+            (
+                "Pouvez-vous venir ?\nMerci par avance pour votre aide,\nSophie Delannoy\nUniversité de Lille",
+                "Pouvez-vous venir ?",
+                "Sophie Delannoy\nUniversité de Lille",
+            ),
+            // The formula may close a longer line.
+            (
+                "Pouvez-vous venir ?\nDans l'attente de votre réponse, je vous prie d'agréer, Madame, Monsieur, mes salutations.\nB. Cazalès\nCESER Occitanie",
+                "Pouvez-vous venir ?",
+                "B. Cazalès\nCESER Occitanie",
+            ),
+            (
                 "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",
                 "Pouvez-vous venir ?\n\nNous organisons une journée à Lyon.",
                 "",
