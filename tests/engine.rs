@@ -432,6 +432,12 @@ async fn bad_input_gets_a_clear_answer_in_the_users_language() {
             "trouve un intervenant",
             &["Il manque le thème de l'intervention"],
         ),
+        // Outside a ticket's thread, taking "it" asks which one.
+        (
+            ADMIN,
+            "ok je prends",
+            &["Il manque le numéro de la demande"],
+        ),
         (
             MEMBER,
             "find a speaker on basket weaving",

@@ -509,6 +509,12 @@ impl Registry {
                 // A ticket command names its ticket, a command about someone names them, a change
                 // of language names the language: without them the words meant something else
                 // ("je prends le train", "comment on fait", "talk about data in Reims").
+                // A line that is a cue of several words alone ("ok je prends", "I'll take it")
+                // is that command without its number: the answer asks for it.
+                let cue_alone = cue_words.len() >= 2
+                    && (0..words.len())
+                        .filter(|i| !cue_words.contains(i))
+                        .all(|i| CUE_ASIDES.contains(&words.word(i)));
                 if command.spec.args.iter().any(|a| {
                     a.required
                         && matches!(
@@ -516,6 +522,7 @@ impl Registry {
                             ArgKind::Ticket | ArgKind::Draft | ArgKind::Member | ArgKind::Language
                         )
                         && !args.get(&a.name).is_some_and(|v| valid(a, v))
+                        && !(cue_alone && matches!(a.kind, ArgKind::Ticket | ArgKind::Draft))
                 }) {
                     continue;
                 }
@@ -541,7 +548,14 @@ impl Registry {
                 {
                     continue;
                 }
-                let score = 2 * weight + 2 * given;
+                // Asking for the number is the less likely reading next to a command the
+                // line gives whole ("open tickets pls").
+                let without_number = command.spec.args.iter().any(|a| {
+                    a.required
+                        && matches!(a.kind, ArgKind::Ticket | ArgKind::Draft)
+                        && !args.get(&a.name).is_some_and(|v| valid(a, v))
+                });
+                let score = 2 * weight + 2 * given - usize::from(without_number);
                 top = top.max(score);
                 scored[k] = Some((score, i, cue_words, lang, args));
             }
@@ -844,6 +858,13 @@ fn asks_the_bot(line: &str, words: &Words<'_>) -> bool {
         })
 }
 
+/// Words around a cue that say nothing more ("ok je prends", "bon, je passe", "I'll take it").
+const CUE_ASIDES: &[&str] = &[
+    "ok", "okay", "oki", "dac", "bon", "alors", "allez", "go", "vas", "y", "moi", "stp", "svp",
+    "pls", "please", "then", "so", "fine", "i", "ll", "it", "this", "one", "la", "le", "l", "ca",
+    "celle", "celui", "ci", "je", "j",
+];
+
 /// The bot's name as people address it in chat ("@passerelle stats ?").
 const BOT_NAME: &str = "passerelle";
 
@@ -927,7 +948,7 @@ mod tests {
     }
 
     #[test]
-    fn lines_to_someone_else_are_not_for_the_bot_and_shared_patterns_take_the_line_language() {
+    fn handles_bare_cues_and_the_language_of_shared_patterns() {
         let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
         let read = |line: &str| match registry.interpret(line, &|_, _| true) {
             Interpretation::Command(invocation) => Some((
@@ -942,6 +963,13 @@ mod tests {
             read("@passerelle stats ?").map(|r| r.0),
             Some("stats".into())
         );
+        // A cue alone is the command without its number (the answer asks for it); with other
+        // words it is something else.
+        assert_eq!(
+            read("ok je prends").map(|r| r.0),
+            Some("ticket-accept".into())
+        );
+        assert_eq!(read("je prends le train de 8 h"), None);
         // Both languages' patterns take "propose news: …": the words say which it is.
         assert_eq!(
             read("propose news: Nantes launches its open data week on 8 December"),
