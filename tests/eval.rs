@@ -354,6 +354,14 @@ fn chat_understanding_on_the_sixth_development_set() {
     check_intent("chat-dev6.toml", "chat-dev6.toml (development)", true, 0.97);
 }
 
+/// A seventh development set by another writer: dictated run-on lines, long polite ones,
+/// franglais, Belgian and Québécois French, commands asked as questions, dates such as "the
+/// week after next", the important part last.
+#[test]
+fn chat_understanding_on_the_seventh_development_set() {
+    check_intent("chat-dev7.toml", "chat-dev7.toml (development)", true, 0.97);
+}
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn chat_understanding_on_the_held_out_set() {
@@ -379,6 +387,7 @@ fn arguments_reused_from_weighing_are_those_parsed_thoroughly() {
         "chat-dev4.toml",
         "chat-dev5.toml",
         "chat-dev6.toml",
+        "chat-dev7.toml",
         "chat-holdout.toml",
     ] {
         let set = read_set(file);

@@ -388,6 +388,20 @@ const POLITENESS: &[&str] = &[
 /// that names no topic ("qqn de dispo pour un jury à Rennes ?", "anyone available for a panel
 /// in Lyon, any subject").
 const SOMEONE_FILLER: &[&str] = &[
+    // "sujet libre", "topic is flexible", "any subject really", "could someone do a …"
+    "libre",
+    "flexible",
+    "really",
+    "ideally",
+    "asking",
+    "give",
+    "run",
+    "could",
+    "would",
+    "can",
+    "looking",
+    "do",
+    "someone",
     "qqn",
     "qqun",
     "qq1",

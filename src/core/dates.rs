@@ -175,6 +175,16 @@ fn strict_period(text: &str, today: NaiveDate) -> Result<(NaiveDate, NaiveDate),
                 let monday = plus(today, to_sunday + 1, typed)?;
                 return checked(monday, plus(monday, 6, typed)?, today);
             }
+            ["the", "week", "after", "next"] | ["week", "after", "next"] => {
+                let monday = plus(today, to_sunday + 8, typed)?;
+                return checked(monday, plus(monday, 6, typed)?, today);
+            }
+            // "d'ici la fin du mois", "until the end of the month": from today on.
+            ["d", "ici", "la", "fin", "du", "mois"]
+            | ["jusqu", "a", "la", "fin", "du", "mois"]
+            | ["until" | "by", "the", "end", "of", "the", "month"] => {
+                return checked(today, end_of_month(today, typed)?, today);
+            }
             _ => {}
         }
     }
@@ -415,6 +425,15 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
                     .pred_opt()?;
                 Some((start, end))
             };
+            let after = |n: usize| toks.get(i + n).and_then(word);
+            if (w, next, after(2)) == ("week", Some("after"), Some("next")) {
+                let (a, b) = strict_period("the week after next", today).ok()?;
+                return found(i, i + 3, a, Some(b));
+            }
+            if w == "fin" && (next, after(2)) == (Some("du"), Some("mois")) {
+                let (a, b) = strict_period("jusqu'à la fin du mois", today).ok()?;
+                return found(i, i + 3, a, Some(b));
+            }
             match (w, next) {
                 ("next", Some("month")) | ("mois", Some("prochain" | "pro")) => {
                     let (a, b) = month_ahead(1)?;
@@ -781,7 +800,15 @@ fn looks_like_date(tok: &Token) -> bool {
             month(w).is_some()
                 || weekday(w).is_some()
                 || [
-                    "aujourd", "today", "demain", "tomorrow", "tmrw", "tmr", "tomorow",
+                    "aujourd",
+                    "today",
+                    "demain",
+                    "tomorrow",
+                    "tmrw",
+                    "tmr",
+                    "tomorow",
+                    "noel",
+                    "christmas",
                 ]
                 .contains(&w.as_str())
         }
@@ -852,6 +879,14 @@ fn shift(date: NaiveDate, n: u32, unit: Unit) -> Option<NaiveDate> {
     }
 }
 
+/// The last day of `date`'s month.
+fn end_of_month(date: NaiveDate, typed: &str) -> Result<NaiveDate, DateError> {
+    date.with_day(1)
+        .and_then(|first| first.checked_add_months(Months::new(1)))
+        .and_then(|next| next.pred_opt())
+        .ok_or_else(|| invalid(typed))
+}
+
 fn plus(date: NaiveDate, days: u64, typed: &str) -> Result<NaiveDate, DateError> {
     date.checked_add_days(Days::new(days))
         .ok_or_else(|| invalid(typed))
@@ -914,6 +949,14 @@ fn relative(toks: &[Token], typed: &str, today: NaiveDate) -> Result<Option<Spec
         ["aujourd", "hui"] | ["today"] => 0,
         ["demain"] | ["tomorrow"] | ["tmrw"] | ["tmr"] | ["tomorow"] => 1,
         ["apres", "demain"] | ["day", "after", "tomorrow"] => 2,
+        // Christmas Day, the next one ("until Christmas", "jusqu'à Noël").
+        ["noel"] | ["christmas"] | ["christmas", "day"] => {
+            return Ok(Some(Spec::DayMonth {
+                day: 25,
+                month: 12,
+                year: None,
+            }));
+        }
         [day] | [day, "prochain" | "prochaine"] | ["next" | "this" | "ce", day] => {
             return Ok(weekday(day).map(Spec::Weekday));
         }
@@ -1298,6 +1341,26 @@ mod tests {
     }
 
     #[test]
+    fn spans_said_in_words_are_found_inside_a_line() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        for (text, first, last) in [
+            (
+                "someone for a workshop in Lyon the week after next",
+                d(2026, 12, 7),
+                d(2026, 12, 13),
+            ),
+            (
+                "qqn en Bretagne sur l'adressage d'ici la fin du mois ?",
+                today,
+                d(2026, 11, 30),
+            ),
+        ] {
+            let when = find_when(text, today).and_then(Result::ok).expect(text);
+            assert_eq!((when.first, when.last), (first, Some(last)), "{text}");
+        }
+    }
+
+    #[test]
     fn a_month_later_is_clamped_to_month_end() {
         assert_eq!(parse_date("in a month", d(2027, 1, 31)), ok(2027, 2, 28));
         assert_eq!(parse_date("dans un mois", d(2028, 1, 31)), ok(2028, 2, 29));
@@ -1355,6 +1418,10 @@ mod tests {
             ("this week", p(today(), d(2026, 11, 29))),
             ("la semaine prochaine", p(d(2026, 11, 30), d(2026, 12, 6))),
             ("la semaine pro", p(d(2026, 11, 30), d(2026, 12, 6))),
+            ("the week after next", p(d(2026, 12, 7), d(2026, 12, 13))),
+            ("d'ici la fin du mois", p(today(), d(2026, 11, 30))),
+            ("until Christmas", p(today(), d(2026, 12, 25))),
+            ("jusqu'à Noël", p(today(), d(2026, 12, 25))),
             ("next week", p(d(2026, 11, 30), d(2026, 12, 6))),
             // Errors.
             (

@@ -89,9 +89,10 @@ const FRENCH_MARKERS: &[&str] = &[
     "stp",
 ];
 const ENGLISH_MARKERS: &[&str] = &[
-    "the", "a", "an", "of", "on", "for", "who", "what", "is", "and", "i", "my", "me", "find",
-    "search", "speaker", "speakers", "help", "can", "talk", "topics", "topic", "away", "until",
-    "with", "hello", "thanks", "please", "pls", "plz", "thx",
+    // Not "a": French has it ("il a") and folds "à" into it.
+    "the", "an", "of", "on", "for", "who", "what", "is", "and", "i", "my", "me", "find", "search",
+    "speaker", "speakers", "help", "can", "talk", "topics", "topic", "away", "until", "with",
+    "hello", "thanks", "please", "pls", "plz", "thx",
 ];
 
 /// Each marker word and whether it is French, English (some are both).
