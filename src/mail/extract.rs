@@ -985,7 +985,7 @@ mod tests {
     #[test]
     fn finds_places_venues_abroad_and_online() {
         let geo = geography();
-        let cases: [(&str, &[&str], bool); 14] = [
+        let cases: [(&str, &[&str], bool); 15] = [
             // An online event's town in brackets is the time zone.
             (
                 "a free online webinar at 11 a.m. Eastern (5 p.m. in Paris)",
@@ -1020,6 +1020,11 @@ mod tests {
             (
                 "a talk in Lyon on the pages a city puts online",
                 &["Lyon"],
+                false,
+            ),
+            (
+                "une formation à Vitré : nous avons mis ce géoportail en ligne l'an passé",
+                &["Vitré"],
                 false,
             ),
             (

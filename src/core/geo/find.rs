@@ -345,6 +345,7 @@ const PUBLISHED: &[&str] = &[
     "consulter",
     "find",
     "information",
+    "informations",
     "data",
     "donnees",
 ];
@@ -890,9 +891,11 @@ fn match_at(
         return match entry.target {
             Target::NotAPlace => Some((None, end)),
             Target::Online => {
-                let published = tk
-                    .before(i)
-                    .is_some_and(|p| PUBLISHED.contains(&tk.word(p)));
+                // "mis en ligne", "mis ce géoportail en ligne", "des informations en ligne":
+                // a publishing word up to three words before, in the same sentence.
+                let published = std::iter::successors(tk.before(i), |&p| tk.before(p))
+                    .take(3)
+                    .any(|p| PUBLISHED.contains(&tk.word(p)));
                 let a_thing = end < tk.len()
                     && !tk.t[end].sentence_start
                     && (NOT_ONLINE_AFTER.contains(&tk.word(end))
