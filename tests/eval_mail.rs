@@ -491,7 +491,7 @@ const DEV6_FLOORS: &[(&str, f64)] = &[
     ("requester", 0.95),
     ("forwarded_by", 0.95),
     ("organisation", 0.6),
-    ("dates", 0.55),
+    ("dates", 0.95),
     ("place", 0.75),
     ("online", 0.9),
     ("topics", 0.45),

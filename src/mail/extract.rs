@@ -149,6 +149,11 @@ static RANGE_START: LazyLock<Regex> = LazyLock::new(|| {
 /// first one is kept, and only when the text has no written day ("en juin … la date exacte
 /// sera fixée en janvier").
 pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
+    in_order(dated(text, today))
+}
+
+/// Dates as [`find_dates`] reads them, each with where it is written.
+fn dated(text: &str, today: NaiveDate) -> Vec<(usize, NaiveDate)> {
     use chrono::Datelike;
     let mut found: Vec<(usize, NaiveDate)> = Vec::new();
     let mut vague: Option<(usize, NaiveDate, Option<NaiveDate>)> = None;
@@ -215,6 +220,11 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
             found.extend([(at, monday), (at, sunday)]);
         }
     }
+    found
+}
+
+/// The days in the order they are written, each once.
+fn in_order(mut found: Vec<(usize, NaiveDate)>) -> Vec<NaiveDate> {
     found.sort_by_key(|(at, _)| *at);
     let mut out = Vec::new();
     for (_, day) in found {
@@ -224,6 +234,78 @@ pub fn find_dates(text: &str, today: NaiveDate) -> Vec<NaiveDate> {
     }
     out
 }
+
+/// The days of the event the speaker is asked to, among those the text writes: not a day
+/// just past written without its year ("merci pour le 12 novembre" is not next November's),
+/// nor one in a sentence about something else (a preparatory call, a publication, a prize
+/// ceremony) when others remain; and when some days are in a sentence naming the kind of
+/// contribution asked for ("le jeudi 11 au matin, une table ronde…"), those.
+fn event_dates(
+    text: &str,
+    mut found: Vec<(usize, NaiveDate)>,
+    today: NaiveDate,
+    format_words: impl Fn(&str) -> bool,
+) -> Vec<NaiveDate> {
+    use chrono::Datelike;
+    let year_written = |at: usize, day: NaiveDate| {
+        let end = char_end(&text[at..], 40);
+        text[at..at + end].contains(&day.year().to_string())
+    };
+    found.retain(|&(at, day)| {
+        let just_past =
+            day.checked_sub_months(chrono::Months::new(12))
+                .is_some_and(|a_year_before| {
+                    a_year_before < today && (today - a_year_before).num_days() <= 90
+                });
+        !(just_past && !year_written(at, day))
+    });
+    // Each date's sentence, folded.
+    let mut sentence_of = Vec::with_capacity(found.len());
+    let mut offset = 0;
+    let spans: Vec<(usize, usize)> = sentences(text)
+        .map(|s| {
+            let span = (offset, offset + s.len());
+            offset += s.len();
+            span
+        })
+        .collect();
+    for &(at, _) in &found {
+        let (a, b) = spans
+            .iter()
+            .copied()
+            .find(|&(a, b)| a <= at && at < b)
+            .unwrap_or((at, at));
+        sentence_of.push(fold(&text[a..b]));
+    }
+    let keep = |found: &mut Vec<(usize, NaiveDate)>,
+                sentence_of: &mut Vec<String>,
+                wanted: &dyn Fn(&str) -> bool| {
+        let wanted: Vec<bool> = sentence_of.iter().map(|s| wanted(s)).collect();
+        if wanted.contains(&true) && wanted.contains(&false) {
+            let mut i = 0;
+            found.retain(|_| {
+                i += 1;
+                wanted[i - 1]
+            });
+            let mut i = 0;
+            sentence_of.retain(|_| {
+                i += 1;
+                wanted[i - 1]
+            });
+        }
+    };
+    keep(&mut found, &mut sentence_of, &|s| {
+        !NOT_THE_EVENT.is_match(s)
+    });
+    keep(&mut found, &mut sentence_of, &format_words);
+    in_order(found)
+}
+
+/// What a sentence dates besides the event: its preparation, its publication, what follows.
+static NOT_THE_EVENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:reunion de cadrage|reunion preparatoire|reunion de preparation|point de preparation|tech check|technical check|preparatory (?:call|meeting)|prep call|mis en ligne|mise en ligne|paraitra|sera diffuse|sera publie|will be published|will air|goes live|remise des prix|ceremonie|prize ceremony|award ceremony|candidatures sont ouvertes|applications are open)\b")
+        .expect("valid regex")
+});
 
 /// The request's places as labels that `Geography::lookup` reads back (French places, with the
 /// department for homonyms; places abroad as written), where the event happens first ("à Lyon",
@@ -346,10 +428,10 @@ pub fn extract(
     // format); else the text's likeliest one.
     let format_in = |text: &str| rules.format_words.groups_in(text).min();
     let general = rules.formats.len().saturating_sub(1);
-    let format = format_in(&fold(subject))
+    let format_index = format_in(&fold(subject))
         .filter(|&f| f != general)
-        .or_else(|| format_in(&folded))
-        .map(|i| rules.formats[i].name.clone());
+        .or_else(|| format_in(&folded));
+    let format = format_index.map(|i| rules.formats[i].name.clone());
     let event = QUOTED
         .captures(&all)
         .and_then(|c| {
@@ -366,7 +448,9 @@ pub fn extract(
         contact: source.contact.cloned(),
         organisation,
         event,
-        dates: find_dates(&all, today),
+        dates: event_dates(&all, dated(&all, today), today, |sentence| {
+            format_index.is_some_and(|f| rules.format_words.groups_in(sentence).any(|g| g == f))
+        }),
         places,
         online,
         topics,
@@ -873,6 +957,40 @@ mod tests {
         ];
         for (text, expected) in cases {
             let found: Vec<String> = find_dates(text, today)
+                .iter()
+                .map(|d| d.to_string())
+                .collect();
+            assert_eq!(found, expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn only_the_event_the_speaker_is_asked_to_is_dated() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 26).unwrap();
+        let round_table = |sentence: &str| sentence.contains("table ronde");
+        let cases: [(&str, &[&str]); 4] = [
+            // A day just past, without its year, is a past mention, not next year's.
+            (
+                "Merci encore pour le 12 novembre ! Pourriez-vous revenir le 25 mars ?",
+                &["2027-03-25"],
+            ),
+            // A preparatory call and a prize ceremony date something else.
+            (
+                "- jeudi 10 décembre : réunion de cadrage en visio
+- 22 et 23 janvier 2027 : le datathon
+- 16 février : remise des prix",
+                &["2027-01-22", "2027-01-23"],
+            ),
+            // Of a two-day event, the day the contribution asked for is on.
+            (
+                "Les Assises se tiennent les 10 et 11 février 2027. Le jeudi 11 février au matin, une table ronde réunira les opérateurs.",
+                &["2027-02-11"],
+            ),
+            // A year written keeps a date a year ahead.
+            ("Le 12 novembre 2027, une table ronde.", &["2027-11-12"]),
+        ];
+        for (text, expected) in cases {
+            let found: Vec<String> = event_dates(text, dated(text, today), today, round_table)
                 .iter()
                 .map(|d| d.to_string())
                 .collect();
