@@ -257,7 +257,7 @@ fn event_dates(
                 .is_some_and(|a_year_before| {
                     a_year_before < today && (today - a_year_before).num_days() <= 90
                 });
-        !(just_past && !year_written(at, day))
+        !just_past || year_written(at, day)
     });
     // Each date's sentence, folded.
     let mut sentence_of = Vec::with_capacity(found.len());
