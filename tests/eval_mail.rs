@@ -494,7 +494,7 @@ const DEV6_FLOORS: &[(&str, f64)] = &[
     ("dates", 0.95),
     ("place", 0.75),
     ("online", 0.9),
-    ("topics", 0.45),
+    ("topics", 0.5),
     ("format", 0.85),
     ("language", 0.95),
 ];
