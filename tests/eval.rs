@@ -362,6 +362,13 @@ fn chat_understanding_on_the_seventh_development_set() {
     check_intent("chat-dev7.toml", "chat-dev7.toml (development)", true, 0.97);
 }
 
+/// An eighth development set by another writer: marketing tone with emoji, a lawyer's long
+/// sentences, a hesitant intern, non-native English, terse orders, pasted mail fragments.
+#[test]
+fn chat_understanding_on_the_eighth_development_set() {
+    check_intent("chat-dev8.toml", "chat-dev8.toml (development)", true, 0.91);
+}
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn chat_understanding_on_the_held_out_set() {
@@ -388,6 +395,7 @@ fn arguments_reused_from_weighing_are_those_parsed_thoroughly() {
         "chat-dev5.toml",
         "chat-dev6.toml",
         "chat-dev7.toml",
+        "chat-dev8.toml",
         "chat-holdout.toml",
     ] {
         let set = read_set(file);

@@ -459,10 +459,16 @@ pub fn find_when(text: &str, today: NaiveDate) -> Option<Result<FoundWhen, (Stri
                 _ => {}
             }
             // A month alone: the whole month, its next occurrence ("en juin", "in June 2027").
-            // "mi-mars", "mid-March" say no day nor the whole month: no date.
-            let mid = |t: Option<&Token>| t.and_then(word).is_some_and(|b| b == "mi" || b == "mid");
+            // "mi-mars", "mid-March", "début mars", "fin janvier", "early February", "end of
+            // January" say no day nor the whole month: no date.
+            let part = |t: Option<&Token>| {
+                t.and_then(word).is_some_and(|b| {
+                    matches!(b, "mi" | "mid" | "debut" | "fin" | "early" | "late" | "end")
+                })
+            };
             let dashed = before(1).is_some_and(|t| t.kind == Kind::Dash);
-            if month(w).is_some() && (mid(before(1)) || dashed && mid(before(2))) {
+            let of = before(1).and_then(word) == Some("of");
+            if month(w).is_some() && (part(before(1)) || (dashed || of) && part(before(2))) {
                 continue;
             }
             if let Some((m, _)) = month(w)
@@ -1334,6 +1340,10 @@ mod tests {
             "un atelier mi-mars à Rennes",
             "mid-March in Lyon",
             "vers la mi mars",
+            "un atelier début mars à Rennes",
+            "fin janvier à Lyon",
+            "in early February",
+            "at the end of January",
         ] {
             assert!(find_when(text, today).is_none(), "{text}");
         }

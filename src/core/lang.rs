@@ -90,9 +90,9 @@ const FRENCH_MARKERS: &[&str] = &[
 ];
 const ENGLISH_MARKERS: &[&str] = &[
     // Not "a": French has it ("il a") and folds "à" into it.
-    "the", "an", "of", "on", "for", "who", "what", "is", "and", "i", "my", "me", "find", "search",
-    "speaker", "speakers", "help", "can", "talk", "topics", "topic", "away", "until", "with",
-    "hello", "thanks", "please", "pls", "plz", "thx",
+    "the", "an", "of", "it", "on", "for", "who", "what", "is", "and", "i", "my", "me", "find",
+    "search", "speaker", "speakers", "help", "can", "talk", "topics", "topic", "away", "until",
+    "with", "hello", "thanks", "please", "pls", "plz", "thx",
 ];
 
 /// Each marker word and whether it is French, English (some are both).
