@@ -410,7 +410,6 @@ const SOMEONE_FILLER: &[&str] = &[
     "un",
     "une",
     "qlq1",
-    "someone",
     "somebody",
     "anyone",
     "anybody",
@@ -463,7 +462,6 @@ const SOMEONE_FILLER: &[&str] = &[
     "subject",
     "any",
     "n",
-    "importe",
     "quel",
     "whatever",
     "matter",
@@ -476,7 +474,6 @@ const SOMEONE_FILLER: &[&str] = &[
     "needed",
     "cherche",
     "cherchons",
-    "looking",
     "trouve",
     "find",
     "qui",
@@ -488,13 +485,6 @@ const SOMEONE_FILLER: &[&str] = &[
     "nous",
     "me",
     "moi",
-    "pls",
-    "please",
-    "stp",
-    "svp",
-    "merci",
-    "thx",
-    "thanks",
     "ya",
     "il",
     "y",
@@ -507,7 +497,6 @@ const SOMEONE_FILLER: &[&str] = &[
     "d",
     "the",
     "faire",
-    "do",
     "tenir",
     "sit",
     "on",
@@ -781,7 +770,7 @@ fn parse_speaker_query(raw: &str, ctx: &ArgContext<'_>) -> Result<SpeakerRequest
     let asks_for_someone_only = found
         .leftover
         .iter()
-        .all(|w| SOMEONE_FILLER.contains(&w.as_str()));
+        .all(|w| SOMEONE_FILLER.contains(&w.as_str()) || POLITENESS.contains(&w.as_str()));
     if found.hits.is_empty() && !(asks_for_someone_only && something_else_asked) {
         let typed = if found.leftover.is_empty() {
             text.split_whitespace().collect::<Vec<_>>().join(" ")

@@ -490,12 +490,12 @@ impl Registry {
             let mut scored: Vec<Option<Candidate>> = vec![None; cued.len()];
             let mut top = 0;
             for k in order {
-                let (i, weight, ref cue_words, lang, only_weak, most) = cued[k];
+                let (i, weight, _, lang, only_weak, most) = cued[k];
                 if most < top {
                     break;
                 }
                 let command = &self.commands[i];
-                let cue_words = cue_words.clone();
+                let cue_words = std::mem::take(&mut cued[k].2);
                 if command
                     .unless
                     .iter()
@@ -515,15 +515,18 @@ impl Registry {
                     && (0..words.len())
                         .filter(|i| !cue_words.contains(i))
                         .all(|i| CUE_ASIDES.contains(&words.word(i)));
-                if command.spec.args.iter().any(|a| {
-                    a.required
-                        && matches!(
-                            a.kind,
-                            ArgKind::Ticket | ArgKind::Draft | ArgKind::Member | ArgKind::Language
-                        )
-                        && !args.get(&a.name).is_some_and(|v| valid(a, v))
-                        && !(cue_alone && matches!(a.kind, ArgKind::Ticket | ArgKind::Draft))
-                }) {
+                let missing =
+                    |a: &&ArgSpec| a.required && !args.get(&a.name).is_some_and(|v| valid(a, v));
+                let numbered = |a: &ArgSpec| matches!(a.kind, ArgKind::Ticket | ArgKind::Draft);
+                let without_number = command.spec.args.iter().filter(missing).any(numbered);
+                if (without_number && !cue_alone)
+                    || command
+                        .spec
+                        .args
+                        .iter()
+                        .filter(missing)
+                        .any(|a| matches!(a.kind, ArgKind::Member | ArgKind::Language))
+                {
                     continue;
                 }
                 let given = command
@@ -550,11 +553,6 @@ impl Registry {
                 }
                 // Asking for the number is the less likely reading next to a command the
                 // line gives whole ("open tickets pls").
-                let without_number = command.spec.args.iter().any(|a| {
-                    a.required
-                        && matches!(a.kind, ArgKind::Ticket | ArgKind::Draft)
-                        && !args.get(&a.name).is_some_and(|v| valid(a, v))
-                });
                 let score = 2 * weight + 2 * given - usize::from(without_number);
                 top = top.max(score);
                 scored[k] = Some((score, i, cue_words, lang, args));

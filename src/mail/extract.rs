@@ -259,46 +259,38 @@ fn event_dates(
                 });
         !just_past || year_written(at, day)
     });
-    // Each date's sentence, folded.
-    let mut sentence_of = Vec::with_capacity(found.len());
+    if found.len() < 2 {
+        return in_order(found);
+    }
+    // Each date with its sentence, folded.
     let mut offset = 0;
     let spans: Vec<(usize, usize)> = sentences(text)
         .map(|s| {
-            let span = (offset, offset + s.len());
             offset += s.len();
-            span
+            (offset - s.len(), offset)
         })
         .collect();
-    for &(at, _) in &found {
-        let (a, b) = spans
-            .iter()
-            .copied()
-            .find(|&(a, b)| a <= at && at < b)
-            .unwrap_or((at, at));
-        sentence_of.push(fold(&text[a..b]));
-    }
-    let keep = |found: &mut Vec<(usize, NaiveDate)>,
-                sentence_of: &mut Vec<String>,
-                wanted: &dyn Fn(&str) -> bool| {
-        let wanted: Vec<bool> = sentence_of.iter().map(|s| wanted(s)).collect();
-        if wanted.contains(&true) && wanted.contains(&false) {
-            let mut i = 0;
-            found.retain(|_| {
-                i += 1;
-                wanted[i - 1]
-            });
-            let mut i = 0;
-            sentence_of.retain(|_| {
-                i += 1;
-                wanted[i - 1]
-            });
+    let mut dated: Vec<((usize, NaiveDate), String)> = found
+        .into_iter()
+        .map(|(at, day)| {
+            let (a, b) = spans
+                .iter()
+                .copied()
+                .find(|&(a, b)| a <= at && at < b)
+                .unwrap_or((at, at));
+            ((at, day), fold(&text[a..b]))
+        })
+        .collect();
+    // Only the dates whose sentence is `wanted`, when some are and some are not.
+    let narrow = |dated: &mut Vec<((usize, NaiveDate), String)>, wanted: &dyn Fn(&str) -> bool| {
+        let some = dated.iter().filter(|(_, s)| wanted(s)).count();
+        if some > 0 && some < dated.len() {
+            dated.retain(|(_, s)| wanted(s));
         }
     };
-    keep(&mut found, &mut sentence_of, &|s| {
-        !NOT_THE_EVENT.is_match(s)
-    });
-    keep(&mut found, &mut sentence_of, &format_words);
-    in_order(found)
+    narrow(&mut dated, &|s| !NOT_THE_EVENT.is_match(s));
+    narrow(&mut dated, &format_words);
+    in_order(dated.into_iter().map(|(found, _)| found).collect())
 }
 
 /// What a sentence dates besides the event: its preparation, its publication, what follows.
