@@ -369,6 +369,13 @@ fn chat_understanding_on_the_eighth_development_set() {
     check_intent("chat-dev8.toml", "chat-dev8.toml (development)", true, 0.91);
 }
 
+/// A ninth development set by another writer: speech-to-text dictation, a formal elected
+/// official, Swiss and African French, a Canadian, flag-like terse commands, thread replies.
+#[test]
+fn chat_understanding_on_the_ninth_development_set() {
+    check_intent("chat-dev9.toml", "chat-dev9.toml (development)", true, 0.80);
+}
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn chat_understanding_on_the_held_out_set() {
@@ -396,6 +403,7 @@ fn arguments_reused_from_weighing_are_those_parsed_thoroughly() {
         "chat-dev6.toml",
         "chat-dev7.toml",
         "chat-dev8.toml",
+        "chat-dev9.toml",
         "chat-holdout.toml",
     ] {
         let set = read_set(file);

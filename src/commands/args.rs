@@ -129,6 +129,9 @@ impl<'a> Weighing<'a> {
         if let Some(valid) = weighed {
             return valid;
         }
+        if spec.kind == ArgKind::Member && !self.quick.directory.may_name_exactly(raw) {
+            return false;
+        }
         let parsed = parse(spec, raw, &self.quick).ok();
         let valid = parsed.is_some();
         self.parsed

@@ -439,6 +439,23 @@ impl Directory {
         self.find_by_name_with(typed, false)
     }
 
+    /// Whether [`Directory::find_by_name_exactly`] may find anyone for `typed`: an address, or a
+    /// text whose first word is a word of some member's name. Weighing a chat line tries every
+    /// run of capitalised words as a name; this rules out most of them without a lookup.
+    pub fn may_name_exactly(&self, typed: &str) -> bool {
+        if typed.contains('@') {
+            return true;
+        }
+        let first = typed
+            .split(|c: char| !c.is_alphanumeric())
+            .find(|w| !w.is_empty())
+            .map(super::text::normalize);
+        first.is_some_and(|word| {
+            let word = word.split(' ').next().unwrap_or_default();
+            self.by_name_word.contains_key(word)
+        })
+    }
+
     fn find_by_name_with(&self, typed: &str, close_spellings: bool) -> Vec<&Member> {
         let wanted = super::text::normalize(typed);
         if wanted.is_empty() {
