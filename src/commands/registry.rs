@@ -378,6 +378,13 @@ impl Registry {
                         .map_err(|e| format!("unless.{lang}[{n}]: {e}"))?,
                 );
             }
+            // What the bot said or does, told to the room, asks nothing of it; asking how it
+            // works is asking for help.
+            if spec.name != "help" {
+                for phrase in ABOUT_THE_BOT.get(lang).iter() {
+                    unless.push(Cue::parse(phrase, lang, lexicon)?);
+                }
+            }
         }
         let normalized_examples = spec
             .examples
@@ -422,6 +429,8 @@ impl Registry {
     /// Several commands weigh the same texts, so it may be asked the same text more than once:
     /// [`super::args::Weighing::valid`] keeps its answers (and its values, for the answer).
     pub fn interpret(&self, line: &str, valid: &dyn Fn(&ArgSpec, &str) -> bool) -> Interpretation {
+        // "la demande quarante-deux", "le douze mars": read as if typed in digits.
+        let line = &*crate::core::numbers::in_digits(line);
         if let Some(mut invocation) = self.parse_in(line, None) {
             self.keep_final_punctuation(line, &mut invocation);
             return Interpretation::Command(invocation);
@@ -439,6 +448,10 @@ impl Registry {
         }
         let words = Words::new(trimmed);
         let hits = self.lexicon.read(&words);
+        let unquoted = without_quotes(trimmed);
+        let unquoted_hits = unquoted
+            .as_deref()
+            .map(|line| self.lexicon.read(&Words::new(line)));
         // "réponds à la 12 : nous cherchons un intervenant": what follows a colon is the
         // argument's text, not what the line asks, when what precedes says something.
         let head_hits = trimmed
@@ -500,6 +513,13 @@ impl Registry {
                     .unless
                     .iter()
                     .any(|phrase| phrase.find(&hits).is_some())
+                {
+                    continue;
+                }
+                // "tapez « je prends la 14 » pour la prendre": a command cued only inside
+                // quotes, in a longer line, is mentioned, not asked.
+                if let Some(outside) = &unquoted_hits
+                    && !command.cues.iter().any(|cue| cue.find(outside).is_some())
                 {
                     continue;
                 }
@@ -701,6 +721,7 @@ impl Registry {
     pub fn parse_in_thread(&self, line: &str, ticket: i64) -> Option<Invocation> {
         // Free phrasing is not guessed here: in a thread, a line no pattern takes is a note
         // ("pas dispo le 12 mais le 13 oui" is not the writer going away).
+        let line = &*crate::core::numbers::in_digits(line);
         if let Some(invocation) = self.parse_in(line, None) {
             return Some(invocation);
         }
@@ -856,6 +877,57 @@ fn asks_the_bot(line: &str, words: &Words<'_>) -> bool {
         })
 }
 
+/// The line with what it quotes (« … », “ … ”, " … ") blanked out, when it quotes something
+/// and says something besides; `None` otherwise.
+fn without_quotes(line: &str) -> Option<String> {
+    let mut out = String::with_capacity(line.len());
+    let mut open = false;
+    let mut quoted_any = false;
+    for c in line.chars() {
+        match (c, open) {
+            ('«' | '“' | '"', false) => open = true,
+            ('»' | '”' | '"', true) => {
+                open = false;
+                quoted_any = true;
+                out.push(' ');
+                continue;
+            }
+            _ => {}
+        }
+        out.push(if open { ' ' } else { c });
+    }
+    (quoted_any && out.chars().any(char::is_alphanumeric)).then_some(out)
+}
+
+/// Lines that report what the bot said or does ("le bot m'a répondu en anglais", "the bot
+/// told me nobody covers telecom", "si vous tapez « je prends la 14 » le bot vous met sur le
+/// ticket"): no command is asked, whatever command words they hold.
+const ABOUT_THE_BOT: PerLang<&[&str]> = PerLang {
+    fr: &[
+        "le bot m a",
+        "le bot nous a",
+        "le bot a repondu",
+        "le bot a dit",
+        "le bot dit",
+        "le bot vous",
+        "le bot te",
+        "passerelle m a repondu",
+        "passerelle a repondu",
+        "si vous tapez",
+        "si tu tapes",
+    ],
+    en: &[
+        "the bot told",
+        "the bot said",
+        "the bot says",
+        "the bot gave",
+        "the bot answered",
+        "the bot replied",
+        "the bot puts",
+        "if you type",
+    ],
+};
+
 /// Words around a cue that say nothing more ("ok je prends", "bon, je passe", "I'll take it").
 const CUE_ASIDES: &[&str] = &[
     "ok", "okay", "oki", "dac", "bon", "alors", "allez", "go", "vas", "y", "moi", "stp", "svp",
@@ -1001,6 +1073,41 @@ mod tests {
             "help",
         ] {
             assert_eq!(read(line), help, "{line}");
+        }
+    }
+
+    #[test]
+    fn commands_quoted_or_reported_from_the_bot_are_not_asked() {
+        let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
+        let read = |line: &str| match registry.interpret(line, &|_, _| true) {
+            Interpretation::Command(invocation) => {
+                Some(registry.get(invocation.command).spec.name.clone())
+            }
+            _ => None,
+        };
+        let cases = [
+            (
+                "si vous tapez « je prends la 14 » le bot vous met sur le ticket",
+                None,
+            ),
+            ("hier j'ai tapé « stats » par curiosité", None),
+            ("lol le bot m'a répondu en anglais", None),
+            (
+                "the bot told me nobody covers telecom, is that right?",
+                None,
+            ),
+            // What is quoted is the text; the command is asked outside the quotes.
+            (
+                "« notre commune organise une conférence » trouve-moi un intervenant",
+                Some("find-speaker"),
+            ),
+            ("« je prends la 14 »", Some("ticket-accept")),
+            // Numbers in words are read as digits.
+            ("montre moi le ticket quarante-deux", Some("ticket-show")),
+            ("news approve 9", Some("news-approve")),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(read(line).as_deref(), expected, "{line}");
         }
     }
 

@@ -447,7 +447,11 @@ impl Term {
             return false;
         }
         if self.prefix {
-            typed.len() >= w.len() && close_enough(&typed[..w.len()], w)
+            // What follows a prefix is free, so a slip in it is taken only after three
+            // letters typed right ("retenues" is no slip of "revenu*").
+            typed.len() >= w.len()
+                && typed.as_bytes()[..3.min(w.len())] == w.as_bytes()[..3.min(w.len())]
+                && close_enough(&typed[..w.len()], w)
         } else {
             close_enough(typed, w)
         }

@@ -748,6 +748,11 @@ pub fn names_a_day_or_month(word: &str) -> bool {
     month(word).is_some() || weekday(word).is_some()
 }
 
+/// Whether a folded word names a month ("mars", "sept", "february").
+pub fn names_a_month(word: &str) -> bool {
+    month(word).is_some()
+}
+
 fn month(word: &str) -> Option<(u32, bool)> {
     MONTHS
         .iter()

@@ -10,6 +10,7 @@ pub mod geo;
 pub mod inbound;
 pub mod lang;
 pub mod news;
+pub mod numbers;
 pub mod reminders;
 pub mod search;
 pub mod social;
