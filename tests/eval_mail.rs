@@ -327,9 +327,9 @@ const HELD_OUT_FLOORS: &[(&str, f64)] = &[
     ("organisation", 0.75),
     ("dates", 0.83),
     ("place", 0.79),
-    ("online", 0.79),
+    ("online", 0.87),
     ("topics", 0.75),
-    ("format", 0.70),
+    ("format", 0.79),
     ("language", 0.83),
 ];
 
@@ -543,22 +543,23 @@ fn mail_understanding_on_the_eighth_development_set() {
     );
 }
 
-/// Floors for the eighth development set, at its first run (one request, a lycée's class
-/// session, not recognised; a vendor's free demo opening a ticket; topics mostly short of the
-/// general open-data topic the writer added).
+/// Floors for the eighth development set, at its figures after the fixes it prompted (first
+/// run: a lycée's class session not recognised, a vendor's free demo opening a ticket, format
+/// 17/20, topics 4/20 as written and 8/20 once the writer's "open-data" beside a narrower topic
+/// was dropped, as the README's conventions say).
 const DEV8_FLOORS: &[(&str, f64)] = &[
-    ("request", 0.93),
-    ("opens no ticket", 0.9),
-    ("kind", 0.9),
-    ("requester", 0.95),
-    ("forwarded_by", 0.95),
-    ("organisation", 0.95),
-    ("dates", 0.95),
-    ("place", 0.9),
-    ("online", 0.9),
-    ("topics", 0.2),
-    ("format", 0.85),
-    ("language", 0.95),
+    ("request", 1.0),
+    ("opens no ticket", 1.0),
+    ("kind", 1.0),
+    ("requester", 1.0),
+    ("forwarded_by", 1.0),
+    ("organisation", 1.0),
+    ("dates", 1.0),
+    ("place", 0.95),
+    ("online", 1.0),
+    ("topics", 0.4),
+    ("format", 1.0),
+    ("language", 1.0),
 ];
 
 /// Figures only: its failures are not shown, so that nobody tunes on them.

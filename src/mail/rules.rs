@@ -126,9 +126,12 @@ impl Phrases {
             .filter_map(move |m| {
                 let before = text[..m.start()].chars().next_back();
                 let after = text[m.end()..].chars().next();
-                (!before.is_some_and(char::is_alphanumeric)
-                    && !after.is_some_and(char::is_alphanumeric))
-                .then(|| self.groups[m.pattern().as_usize()])
+                // A phrase ending on an apostrophe ("formation d'") runs on into its word
+                // ("formation d'1h30").
+                let ends_a_word = text[..m.end()].ends_with(char::is_alphanumeric);
+                let runs_on = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+                let cut = runs_on(before) || (ends_a_word && runs_on(after));
+                (!cut).then(|| self.groups[m.pattern().as_usize()])
             })
     }
 
@@ -143,9 +146,10 @@ impl Phrases {
         let mut spans: Vec<std::ops::Range<usize>> = Vec::new();
         for m in self.finder.find_overlapping_iter(text) {
             let whole = (m.start() == 0 || !bytes[m.start() - 1].is_ascii_alphanumeric())
-                && bytes
-                    .get(m.end())
-                    .is_none_or(|b| !b.is_ascii_alphanumeric());
+                && (!bytes[m.end() - 1].is_ascii_alphanumeric()
+                    || bytes
+                        .get(m.end())
+                        .is_none_or(|b| !b.is_ascii_alphanumeric()));
             if !whole {
                 continue;
             }
@@ -401,6 +405,23 @@ pub(crate) mod tests {
             .map(|r| &text[r])
             .collect();
         assert_eq!(spans, ["porterait sur", "on"]);
+    }
+
+    #[test]
+    fn a_phrase_ending_on_an_apostrophe_runs_on_into_its_word() {
+        let phrases = Phrases::new([(0, "formation d'"), (1, "formation")]).unwrap();
+        let found = |text: &str| phrases.groups_in(text).collect::<Vec<_>>();
+        // Overlapping phrases are all found: the longer one too, now.
+        assert!(found("une formation d'1h30").contains(&0));
+        assert_eq!(found("la formation"), [1]);
+        assert_eq!(found("les reformations"), Vec::<usize>::new());
+        let text = "une formation d'1h30";
+        let spans: Vec<&str> = phrases
+            .spans_in(text)
+            .into_iter()
+            .map(|r| &text[r])
+            .collect();
+        assert_eq!(spans, ["formation d'"]);
     }
 
     #[test]

@@ -348,6 +348,13 @@ const PUBLISHED: &[&str] = &[
     "informations",
     "data",
     "donnees",
+    "publication",
+    "laisser",
+    "laisse",
+    "rester",
+    "reste",
+    "restent",
+    "actes",
 ];
 
 /// Words after "online" / "en ligne" that make it a thing, not an event ("online form"),
