@@ -376,6 +376,19 @@ fn chat_understanding_on_the_ninth_development_set() {
     check_intent("chat-dev9.toml", "chat-dev9.toml (development)", true, 0.90);
 }
 
+/// A tenth development set by another writer: autocorrect slips late at night, context-heavy
+/// civil servants, data engineers' jargon, headline style, self-corrections, Indian, Nigerian
+/// and Dutch English.
+#[test]
+fn chat_understanding_on_the_tenth_development_set() {
+    check_intent(
+        "chat-dev10.toml",
+        "chat-dev10.toml (development)",
+        true,
+        0.94,
+    );
+}
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn chat_understanding_on_the_held_out_set() {
@@ -404,6 +417,7 @@ fn arguments_reused_from_weighing_are_those_parsed_thoroughly() {
         "chat-dev7.toml",
         "chat-dev8.toml",
         "chat-dev9.toml",
+        "chat-dev10.toml",
         "chat-holdout.toml",
     ] {
         let set = read_set(file);

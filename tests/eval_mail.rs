@@ -562,6 +562,37 @@ const DEV8_FLOORS: &[(&str, f64)] = &[
     ("language", 1.0),
 ];
 
+/// A ninth development set by another writer: a rural intercommunality's one paragraph, a
+/// think tank, a doctoral committee, a national agency, a twinning committee, a mapping party,
+/// dates written "le 2/3", a forward inside a forward, look-alike non-requests.
+#[test]
+fn mail_understanding_on_the_ninth_development_set() {
+    check(
+        "mail-dev9.toml",
+        "mail-dev9.toml (development)",
+        true,
+        DEV9_FLOORS,
+    );
+}
+
+/// Floors for the ninth development set, at its figures after the fixes it prompted (first
+/// run: 13 of 15 requests recognised, a journalist asking for figures only opening a ticket,
+/// dates 12/15, place 12/15, format 11/15, topics 9/15, organisation 9/15).
+const DEV9_FLOORS: &[(&str, f64)] = &[
+    ("request", 1.0),
+    ("opens no ticket", 1.0),
+    ("kind", 1.0),
+    ("requester", 1.0),
+    ("forwarded_by", 1.0),
+    ("organisation", 0.73),
+    ("dates", 0.93),
+    ("place", 0.86),
+    ("online", 0.93),
+    ("topics", 0.66),
+    ("format", 0.86),
+    ("language", 1.0),
+];
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn mail_understanding_on_the_held_out_set() {

@@ -447,6 +447,11 @@ impl Registry {
             return Interpretation::Unknown;
         }
         let words = Words::new(trimmed);
+        // "J'ai accepté le ticket 40 hier soir", "the webinar yesterday had 140 attendees":
+        // what already happened, told to the room, asks nothing.
+        if reports_the_past(&words) && !asks_the_bot(trimmed, &words) {
+            return Interpretation::Unknown;
+        }
         let hits = self.lexicon.read(&words);
         let unquoted = without_quotes(trimmed);
         let unquoted_hits = unquoted
@@ -825,6 +830,68 @@ const SENTENCE_WORDS: usize = 6;
 /// be a bare request ("stats du réseau pour le bilan annuel").
 const WORDS_IN_PASSING: usize = 5;
 
+/// Whether a line tells what already happened: a time gone by ("hier", "last week") with a
+/// verb in the past ("a été", "s'est", "j'ai …", "was", "we declined"), and nobody sought nor
+/// any state declared now ("je suis de retour", "qui peut y aller").
+fn reports_the_past(words: &Words<'_>) -> bool {
+    let all: Vec<&str> = words.iter_words().collect();
+    let pairs = || all.windows(2).map(|w| (w[0], w[1]));
+    let gone_by = all
+        .iter()
+        .any(|w| matches!(*w, "hier" | "yesterday" | "avant-hier"))
+        || pairs().any(|pair| {
+            matches!(
+                pair,
+                ("semaine", "derniere")
+                    | ("semaine", "passee")
+                    | ("mois", "dernier")
+                    | ("an", "dernier")
+                    | (
+                        "last",
+                        "week" | "month" | "night" | "year" | "friday" | "monday"
+                    )
+            )
+        });
+    let past_verb = all.iter().any(|w| {
+        matches!(
+            *w,
+            "etait" | "etais" | "etaient" | "was" | "were" | "had" | "went" | "did"
+        )
+    }) || pairs().any(|(a, b)| {
+        matches!(
+            (a, b),
+            ("a" | "ont", "ete") | ("s", "est") | ("j", "ai") | ("nous", "avons")
+        ) || (matches!(a, "i" | "we" | "they") && b.len() > 4 && b.ends_with("ed"))
+    });
+    let now_or_asking = all.iter().any(|w| {
+        matches!(
+            *w,
+            "qui"
+                | "who"
+                | "quelqu"
+                | "qqn"
+                | "someone"
+                | "anyone"
+                | "somebody"
+                | "besoin"
+                | "need"
+        )
+    }) || pairs().any(|pair| {
+        matches!(
+            pair,
+            ("je", "suis" | "serai") | ("i", "am" | "will") | ("i", "m") | ("je", "reprends")
+        )
+    });
+    // "ticket 66 terminé, j'y suis allé hier": a line that opens on a ticket is about it now.
+    let number = |w: &&str| w.chars().all(|c| c.is_ascii_digit());
+    let opens_on_a_ticket = match all.as_slice() {
+        [first, ..] if number(first) => true,
+        ["ticket" | "demande" | "request" | "la" | "le", second, ..] => number(second),
+        _ => false,
+    };
+    gone_by && past_verb && !now_or_asking && !opens_on_a_ticket
+}
+
 /// Whether a line is put to the bot: a question, a name of the bot, a polite, imperative or
 /// wanting word of request.
 fn asks_the_bot(line: &str, words: &Words<'_>) -> bool {
@@ -1104,6 +1171,16 @@ mod tests {
             ("« je prends la 14 »", Some("ticket-accept")),
             // Numbers in words are read as digits.
             ("montre moi le ticket quarante-deux", Some("ticket-show")),
+            // What already happened is told, not asked; a line about a ticket now still asks.
+            (
+                "J'ai accepté le ticket 40 hier soir, c'était pour Rennes",
+                None,
+            ),
+            (
+                "We declined ticket 39 last month because it was a paid event",
+                None,
+            ),
+            ("ticket 66 terminé, j'y suis allé hier", Some("ticket-done")),
             ("news approve 9", Some("news-approve")),
         ];
         for (line, expected) in cases {

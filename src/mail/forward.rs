@@ -100,13 +100,27 @@ pub fn find(text: &Lines<'_>, subject: &str, rules: &MailRules) -> Option<Forwar
     } else {
         body.join("\n")
     };
-    Some(Forwarded {
+    let forwarded = Forwarded {
         robot: rules.is_robot_address(&from.address),
         from,
         subject: original_subject,
         note: super::quotes::new_text(&lines[..start].join("\n"), rules),
         text: text.trim().to_string(),
-    })
+    };
+    // A forward of a forward ("Fwd: TR: Table ronde…"): the innermost original is what asks,
+    // and the member's note above all is still the note.
+    let forwarded_again = (forwarded.subject.as_deref())
+        .is_some_and(|s| rules.forward_subjects.is_match(&fold(s.trim())));
+    if forwarded_again {
+        let subject = forwarded.subject.clone().unwrap_or_default();
+        if let Some(inner) = find(&super::quotes::lines(&forwarded.text), &subject, rules) {
+            return Some(Forwarded {
+                note: forwarded.note,
+                ..inner
+            });
+        }
+    }
+    Some(forwarded)
 }
 
 /// A header line folded as the rules are written, without a quote mark in front.
@@ -154,7 +168,7 @@ mod tests {
         let rules = rules();
         // (address, name, subject, text) of the original.
         type Original<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a str);
-        let cases: [(&str, &str, Option<Original>); 7] = [
+        let cases: [(&str, &str, Option<Original>); 8] = [
             (
                 "Fwd: Demande",
                 "Pour toi ?\n\n---------- Forwarded message ---------\nFrom: Hélène Vasseur <Helene@Assoc.example>\nDate: Tue, 24 Nov 2026 at 09:12\nSubject: Demande d'intervenant\nTo: <camille@example.org>\n\n\nBonjour,\nNous cherchons un intervenant.",
@@ -190,6 +204,17 @@ mod tests {
                 "Begin forwarded message:\n\n> From: a@b.example\n> Subject: x\n>\n> Hi there",
                 Some(("a@b.example", None, Some("x"), "Hi there")),
             ),
+            // A forward of a forward: the innermost original asks.
+            (
+                "Fwd: TR: Table ronde",
+                "Pour le réseau ?\n\n---------- Forwarded message ---------\nFrom: Secrétariat <sec@ville.example>\nSubject: TR: Table ronde\n\nCela me semble pour vous.\n\n-----Message d'origine-----\nDe : Lise <lise@bib.example>\nEnvoyé : lundi\nObjet : Table ronde\n\nNous cherchons une personne.",
+                Some((
+                    "lise@bib.example",
+                    Some("Lise"),
+                    Some("Table ronde"),
+                    "Nous cherchons une personne.",
+                )),
+            ),
             // A reply quoting an Outlook original is no forward.
             (
                 "RE: Intervention",
@@ -216,13 +241,13 @@ mod tests {
             });
             assert_eq!(got, expected, "{text}");
         }
-        let note = find(
-            &crate::mail::quotes::lines(cases[0].1),
-            "Fwd: Demande",
-            &rules,
-        )
-        .unwrap()
-        .note;
-        assert_eq!(note, "Pour toi ?");
+        let note_of = |(subject, text, _): &(&str, &str, _)| {
+            find(&crate::mail::quotes::lines(text), subject, &rules)
+                .unwrap()
+                .note
+        };
+        assert_eq!(note_of(&cases[0]), "Pour toi ?");
+        // The member's note, above both forwards, is the note.
+        assert_eq!(note_of(&cases[4]), "Pour le réseau ?");
     }
 }
