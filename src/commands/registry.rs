@@ -192,6 +192,8 @@ pub struct Registry {
     /// For each cue word, the cues keyed by it ([`Cue::key`]) as (command, cue): a line is
     /// searched only for the cues whose key it holds, a few of more than a thousand.
     by_key: Vec<Vec<(usize, usize)>>,
+    /// [`ABOUT_THE_BOT`], read once per line: such a line asks for no command but help.
+    about_the_bot: Vec<Cue>,
 }
 
 impl Registry {
@@ -214,6 +216,13 @@ impl Registry {
         files.sort();
         let mut commands = Vec::new();
         let mut lexicon = Lexicon::default();
+        let about_the_bot: Vec<Cue> = Lang::ALL
+            .into_iter()
+            .flat_map(|lang| ABOUT_THE_BOT.get(lang).iter().map(move |p| (lang, p)))
+            .map(|(lang, phrase)| {
+                Cue::parse(phrase, lang, &mut lexicon).expect("the phrases about the bot parse")
+            })
+            .collect();
         for path in files {
             match std::fs::read_to_string(&path) {
                 Ok(source) => match Self::compile(&path, &source, handlers, &mut lexicon) {
@@ -262,6 +271,7 @@ impl Registry {
                 commands,
                 lexicon,
                 by_key,
+                about_the_bot,
             })
         } else {
             Err(errors)
@@ -378,13 +388,6 @@ impl Registry {
                         .map_err(|e| format!("unless.{lang}[{n}]: {e}"))?,
                 );
             }
-            // What the bot said or does, told to the room, asks nothing of it; asking how it
-            // works is asking for help.
-            if spec.name != "help" {
-                for phrase in ABOUT_THE_BOT.get(lang).iter() {
-                    unless.push(Cue::parse(phrase, lang, lexicon)?);
-                }
-            }
         }
         let normalized_examples = spec
             .examples
@@ -453,6 +456,12 @@ impl Registry {
             return Interpretation::Unknown;
         }
         let hits = self.lexicon.read(&words);
+        // What the bot said or does, told to the room, asks nothing of it; asking how it
+        // works is asking for help.
+        let about_the_bot = self
+            .about_the_bot
+            .iter()
+            .any(|phrase| phrase.find(&hits).is_some());
         let unquoted = without_quotes(trimmed);
         let unquoted_hits = unquoted
             .as_deref()
@@ -514,10 +523,11 @@ impl Registry {
                 }
                 let command = &self.commands[i];
                 let cue_words = std::mem::take(&mut cued[k].2);
-                if command
-                    .unless
-                    .iter()
-                    .any(|phrase| phrase.find(&hits).is_some())
+                if (about_the_bot && command.spec.name != "help")
+                    || command
+                        .unless
+                        .iter()
+                        .any(|phrase| phrase.find(&hits).is_some())
                 {
                     continue;
                 }
@@ -947,6 +957,9 @@ fn asks_the_bot(line: &str, words: &Words<'_>) -> bool {
 /// The line with what it quotes (« … », “ … ”, " … ") blanked out, when it quotes something
 /// and says something besides; `None` otherwise.
 fn without_quotes(line: &str) -> Option<String> {
+    if !line.contains(['«', '“', '"']) {
+        return None;
+    }
     let mut out = String::with_capacity(line.len());
     let mut open = false;
     let mut quoted_any = false;

@@ -4,7 +4,9 @@
 //! French of France, Belgium and Switzerland (septante, huitante, nonante) and English.
 
 use super::text::ascii_fold;
+use aho_corasick::AhoCorasick;
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 /// Cardinal words and their values. "quatre vingt(s)" is read as 80 before these apply.
 const CARDINALS: &[(&str, u32)] = &[
@@ -89,6 +91,21 @@ const ORDINALS: &[(&str, u32)] = &[
     ("twentieth", 20),
     ("thirtieth", 30),
 ];
+
+/// Every number word but "un" and "one" (alone, never converted), and dictation's question
+/// mark, found case-insensitively: a line without any is left as it is at once.
+static NUMBER_WORD: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let words = CARDINALS
+        .iter()
+        .chain(ORDINALS)
+        .map(|(word, _)| *word)
+        .filter(|word| !matches!(*word, "un" | "one"))
+        .chain(["interrogation"]);
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(words)
+        .expect("number words build")
+});
 
 /// Words after which a lone number names a ticket or a draft ("le ticket quinze").
 const NUMBERED: &[&str] = &[
@@ -223,6 +240,16 @@ fn spelled_at(text: &str, words: &[Word], at: usize) -> Option<(u32, usize, bool
 /// after a colon (a reply, a note, a news text) is left as typed. "point d'interrogation" at
 /// the end, as dictation writes it, becomes "?".
 pub fn in_digits(text: &str) -> Cow<'_, str> {
+    // Most lines hold no number in words: they are told apart by one pass over their bytes.
+    if !NUMBER_WORD.find_overlapping_iter(text).any(|m| {
+        let bytes = text.as_bytes();
+        let before = m.start().checked_sub(1).map(|i| bytes[i]);
+        let after = bytes.get(m.end()).copied();
+        let letter = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_alphanumeric() || b >= 0x80);
+        !letter(before) && !letter(after)
+    }) {
+        return Cow::Borrowed(text);
+    }
     let head_end = text.find(':').unwrap_or(text.len());
     let head = &text[..head_end];
     let all = words(head);
@@ -329,6 +356,12 @@ mod tests {
             ("deux trois trucs à voir", "deux trois trucs à voir"),
             ("one of your members", "one of your members"),
             ("les six communes", "les six communes"),
+            // A short number word inside a longer one hides nothing.
+            (
+                "Ok pour publier le brouillon septante",
+                "Ok pour publier le brouillon 70",
+            ),
+            ("la demande QUATORZE", "la demande 14"),
             // A reply's text is left as typed.
             (
                 "réponds à la trente : rendez-vous le douze mars",
