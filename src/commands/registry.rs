@@ -477,7 +477,9 @@ impl Registry {
                     .any(|&(i, j)| self.commands[i].cues[j].find(head).is_some())
             });
         // (score, command, cue words, cue language, arguments read)
-        let weigh = |cue_hits: &Hits| {
+        // Where the head ends, when the line is weighed on its head alone.
+        let colon = trimmed.find(':');
+        let weigh = |cue_hits: &Hits, in_head: bool| {
             // Each cued command with its strongest cue: (command, weight, words, language,
             // weak, the most it may score).
             let mut cued = Vec::new();
@@ -540,7 +542,21 @@ impl Registry {
                 }
                 // A command whose arguments the line also gives is the likelier one; a ticket
                 // command without a ticket number the less likely.
-                let args = understand::fill_args(&command.spec.args, &words, &cue_words, &valid);
+                let mut args =
+                    understand::fill_args(&command.spec.args, &words, &cue_words, &valid);
+                // "réponds à la 33 : nous vous proposons Yanis Benali": weighed on its head, a
+                // line names its member there, not in the text after the colon.
+                if in_head && let Some(colon) = colon {
+                    for spec in &command.spec.args {
+                        if spec.kind == ArgKind::Member
+                            && args.get(&spec.name).is_some_and(|v| {
+                                trimmed.find(v.as_str()).is_none_or(|at| at > colon)
+                            })
+                        {
+                            args.remove(&spec.name);
+                        }
+                    }
+                }
                 // A ticket command names its ticket, a command about someone names them, a change
                 // of language names the language: without them the words meant something else
                 // ("je prends le train", "comment on fait", "talk about data in Reims").
@@ -598,11 +614,11 @@ impl Registry {
         // "on a une demande de la CCI : intervention sur … qui est dispo ?": when what precedes
         // the colon cues nothing that reads well, the whole line is weighed.
         let mut best = match &head_hits {
-            Some(head) => weigh(head),
+            Some(head) => weigh(head, true),
             None => Vec::new(),
         };
         if best.is_empty() {
-            best = weigh(&hits);
+            best = weigh(&hits, false);
         }
         best.sort_by_key(|b| std::cmp::Reverse(b.0));
         match best.as_slice() {
