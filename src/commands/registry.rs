@@ -434,6 +434,8 @@ impl Registry {
     pub fn interpret(&self, line: &str, valid: &dyn Fn(&ArgSpec, &str) -> bool) -> Interpretation {
         // "la demande quarante-deux", "le douze mars": read as if typed in digits.
         let line = &*crate::core::numbers::in_digits(line);
+        // "pour Grenoble, euh non, Échirolles": read as the writer meant it.
+        let line = &*understand::without_corrections(line);
         if let Some(mut invocation) = self.parse_in(line, None) {
             self.keep_final_punctuation(line, &mut invocation);
             return Interpretation::Command(invocation);

@@ -744,6 +744,114 @@ fn member_in(
     None
 }
 
+/// Words that take back what was just typed ("pour Grenoble, euh non, Échirolles", "in
+/// English, sorry, in German"), folded, longest first.
+const CORRECTIONS: &[&str] = &[
+    "enfin non plutot",
+    "non finalement",
+    "ah non c'est",
+    "ah non c est",
+    "non c'est",
+    "non c est",
+    "non pardon",
+    "pardon",
+    "euh non",
+    "enfin non",
+    "non plutot",
+    "ah non",
+    "je veux dire",
+    "sorry",
+    "i mean",
+    "oops",
+    "oups",
+];
+
+/// Words that open a value: a value typed again after a correction replaces the run from the
+/// same word before it ("le 12 janvier, pardon le 13", "en visio, non finalement en
+/// présentiel").
+const OPENERS: &[&str] = &[
+    "en", "in", "a", "au", "aux", "dans", "le", "la", "les", "l", "un", "une", "des", "the", "an",
+    "pour", "for", "on", "sur", "du", "de", "at", "near", "vers",
+];
+
+/// Articles open values alike: "un atelier, enfin non plutôt une table ronde".
+const ARTICLES: &[&str] = &["un", "une", "des", "le", "la", "les", "l", "the", "an"];
+
+/// The line as its writer meant it once they corrected themselves: what a correction takes
+/// back goes, from the word that opens the corrected value ("trouve un intervenant pour
+/// Grenoble, euh non, Échirolles" → "… pour Échirolles"). Lines without a correction word
+/// after a comma are returned as they are.
+pub fn without_corrections(line: &str) -> std::borrow::Cow<'_, str> {
+    let folded = crate::core::text::Folded::new(line);
+    let text = &folded.text;
+    // (start of the comma, end of the correction words) in the folded text.
+    let found = text.match_indices(',').find_map(|(comma, _)| {
+        let after = text[comma + 1..].trim_start_matches([' ', ',']);
+        let skipped = text.len() - comma - 1 - after.len();
+        CORRECTIONS.iter().find_map(|marker| {
+            let rest = after.strip_prefix(marker)?;
+            rest.starts_with([' ', ',']).then(|| {
+                let end = comma + 1 + skipped + marker.len();
+                (
+                    comma,
+                    end + (rest.len() - rest.trim_start_matches([' ', ',']).len()),
+                )
+            })
+        })
+    });
+    let Some((comma, value_at)) = found else {
+        return std::borrow::Cow::Borrowed(line);
+    };
+    let value_first = text[value_at..]
+        .split([' ', ',', '\''])
+        .next()
+        .unwrap_or("");
+    let before: Vec<(usize, &str)> = word_starts(&text[..comma]);
+    // The taken-back value starts at the same opening word, else at the last capitalised word
+    // ("Grenoble, euh non, Échirolles"), within the last few words.
+    let recent = &before[before.len().saturating_sub(6)..];
+    let article = |w: &str| ARTICLES.contains(&w);
+    let from = if OPENERS.contains(&value_first) {
+        recent
+            .iter()
+            .rev()
+            .find(|(_, w)| *w == value_first || (article(w) && article(value_first)))
+            .map(|&(at, _)| at)
+    } else {
+        recent
+            .iter()
+            .rev()
+            .find(|&&(at, _)| {
+                let (from, _) = folded.original_range(at, at);
+                line[from..].starts_with(char::is_uppercase)
+            })
+            .map(|&(at, _)| at)
+    };
+    let Some(from) = from else {
+        return std::borrow::Cow::Borrowed(line);
+    };
+    let (cut_from, _) = folded.original_range(from, from);
+    let (cut_to, _) = folded.original_range(value_at, value_at);
+    std::borrow::Cow::Owned(format!("{}{}", &line[..cut_from], &line[cut_to..]))
+}
+
+/// The words of a folded text with where each starts.
+fn word_starts(text: &str) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (c.is_ascii_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, &text[s..i]));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Politeness and filler people put around a request, which no argument is made of.
 static FILLER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)^(?:\s|[,;:.!?-]|s'il (?:te|vous) pla[iî]t|svp|stp|please|pls|merci|thanks|thank you|bonjour|salut|hello|hi|hey|ok|d'accord)*|(?:\s|[,;:.!?-]|s'il (?:te|vous) pla[iî]t|svp|stp|please|pls|merci|thanks|thank you|🙏|😊|🙂)*$")
@@ -845,6 +953,45 @@ mod tests {
         for (line, expected) in cases {
             let found = ticket_number(&Folded::new(line).text).map(|(_, _, n)| n);
             assert_eq!(found.as_deref(), expected, "{line}");
+        }
+    }
+
+    #[test]
+    fn what_a_writer_takes_back_goes() {
+        let cases = [
+            (
+                "trouve un intervenant pour Grenoble, euh non, Échirolles, le 4 février",
+                "trouve un intervenant pour Échirolles, le 4 février",
+            ),
+            (
+                "un intervenant le 12 janvier, pardon le 13, à Dijon",
+                "un intervenant le 13, à Dijon",
+            ),
+            (
+                "cherche un intervenant pour un atelier, enfin non plutôt une table ronde, sur le cadastre",
+                "cherche un intervenant pour une table ronde, sur le cadastre",
+            ),
+            (
+                "Need a speaker in English, sorry, in German, for a talk",
+                "Need a speaker in German, for a talk",
+            ),
+            (
+                "trouve quelqu'un dans le 35, ah non c'est le 56, pour parler",
+                "trouve quelqu'un dans le 56, pour parler",
+            ),
+            (
+                "Cherche un intervenant en visio, non finalement en présentiel à Rouen",
+                "Cherche un intervenant en présentiel à Rouen",
+            ),
+            // No correction: left as typed.
+            (
+                "pardon, je cherche un intervenant à Lyon",
+                "pardon, je cherche un intervenant à Lyon",
+            ),
+            ("à Lyon, plutôt en mars", "à Lyon, plutôt en mars"),
+        ];
+        for (typed, meant) in cases {
+            assert_eq!(without_corrections(typed), meant, "{typed}");
         }
     }
 
