@@ -782,6 +782,23 @@ const ARTICLES: &[&str] = &["un", "une", "des", "le", "la", "les", "l", "the", "
 /// Grenoble, euh non, Échirolles" → "… pour Échirolles"). Lines without a correction word
 /// after a comma are returned as they are.
 pub fn without_corrections(line: &str) -> std::borrow::Cow<'_, str> {
+    // Most lines hold no correction: told apart without folding them.
+    let lower = line.to_ascii_lowercase();
+    let may_correct = line.contains(',')
+        && [
+            "non",
+            "pardon",
+            "sorry",
+            "mean",
+            "oops",
+            "oups",
+            "veux dire",
+        ]
+        .iter()
+        .any(|word| lower.contains(word));
+    if !may_correct {
+        return std::borrow::Cow::Borrowed(line);
+    }
     let folded = crate::core::text::Folded::new(line);
     let text = &folded.text;
     // (start of the comma, end of the correction words) in the folded text.
