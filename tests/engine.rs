@@ -450,6 +450,18 @@ async fn bad_input_gets_a_clear_answer_in_the_users_language() {
         ),
         (
             MEMBER,
+            // A name spelt like no French place is a place abroad.
+            "need a speaker on licensing in Bengaluru on 3rd February",
+            &["Speakers for Licensing (Bengaluru, outside France: no distance)"],
+        ),
+        (
+            MEMBER,
+            // Numbers in words, a value corrected on the way.
+            "trouve un intervenant sur les licences à Grenoble, euh non, Échirolles, le douze mars",
+            &["Licences (Échirolles)", "12 mars 2027"],
+        ),
+        (
+            MEMBER,
             // A one-letter slip in a region's name is read through, not refused.
             "find a speaker on licensing in Bretagn",
             &["Speakers for Licensing (Bretagne)"],

@@ -557,7 +557,7 @@ const DEV8_FLOORS: &[(&str, f64)] = &[
     ("dates", 1.0),
     ("place", 0.95),
     ("online", 1.0),
-    ("topics", 0.4),
+    ("topics", 0.45),
     ("format", 1.0),
     ("language", 1.0),
 ];
