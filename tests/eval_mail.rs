@@ -329,7 +329,7 @@ const HELD_OUT_FLOORS: &[(&str, f64)] = &[
     ("place", 0.79),
     ("online", 0.87),
     ("topics", 0.75),
-    ("format", 0.79),
+    ("format", 0.83),
     ("language", 0.83),
 ];
 
@@ -589,7 +589,7 @@ const DEV9_FLOORS: &[(&str, f64)] = &[
     ("place", 0.86),
     ("online", 0.93),
     ("topics", 0.66),
-    ("format", 0.86),
+    ("format", 0.93),
     ("language", 1.0),
 ];
 
