@@ -304,6 +304,14 @@ impl Geography {
             names.add(k, Entry::new(Target::Place(Place::Department(i)), guard));
         }
         find::add_fixed_names(&mut names);
+        // The seats of national institutions are in Paris: a hearing "au Palais Bourbon" or
+        // "à l'Assemblée nationale" is held there.
+        if let Some(paris) = self.communes.iter().position(|c| c.code == "75056") {
+            for landmark in find::PARIS_LANDMARKS {
+                let entry = Entry::new(Target::Place(Place::Commune(paris)), Guard::None);
+                names.add_first(key(landmark), entry);
+            }
+        }
         let department_keys: Vec<String> = self.departments.iter().map(|d| key(&d.name)).collect();
         // Most populous first, so that a homonym without a department given is the larger town.
         let mut order: Vec<usize> = (0..self.communes.len()).collect();
@@ -468,6 +476,15 @@ impl Geography {
     /// "Mairie de Tours"); "dans le 69" and "(35)" are departments, never dates.
     pub fn find_places(&self, text: &str) -> Vec<PlaceMention> {
         find::find(self, text, false)
+    }
+
+    /// Whether a text names the seat of a national institution ("Assemblée nationale"): a
+    /// place for an event held there, a body's name in a signature.
+    pub fn is_landmark(text: &str) -> bool {
+        let typed = find::key_of(text);
+        find::PARIS_LANDMARKS
+            .iter()
+            .any(|landmark| find::key_of(landmark) == typed)
     }
 
     pub fn place_name(&self, place: Place) -> &str {

@@ -861,7 +861,7 @@ fn plain_name(part: &str, folded: &str, rules: &MailRules, knowledge: &Knowledge
         && !part.contains(['@', ':'])
         && !folded.contains("www.")
         && !rules.title_words.iter().any(|w| contains_word(folded, w))
-        && knowledge.geography.lookup(part).is_none()
+        && (knowledge.geography.lookup(part).is_none() || Geography::is_landmark(part))
 }
 
 /// Mail domain → organisation name, from the directory's members: a domain whose members all

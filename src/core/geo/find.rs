@@ -238,7 +238,6 @@ const NOT_A_PLACE: &[&str] = &[
     "palais des congres",
     "centre des congres",
     "cite des congres",
-    "palais du luxembourg",
     "jardin du luxembourg",
     "janvier",
     "fevrier",
@@ -252,6 +251,17 @@ const NOT_A_PLACE: &[&str] = &[
     "octobre",
     "novembre",
     "decembre",
+];
+
+/// Seats of national institutions, in Paris.
+pub(super) const PARIS_LANDMARKS: &[&str] = &[
+    "Palais Bourbon",
+    "Assemblée nationale",
+    "Palais du Luxembourg",
+    "Conseil d'État",
+    "Hôtel de Matignon",
+    "Palais de l'Élysée",
+    "Cour des comptes",
 ];
 
 /// Words after which a name is a place ("à", "dans le", "in", "near").
@@ -1273,7 +1283,16 @@ mod tests {
                 &["commune:67482"],
             ),
             ("au Parc des expositions de Rennes", &["commune:35238"]),
-            ("au Palais Bourbon, à Paris", &["commune:75056"]),
+            (
+                "au Palais Bourbon, à Paris",
+                &["commune:75056", "commune:75056"],
+            ),
+            // The seats of national institutions are in Paris.
+            ("une audition au Palais du Luxembourg", &["commune:75056"]),
+            (
+                "devant la commission de l'Assemblée nationale",
+                &["commune:75056"],
+            ),
             ("à Nice du 3 au 5 mars", &["commune:06088"]),
             (
                 "a workshop in Valencia (Spain)",
