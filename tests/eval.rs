@@ -389,6 +389,19 @@ fn chat_understanding_on_the_tenth_development_set() {
     );
 }
 
+/// An eleventh development set by another writer: a village councillor's plain words, a
+/// press officer's fragments, capitals, Spanish and Italian French, thread replies quoting the
+/// bot, requests in the negative or the conditional.
+#[test]
+fn chat_understanding_on_the_eleventh_development_set() {
+    check_intent(
+        "chat-dev11.toml",
+        "chat-dev11.toml (development)",
+        true,
+        0.91,
+    );
+}
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn chat_understanding_on_the_held_out_set() {
@@ -418,6 +431,7 @@ fn arguments_reused_from_weighing_are_those_parsed_thoroughly() {
         "chat-dev8.toml",
         "chat-dev9.toml",
         "chat-dev10.toml",
+        "chat-dev11.toml",
         "chat-holdout.toml",
     ] {
         let set = read_set(file);

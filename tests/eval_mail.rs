@@ -593,6 +593,37 @@ const DEV9_FLOORS: &[(&str, f64)] = &[
     ("language", 1.0),
 ];
 
+/// A tenth development set by another writer: a departmental council, a water agency, a
+/// tourist office, an overseas library, a legal publisher, a chamber of agriculture, a campus
+/// abroad, a European Commission unit, a newspaper's podcast, a request restated in a reply.
+#[test]
+fn mail_understanding_on_the_tenth_development_set() {
+    check(
+        "mail-dev10.toml",
+        "mail-dev10.toml (development)",
+        true,
+        DEV10_FLOORS,
+    );
+}
+
+/// Floors for the tenth development set, at its first run but for one fix (a place abroad,
+/// Dubai, 9 -> 10/13): a request restated in a reply to its writer's own mail is not
+/// recognised; topics are the weakest field.
+const DEV10_FLOORS: &[(&str, f64)] = &[
+    ("request", 0.95),
+    ("opens no ticket", 1.0),
+    ("kind", 1.0),
+    ("requester", 0.92),
+    ("forwarded_by", 0.92),
+    ("organisation", 0.61),
+    ("dates", 0.84),
+    ("place", 0.76),
+    ("online", 0.92),
+    ("topics", 0.3),
+    ("format", 0.92),
+    ("language", 0.92),
+];
+
 /// Figures only: its failures are not shown, so that nobody tunes on them.
 #[test]
 fn mail_understanding_on_the_held_out_set() {

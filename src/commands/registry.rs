@@ -1013,6 +1013,9 @@ const ABOUT_THE_BOT: PerLang<&[&str]> = PerLang {
         "passerelle a repondu",
         "si vous tapez",
         "si tu tapes",
+        "demande au bot",
+        "le bot a encore",
+        "le bot a trouve",
     ],
     en: &[
         "the bot told",
@@ -1023,6 +1026,7 @@ const ABOUT_THE_BOT: PerLang<&[&str]> = PerLang {
         "the bot replied",
         "the bot puts",
         "if you type",
+        "asked the bot",
     ],
 };
 

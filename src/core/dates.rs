@@ -650,7 +650,45 @@ fn tokenize(text: &str) -> Vec<Token> {
         }
         i = next;
     }
+    without_day_fillers(tokens)
+}
+
+/// "le 22 de février", "il 17 di marzo", "le jour 3 de mars", as Spanish and Italian speakers
+/// write French: the words between a day and its month go.
+fn without_day_fillers(tokens: Vec<Token>) -> Vec<Token> {
+    let word = |t: Option<&Token>, words: &[&str]| {
+        t.is_some_and(|t| matches!(&t.kind, Kind::Word(w) if words.contains(&w.as_str())))
+    };
+    let is_month = |t: Option<&Token>| {
+        t.is_some_and(|t| matches!(&t.kind, Kind::Word(w) if month(w).is_some()))
+    };
+    let is_day = |t: Option<&Token>| {
+        t.is_some_and(|t| matches!(t.kind, Kind::Num { value, digits } if digits <= 2 && (1..=31).contains(&value)))
+    };
+    let fillers = ["de", "del", "di"];
+    let keep: Vec<bool> = (0..tokens.len())
+        .map(|k| {
+            let (before, this, after) = (
+                k.checked_sub(1).and_then(|b| tokens.get(b)),
+                tokens.get(k),
+                tokens.get(k + 1),
+            );
+            let between_day_and_month = word(this, &fillers) && is_day(before) && is_month(after);
+            let day_word_before = word(this, &["jour", "giorno", "dia"])
+                && is_day(after)
+                && (is_month(tokens.get(k + 2))
+                    || (word(tokens.get(k + 2), &fillers) && is_month(tokens.get(k + 3))));
+            !(between_day_and_month || day_word_before)
+        })
+        .collect();
+    if keep.iter().all(|&k| k) {
+        return tokens;
+    }
     tokens
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(token, keep)| keep.then_some(token))
+        .collect()
 }
 
 /// "12", "1er", "12th" are numbers; anything else alphanumeric is a word.
@@ -1259,6 +1297,9 @@ mod tests {
             ("le 12 mars 2027.", ok(2027, 3, 12)),
             ("12 février", ok(2027, 2, 12)),
             ("12 fevrier", ok(2027, 2, 12)),
+            // As Spanish and Italian speakers write French.
+            ("le 22 de février", ok(2027, 2, 22)),
+            ("le jour 3 de mars", ok(2027, 3, 3)),
             ("12 févr.", ok(2027, 2, 12)),
             ("12 fev", ok(2027, 2, 12)),
             ("3 janv.", ok(2027, 1, 3)),

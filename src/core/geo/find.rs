@@ -185,6 +185,12 @@ const ABROAD: &[&str] = &[
     "winnipeg", "halifax", "moncton", "boston", "chicago", "san francisco", "los angeles",
     "lome", "niamey", "nouakchott", "libreville", "brazzaville", "antananarivo", "conakry",
     "suisse romande", "wallonie", "wallonia", "flandre", "flanders", "quebec city",
+    // Further afield, where French bodies and partners also invite speakers.
+    "dubai", "abu dhabi", "doha", "le caire", "cairo", "nairobi", "lagos", "abuja", "accra",
+    "johannesburg", "cape town", "le cap", "mumbai", "bombay", "bengaluru", "bangalore",
+    "chennai", "delhi", "new delhi", "singapour", "singapore", "tokyo", "seoul", "pekin",
+    "beijing", "shanghai", "sydney", "melbourne", "sao paulo", "rio de janeiro", "buenos aires",
+    "santiago du chili", "mexico", "bogota", "lima", "new york city", "san diego", "seattle",
 ];
 
 /// Places abroad whose names are also words ("une banque suisse", "bale", "liege").
