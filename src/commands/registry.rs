@@ -436,6 +436,23 @@ impl Registry {
         let line = &*crate::core::numbers::in_digits(line);
         // "pour Grenoble, euh non, Échirolles": read as the writer meant it.
         let line = &*understand::without_corrections(line);
+        // "> Nouvelle demande #92 : …\nje prends !": a reply under a quote asks what the reply
+        // says; the quote tells which ticket or draft a reply without a number is about.
+        if let Some((quote, reply)) = understand::quote_and_reply(line) {
+            let read = self.interpret(reply, valid);
+            let Interpretation::Command(invocation) = &read else {
+                return read;
+            };
+            let spec = &self.commands[invocation.command].spec;
+            let lacks_number = spec.args.iter().any(|a| {
+                matches!(a.kind, ArgKind::Ticket | ArgKind::Draft)
+                    && !invocation.args.contains_key(&a.name)
+            });
+            return match understand::numbered_in(&quote) {
+                Some(named) if lacks_number => self.interpret(&format!("{named}, {reply}"), valid),
+                _ => read,
+            };
+        }
         if let Some(mut invocation) = self.parse_in(line, None) {
             self.keep_final_punctuation(line, &mut invocation);
             return Interpretation::Command(invocation);

@@ -744,6 +744,43 @@ fn member_in(
     None
 }
 
+/// A line made of quoted lines ("> …", as clients quote the message answered) and the reply
+/// below them: (the quote without its marks, the reply). `None` for a line without both.
+pub fn quote_and_reply(line: &str) -> Option<(String, &str)> {
+    if !line.starts_with('>') || !line.contains('\n') {
+        return None;
+    }
+    let mut quote = String::new();
+    let mut reply_at = None;
+    let mut at = 0;
+    for part in line.split_inclusive('\n') {
+        match part.trim_start().strip_prefix('>') {
+            Some(quoted) if reply_at.is_none() => {
+                quote.push_str(quoted.trim());
+                quote.push(' ');
+            }
+            _ if reply_at.is_none() && part.trim().is_empty() => {}
+            _ => {
+                reply_at.get_or_insert(at);
+            }
+        }
+        at += part.len();
+    }
+    let reply = line[reply_at?..].trim();
+    (!reply.is_empty()).then(|| (quote.trim().to_string(), reply))
+}
+
+static NUMBERED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(demande|ticket|request|brouillon|draft)\s*(?:n°\s*|#\s*)?(\d{1,6})\b")
+        .expect("valid numbered regex")
+});
+
+/// The ticket or draft a text names, as "demande 92" or "brouillon 19".
+pub fn numbered_in(text: &str) -> Option<String> {
+    let found = NUMBERED.captures(text)?;
+    Some(format!("{} {}", found[1].to_lowercase(), &found[2]))
+}
+
 /// Words that take back what was just typed ("pour Grenoble, euh non, Échirolles", "in
 /// English, sorry, in German"), folded, longest first.
 const CORRECTIONS: &[&str] = &[
@@ -971,6 +1008,22 @@ mod tests {
             let found = ticket_number(&Folded::new(line).text).map(|(_, _, n)| n);
             assert_eq!(found.as_deref(), expected, "{line}");
         }
+    }
+
+    #[test]
+    fn a_reply_under_a_quote_is_read_with_the_number_the_quote_names() {
+        let (quote, reply) = quote_and_reply(
+            "> Nouvelle demande #92 : table ronde à Tours.\n> Merci\n\nje prends !",
+        )
+        .expect("a quote and a reply");
+        assert_eq!(reply, "je prends !");
+        assert_eq!(numbered_in(&quote).as_deref(), Some("demande 92"));
+        assert_eq!(
+            numbered_in("Le brouillon 19 « Les communes du Gers » attend").as_deref(),
+            Some("brouillon 19")
+        );
+        assert_eq!(quote_and_reply("> only a quote"), None);
+        assert_eq!(quote_and_reply("je prends la 12"), None);
     }
 
     #[test]
