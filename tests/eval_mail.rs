@@ -619,7 +619,7 @@ const DEV10_FLOORS: &[(&str, f64)] = &[
     ("dates", 0.84),
     ("place", 0.76),
     ("online", 0.92),
-    ("topics", 0.3),
+    ("topics", 0.38),
     ("format", 0.92),
     ("language", 0.92),
 ];
