@@ -1241,6 +1241,21 @@ mod tests {
     }
 
     #[test]
+    fn slack_shorthand_for_time_away_keeps_the_whole_period() {
+        let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
+        let Interpretation::Command(invocation) =
+            registry.interpret("afk till friday", &|_, _| true)
+        else {
+            panic!("afk is time away");
+        };
+        assert_eq!(registry.get(invocation.command).spec.name, "away");
+        assert_eq!(
+            invocation.args.get("period").map(String::as_str),
+            Some("till friday")
+        );
+    }
+
+    #[test]
     fn every_handler_has_its_file_and_every_file_its_handler() {
         let registry = Registry::load(&shipped(), HANDLERS).unwrap_or_else(|e| panic!("{e:?}"));
         assert_eq!(registry.commands().len(), HANDLERS.len());
