@@ -24,21 +24,7 @@ pub struct Words<'a> {
 impl<'a> Words<'a> {
     pub fn new(line: &'a str) -> Self {
         let folded = Folded::new(line);
-        let mut spans = Vec::new();
-        let mut start = None;
-        for (i, b) in folded.text.bytes().enumerate() {
-            match (b.is_ascii_alphanumeric(), start) {
-                (true, None) => start = Some(i),
-                (false, Some(s)) => {
-                    spans.push((s, i));
-                    start = None;
-                }
-                _ => {}
-            }
-        }
-        if let Some(s) = start {
-            spans.push((s, folded.text.len()));
-        }
+        let spans = crate::core::text::ascii_word_spans(&folded.text);
         Words {
             line,
             folded,
@@ -836,8 +822,8 @@ pub fn without_corrections(line: &str) -> std::borrow::Cow<'_, str> {
     if !may_correct {
         return std::borrow::Cow::Borrowed(line);
     }
-    let folded = crate::core::text::Folded::new(line);
-    let text = &folded.text;
+    let words = Words::new(line);
+    let (folded, text) = (&words.folded, &words.folded.text);
     // (start of the comma, end of the correction words) in the folded text.
     let found = text.match_indices(',').find_map(|(comma, _)| {
         let after = text[comma + 1..].trim_start_matches([' ', ',']);
@@ -860,7 +846,12 @@ pub fn without_corrections(line: &str) -> std::borrow::Cow<'_, str> {
         .split([' ', ',', '\''])
         .next()
         .unwrap_or("");
-    let before: Vec<(usize, &str)> = word_starts(&text[..comma]);
+    let before: Vec<(usize, &str)> = words
+        .spans
+        .iter()
+        .take_while(|&&(start, _)| start < comma)
+        .map(|&(start, end)| (start, &text[start..end]))
+        .collect();
     // The taken-back value starts at the same opening word, else at the last capitalised word
     // ("Grenoble, euh non, Échirolles"), within the last few words.
     let recent = &before[before.len().saturating_sub(6)..];
@@ -871,10 +862,19 @@ pub fn without_corrections(line: &str) -> std::borrow::Cow<'_, str> {
             .rev()
             .find(|(_, w)| *w == value_first || (article(w) && article(value_first)))
             .map(|&(at, _)| at)
-    } else {
+    } else if value_first.starts_with(|c: char| c.is_ascii_digit()) {
+        // "à 14h, non pardon 14h30": the last number.
         recent
             .iter()
             .rev()
+            .find(|(_, w)| w.starts_with(|c: char| c.is_ascii_digit()))
+            .map(|&(at, _)| at)
+    } else {
+        // The line's first word is capitalised as a sentence opens, not as a name.
+        recent
+            .iter()
+            .rev()
+            .filter(|&&(at, _)| at > 0)
             .find(|&&(at, _)| {
                 let (from, _) = folded.original_range(at, at);
                 line[from..].starts_with(char::is_uppercase)
@@ -887,23 +887,6 @@ pub fn without_corrections(line: &str) -> std::borrow::Cow<'_, str> {
     let (cut_from, _) = folded.original_range(from, from);
     let (cut_to, _) = folded.original_range(value_at, value_at);
     std::borrow::Cow::Owned(format!("{}{}", &line[..cut_from], &line[cut_to..]))
-}
-
-/// The words of a folded text with where each starts.
-fn word_starts(text: &str) -> Vec<(usize, &str)> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-        match (c.is_ascii_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push((s, &text[s..i]));
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Politeness and filler people put around a request, which no argument is made of.
@@ -1052,6 +1035,10 @@ mod tests {
             (
                 "Cherche un intervenant en visio, non finalement en présentiel à Rouen",
                 "Cherche un intervenant en présentiel à Rouen",
+            ),
+            (
+                "On se retrouve à 14h, non pardon 14h30, salle Jaurès",
+                "On se retrouve à 14h30, salle Jaurès",
             ),
             // No correction: left as typed.
             (

@@ -3,7 +3,7 @@
 //! into digits so that dates and ticket numbers are read alike however they were typed.
 //! French of France, Belgium and Switzerland (septante, huitante, nonante) and English.
 
-use super::text::ascii_fold;
+use super::text::{Folded, ascii_fold, ascii_word_spans};
 use aho_corasick::AhoCorasick;
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -66,7 +66,8 @@ const CARDINALS: &[(&str, u32)] = &[
     ("hundred", 100),
 ];
 
-/// Ordinals, which name days of a month ("le premier mars", "the twelfth of March").
+/// Ordinals, which name days of a month ("le premier mars", "the twelfth of March"); beside
+/// no month they stay words ("the third floor").
 const ORDINALS: &[(&str, u32)] = &[
     ("premier", 1),
     ("first", 1),
@@ -121,6 +122,8 @@ const NUMBERED: &[&str] = &[
     "number",
     "no",
     "n",
+    // "n°", folded
+    "ndeg",
 ];
 
 /// Articles before a lone number above one that name a ticket or a day ("je prends la
@@ -131,31 +134,26 @@ const ARTICLES: &[&str] = &["la", "le", "au"];
 const RANGE_BEFORE: &[&str] = &["du", "le", "from", "between", "entre"];
 const RANGE_AFTER: &[&str] = &["au", "to", "and", "et"];
 
-/// One word of the text: its byte range and folded form.
-struct Word {
+/// One word of the text: its byte range as typed and its folded form.
+struct Word<'f> {
     start: usize,
     end: usize,
-    folded: String,
+    folded: &'f str,
 }
 
-fn words(text: &str) -> Vec<Word> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-        match (c.is_alphanumeric(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s)) => {
-                out.push(Word {
-                    start: s,
-                    end: i,
-                    folded: ascii_fold(&text[s..i]),
-                });
-                start = None;
+/// The words of `text`, folded once ("Échirolles" and "quatre-vingt" cut as they are read).
+fn words(text: &Folded) -> Vec<Word<'_>> {
+    ascii_word_spans(&text.text)
+        .into_iter()
+        .map(|(s, e)| {
+            let (start, end) = text.original_range(s, e);
+            Word {
+                start,
+                end,
+                folded: &text.text[s..e],
             }
-            _ => {}
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 fn cardinal(word: &str) -> Option<u32> {
@@ -184,11 +182,11 @@ fn spelled_at(text: &str, words: &[Word], at: usize) -> Option<(u32, usize, bool
                 break;
             }
         }
-        let word = words[i].folded.as_str();
+        let word = words[i].folded;
         // "vingt et un", "soixante et onze": "et" joins a unit to a ten.
         if word == "et" && parts > 0 && last_part >= 20 {
             if let Some(next) = words.get(i + 1)
-                && matches!(next.folded.as_str(), "un" | "une" | "onze" | "unieme")
+                && matches!(next.folded, "un" | "une" | "onze" | "unieme")
             {
                 i += 1;
                 continue;
@@ -198,7 +196,7 @@ fn spelled_at(text: &str, words: &[Word], at: usize) -> Option<(u32, usize, bool
         let quatre_vingt = word == "quatre"
             && words
                 .get(i + 1)
-                .is_some_and(|n| matches!(n.folded.as_str(), "vingt" | "vingts"))
+                .is_some_and(|n| matches!(n.folded, "vingt" | "vingts"))
             && text[words[i].end..words[i + 1].start]
                 .chars()
                 .all(|c| c == ' ' || c == '-');
@@ -252,7 +250,8 @@ pub fn in_digits(text: &str) -> Cow<'_, str> {
     }
     let head_end = text.find(':').unwrap_or(text.len());
     let head = &text[..head_end];
-    let all = words(head);
+    let folded_head = Folded::new(head);
+    let all = words(&folded_head);
     let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
@@ -261,17 +260,17 @@ pub fn in_digits(text: &str) -> Cow<'_, str> {
             i += 1;
             continue;
         };
-        let before = i.checked_sub(1).map(|b| all[b].folded.as_str());
-        let after = all.get(next).map(|w| w.folded.as_str());
+        let before = i.checked_sub(1).map(|b| all[b].folded);
+        let after = all.get(next).map(|w| w.folded);
         let month_after = after.is_some_and(super::dates::names_a_month)
             || (after == Some("of")
                 && all
                     .get(next + 1)
-                    .is_some_and(|w| super::dates::names_a_month(&w.folded)));
+                    .is_some_and(|w| super::dates::names_a_month(w.folded)));
         let month_before = before.is_some_and(super::dates::names_a_month);
         let several = next - i >= 2;
         let convert = if ordinal {
-            month_after || month_before || before == Some("the") && value <= 31
+            month_after || month_before
         } else {
             (several && value > 1)
                 || month_after
@@ -355,6 +354,10 @@ mod tests {
             ("le 3 sept", "le 3 sept"),
             ("deux trois trucs à voir", "deux trois trucs à voir"),
             ("one of your members", "one of your members"),
+            (
+                "the printer on the third floor",
+                "the printer on the third floor",
+            ),
             ("les six communes", "les six communes"),
             // A short number word inside a longer one hides nothing.
             (
